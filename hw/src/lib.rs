@@ -1,0 +1,1 @@
+//! Hardware tools for refurbishment workshops (filled by the hardware issue).

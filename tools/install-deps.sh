@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Panier's run and test commands need. Idempotent: when every
+# package is already installed it does nothing (no apt-get update, no network).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential pkg-config git curl jq sqlite3
+  # container engines (dockerd is the primary target, podman the compatibility check)
+  docker.io runc podman busybox-static
+  # firewall and networking tests
+  nftables iproute2 iputils-ping netcat-openbsd avahi-utils avahi-daemon libnss-mdns
+  # admin UI browser test and benchmarks
+  chromium chromium-driver wrk nginx-light
+  # backups
+  restic openssh-client openssh-server
+  # hardware tools
+  smartmontools dmidecode nvme-cli hdparm util-linux
+  # image: checks, assembly and QEMU boot
+  shellcheck grub-common grub-pc-bin grub-efi-amd64-bin mmdebstrap squashfs-tools
+  dosfstools mtools e2fsprogs fdisk genimage qemu-system-x86 ovmf rauc systemd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "panier: installing Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

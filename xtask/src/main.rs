@@ -1,0 +1,102 @@
+//! Project tasks, run as `cargo xtask <task>` (see README.md).
+//!
+//! - `run`: install what the box needs, start a container engine if none is running, build the
+//!   agent and run it with a local data directory; prints the admin URL and the setup code.
+//! - `test`: install what the tests need, then run every suite in order (the cargo tests, the
+//!   image tree checks, the QEMU system tests). Exits non-zero if any suite fails.
+//! - `bench`: build in release mode and run the benchmarks, which print figures.
+//!
+//! It has no dependencies so that it builds in seconds on a fresh machine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&root, &args[1..]),
+        Some("test") => test(&root, &args[1..]),
+        Some("bench") => bench(&root, &args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask run|test|bench");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
+
+/// Runs a command in the workspace root, failing with its name when it fails.
+fn sh(root: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    let status = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn install_deps(root: &Path) -> Result<(), String> {
+    sh(root, "bash", &["tools/install-deps.sh"], &[])
+}
+
+fn run(root: &Path, extra: &[String]) -> Result<(), String> {
+    install_deps(root)?;
+    let mut args = vec!["tools/run-box.sh"];
+    args.extend(extra.iter().map(String::as_str));
+    sh(root, "bash", &args, &[])
+}
+
+/// One test suite: a name and the command that runs it.
+struct Suite {
+    name: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+}
+
+const SUITES: &[Suite] = &[
+    // Unit, golden-file, router and system tests (real binary, engine, nftables, browser).
+    Suite { name: "cargo tests", program: "bash", args: &["tools/cargo-tests.sh"] },
+];
+
+fn test(root: &Path, only: &[String]) -> Result<(), String> {
+    install_deps(root)?;
+    let mut failed = Vec::new();
+    for suite in SUITES {
+        if !only.is_empty() && !only.iter().any(|o| o == suite.name) {
+            continue;
+        }
+        eprintln!("==> {}", suite.name);
+        if let Err(e) = sh(root, suite.program, suite.args, &[]) {
+            eprintln!("==> {} FAILED: {e}", suite.name);
+            failed.push(suite.name);
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed suites: {}", failed.join(", ")))
+    }
+}
+
+fn bench(root: &Path, extra: &[String]) -> Result<(), String> {
+    install_deps(root)?;
+    let mut args = vec!["tools/bench.sh"];
+    args.extend(extra.iter().map(String::as_str));
+    sh(root, "bash", &args, &[])
+}
