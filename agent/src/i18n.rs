@@ -1,7 +1,7 @@
 //! The message catalog: every user-facing string of the admin UI, in French and English.
 //!
-//! Catalogs are flat TOML files, `agent/i18n/fr.toml` and `agent/i18n/en.toml`, compiled into
-//! the binary. Keys are dotted (`dashboard.title`); values may hold `{name}` placeholders
+//! Catalogs are TOML files, one per domain and language (`agent/i18n/fr/core.toml`,
+//! `agent/i18n/en/core.toml`, …), collected by `build.rs` and compiled into the binary. Keys are dotted (`dashboard.title`); values may hold `{name}` placeholders
 //! filled by [`Messages::fmt`]. A test checks that both catalogs have exactly the same keys
 //! and the same placeholders, so English is always complete. A missing key shows the key
 //! itself rather than failing the page.
@@ -15,10 +15,12 @@ pub struct Messages {
     map: HashMap<String, String>,
 }
 
-fn parse(language: Language, text: &str) -> Messages {
-    let table: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("message catalog {} is invalid: {e}", language.code()));
+fn parse(language: Language, files: &[&str]) -> Messages {
     let mut map = HashMap::new();
-    flatten("", &table, &mut map);
+    for text in files {
+        let table: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("a message catalog of {} is invalid: {e}", language.code()));
+        flatten("", &table, &mut map);
+    }
     Messages { language, map }
 }
 
@@ -27,7 +29,7 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>)
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
             toml::Value::String(s) => {
-                out.insert(key, s.clone());
+                assert!(out.insert(key.clone(), s.clone()).is_none(), "message {key} is defined in two catalog files");
             }
             toml::Value::Table(t) => flatten(&key, t, out),
             other => panic!("message {key} is not text: {other}"),
@@ -35,8 +37,8 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>)
     }
 }
 
-static FR: LazyLock<Messages> = LazyLock::new(|| parse(Language::Fr, include_str!("../i18n/fr.toml")));
-static EN: LazyLock<Messages> = LazyLock::new(|| parse(Language::En, include_str!("../i18n/en.toml")));
+static FR: LazyLock<Messages> = LazyLock::new(|| parse(Language::Fr, crate::generated::CATALOG_FR));
+static EN: LazyLock<Messages> = LazyLock::new(|| parse(Language::En, crate::generated::CATALOG_EN));
 
 pub fn messages(language: Language) -> &'static Messages {
     match language {

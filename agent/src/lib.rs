@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod diagnostic;
 pub mod fsutil;
+mod generated;
 pub mod health;
 pub mod i18n;
 pub mod logging;

@@ -28,8 +28,9 @@ use rusqlite_migration::{M, Migrations};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The numbered migrations, oldest first. Append only: never edit a released one.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_foundation.sql")];
+/// The numbered migrations (`agent/migrations/NNNN_name.sql`), oldest first. Append only:
+/// never edit a released one.
+use crate::generated::MIGRATIONS;
 
 pub const DB_FILE: &str = "panier.db";
 
