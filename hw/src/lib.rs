@@ -1,1 +1,9 @@
-//! Hardware tools for refurbishment workshops (filled by the hardware issue).
+//! Hardware tools for refurbishment workshops and the box's Hardware page.
+pub mod blockdev;
+pub mod certificate;
+pub mod host;
+pub mod html;
+pub mod i18n;
+pub mod probe;
+pub mod rawio;
+pub mod wipe;
