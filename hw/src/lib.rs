@@ -1,6 +1,7 @@
 //! Hardware tools for refurbishment workshops and the box's Hardware page.
 pub mod blockdev;
 pub mod certificate;
+pub mod flash;
 pub mod host;
 pub mod html;
 pub mod i18n;
