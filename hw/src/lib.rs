@@ -5,6 +5,8 @@ pub mod flash;
 pub mod host;
 pub mod html;
 pub mod i18n;
+pub mod models;
 pub mod probe;
 pub mod rawio;
+pub mod verdict;
 pub mod wipe;

@@ -63,7 +63,8 @@ pub fn disks(host: &Host, notes: &mut Vec<String>) -> Vec<Disk> {
     let mut smart_missing = false;
     blockdev::list_disks(host, false)
         .into_iter()
-        .filter(|name| !name.starts_with("zram") && !name.starts_with("sr"))
+        // eMMC boot and RPMB areas are not disks one can install on.
+        .filter(|name| !name.starts_with("zram") && !name.starts_with("sr") && !name.contains("boot") && !name.contains("rpmb"))
         .map(|name| {
             let identity = blockdev::identity(host, &name);
             let kind = kind(&identity);
