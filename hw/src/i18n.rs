@@ -158,3 +158,30 @@ catalog! {
     FlashDone => "Image écrite et vérifiée (SHA-256 {sha256}).", "Image written and verified (SHA-256 {sha256}).";
     FlashMismatch => "ÉCHEC : la relecture ne correspond pas à l'image.", "FAILED: the read-back does not match the image.";
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placeholders(text: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = text.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(n, _)| n)).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn both_languages_use_the_same_placeholders() {
+        for msg in Msg::ALL {
+            let (fr, en) = (msg.template(Lang::Fr), msg.template(Lang::En));
+            assert!(!fr.trim().is_empty() && !en.trim().is_empty(), "{msg:?}");
+            assert_eq!(placeholders(fr), placeholders(en), "{msg:?}");
+        }
+    }
+
+    #[test]
+    fn arguments_are_substituted() {
+        assert_eq!(tr(Lang::Fr, Msg::RamTooLow, &[("ram", &"1.0 GiB")]), "Mémoire insuffisante : 1.0 GiB (2 Go au minimum).");
+        assert_eq!(tr(Lang::En, Msg::StNic, &[("nic", &"eno1")]), "Network link eno1");
+    }
+}
