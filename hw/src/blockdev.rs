@@ -139,13 +139,11 @@ fn serial(host: &Host, name: &str) -> Option<String> {
     if let Some(s) = host.attr(&format!("{sys}/device/serial")).or_else(|| host.attr(&format!("{sys}/serial"))) {
         return Some(s);
     }
-    if let Some(devnum) = host.attr(&format!("{sys}/dev")) {
-        if let Ok(db) = host.read(&format!("/run/udev/data/b{devnum}")) {
-            if let Some(s) = db.lines().find_map(|l| l.strip_prefix("E:ID_SERIAL_SHORT=")) {
+    if let Some(devnum) = host.attr(&format!("{sys}/dev"))
+        && let Ok(db) = host.read(&format!("/run/udev/data/b{devnum}"))
+            && let Some(s) = db.lines().find_map(|l| l.strip_prefix("E:ID_SERIAL_SHORT=")) {
                 return Some(s.trim().to_string());
             }
-        }
-    }
     // SCSI VPD page 0x80: 4 header bytes, then the serial in ASCII.
     let raw = std::fs::read(host.path(&format!("{sys}/device/vpd_pg80"))).ok()?;
     let text = String::from_utf8_lossy(raw.get(4..)?).trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string();
@@ -198,9 +196,9 @@ fn collect_disks(host: &Host, index: &[(String, String, String)], devnum: &str, 
         }
         return;
     }
-    if let Some(file) = host.attr(&format!("/sys/block/{disk}/loop/backing_file")) {
-        if host.is_system() {
-            if let Ok(meta) = std::fs::metadata(file.trim_end_matches(" (deleted)")) {
+    if let Some(file) = host.attr(&format!("/sys/block/{disk}/loop/backing_file"))
+        && host.is_system()
+            && let Ok(meta) = std::fs::metadata(file.trim_end_matches(" (deleted)")) {
                 let dev = meta.dev();
                 let backing = format!("{}:{}", libc::major(dev), libc::minor(dev));
                 let before = out.len();
@@ -209,8 +207,6 @@ fn collect_disks(host: &Host, index: &[(String, String, String)], devnum: &str, 
                     return;
                 }
             }
-        }
-    }
     if !out.contains(disk) {
         out.push(disk.clone());
     }

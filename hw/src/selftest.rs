@@ -105,7 +105,8 @@ pub fn line(lang: Lang, item: &ItemResult) -> String {
 pub fn memory(mib: u64, lang: Lang, progress: &mut dyn FnMut(&str)) -> ItemResult {
     let words = (mib as usize) << 17;
     let mut area = vec![0u64; words];
-    let patterns: [(&str, fn(usize) -> u64); 5] = [
+    type Pattern = (&'static str, fn(usize) -> u64);
+    let patterns: [Pattern; 5] = [
         ("0x00", |_| 0),
         ("0xFF", |_| u64::MAX),
         ("0x55", |_| 0x5555_5555_5555_5555),

@@ -112,11 +112,10 @@ pub fn check(probe: &Probe, db: &ModelDb, lang: Lang) -> Verdict {
     let internal: Vec<_> = probe.disks.iter().filter(|d| d.is_internal()).collect();
     if internal.is_empty() {
         f.add(Blocker, "no_disk", Msg::NoDisk, &[]);
-    } else if let Some(largest) = internal.iter().max_by_key(|d| d.identity.size_bytes) {
-        if largest.identity.size_bytes < MIN_DISK {
+    } else if let Some(largest) = internal.iter().max_by_key(|d| d.identity.size_bytes)
+        && largest.identity.size_bytes < MIN_DISK {
             f.add(Blocker, "disk_too_small", Msg::DiskTooSmall, &[("disk", &largest.identity.name), ("size", &human_bytes(largest.identity.size_bytes))]);
         }
-    }
     for disk in &internal {
         let name = &disk.identity.name;
         if disk.kind == DiskKind::Hdd {
@@ -189,7 +188,7 @@ pub fn check(probe: &Probe, db: &ModelDb, lang: Lang) -> Verdict {
         _ => Level::Fit,
     };
     let mut findings = f.list;
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     Verdict { level, label: level.label(lang), model: model.map(|m| KnownModel { id: m.id.clone(), name: m.name.clone() }), findings }
 }
 

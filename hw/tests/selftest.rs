@@ -48,7 +48,7 @@ fn ata_status(value: u64) -> serde_json::Value {
 }
 
 fn disk(kind: DiskKind) -> Disk {
-    let (_, p) = (0, probe::probe(&fixture("lenovo-m720q-sata-ssd")));
+    let p = probe::probe(&fixture("lenovo-m720q-sata-ssd"));
     let mut d = p.disks[0].clone();
     d.kind = kind;
     d

@@ -60,11 +60,10 @@ pub fn cpu_temperature(host: &Host) -> Option<f32> {
     for hwmon in host.list("/sys/class/hwmon") {
         let dir = format!("/sys/class/hwmon/{hwmon}");
         let name = host.attr(&format!("{dir}/name")).unwrap_or_default();
-        if ["coretemp", "k10temp", "zenpower"].contains(&name.as_str()) {
-            if let Some(milli) = host.attr_u64(&format!("{dir}/temp1_input")) {
+        if ["coretemp", "k10temp", "zenpower"].contains(&name.as_str())
+            && let Some(milli) = host.attr_u64(&format!("{dir}/temp1_input")) {
                 return Some(milli as f32 / 1000.0);
             }
-        }
     }
     let zones = host.list("/sys/class/thermal");
     let zone_temp = |wanted: Option<&str>| {
