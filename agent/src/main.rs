@@ -28,6 +28,8 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Hw(args) => hw_exit(panier_hw::cli::run(args)),
+        Command::Flash(args) => hw_exit(panier_hw::cli::run_flash(args)),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
             match runtime.block_on(cli::run(command)) {
@@ -39,4 +41,12 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The hardware tools work without the daemon (as root, also from the install USB stick).
+fn hw_exit(result: Result<ExitCode, panier_hw::cli::CliError>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("panier: {e}");
+        ExitCode::FAILURE
+    })
 }

@@ -160,3 +160,14 @@ fn the_socket_refuses_other_users() {
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&agent.socket).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o660);
 }
+
+#[test]
+fn hardware_tools_work_without_the_daemon() {
+    let out = Command::new(panier_bin()).args(["hw", "probe", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let probe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(probe["cpu"]["threads"].as_u64().unwrap() >= 1);
+    assert!(probe["memory"]["total_bytes"].as_u64().unwrap() > 0);
+    let check = Command::new(panier_bin()).args(["hw", "check", "--lang", "en"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&check.stdout).contains("Verdict"), "{}", String::from_utf8_lossy(&check.stdout));
+}

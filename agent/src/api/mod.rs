@@ -7,6 +7,7 @@
 //! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
 
 mod accounts;
+mod hardware;
 pub mod error;
 pub mod extract;
 pub mod system;
@@ -54,6 +55,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::remove_admin))
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::set_language))
+        .routes(routes!(hardware::hardware))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

@@ -13,6 +13,7 @@ mod accounts;
 pub use accounts::format_time;
 mod dashboard;
 pub mod diagnostic;
+mod hardware;
 
 use crate::admins::Actor;
 use crate::api::ApiError;
@@ -29,7 +30,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 /// The navigation: catalog key of the label, and the page's path.
-pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit")];
+pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.hardware", "/admin/hardware"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit")];
 
 pub const LANG_COOKIE: &str = "panier_lang";
 
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/logout", post(accounts::logout))
         .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
         .route("/admin/audit", get(accounts::audit_page))
+        .route("/admin/hardware", get(hardware::page))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
