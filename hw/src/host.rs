@@ -160,7 +160,14 @@ impl Host {
     }
 
     /// A fixture machine directory holding `root/` and `commands.toml`.
+    /// A captured machine. Git keeps no empty directories, yet sysfs is full of meaningful
+    /// ones (`wireless/`, `holders/`), so `empty-dirs.txt` lists them and they are made here.
     pub fn fixture(dir: &Path) -> Result<Self, CommandError> {
+        if let Ok(list) = std::fs::read_to_string(dir.join("empty-dirs.txt")) {
+            for rel in list.lines().filter(|l| !l.trim().is_empty()) {
+                let _ = std::fs::create_dir_all(dir.join("root").join(rel.trim()));
+            }
+        }
         let commands = CapturedCommands::load(&dir.join("commands.toml"))?;
         Ok(Self::new(dir.join("root"), Box::new(commands)))
     }
