@@ -1,1 +1,34 @@
-fn main() {}
+//! `panier`: the Panier box's agent (`panier agent`) and its command-line tool (every other
+//! subcommand). See ARCHITECTURE.md for the map of modules.
+
+use clap::Parser;
+use panier::cli::{self, Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Agent(args) => {
+            panier::logging::init();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            match runtime.block_on(panier::daemon::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    log::error!("{e:#}");
+                    eprintln!("panier: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            match runtime.block_on(cli::run(command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("panier: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Collects the files that parallel work adds without editing a shared list:
+//! - `migrations/NNNN_name.sql`, applied in file-name order;
+//! - `i18n/<lang>/*.toml`, one message-catalog file per domain and language.
+//! The result is `$OUT_DIR/generated.rs`, included by `store` and `i18n`.
+
+use std::fmt::Write;
+use std::path::Path;
+
+fn files(dir: &Path, ext: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .map(|p| p.canonicalize().unwrap().display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut code = String::new();
+    let list = |name: &str, paths: Vec<String>, code: &mut String| {
+        writeln!(code, "pub const {name}: &[&str] = &[").unwrap();
+        for p in paths {
+            writeln!(code, "    include_str!({p:?}),").unwrap();
+        }
+        writeln!(code, "];").unwrap();
+    };
+    list("MIGRATIONS", files(&root.join("migrations"), "sql"), &mut code);
+    list("CATALOG_FR", files(&root.join("i18n/fr"), "toml"), &mut code);
+    list("CATALOG_EN", files(&root.join("i18n/en"), "toml"), &mut code);
+    for dir in ["migrations", "i18n/fr", "i18n/en"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    std::fs::write(Path::new(&std::env::var("OUT_DIR").unwrap()).join("generated.rs"), code).unwrap();
+}

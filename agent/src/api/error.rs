@@ -1,0 +1,94 @@
+//! API errors: one enum, turned into HTTP responses in one exhaustive `match`.
+//!
+//! Every error answer is JSON `{"error": "<stable key>", "message": "<for people>"}` (plus
+//! `retry_after_secs` when throttled). Internal failures are logged with their context and
+//! shown only as `internal`.
+
+use crate::admins::AdminError;
+use crate::store::StoreError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("log in first")]
+    Unauthorized,
+    #[error("this action needs root on the box")]
+    Forbidden,
+    #[error("the CSRF token is missing or wrong; reload the page and try again")]
+    Csrf,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("there is nothing at this address")]
+    NotFound,
+    #[error("the request body is larger than 1 MiB")]
+    TooLarge,
+    #[error("the agent is in diagnostic mode: its database could not be used")]
+    Diagnostic,
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine key, such as `setup_done` or `unauthorized`.
+    pub error: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    /// Status and stable key: the one place that decides them.
+    pub fn status_and_key(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf_invalid"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::Diagnostic => (StatusCode::SERVICE_UNAVAILABLE, "diagnostic_mode"),
+            ApiError::Admin(e) => match e {
+                AdminError::SetupDone => (StatusCode::CONFLICT, "setup_done"),
+                AdminError::SetupNotDone => (StatusCode::CONFLICT, "setup_not_done"),
+                AdminError::WrongSetupCode => (StatusCode::FORBIDDEN, "setup_code_wrong"),
+                AdminError::WrongCredentials => (StatusCode::UNAUTHORIZED, "login_failed"),
+                AdminError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+                AdminError::UsernameTaken(_) => (StatusCode::CONFLICT, "username_taken"),
+                AdminError::NoSuchAdmin(_) => (StatusCode::NOT_FOUND, "admin_not_found"),
+                AdminError::LastAdmin(_) => (StatusCode::CONFLICT, "last_admin"),
+                AdminError::WrongCurrentPassword => (StatusCode::FORBIDDEN, "current_password_wrong"),
+                AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, key) = self.status_and_key();
+        let retry = match &self {
+            ApiError::Admin(AdminError::Throttled(secs)) => Some(*secs),
+            _ => None,
+        };
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            log::error!("{self}");
+            "an internal error happened; the journal has the details".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(ErrorBody { error: key, message, retry_after_secs: retry })).into_response();
+        if let Some(secs) = retry {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

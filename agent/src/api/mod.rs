@@ -1,0 +1,71 @@
+//! The JSON API under `/api/v1`, used by the CLI (over the local socket) and by the admin UI's
+//! enhancements (over HTTP with a session cookie). Its OpenAPI document is generated from the
+//! handlers (utoipa) and served at `/api/v1/openapi.json`.
+//!
+//! Invariants: every route requires a session or the local socket, except the ones marked
+//! `security(())` (health, setup, login) — a test enumerates the document to enforce it.
+//! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
+
+mod accounts;
+pub mod error;
+pub mod extract;
+pub mod system;
+
+pub use accounts::session_cookie;
+pub use error::ApiError;
+
+use crate::state::AppState;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Panier", description = "The local API of a Panier box. Sessions come from POST /api/v1/login; state-changing requests made with a session carry its CSRF token in X-CSRF-Token."),
+    modifiers(&SessionCookie),
+    security(("session" = [])),
+    components(schemas(error::ErrorBody)),
+)]
+struct ApiDoc;
+
+struct SessionCookie;
+
+impl utoipa::Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
+    }
+}
+
+/// The API's routes (unprefixed) and their OpenAPI document.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(system::health))
+        .routes(routes!(system::status))
+        .routes(routes!(system::setup_code))
+        .routes(routes!(system::audit))
+        .routes(routes!(accounts::setup))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::logout_everywhere))
+        .routes(routes!(accounts::list_admins, accounts::add_admin))
+        .routes(routes!(accounts::remove_admin))
+        .routes(routes!(accounts::change_password))
+        .routes(routes!(accounts::set_language))
+}
+
+/// `/api/v1/…` with its document at `/api/v1/openapi.json`.
+pub fn router() -> Router<AppState> {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api()).split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router
+        .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .fallback(|| async { ApiError::NotFound })
+}
+
+/// The OpenAPI document, for tests and `panier` tooling.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1", api()).into_openapi()
+}

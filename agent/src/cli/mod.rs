@@ -1,0 +1,74 @@
+//! The command-line tool: one subcommand group per file, each with an `Args` struct and a
+//! `run`. Every command except `agent`, `hw` and `diagnostic clear` is a thin client of the
+//! daemon's local socket, so the CLI goes through the same handlers as the UI.
+
+mod admin;
+pub mod client;
+mod diagnostic;
+mod log;
+mod status;
+
+pub use client::{CliError, Client};
+
+use crate::config::{AgentArgs, DEFAULT_SOCKET};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "panier", version, about = "Panier: the self-hosting box's agent and command-line tool")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run the daemon that supervises the box.
+    Agent(AgentArgs),
+    /// Show the box's status: name, version, readings, health issues.
+    Status(status::Args),
+    /// Print the one-time setup code (root only).
+    SetupCode(status::SetupCodeArgs),
+    /// Manage admin accounts.
+    Admin(admin::Args),
+    /// Show the audit log of admin actions.
+    Log(log::Args),
+    /// Leave diagnostic mode after a database problem.
+    Diagnostic(diagnostic::Args),
+}
+
+/// The `--socket` option every client command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SocketArg {
+    /// The agent's local API socket.
+    #[arg(long, global = true, env = "PANIER_SOCKET", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+impl SocketArg {
+    pub fn client(&self) -> Client {
+        Client::new(&self.socket)
+    }
+}
+
+/// `--json` for commands that can print machine-readable output.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct JsonArg {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+pub async fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Agent(_) => unreachable!("the daemon is started by main"),
+        Command::Status(args) => status::run(args).await,
+        Command::SetupCode(args) => status::run_setup_code(args).await,
+        Command::Admin(args) => admin::run(args).await,
+        Command::Log(args) => log::run(args).await,
+        Command::Diagnostic(args) => diagnostic::run(args),
+    }
+}
+
+pub fn print_json(value: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON serializes"));
+}

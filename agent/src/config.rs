@@ -1,0 +1,149 @@
+//! The daemon's configuration: command-line options over `/etc/panier/panier.toml` over
+//! defaults. The file is optional; a file that exists but cannot be read or parsed stops the
+//! start with a message naming the file and the problem (a typo must not silently fall back
+//! to defaults).
+
+use crate::names::{BoxName, SetupCode};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "/etc/panier/panier.toml";
+pub const DEFAULT_SOCKET: &str = "/run/panier/panier.sock";
+
+/// Options of `panier agent`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// Configuration file.
+    #[arg(long, default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Where the state lives (database, service data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the admin web UI.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Local API socket used by the command-line tool.
+    #[arg(long, env = "PANIER_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Container engine API socket, as `unix:///path/to/docker.sock`.
+    #[arg(long)]
+    pub engine: Option<String>,
+}
+
+/// The file's keys. Unknown keys are an error, so a misspelt key is caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    socket: Option<PathBuf>,
+    engine: Option<String>,
+    /// Headless provisioning: the box name to offer in the setup wizard.
+    box_name: Option<String>,
+    /// Headless provisioning: the setup code to use instead of a random one.
+    setup_code: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: std::net::SocketAddr,
+    pub socket: PathBuf,
+    pub engine: String,
+    pub provisioned_name: Option<BoxName>,
+    pub provisioned_code: Option<SetupCode>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the configuration file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {field} ({origin}): {message}")]
+    Value { field: &'static str, origin: String, message: String },
+}
+
+impl Config {
+    /// Defaults with a given data directory and no file (tests, tools).
+    pub fn with_data_dir(data_dir: &Path) -> Config {
+        Config {
+            data_dir: data_dir.to_owned(),
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            socket: data_dir.join("panier.sock"),
+            engine: "unix:///run/docker.sock".into(),
+            provisioned_name: None,
+            provisioned_code: None,
+        }
+    }
+
+    pub fn load(args: &AgentArgs) -> Result<Config, ConfigError> {
+        let file = read_file(&args.config)?;
+        let origin = args.config.display().to_string();
+        let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| "0.0.0.0:443".into());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Value {
+            field: "listen",
+            origin: origin.clone(),
+            message: format!("'{listen_text}' is not an address:port such as 0.0.0.0:443"),
+        })?;
+        let engine = args.engine.clone().or(file.engine).unwrap_or_else(|| "unix:///run/docker.sock".into());
+        if !engine.starts_with("unix://") {
+            return Err(ConfigError::Value { field: "engine", origin, message: format!("'{engine}' is not a unix:// socket URL") });
+        }
+        let provisioned_name = file
+            .box_name
+            .map(|n| BoxName::parse(&n))
+            .transpose()
+            .map_err(|e| ConfigError::Value { field: "box_name", origin: origin.clone(), message: e.message })?;
+        let provisioned_code = file
+            .setup_code
+            .map(|c| SetupCode::parse(&c))
+            .transpose()
+            .map_err(|e| ConfigError::Value { field: "setup_code", origin: origin.clone(), message: e.message })?;
+        Ok(Config {
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| "/var/lib/panier".into()),
+            listen,
+            socket: args.socket.clone().or(file.socket).unwrap_or_else(|| DEFAULT_SOCKET.into()),
+            engine,
+            provisioned_name,
+            provisioned_code,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(source) => Err(ConfigError::Read { path: path.to_owned(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: &Path) -> AgentArgs {
+        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None }
+    }
+
+    #[test]
+    fn file_and_flags_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("panier.toml");
+        std::fs::write(&path, "data_dir = \"/srv/panier\"\nlisten = \"0.0.0.0:9\"\nsetup_code = \"abcde-fghjk\"\n").unwrap();
+        let c = Config::load(&args(&path)).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/panier"));
+        assert_eq!(c.listen.port(), 8443, "the flag wins over the file");
+        assert_eq!(c.provisioned_code.unwrap().as_str(), "ABCDEFGHJK");
+    }
+
+    #[test]
+    fn unknown_key_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("panier.toml");
+        std::fs::write(&path, "datadir = \"/x\"\n").unwrap();
+        let err = Config::load(&args(&path)).unwrap_err().to_string();
+        assert!(err.contains("panier.toml") && err.contains("datadir"), "{err}");
+    }
+}

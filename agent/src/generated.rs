@@ -1,0 +1,2 @@
+//! File lists collected by `build.rs`: migrations and message catalogs.
+include!(concat!(env!("OUT_DIR"), "/generated.rs"));

@@ -1,0 +1,22 @@
+//! The Panier agent as a library: the binary (`main.rs`) and the tests use it.
+//! ARCHITECTURE.md at the repository root maps these modules and the data flow.
+
+pub mod admins;
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod diagnostic;
+pub mod fsutil;
+mod generated;
+pub mod health;
+pub mod i18n;
+pub mod logging;
+pub mod names;
+pub mod state;
+pub mod status;
+pub mod store;
+pub mod system;
+pub mod web;

@@ -1,0 +1,15 @@
+//! The handles the HTTP handlers can reach. Each handler extracts only the handle it needs
+//! (`State<Admins>`, `State<Status>`…) through `FromRef`; there is no context object that
+//! hands out everything. Later domains add their handle here and build it in `daemon`.
+
+use crate::admins::Admins;
+use crate::audit::Audit;
+use crate::status::Status;
+use axum::extract::FromRef;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub admins: Admins,
+    pub audit: Audit,
+    pub status: Status,
+}

@@ -1,0 +1,113 @@
+//! The box's status as the dashboard, `panier status` and `GET /api/v1/status` show it:
+//! mode (normal or diagnostic), name, version, readings and health issues.
+
+use crate::diagnostic::Diagnosis;
+use crate::health::{self, Issue};
+use crate::names::{BoxName, Language};
+use crate::store::{Store, StoreError};
+use crate::system::{self, Readings};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Normal,
+    Diagnostic,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusReport {
+    pub mode: Mode,
+    pub version: String,
+    pub box_name: Option<String>,
+    pub setup_done: bool,
+    /// The box's default language.
+    pub language: String,
+    /// What went wrong, in diagnostic mode.
+    pub diagnosis: Option<Diagnosis>,
+    pub readings: Readings,
+    pub issues: Vec<Issue>,
+    /// Seconds since the agent started.
+    pub agent_uptime_secs: u64,
+    #[schema(value_type = String)]
+    pub data_dir: PathBuf,
+}
+
+/// The handle that builds status reports.
+#[derive(Clone)]
+pub struct Status {
+    store: Option<Store>,
+    diagnosis: Option<Diagnosis>,
+    data_dir: PathBuf,
+    started: Instant,
+    provisioned_name: Option<BoxName>,
+}
+
+impl Status {
+    pub fn normal(store: Store, data_dir: PathBuf, provisioned_name: Option<BoxName>) -> Status {
+        Status { store: Some(store), diagnosis: None, data_dir, started: Instant::now(), provisioned_name }
+    }
+
+    pub fn diagnostic(diagnosis: Diagnosis, data_dir: PathBuf) -> Status {
+        Status { store: None, diagnosis: Some(diagnosis), data_dir, started: Instant::now(), provisioned_name: None }
+    }
+
+    /// The box's default language (French when unknown).
+    pub fn box_language(&self) -> Language {
+        self.store.as_ref().and_then(|s| s.box_settings().ok()).map(|s| s.language).unwrap_or_default()
+    }
+
+    pub fn box_name(&self) -> Option<String> {
+        self.store.as_ref().and_then(|s| s.box_settings().ok()).and_then(|s| s.name).map(|n| n.to_string())
+    }
+
+    /// The name given by headless provisioning, offered in the setup wizard.
+    pub fn provisioned_name(&self) -> Option<String> {
+        self.provisioned_name.as_ref().map(|n| n.to_string())
+    }
+
+    pub fn mode(&self) -> Mode {
+        if self.diagnosis.is_some() { Mode::Diagnostic } else { Mode::Normal }
+    }
+
+    pub fn diagnosis(&self) -> Option<&Diagnosis> {
+        self.diagnosis.as_ref()
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// Whether setup is done, without reading the machine (for the health endpoint).
+    pub fn report_setup_done(&self) -> Result<bool, StoreError> {
+        match &self.store {
+            Some(store) => Ok(store.box_settings()?.setup_done),
+            None => Ok(false),
+        }
+    }
+
+    pub fn report(&self) -> Result<StatusReport, StoreError> {
+        let settings = match &self.store {
+            Some(store) => store.box_settings()?,
+            None => Default::default(),
+        };
+        let readings = system::read(&self.data_dir);
+        let issues = health::run(&health::Inputs { readings: &readings });
+        Ok(StatusReport {
+            mode: self.mode(),
+            version: VERSION.to_owned(),
+            box_name: settings.name.map(|n| n.to_string()),
+            setup_done: settings.setup_done,
+            language: settings.language.code().to_owned(),
+            diagnosis: self.diagnosis.clone(),
+            readings,
+            issues,
+            agent_uptime_secs: self.started.elapsed().as_secs(),
+            data_dir: self.data_dir.clone(),
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! The admin web UI: server-rendered HTML under `/admin`, working without JavaScript.
+//!
+//! Pages are askama templates in `agent/templates/`; every word on them comes from the message
+//! catalog (`i18n`). The layout (`base.html`) holds the navigation, the alert banners and the
+//! language switch; a later domain adds its page by adding a route here and an entry to
+//! [`NAV`]. Form posts carry a CSRF token: the session's once logged in, a double-submit
+//! cookie before (setup and login).
+//!
+//! Language: the logged-in admin's own, else the `panier_lang` cookie set by the language
+//! switch, else the box default (French).
+
+mod accounts;
+pub use accounts::format_time;
+mod dashboard;
+pub mod diagnostic;
+
+use crate::admins::Actor;
+use crate::api::ApiError;
+use crate::api::extract::cookie;
+use crate::auth;
+use crate::i18n::{Messages, messages};
+use crate::names::Language;
+use crate::state::AppState;
+use askama::Template;
+use axum::Router;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+/// The navigation: catalog key of the label, and the page's path.
+pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit")];
+
+pub const LANG_COOKIE: &str = "panier_lang";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/admin") }))
+        .route("/admin", get(dashboard::page))
+        .route("/admin/setup", get(accounts::setup_page).post(accounts::setup_submit))
+        .route("/admin/login", get(accounts::login_page).post(accounts::login_submit))
+        .route("/admin/logout", post(accounts::logout))
+        .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
+        .route("/admin/audit", get(accounts::audit_page))
+        .route("/admin/lang", get(language_switch))
+        .route("/admin/static/panier.css", get(stylesheet))
+}
+
+pub async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../../static/panier.css"))
+        .into_response()
+}
+
+/// The language for an anonymous page: the switch's cookie, else the box default.
+pub fn anonymous_language(parts: &Parts, box_default: Language) -> Language {
+    cookie(parts, LANG_COOKIE).and_then(|l| Language::parse(l).ok()).unwrap_or(box_default)
+}
+
+/// The language for a logged-in admin: their own, else the box default.
+pub fn admin_language(actor: &Actor, box_default: Language) -> Language {
+    actor.session().and_then(|s| s.language.as_deref()).and_then(|l| Language::parse(l).ok()).unwrap_or(box_default)
+}
+
+#[derive(serde::Deserialize)]
+struct LangQuery {
+    to: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `GET /admin/lang?to=en&back=/admin/login`: remembers the choice in a cookie and goes back.
+async fn language_switch(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
+    let lang = Language::parse(&q.to).unwrap_or_default();
+    // Only local paths, so the switch cannot be used to send people elsewhere.
+    let back = if q.back.starts_with("/admin") && !q.back.starts_with("//") { q.back } else { "/admin".into() };
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000", lang.code());
+    ([(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"))], Redirect::to(&back)).into_response()
+}
+
+/// One entry of the navigation, as the layout shows it.
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub current: bool,
+}
+
+/// A red banner shown on every admin page (backup alerts, critical health issues).
+pub struct Banner {
+    pub text: String,
+}
+
+/// What `base.html` needs on every page.
+pub struct Layout {
+    pub lang: &'static str,
+    pub title: String,
+    pub path: String,
+    pub box_name: String,
+    pub user: Option<String>,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    pub banners: Vec<Banner>,
+}
+
+impl Layout {
+    pub fn new(t: &'static Messages, title_key: &str, path: &str, box_name: Option<&str>) -> Layout {
+        Layout {
+            lang: t.code(),
+            title: t.get(title_key).to_owned(),
+            path: path.to_owned(),
+            box_name: box_name.unwrap_or("panier").to_owned(),
+            user: None,
+            csrf: String::new(),
+            nav: Vec::new(),
+            banners: Vec::new(),
+        }
+    }
+
+    /// Adds what a logged-in admin sees: their name, the navigation, the CSRF token.
+    pub fn for_admin(mut self, t: &'static Messages, actor: &Actor) -> Layout {
+        if let Some(s) = actor.session() {
+            self.user = Some(s.username.clone());
+            self.csrf = s.csrf.clone();
+        }
+        self.nav = NAV.iter().map(|(key, href)| NavItem { label: t.get(key), href, current: *href == self.path }).collect();
+        self
+    }
+}
+
+/// Renders a template into a response.
+pub fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            log::error!("cannot render a page: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'static Messages,
+    layout: Layout,
+    message: &'a str,
+}
+
+/// An error while serving a page: a redirect to the login for 401, else a page that says what
+/// went wrong in the visitor's language.
+pub struct PageError {
+    pub error: ApiError,
+    pub language: Language,
+}
+
+impl PageError {
+    pub fn new(error: impl Into<ApiError>, language: Language) -> PageError {
+        PageError { error: error.into(), language }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, key) = self.error.status_and_key();
+        if status == StatusCode::UNAUTHORIZED && key == "unauthorized" {
+            return Redirect::to("/admin/login").into_response();
+        }
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            log::error!("{}", self.error);
+        }
+        let t = messages(self.language);
+        let fallback = self.error.to_string();
+        let message = t.error(key, &fallback).to_owned();
+        let mut response = render(&ErrorPage { t, layout: Layout::new(t, "error.title", "", None), message: &message });
+        *response.status_mut() = status;
+        response
+    }
+}
+
+/// Checks a form's CSRF field against the expected token.
+pub fn check_csrf(sent: &str, expected: &str) -> Result<(), ApiError> {
+    if !expected.is_empty() && auth::same_token(sent, expected) { Ok(()) } else { Err(ApiError::Csrf) }
+}
