@@ -37,6 +37,7 @@ grub-editenv "$efi_boot/grubenv" create
 grub-editenv "$efi_boot/grubenv" set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
 
 rm -f "$binaries/panier.img" "$binaries/efi-part.vfat"
+mkdir -p "$work/root"
 genimage \
   --rootpath "$work/root" \
   --tmppath "$work/genimage" \
