@@ -88,7 +88,7 @@ wait_marked_good() {
 
 # --- 1. SeaBIOS, first boot ------------------------------------------------------------------
 vm_start "$disk" seabios
-t=$(wait_serial '^panier-ready: ' 900)
+t=$(wait_serial 'panier-ready: http' 900)
 figure "power-on → panier ready, SeaBIOS, first boot (format and grow data): $t s"
 pass "SeaBIOS boot: panier ready on the serial console"
 
@@ -139,7 +139,7 @@ vm_stop
 
 # --- 2. OVMF, state kept, update to slot B ---------------------------------------------------
 vm_start "$disk" ovmf
-t=$(wait_serial '^panier-ready: ' 600)
+t=$(wait_serial 'panier-ready: http' 600)
 figure "power-on → panier ready, OVMF, second boot: $t s"
 [ "$(health_field setup_done)" = true ] || fail "state lost across reboot: setup no longer done"
 pass "OVMF boot: panier ready, state kept across the reboot"
@@ -151,7 +151,7 @@ vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the 
 vm_ssh rm /data/update.raucb
 vm_ssh grub-editenv /boot/efi/EFI/BOOT/grubenv list | grep -qx 'ORDER=B A' || fail "RAUC did not make slot B primary"
 vm_ssh systemctl reboot || true
-wait_serial '^panier-ready: ' 600 2 > /dev/null
+wait_serial 'panier-ready: http' 600 2 > /dev/null
 wait_ssh 120
 vm_ssh grep -qw rauc.slot=B /proc/cmdline || fail "the update did not boot slot B"
 [ "$(health_field setup_done)" = true ] || fail "state lost across the update"
@@ -164,7 +164,7 @@ vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the 
 vm_ssh rm /data/update.raucb
 tries_before=$(serial_count 'Panier: booting system A')
 vm_ssh systemctl reboot || true
-wait_serial '^panier-ready: ' 1500 3 > /dev/null
+wait_serial 'panier-ready: http' 1500 3 > /dev/null
 wait_ssh 120
 tries=$(( $(serial_count 'Panier: booting system A') - tries_before ))
 [ "$tries" -eq 3 ] || fail "slot A was tried $tries times, not 3"
