@@ -28,7 +28,7 @@ packages=(
   systemd systemd-sysv systemd-resolved udev dbus libpam-systemd
   docker.io containerd runc tini
   nftables iproute2 chrony openssh-server curl ca-certificates
-  rauc grub-common e2fsprogs fdisk util-linux dosfstools
+  rauc rauc-service grub-common e2fsprogs fdisk util-linux dosfstools
   smartmontools dmidecode procps less
 )
 
