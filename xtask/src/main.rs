@@ -72,6 +72,11 @@ struct Suite {
 const SUITES: &[Suite] = &[
     // Unit, golden-file, router and system tests (real binary, engine, nftables, browser).
     Suite { name: "cargo tests", program: "bash", args: &["tools/cargo-tests.sh"] },
+    // shellcheck, grub-script-check, nft -c, systemd-analyze verify, defconfig duplicates,
+    // and the board's genimage layout with stand-in contents.
+    Suite { name: "image tree checks", program: "bash", args: &["image/scripts/check-tree.sh"] },
+    // The test image booted in QEMU (SeaBIOS and OVMF): setup, reboot, RAUC update, fallback.
+    Suite { name: "qemu system tests", program: "bash", args: &["tests/qemu/run-tests.sh"] },
 ];
 
 fn test(root: &Path, only: &[String]) -> Result<(), String> {
