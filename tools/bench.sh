@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark under tools/bench/ in turn. Each prints its figures; none is pass/fail.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 cargo build --release --workspace --bins
 status=0
 for bench in tools/bench/*.sh; do

@@ -5,8 +5,18 @@ use panier_system_tests::Agent;
 use panier_system_tests::browser::{Driver, artifacts_dir};
 use thirtyfour::prelude::*;
 
+/// Waits (up to 30 s, the machine may be loaded) for an element: after a click that posts a
+/// form, this is what proves the next page is there.
+async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
+    driver.query(by).wait(std::time::Duration::from_secs(30), std::time::Duration::from_millis(100)).first().await
+}
+
+async fn wait_h1(driver: &WebDriver, text: &str) -> WebDriverResult<()> {
+    wait(driver, By::XPath(format!("//h1[normalize-space()=\"{text}\"]"))).await.map(|_| ())
+}
+
 async fn fill(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> {
-    let field = driver.find(By::Id(id)).await?;
+    let field = wait(driver, By::Id(id)).await?;
     field.clear().await?;
     field.send_keys(value).await
 }
@@ -29,8 +39,8 @@ async fn setup_login_dashboard_logout_in_french() -> WebDriverResult<()> {
 
 async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<()> {
     driver.goto(agent.url("/admin")).await?;
+    wait_h1(driver, "Bienvenue : configurons la boîte").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin/setup"));
-    assert_eq!(driver.find(By::Tag("h1")).await?.text().await?, "Bienvenue : configurons la boîte");
     assert_eq!(driver.find(By::Tag("html")).await?.attr("lang").await?.as_deref(), Some("fr"));
 
     // A wrong code first: the page says so, in French, and keeps what was typed.
@@ -40,7 +50,7 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     fill(driver, "password", "une phrase de passe").await?;
     fill(driver, "password2", "une phrase de passe").await?;
     driver.find(By::Id("setup-submit")).await?.click().await?;
-    let error = driver.find(By::Id("form-error")).await?.text().await?;
+    let error = wait(driver, By::Id("form-error")).await?.text().await?;
     assert!(error.contains("code de configuration n'est pas le bon"), "{error}");
     assert_eq!(driver.find(By::Id("box_name")).await?.value().await?.as_deref(), Some("mediatheque"));
 
@@ -51,22 +61,22 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     driver.find(By::Id("setup-submit")).await?.click().await?;
 
     // The dashboard, logged in straight away.
+    wait_h1(driver, "Tableau de bord").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin"));
-    assert_eq!(driver.find(By::Tag("h1")).await?.text().await?, "Tableau de bord");
     assert_eq!(driver.find(By::Id("box-name")).await?.text().await?, "mediatheque");
     driver.screenshot(&artifacts_dir().join("dashboard-fr.png")).await?;
 
     // Log out, then back in through the login form.
     driver.find(By::XPath("//button[normalize-space()='Se déconnecter']")).await?.click().await?;
+    wait_h1(driver, "Connexion").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin/login"));
-    assert_eq!(driver.find(By::Tag("h1")).await?.text().await?, "Connexion");
     fill(driver, "username", "camille").await?;
     fill(driver, "password", "pas le bon mot de passe").await?;
     driver.find(By::Id("login-submit")).await?.click().await?;
-    assert!(driver.find(By::Id("form-error")).await?.text().await?.contains("incorrect"));
+    assert!(wait(driver, By::Id("form-error")).await?.text().await?.contains("incorrect"));
     fill(driver, "password", "une phrase de passe").await?;
     driver.find(By::Id("login-submit")).await?.click().await?;
-    assert_eq!(driver.find(By::Tag("h1")).await?.text().await?, "Tableau de bord");
+    wait_h1(driver, "Tableau de bord").await?;
 
     // Keyboard: the skip link is the first thing focused.
     driver.action_chain().send_keys(Key::Tab).perform().await?;
@@ -80,7 +90,9 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     driver.screenshot(&artifacts_dir().join("dashboard-phone-fr.png")).await?;
 
     driver.find(By::XPath("//button[normalize-space()='Se déconnecter']")).await?.click().await?;
+    wait_h1(driver, "Connexion").await?;
     driver.goto(agent.url("/admin")).await?;
+    wait_h1(driver, "Connexion").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin/login"), "the session is gone");
     Ok(())
 }
