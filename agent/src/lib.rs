@@ -3,16 +3,20 @@
 
 pub mod admins;
 pub mod api;
+pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod diagnostic;
+pub mod engine;
 pub mod fsutil;
 mod generated;
 pub mod health;
 pub mod i18n;
+pub mod jobs;
 pub mod logging;
 pub mod names;
 pub mod state;

@@ -7,6 +7,7 @@
 //! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
 
 mod accounts;
+mod apps;
 pub mod error;
 pub mod extract;
 pub mod system;
@@ -54,6 +55,14 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::remove_admin))
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::set_language))
+        .routes(routes!(apps::catalog))
+        .routes(routes!(apps::catalog_entry))
+        .routes(routes!(apps::list, apps::install))
+        .routes(routes!(apps::show, apps::remove))
+        .routes(routes!(apps::action))
+        .routes(routes!(apps::logs))
+        .routes(routes!(apps::jobs))
+        .routes(routes!(apps::job))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.
