@@ -86,7 +86,7 @@ fn build_apps(store: Store, config: &Config) -> anyhow::Result<crate::apps::Apps
     let engine: std::sync::Arc<dyn crate::engine::Engine> =
         std::sync::Arc::new(crate::engine::docker::DockerEngine::new(&config.engine).context("setting up the container engine client")?);
     let jobs = crate::jobs::Jobs::new(store.clone());
-    let apps = crate::apps::Apps::new(store, engine, jobs, std::sync::Arc::new(catalog), config.data_dir.clone());
+    let apps = crate::apps::Apps::new(store, engine, jobs, std::sync::Arc::new(catalog), config.data_dir.clone()).context("preparing the services")?;
     if tokio::runtime::Handle::try_current().is_ok() {
         apps.start_background();
     }

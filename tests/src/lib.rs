@@ -8,6 +8,7 @@
 //! `tools/start-engine.sh`.
 
 pub mod engine;
+pub mod services;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};

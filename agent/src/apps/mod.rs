@@ -2,8 +2,9 @@
 //! makes the container engine match it.
 //!
 //! Owns: the `apps`, `app_secrets`, `app_images` tables (through `store`), the host
-//! directories `<data_dir>/apps/<app>/`, and every engine object labelled `org.panier.app`.
-//! Objects without that label are never touched.
+//! directories `<data_dir>/apps/<app>/`, and every engine object labelled `org.panier.app`
+//! and `org.panier.box=<this agent's instance id>`. Other objects are never touched (not even
+//! another agent's on a shared engine, as in the tests).
 //!
 //! Flow: an API handler calls [`Apps::install`] (or start/stop/…): the settings are checked,
 //! the wanted state is recorded, and a named job (`jobs`) carries it out, reporting progress.
@@ -156,11 +157,14 @@ struct Inner {
     changes: watch::Sender<u64>,
     /// Jobs held while a service is stopped for its backup.
     paused: Mutex<HashMap<AppId, Job>>,
+    /// This agent's instance id, on every object it creates (`org.panier.box`).
+    instance: String,
 }
 
 impl Apps {
-    pub fn new(store: Store, engine: Arc<dyn Engine>, jobs: Jobs, catalog: Arc<Catalog>, data_dir: PathBuf) -> Apps {
-        Apps {
+    pub fn new(store: Store, engine: Arc<dyn Engine>, jobs: Jobs, catalog: Arc<Catalog>, data_dir: PathBuf) -> Result<Apps, StoreError> {
+        let instance = store.setting_or_insert("apps_instance", &hex::encode(rand::random::<[u8; 6]>()))?;
+        Ok(Apps {
             inner: Arc::new(Inner {
                 store,
                 engine,
@@ -172,8 +176,9 @@ impl Apps {
                 engine_status: RwLock::new(EngineStatus::Unknown),
                 changes: watch::channel(0).0,
                 paused: Mutex::default(),
+                instance,
             }),
-        }
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -325,7 +330,7 @@ impl Apps {
     fn app_spec(&self, row: &AppRow, m: &Manifest) -> Result<spec::AppSpec, AppError> {
         let secrets = self.inner.store.app_secrets(&row.id)?;
         let domain = self.domain(&row.id);
-        let inputs = spec::SpecInputs { data_dir: &self.inner.data_dir, domain: &domain, settings: &row.settings, secrets: &secrets, health_checks: self.health_checks() };
+        let inputs = spec::SpecInputs { data_dir: &self.inner.data_dir, domain: &domain, settings: &row.settings, secrets: &secrets, health_checks: self.health_checks(), instance: &self.inner.instance };
         spec::app_spec(m, &inputs).map_err(|e| AppError::BadManifest { app: row.id.clone(), message: e.to_string() })
     }
 }

@@ -3,7 +3,7 @@
 //! on wake-ups, every minute), the engine event listener, and the resumption of jobs a crash
 //! interrupted.
 
-use super::spec::{self, LABEL_APP, LABEL_CONTAINER, LABEL_SPEC};
+use super::spec::{self, LABEL_APP, LABEL_BOX, LABEL_CONTAINER, LABEL_SPEC};
 use super::{AppError, Apps, EngineStatus};
 use crate::catalog::AppId;
 use crate::catalog::manifest::Manifest;
@@ -45,7 +45,7 @@ impl Apps {
         engine.ensure_network(&spec.network, &spec.network_labels).await.map_err(AppError::engine(app))?;
         let wanted: HashSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
         let existing = engine.containers(&format!("{LABEL_APP}={app}")).await.map_err(AppError::engine(app))?;
-        for c in existing.iter().filter(|c| c.labels.get(LABEL_APP).is_some_and(|a| a == app.as_str()) && !wanted.contains(c.name.as_str())) {
+        for c in existing.iter().filter(|c| self.ours(&c.labels, Some(app)) && !wanted.contains(c.name.as_str())) {
             log::info!(app = app.as_str(); "removing {} (not in the service's definition any more)", c.name);
             engine.remove(&c.name).await.map_err(AppError::engine(app))?;
             moves += 1;
@@ -53,6 +53,14 @@ impl Apps {
         let mut observed = BTreeMap::new();
         for c in &spec.containers {
             let mut info = engine.inspect(&c.name).await.map_err(AppError::engine(app))?;
+            if let Some(i) = &info
+                && !self.ours(&i.labels, Some(app))
+            {
+                return Err(AppError::Engine {
+                    app: app.clone(),
+                    error: crate::engine::EngineError::Refused { op: "create", object: c.name.clone(), message: "a container of that name exists that this box did not create; it is left alone".into() },
+                });
+            }
             if let Some(i) = &info
                 && i.labels.get(LABEL_SPEC) != c.labels.get(LABEL_SPEC)
             {
@@ -92,6 +100,11 @@ impl Apps {
         Ok(moves)
     }
 
+    /// Whether an engine object is this agent's (and, with `app`, that service's).
+    fn ours(&self, labels: &BTreeMap<String, String>, app: Option<&AppId>) -> bool {
+        labels.get(LABEL_BOX).is_some_and(|b| *b == self.inner.instance) && labels.get(LABEL_APP).is_some_and(|a| app.is_none_or(|app| a == app.as_str()))
+    }
+
     fn observe(&self, app: &AppId, containers: BTreeMap<String, ContainerInfo>) {
         let changed = {
             let mut all = self.inner.observed.write().unwrap_or_else(|p| p.into_inner());
@@ -115,7 +128,7 @@ impl Apps {
             if let Some(info) = self.inner.engine.inspect(&name).await.map_err(AppError::engine(app))?
                 && info.running
             {
-                self.inner.engine.stop(&name, 30).await.map_err(AppError::engine(app))?;
+                self.inner.engine.stop(&name, c.stop_grace_s).await.map_err(AppError::engine(app))?;
                 n += 1;
             }
         }
@@ -128,12 +141,12 @@ impl Apps {
         let engine = &self.inner.engine;
         let label = format!("{LABEL_APP}={app}");
         for c in engine.containers(&label).await.map_err(AppError::engine(app))? {
-            if c.labels.get(LABEL_APP).is_some_and(|a| a == app.as_str()) {
+            if self.ours(&c.labels, Some(app)) {
                 engine.remove(&c.name).await.map_err(AppError::engine(app))?;
             }
         }
         for n in engine.networks(&label).await.map_err(AppError::engine(app))? {
-            if n.labels.get(LABEL_APP).is_some_and(|a| a == app.as_str()) {
+            if self.ours(&n.labels, Some(app)) {
                 engine.remove_network(&n.name).await.map_err(AppError::engine(app))?;
             }
         }
@@ -180,7 +193,7 @@ impl Apps {
         // Leftovers: our labels, but no such service in the store (removed while the agent
         // was down, or an install that never got recorded).
         if let Ok(containers) = self.inner.engine.containers(LABEL_APP).await {
-            for c in containers {
+            for c in containers.into_iter().filter(|c| self.ours(&c.labels, None)) {
                 let Some(app) = c.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else { continue };
                 if !known.contains(app.as_str()) && !self.inner.jobs.busy(&app) {
                     log::info!(app = app.as_str(); "removing leftover container {}", c.name);
@@ -190,7 +203,7 @@ impl Apps {
             }
         }
         if let Ok(networks) = self.inner.engine.networks(LABEL_APP).await {
-            for n in networks {
+            for n in networks.into_iter().filter(|n| self.ours(&n.labels, None)) {
                 let Some(app) = n.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else { continue };
                 if !known.contains(app.as_str()) && !self.inner.jobs.busy(&app) {
                     log::info!(app = app.as_str(); "removing leftover network {}", n.name);
@@ -212,6 +225,9 @@ impl Apps {
         tokio::spawn(async move {
             if let Err(e) = apps.inner.jobs.recover() {
                 log::error!("{e}");
+            }
+            if let Ok(info) = apps.inner.engine.info().await {
+                *apps.inner.engine_status.write().unwrap_or_else(|p| p.into_inner()) = EngineStatus::Up { info };
             }
             apps.resume_interrupted().await;
             let started = std::time::Instant::now();

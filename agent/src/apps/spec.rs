@@ -4,8 +4,9 @@
 //!
 //! Names and labels decided here are what the reconciler recognises objects by:
 //! network `panier-<app>`, containers `panier-<app>-<container>`, each labelled
-//! `org.panier.app`, `org.panier.container`, `org.panier.version` and `org.panier.spec` (a
-//! hash of the spec: when it changes, the container is recreated).
+//! `org.panier.app`, `org.panier.container`, `org.panier.version`, `org.panier.box` (this
+//! agent's instance) and `org.panier.spec` (a hash of the spec: when it changes, the
+//! container is recreated).
 
 use crate::catalog::manifest::{Alphabet, Manifest, SettingType};
 use crate::catalog::{AppId, start_order};
@@ -18,6 +19,8 @@ pub const LABEL_APP: &str = "org.panier.app";
 pub const LABEL_CONTAINER: &str = "org.panier.container";
 pub const LABEL_VERSION: &str = "org.panier.version";
 pub const LABEL_SPEC: &str = "org.panier.spec";
+/// The box (agent instance) that owns the object: an agent only ever touches its own.
+pub const LABEL_BOX: &str = "org.panier.box";
 
 pub fn network_name(app: &AppId) -> String {
     format!("panier-{app}")
@@ -45,6 +48,8 @@ pub struct SpecInputs<'a> {
     pub secrets: &'a BTreeMap<String, String>,
     /// False on engines that cannot run health checks (podman without systemd).
     pub health_checks: bool,
+    /// This agent's instance id (label `org.panier.box`).
+    pub instance: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -103,6 +108,7 @@ pub fn app_spec(m: &Manifest, inputs: &SpecInputs<'_>) -> Result<AppSpec, SpecEr
             (LABEL_APP.to_owned(), app.to_string()),
             (LABEL_CONTAINER.to_owned(), c.name.clone()),
             (LABEL_VERSION.to_owned(), m.version.clone()),
+            (LABEL_BOX.to_owned(), inputs.instance.to_owned()),
         ]);
         let mut spec = ContainerSpec {
             name: container_name(app, &c.name),
@@ -140,7 +146,7 @@ pub fn app_spec(m: &Manifest, inputs: &SpecInputs<'_>) -> Result<AppSpec, SpecEr
         containers.push(spec);
     }
     Ok(AppSpec {
-        network_labels: BTreeMap::from([(LABEL_APP.to_owned(), app.to_string())]),
+        network_labels: BTreeMap::from([(LABEL_APP.to_owned(), app.to_string()), (LABEL_BOX.to_owned(), inputs.instance.to_owned())]),
         network,
         containers,
         volume_dirs: m.volumes.iter().map(|v| (volume_dir(inputs.data_dir, app, &v.name), v.owner.clone())).collect(),
@@ -265,7 +271,7 @@ mod tests {
             };
             let settings = resolve_settings(&m, &map("settings")).unwrap();
             let secrets = map("secrets");
-            let spec = app_spec(&m, &SpecInputs { data_dir: Path::new("/var/lib/panier"), domain: "pad-biblio.local", settings: &settings, secrets: &secrets, health_checks: true }).unwrap();
+            let spec = app_spec(&m, &SpecInputs { data_dir: Path::new("/var/lib/panier"), domain: "pad-biblio.local", settings: &settings, secrets: &secrets, health_checks: true, instance: "b0x" }).unwrap();
             let json = serde_json::to_string_pretty(&spec).unwrap() + "\n";
             let golden = path.with_extension("json");
             if std::env::var_os("PANIER_BLESS").is_some() {

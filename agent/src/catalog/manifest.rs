@@ -220,6 +220,13 @@ pub struct Container {
     /// Containers of the same service that must be started first.
     #[serde(default)]
     pub after: Vec<String>,
+    /// Seconds given to stop cleanly before being killed (databases need time to flush).
+    #[serde(default = "default_stop_grace")]
+    pub stop_grace_s: u32,
+}
+
+fn default_stop_grace() -> u32 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -176,6 +176,9 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
         if let Err(e) = check_image(&c.image) {
             p.add(f("image"), e);
         }
+        if c.stop_grace_s > 600 {
+            p.add(f("stop_grace_s"), "more than 600 seconds would hold up every stop and update");
+        }
         if c.memory_mb < 16 {
             p.add(f("memory_mb"), "a memory limit below 16 MiB cannot run a service");
         }

@@ -176,6 +176,16 @@ impl Engine for DockerEngine {
             port_bindings: Some(port_bindings),
             privileged: Some(false),
             security_opt: Some(vec!["no-new-privileges".into()]),
+            // Docker: the rotating `local` driver, so container logs cannot fill the disk
+            // whatever the daemon's default; podman keeps its own default (no `local`).
+            log_config: if self.is_podman().await {
+                None
+            } else {
+                Some(bollard::models::HostConfigLogConfig {
+                    typ: Some("local".into()),
+                    config: Some(HashMap::from([("max-size".to_owned(), "10m".to_owned()), ("max-file".to_owned(), "3".to_owned())])),
+                })
+            },
             ..Default::default()
         };
         let endpoint = EndpointSettings { aliases: Some(spec.aliases.clone()), ..Default::default() };
