@@ -143,8 +143,13 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<CatalogEr
     let de = toml::Deserializer::parse(text).map_err(|e| err(String::new(), format!("not valid TOML: {}", e.message())))?;
     let manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        err(if path == "." { String::new() } else { path }, inner.message().to_owned())
+        let mut field = if path == "." { String::new() } else { path };
+        let message = e.into_inner().message().to_owned();
+        // serde names a missing field only in its message: put it in the field path too.
+        if let Some(name) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+            field = if field.is_empty() { name.to_owned() } else { format!("{field}.{name}") };
+        }
+        err(field, message)
     })?;
     let errors = validate::manifest(file, &manifest);
     if errors.is_empty() { Ok(manifest) } else { Err(errors) }

@@ -343,3 +343,28 @@ mod tests {
         assert_eq!(placeholders("{{oops"), [""]);
     }
 }
+
+#[cfg(test)]
+mod corpus {
+    /// Every manifest of `agent/testdata/invalid/` is rejected with the field and problem
+    /// listed for it in `EXPECTED.tsv`.
+    #[test]
+    fn invalid_manifests_are_rejected_with_the_expected_message() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/invalid");
+        let expected = std::fs::read_to_string(dir.join("EXPECTED.tsv")).unwrap();
+        let mut n = 0;
+        for line in expected.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let mut cols = line.split('\t');
+            let (file, field, problem) = (cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap());
+            let path = dir.join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let errors = super::super::parse_manifest(&path, &text).err().unwrap_or_else(|| panic!("{file} was accepted"));
+            assert!(
+                errors.iter().any(|e| e.field == field && e.problem.contains(problem) && e.to_string().contains(file)),
+                "{file}: expected {field}: …{problem}…, got {errors:#?}"
+            );
+            n += 1;
+        }
+        assert!(n >= 20, "only {n} invalid manifests");
+    }
+}
