@@ -15,4 +15,4 @@ cargo build --release -p panier
 target=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
 echo "panier: engine $engine; state in $data"
 exec "$target/release/panier" agent --config "$data/panier.toml" --data-dir "$data" \
-  --listen "$listen" --socket "$run_dir/panier.sock" --engine "$engine" "$@"
+  --listen "$listen" --socket "$run_dir/panier.sock" --engine "$engine" --catalog "$PWD/services" "$@"

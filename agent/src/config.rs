@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG: &str = "/etc/panier/panier.toml";
 pub const DEFAULT_SOCKET: &str = "/run/panier/panier.sock";
+pub const DEFAULT_CATALOG: &str = "/usr/share/panier/services";
 
 /// Options of `panier agent`.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,6 +29,9 @@ pub struct AgentArgs {
     /// Container engine API socket, as `unix:///path/to/docker.sock`.
     #[arg(long)]
     pub engine: Option<String>,
+    /// The service catalog directory (one folder per service).
+    #[arg(long)]
+    pub catalog: Option<PathBuf>,
 }
 
 /// The file's keys. Unknown keys are an error, so a misspelt key is caught.
@@ -38,6 +42,7 @@ struct FileConfig {
     listen: Option<String>,
     socket: Option<PathBuf>,
     engine: Option<String>,
+    catalog: Option<PathBuf>,
     /// Headless provisioning: the box name to offer in the setup wizard.
     box_name: Option<String>,
     /// Headless provisioning: the setup code to use instead of a random one.
@@ -50,6 +55,7 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     pub socket: PathBuf,
     pub engine: String,
+    pub catalog_dir: PathBuf,
     pub provisioned_name: Option<BoxName>,
     pub provisioned_code: Option<SetupCode>,
 }
@@ -72,6 +78,7 @@ impl Config {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             socket: data_dir.join("panier.sock"),
             engine: "unix:///run/docker.sock".into(),
+            catalog_dir: DEFAULT_CATALOG.into(),
             provisioned_name: None,
             provisioned_code: None,
         }
@@ -105,6 +112,7 @@ impl Config {
             listen,
             socket: args.socket.clone().or(file.socket).unwrap_or_else(|| DEFAULT_SOCKET.into()),
             engine,
+            catalog_dir: args.catalog.clone().or(file.catalog).unwrap_or_else(|| DEFAULT_CATALOG.into()),
             provisioned_name,
             provisioned_code,
         })
@@ -124,7 +132,7 @@ mod tests {
     use super::*;
 
     fn args(config: &Path) -> AgentArgs {
-        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None }
+        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None, catalog: None }
     }
 
     #[test]

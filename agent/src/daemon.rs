@@ -76,8 +76,32 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
             }
         }
     });
-    let state = AppState { admins, audit: Audit::new(store), status };
+    let apps = build_apps(store.clone(), config)?;
+    let state = AppState { admins, audit: Audit::new(store), status, apps };
     Ok((routers(state), code))
+}
+
+/// The services domain: catalog, engine, jobs, apps. The daemon starts even when the engine
+/// is down (the reconciler retries) or the catalog is unreadable (it is then empty and the
+/// problem is logged). Inside a runtime, the reconciler's background tasks start here.
+fn build_apps(store: Store, config: &Config) -> anyhow::Result<crate::apps::Apps> {
+    let catalog = match crate::catalog::Catalog::load(&config.catalog_dir) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                log::error!("catalog: {e}");
+            }
+            crate::catalog::Catalog::default()
+        }
+    };
+    let engine: std::sync::Arc<dyn crate::engine::Engine> =
+        std::sync::Arc::new(crate::engine::docker::DockerEngine::new(&config.engine).context("setting up the container engine client")?);
+    let jobs = crate::jobs::Jobs::new(store.clone());
+    let apps = crate::apps::Apps::new(store, engine, jobs, std::sync::Arc::new(catalog), config.data_dir.clone()).context("preparing the services")?;
+    if tokio::runtime::Handle::try_current().is_ok() {
+        apps.start_background();
+    }
+    Ok(apps)
 }
 
 pub fn routers(state: AppState) -> Routers {

@@ -3,17 +3,21 @@
 
 pub mod admins;
 pub mod api;
+pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod diagnostic;
+pub mod engine;
 pub mod fsutil;
 pub mod hardware;
 mod generated;
 pub mod health;
 pub mod i18n;
+pub mod jobs;
 pub mod logging;
 pub mod names;
 pub mod state;

@@ -3,6 +3,7 @@
 //! hands out everything. Later domains add their handle here and build it in `daemon`.
 
 use crate::admins::Admins;
+use crate::apps::Apps;
 use crate::audit::Audit;
 use crate::status::Status;
 use axum::extract::FromRef;
@@ -12,4 +13,5 @@ pub struct AppState {
     pub admins: Admins,
     pub audit: Audit,
     pub status: Status,
+    pub apps: Apps,
 }

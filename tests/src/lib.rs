@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod engine;
+pub mod services;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};

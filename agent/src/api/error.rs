@@ -5,6 +5,8 @@
 //! shown only as `internal`.
 
 use crate::admins::AdminError;
+use crate::apps::AppError;
+use crate::jobs::JobError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -31,6 +33,8 @@ pub enum ApiError {
     Admin(#[from] AdminError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    App(#[from] AppError),
 }
 
 /// The body of every error answer.
@@ -68,6 +72,23 @@ impl ApiError {
                 AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::App(e) => match e {
+                AppError::NotInCatalog(_) => (StatusCode::NOT_FOUND, "app_not_in_catalog"),
+                AppError::NotInstalled(_) => (StatusCode::NOT_FOUND, "app_not_installed"),
+                AppError::AlreadyInstalled(_) => (StatusCode::CONFLICT, "app_already_installed"),
+                AppError::Setting(_) => (StatusCode::BAD_REQUEST, "app_setting_invalid"),
+                AppError::DiskLow { .. } => (StatusCode::INSUFFICIENT_STORAGE, "disk_low"),
+                AppError::Busy(JobError::Busy { .. }) => (StatusCode::CONFLICT, "app_busy"),
+                AppError::Busy(JobError::Store(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                AppError::ConfirmDelete(_) => (StatusCode::BAD_REQUEST, "app_confirm_delete"),
+                AppError::UpToDate { .. } => (StatusCode::CONFLICT, "app_up_to_date"),
+                AppError::EngineDown(_) => (StatusCode::SERVICE_UNAVAILABLE, "engine_down"),
+                AppError::Engine { .. } => (StatusCode::BAD_GATEWAY, "engine_refused"),
+                AppError::NoSuchContainer { .. } => (StatusCode::NOT_FOUND, "app_no_such_container"),
+                AppError::BadManifest { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                AppError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
         }
     }
 }

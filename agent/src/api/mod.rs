@@ -8,6 +8,7 @@
 
 mod accounts;
 mod hardware;
+mod apps;
 pub mod error;
 pub mod extract;
 pub mod system;
@@ -56,6 +57,14 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::set_language))
         .routes(routes!(hardware::hardware))
+        .routes(routes!(apps::catalog))
+        .routes(routes!(apps::catalog_entry))
+        .routes(routes!(apps::list, apps::install))
+        .routes(routes!(apps::show, apps::remove))
+        .routes(routes!(apps::action))
+        .routes(routes!(apps::logs))
+        .routes(routes!(apps::jobs))
+        .routes(routes!(apps::job))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

@@ -21,6 +21,10 @@ pub enum CliError {
     Decode(String),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    JobFailed(String),
 }
 
 impl CliError {
@@ -32,7 +36,7 @@ impl CliError {
             CliError::NotRunning(_) | CliError::Transport { .. } => 3,
             CliError::Denied(_) => 4,
             CliError::Api { status, .. } if *status == StatusCode::FORBIDDEN => 4,
-            CliError::Api { .. } | CliError::Decode(_) => 1,
+            CliError::Api { .. } | CliError::Decode(_) | CliError::Invalid(_) | CliError::JobFailed(_) => 1,
         }
     }
 }

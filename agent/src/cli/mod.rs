@@ -3,6 +3,8 @@
 //! daemon's local socket, so the CLI goes through the same handlers as the UI.
 
 mod admin;
+mod app;
+mod catalog;
 pub mod client;
 mod diagnostic;
 mod log;
@@ -38,6 +40,10 @@ pub enum Command {
     Hw(panier_hw::cli::HwArgs),
     /// Write a disk image to a disk and verify it (no daemon needed).
     Flash(panier_hw::cli::FlashArgs),
+    /// Services: catalog, install, start, stop, update, remove, logs, status.
+    App(app::Args),
+    /// Check a service catalog directory (works without the daemon).
+    Catalog(catalog::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -70,6 +76,8 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Admin(args) => admin::run(args).await,
         Command::Log(args) => log::run(args).await,
         Command::Diagnostic(args) => diagnostic::run(args),
+        Command::App(args) => app::run(args).await,
+        Command::Catalog(args) => catalog::run(args),
     }
 }
 

@@ -14,11 +14,13 @@
 //!   writer is what SQLite wants anyway.
 
 mod admins;
+mod apps;
 mod audit;
 mod sessions;
 mod settings;
 
 pub use admins::AdminRow;
+pub use apps::{AppRow, JobRow, Phase};
 pub use audit::{AuditEntry, NewAudit};
 pub use sessions::SessionRow;
 pub use settings::BoxSettings;

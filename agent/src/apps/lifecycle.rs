@@ -1,0 +1,373 @@
+//! The jobs that change a service: install, start, stop, restart, update, remove; their
+//! rollback; the disk guard; image pruning; and the resumption of jobs after a crash.
+//!
+//! Each public method checks what can be checked at once (catalog, settings, disk, the
+//! per-service job lock), records the wanted state, and returns the job's id while the job
+//! runs in a task.
+
+use super::spec;
+use super::{AppError, Apps};
+use crate::catalog::AppId;
+use crate::catalog::manifest::Manifest;
+use crate::engine::{HealthState, PullProgress};
+use crate::jobs::Job;
+use crate::store::{AppRow, Phase};
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// How long a service may take to be running (and healthy, where health checks run).
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+impl Apps {
+    fn free_disk(&self) -> Option<u64> {
+        let st = nix::sys::statvfs::statvfs(&self.inner.data_dir).ok()?;
+        Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+    }
+
+    /// Refuses when the data disk would go below the reserve.
+    fn disk_guard(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
+        let needed = m.requirements.disk_mb * 1024 * 1024 + super::DISK_RESERVE_BYTES;
+        match self.free_disk() {
+            Some(free) if free < needed => {
+                Err(AppError::DiskLow { app: app.clone(), free_mb: free >> 20, needed_mb: needed >> 20, app_mb: m.requirements.disk_mb })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn engine_up(&self) -> Result<(), AppError> {
+        match self.engine_status() {
+            super::EngineStatus::Down { message } => Err(AppError::EngineDown(message)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Installs `id` from the catalog with `settings` (name → text). Returns the job id.
+    pub fn install(&self, id: &str, settings: &BTreeMap<String, String>, actor: &str) -> Result<i64, AppError> {
+        let app = AppId::parse(id).map_err(|_| AppError::NotInCatalog(id.to_owned()))?;
+        let entry = self.inner.catalog.get(&app).ok_or_else(|| AppError::NotInCatalog(id.to_owned()))?;
+        let m = entry.manifest.clone();
+        if self.inner.store.app(&app)?.is_some() {
+            return Err(AppError::AlreadyInstalled(app));
+        }
+        let settings = spec::resolve_settings(&m, settings)?;
+        self.disk_guard(&app, &m)?;
+        self.engine_up()?;
+        let job = self.inner.jobs.begin(&app, "install", actor)?;
+        let kept = self.inner.store.app_secrets(&app)?;
+        let secrets = spec::new_secrets(&m, &kept);
+        let dir = spec::app_dir(&self.inner.data_dir, &app);
+        let now = crate::store::now();
+        let row = AppRow {
+            id: app.clone(),
+            version: m.version.clone(),
+            phase: Phase::Installing,
+            running: true,
+            settings,
+            manifest: serde_json::to_string(&m).expect("manifests serialize"),
+            previous: None,
+            fresh_data: !dir.exists(),
+            installed_at: now,
+            updated_at: now,
+        };
+        self.inner.store.insert_app(&row, &secrets)?;
+        let id = job.id;
+        let apps = self.clone();
+        tokio::spawn(async move { apps.run_install(job, row, m).await });
+        Ok(id)
+    }
+
+    async fn run_install(&self, job: Job, row: AppRow, m: Manifest) {
+        let result = self.bring_up(&job, &row, &m).await;
+        match result {
+            Ok(()) => {
+                let r = self.inner.store.set_app_phase(&row.id, Phase::Installed).map_err(AppError::from);
+                job.finish(r.map_err(|e| e.to_string()));
+            }
+            Err(e) => {
+                job.step("rollback", 100);
+                let cleanup = self.roll_back_install(&row).await;
+                let message = match cleanup {
+                    Ok(()) => format!("{e} (the install was undone)"),
+                    Err(c) => format!("{e} (undoing the install also failed: {c})"),
+                };
+                job.finish(Err(message));
+            }
+        }
+        self.prune_images().await;
+        self.wake();
+    }
+
+    async fn roll_back_install(&self, row: &AppRow) -> Result<(), AppError> {
+        self.remove_objects(&row.id).await?;
+        if row.fresh_data {
+            let dir = spec::app_dir(&self.inner.data_dir, &row.id);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|source| AppError::Io { op: "remove", path: dir.clone(), source })?;
+            }
+        }
+        self.inner.store.delete_app(&row.id, row.fresh_data)?;
+        Ok(())
+    }
+
+    /// Pull → create → start → running (and healthy).
+    async fn bring_up(&self, job: &Job, row: &AppRow, m: &Manifest) -> Result<(), AppError> {
+        self.pull_images(job, &row.id, m).await?;
+        job.step("create", 70);
+        self.converge(row, m).await?;
+        job.step("start", 85);
+        self.wait_ready(&row.id, m).await
+    }
+
+    async fn pull_images(&self, job: &Job, app: &AppId, m: &Manifest) -> Result<(), AppError> {
+        let images: Vec<&str> = m.containers.iter().map(|c| c.image.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        let n = images.len().max(1) as i64;
+        for (i, image) in images.iter().enumerate() {
+            let base = i as i64 * 70 / n;
+            job.step("pull", base);
+            if self.inner.engine.image_present(image).await.map_err(AppError::engine(app))? {
+                continue;
+            }
+            let report = |p: PullProgress| {
+                let frac = if p.total > 0 { (p.done * 100 / p.total) as i64 } else { 0 };
+                job.step("pull", base + frac * 70 / n / 100);
+            };
+            self.inner.engine.pull(image, &report).await.map_err(AppError::engine(app))?;
+            self.inner.store.note_image(image)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every container runs (and is healthy where health checks run). A container
+    /// that exits fails the wait with its last log lines.
+    async fn wait_ready(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
+        let start = Instant::now();
+        loop {
+            let mut ready = true;
+            for c in &m.containers {
+                let name = spec::container_name(app, &c.name);
+                let info = self.inner.engine.inspect(&name).await.map_err(AppError::engine(app))?;
+                let Some(info) = info else {
+                    ready = false;
+                    continue;
+                };
+                if !info.running && info.status != "created" && info.status != "restarting" {
+                    let logs = self.inner.engine.logs(&name, 5).await.unwrap_or_default();
+                    return Err(AppError::Engine {
+                        app: app.clone(),
+                        error: crate::engine::EngineError::Refused {
+                            op: "run",
+                            object: name,
+                            message: format!("it stopped (exit code {}); last lines: {}", info.exit_code.unwrap_or(-1), logs.join(" / ")),
+                        },
+                    });
+                }
+                if info.health == HealthState::Unhealthy {
+                    return Err(AppError::Engine {
+                        app: app.clone(),
+                        error: crate::engine::EngineError::Refused { op: "run", object: name, message: "its health check fails".into() },
+                    });
+                }
+                ready &= info.running && matches!(info.health, HealthState::None | HealthState::Healthy);
+            }
+            if ready {
+                return Ok(());
+            }
+            if start.elapsed() > READY_TIMEOUT {
+                return Err(AppError::Engine {
+                    app: app.clone(),
+                    error: crate::engine::EngineError::Refused { op: "start", object: app.to_string(), message: format!("not ready after {} s", READY_TIMEOUT.as_secs()) },
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Start, stop or restart: records the wanted state and converges in a job.
+    pub fn set_running(&self, app: &AppId, action: &'static str, actor: &str) -> Result<i64, AppError> {
+        let (row, m) = self.row_and_manifest(app)?;
+        if row.phase != Phase::Installed {
+            return Err(AppError::NotInstalled(app.clone()));
+        }
+        self.engine_up()?;
+        let job = self.inner.jobs.begin(app, action, actor)?;
+        let running = action != "stop";
+        self.inner.store.set_app_running(app, running)?;
+        let row = AppRow { running, ..row };
+        let id = job.id;
+        let apps = self.clone();
+        tokio::spawn(async move {
+            let result = async {
+                if action == "restart" {
+                    job.step("stop", 20);
+                    apps.stop_containers(&row.id, &m).await?;
+                }
+                job.step(if running { "start" } else { "stop" }, 50);
+                apps.converge(&row, &m).await?;
+                if running { apps.wait_ready(&row.id, &m).await } else { Ok(()) }
+            }
+            .await;
+            job.finish(result.map_err(|e| e.to_string()));
+            apps.wake();
+        });
+        Ok(id)
+    }
+
+    /// Moves an installed service to the catalog's version. On failure, goes back to the
+    /// previous version's containers (the data is left as the new version left it: services
+    /// that migrate data on start should be backed up first, which the UI says).
+    pub fn update(&self, app: &AppId, actor: &str) -> Result<i64, AppError> {
+        let (row, old) = self.row_and_manifest(app)?;
+        let entry = self.inner.catalog.get(app).ok_or_else(|| AppError::NotInCatalog(app.to_string()))?;
+        let new = entry.manifest.clone();
+        if new.version == row.version {
+            return Err(AppError::UpToDate { app: app.clone(), version: row.version });
+        }
+        // Settings added by the new version take their defaults; removed ones are dropped.
+        let kept: BTreeMap<String, String> = row.settings.iter().filter(|(k, _)| new.settings.iter().any(|s| &s.name == *k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let settings = spec::resolve_settings(&new, &kept)?;
+        self.disk_guard(app, &new)?;
+        self.engine_up()?;
+        let job = self.inner.jobs.begin(app, "update", actor)?;
+        let secrets = spec::new_secrets(&new, &self.inner.store.app_secrets(app)?);
+        let new_json = serde_json::to_string(&new).expect("manifests serialize");
+        self.inner.store.set_app_version(app, &new.version, &new_json, Some(&row.manifest), Phase::Updating)?;
+        self.inner.store.set_app_settings(app, &settings, &secrets)?;
+        let id = job.id;
+        let apps = self.clone();
+        let row = AppRow { version: new.version.clone(), manifest: new_json, settings, phase: Phase::Updating, ..row };
+        tokio::spawn(async move { apps.run_update(job, row, new, old).await });
+        Ok(id)
+    }
+
+    async fn run_update(&self, job: Job, row: AppRow, new: Manifest, old: Manifest) {
+        match self.bring_up(&job, &row, &new).await {
+            Ok(()) => {
+                let r = self.inner.store.set_app_version(&row.id, &new.version, &row.manifest, None, Phase::Installed);
+                job.finish(r.map_err(|e| e.to_string()));
+            }
+            Err(e) => {
+                job.step("rollback", 100);
+                let old_json = serde_json::to_string(&old).expect("manifests serialize");
+                let back = async {
+                    self.inner.store.set_app_version(&row.id, &old.version, &old_json, None, Phase::Installed)?;
+                    let (row, m) = self.row_and_manifest(&row.id)?;
+                    self.converge(&row, &m).await
+                }
+                .await;
+                let message = match back {
+                    Ok(_) => format!("{e} (back to version {})", old.version),
+                    Err(b) => format!("{e} (going back to version {} also failed: {b})", old.version),
+                };
+                job.finish(Err(message));
+            }
+        }
+        self.prune_images().await;
+        self.wake();
+    }
+
+    /// Uninstalls. Keeps `<data_dir>/apps/<app>` and the secrets unless `delete_data`, which
+    /// must be confirmed by repeating the service's id.
+    pub fn remove(&self, app: &AppId, delete_data: bool, confirm: Option<&str>, actor: &str) -> Result<i64, AppError> {
+        if delete_data && confirm != Some(app.as_str()) {
+            return Err(AppError::ConfirmDelete(app.clone()));
+        }
+        let exists = self.inner.store.app(app)?.is_some();
+        let dir = spec::app_dir(&self.inner.data_dir, app);
+        // Deleting the data of a service already uninstalled (data kept) is allowed too.
+        if !exists && !(delete_data && dir.exists()) {
+            return Err(AppError::NotInstalled(app.clone()));
+        }
+        self.engine_up()?;
+        let job = self.inner.jobs.begin(app, if delete_data { "remove_with_data" } else { "remove" }, actor)?;
+        if exists {
+            self.inner.store.set_app_phase(app, Phase::Removing)?;
+        }
+        let id = job.id;
+        let apps = self.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let result = apps.run_remove(&job, &app, delete_data).await;
+            job.finish(result.map_err(|e| e.to_string()));
+            apps.prune_images().await;
+            apps.wake();
+        });
+        Ok(id)
+    }
+
+    async fn run_remove(&self, job: &Job, app: &AppId, delete_data: bool) -> Result<(), AppError> {
+        job.step("stop", 20);
+        if let Ok((_, m)) = self.row_and_manifest(app) {
+            self.stop_containers(app, &m).await?;
+        }
+        job.step("remove", 50);
+        self.remove_objects(app).await?;
+        if delete_data {
+            job.step("delete_data", 80);
+            let dir = spec::app_dir(&self.inner.data_dir, app);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|source| AppError::Io { op: "delete", path: dir.clone(), source })?;
+            }
+        }
+        self.inner.store.delete_app(app, delete_data)?;
+        Ok(())
+    }
+
+    /// Removes images the agent pulled that no installed service uses any more. An image
+    /// still used by a container is refused by the engine and kept for the next time.
+    pub async fn prune_images(&self) {
+        let Ok(pulled) = self.inner.store.images() else { return };
+        let used: HashSet<String> = self.installed().into_iter().flat_map(|(_, m)| m.containers.into_iter().map(|c| c.image)).collect();
+        for image in pulled.into_iter().filter(|i| !used.contains(i)) {
+            match self.inner.engine.remove_image(&image).await {
+                Ok(()) => {
+                    log::info!("pruned the unused image {image}");
+                    let _ = self.inner.store.forget_image(&image);
+                }
+                Err(e) => log::debug!("keeping {image}: {e}"),
+            }
+        }
+    }
+
+    /// Completes or rolls back what a crash interrupted, according to each service's phase.
+    pub(super) async fn resume_interrupted(&self) {
+        let Ok(rows) = self.inner.store.apps() else { return };
+        for row in rows.into_iter().filter(|r| r.phase != Phase::Installed) {
+            let Ok(job) = self.inner.jobs.begin(&row.id, &format!("resume_{}", phase_word(row.phase)), "agent (after a restart)") else { continue };
+            log::warn!(app = row.id.as_str(); "resuming an interrupted {}", phase_word(row.phase));
+            match row.phase {
+                Phase::Installing => match self.manifest_of(&row) {
+                    Ok(m) => self.run_install(job, row, m).await,
+                    Err(e) => {
+                        let _ = self.roll_back_install(&row).await;
+                        job.finish(Err(e.to_string()));
+                    }
+                },
+                Phase::Updating => {
+                    let old = row.previous.as_deref().and_then(|p| serde_json::from_str::<Manifest>(p).ok());
+                    match (self.manifest_of(&row), old) {
+                        (Ok(new), Some(old)) => self.run_update(job, row, new, old).await,
+                        _ => {
+                            let _ = self.inner.store.set_app_phase(&row.id, Phase::Installed);
+                            job.finish(Err("the update's previous version was not recorded; kept the new one".into()));
+                        }
+                    }
+                }
+                Phase::Removing => {
+                    let result = self.run_remove(&job, &row.id, false).await;
+                    job.finish(result.map_err(|e| e.to_string()));
+                }
+                Phase::Installed => {}
+            }
+        }
+    }
+}
+
+fn phase_word(p: Phase) -> &'static str {
+    match p {
+        Phase::Installing => "install",
+        Phase::Updating => "update",
+        Phase::Removing => "removal",
+        Phase::Installed => "nothing",
+    }
+}

@@ -1,0 +1,353 @@
+//! Services on the box: their wanted state, the jobs that change it, and the reconciler that
+//! makes the container engine match it.
+//!
+//! Owns: the `apps`, `app_secrets`, `app_images` tables (through `store`), the host
+//! directories `<data_dir>/apps/<app>/`, and every engine object labelled `org.panier.app`
+//! and `org.panier.box=<this agent's instance id>`. Other objects are never touched (not even
+//! another agent's on a shared engine, as in the tests).
+//!
+//! Flow: an API handler calls [`Apps::install`] (or start/stop/…): the settings are checked,
+//! the wanted state is recorded, and a named job (`jobs`) carries it out, reporting progress.
+//! The reconciler (`reconcile`) runs at start, on engine events about our containers, after
+//! every job and every minute; it recreates what is missing or changed and removes what is
+//! left over. Specs come from a pure function (`spec::app_spec`) of the manifest stored with
+//! the service (not the catalog on disk: a service only changes version through an update).
+//!
+//! Crash safety: an install, update or removal records its phase first. A process killed in
+//! the middle leaves that phase; at start, [`Apps::start_background`] resumes it (an install
+//! is completed, or rolled back if it fails; an update is completed or reverted; a removal is
+//! completed).
+//!
+//! Interfaces for the other domains (all cheap, from the store and the last observation):
+//! - reverse proxy: [`Apps::web_routes`], and [`Apps::changes`] to know when to re-read it;
+//! - firewall: [`Apps::published_ports`], [`Apps::installed_ids`];
+//! - backups: [`Apps::backup_plans`], [`Apps::stop_for_backup`], [`Apps::start_after_backup`],
+//!   [`Apps::exec`].
+//!
+//! Limits: one engine; image pulls cannot be resumed; health checks are not run on podman
+//! without systemd (the wait is then for "running" only).
+
+mod lifecycle;
+mod reconcile;
+pub mod spec;
+mod view;
+
+pub use view::{AppStatus, CatalogCard, ContainerView};
+
+use crate::catalog::manifest::{BackupMode, Manifest};
+use crate::catalog::{AppId, Catalog, Proto};
+use crate::engine::{Engine, EngineError, EngineInfo, ExecOutput};
+use crate::jobs::{Job, JobError, Jobs};
+use crate::store::{AppRow, Phase, Store, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{Notify, watch};
+
+/// Free space always kept on the data disk beyond what a service declares.
+pub const DISK_RESERVE_BYTES: u64 = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("there is no service '{0}' in the catalog")]
+    NotInCatalog(String),
+    #[error("the service '{0}' is not installed")]
+    NotInstalled(AppId),
+    #[error("the service '{0}' is already installed")]
+    AlreadyInstalled(AppId),
+    #[error(transparent)]
+    Setting(#[from] spec::SettingError),
+    #[error("not enough free disk space for '{app}': {free_mb} MiB free, {needed_mb} MiB needed (its {app_mb} MiB and 1 GiB kept free). Free some space or remove a service first.")]
+    DiskLow { app: AppId, free_mb: u64, needed_mb: u64, app_mb: u64 },
+    #[error(transparent)]
+    Busy(#[from] JobError),
+    #[error("to delete the data of '{0}', confirm by giving its id")]
+    ConfirmDelete(AppId),
+    #[error("'{app}' is already at the catalog's version {version}")]
+    UpToDate { app: AppId, version: String },
+    #[error("the container engine is not reachable: {0}. Check that the container engine service is running (systemctl status docker); services will start by themselves when it is back.")]
+    EngineDown(String),
+    #[error("{app}: {error}")]
+    Engine { app: AppId, error: EngineError },
+    #[error("'{app}' has no container named '{container}'")]
+    NoSuchContainer { app: AppId, container: String },
+    #[error("the stored definition of '{app}' cannot be read: {message}")]
+    BadManifest { app: AppId, message: String },
+    #[error("cannot {op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    fn engine(app: &AppId) -> impl Fn(EngineError) -> AppError + '_ {
+        move |error| if error.is_unreachable() { AppError::EngineDown(error.to_string()) } else { AppError::Engine { app: app.clone(), error } }
+    }
+}
+
+/// A web entry point for the reverse proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebRoute {
+    pub app: AppId,
+    /// Display name (French).
+    pub name: String,
+    /// The container's address on its service network, and the port.
+    pub upstream: SocketAddr,
+    pub max_body_bytes: u64,
+    pub websocket: bool,
+}
+
+/// A host port published by a service, for the firewall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishedPort {
+    pub app: AppId,
+    pub proto: Proto,
+    pub host_port: u16,
+}
+
+/// A command to run in one of a service's containers (`container` is the manifest's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecCmd {
+    pub container: String,
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BackupModePlan {
+    /// Stop the service ([`Apps::stop_for_backup`]) while its volumes are read.
+    Cold,
+    /// Run `pre` (e.g. a database dump into a volume), read the volumes, run `post`.
+    Hot { pre: Vec<ExecCmd>, post: Vec<ExecCmd> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupPlan {
+    pub app: AppId,
+    /// Host directories to back up.
+    pub volumes: Vec<PathBuf>,
+    pub mode: BackupModePlan,
+}
+
+/// Whether the engine answered at the last look.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum EngineStatus {
+    Unknown,
+    Up { info: EngineInfo },
+    Down { message: String },
+}
+
+#[derive(Clone)]
+pub struct Apps {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    engine: Arc<dyn Engine>,
+    jobs: Jobs,
+    catalog: Arc<Catalog>,
+    data_dir: PathBuf,
+    wake: Notify,
+    /// The last observation of each service's containers (by manifest container name).
+    observed: RwLock<HashMap<AppId, BTreeMap<String, crate::engine::ContainerInfo>>>,
+    engine_status: RwLock<EngineStatus>,
+    changes: watch::Sender<u64>,
+    /// Jobs held while a service is stopped for its backup.
+    paused: Mutex<HashMap<AppId, Job>>,
+    /// This agent's instance id, on every object it creates (`org.panier.box`).
+    instance: String,
+}
+
+impl Apps {
+    pub fn new(store: Store, engine: Arc<dyn Engine>, jobs: Jobs, catalog: Arc<Catalog>, data_dir: PathBuf) -> Result<Apps, StoreError> {
+        let instance = store.setting_or_insert("apps_instance", &hex::encode(rand::random::<[u8; 6]>()))?;
+        Ok(Apps {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                jobs,
+                catalog,
+                data_dir,
+                wake: Notify::new(),
+                observed: RwLock::default(),
+                engine_status: RwLock::new(EngineStatus::Unknown),
+                changes: watch::channel(0).0,
+                paused: Mutex::default(),
+                instance,
+            }),
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
+    }
+
+    pub fn engine_status(&self) -> EngineStatus {
+        self.inner.engine_status.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Asks the reconciler for a pass soon.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Bumped whenever routes, addresses or published ports may have changed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    fn bump(&self) {
+        self.inner.changes.send_modify(|n| *n += 1);
+    }
+
+    fn manifest_of(&self, row: &AppRow) -> Result<Manifest, AppError> {
+        serde_json::from_str(&row.manifest).map_err(|e| AppError::BadManifest { app: row.id.clone(), message: e.to_string() })
+    }
+
+    fn installed(&self) -> Vec<(AppRow, Manifest)> {
+        let rows = self.inner.store.apps().unwrap_or_else(|e| {
+            log::error!("{e}");
+            Vec::new()
+        });
+        rows.into_iter().filter(|r| r.phase != Phase::Removing).filter_map(|r| self.manifest_of(&r).ok().map(|m| (r, m))).collect()
+    }
+
+    /// Ids of the services installed (or being installed).
+    pub fn installed_ids(&self) -> Vec<AppId> {
+        self.installed().into_iter().map(|(r, _)| r.id).collect()
+    }
+
+    /// Web entry points of running services, from the last observation.
+    pub fn web_routes(&self) -> Vec<WebRoute> {
+        let observed = self.inner.observed.read().unwrap_or_else(|p| p.into_inner());
+        self.installed()
+            .into_iter()
+            .filter_map(|(row, m)| {
+                let web = m.web.as_ref()?;
+                let info = observed.get(&row.id)?.get(&web.container)?;
+                let ip = info.addresses.get(&spec::network_name(&row.id))?;
+                Some(WebRoute {
+                    app: row.id.clone(),
+                    name: m.name.fr.clone(),
+                    upstream: SocketAddr::new(*ip, web.port),
+                    max_body_bytes: web.max_body_mb * 1024 * 1024,
+                    websocket: web.websocket,
+                })
+            })
+            .collect()
+    }
+
+    /// Host ports published by installed services.
+    pub fn published_ports(&self) -> Vec<PublishedPort> {
+        self.installed()
+            .into_iter()
+            .flat_map(|(row, m)| m.publish.into_iter().map(move |p| PublishedPort { app: row.id.clone(), proto: p.proto, host_port: p.host_port }))
+            .collect()
+    }
+
+    /// What to back up for each installed service with a backup spec.
+    pub fn backup_plans(&self) -> Vec<BackupPlan> {
+        let cmds = |list: &[crate::catalog::manifest::BackupCommand]| list.iter().map(|c| ExecCmd { container: c.container.clone(), argv: c.command.clone() }).collect();
+        self.installed()
+            .into_iter()
+            .filter_map(|(row, m)| {
+                let b = m.backup?;
+                Some(BackupPlan {
+                    volumes: b.volumes.iter().map(|v| spec::volume_dir(&self.inner.data_dir, &row.id, v)).collect(),
+                    mode: match b.mode {
+                        BackupMode::Cold => BackupModePlan::Cold,
+                        BackupMode::Hot => BackupModePlan::Hot { pre: cmds(&b.pre), post: cmds(&b.post) },
+                    },
+                    app: row.id,
+                })
+            })
+            .collect()
+    }
+
+    /// Stops a service for its cold backup. Holds a `backup` job (so the reconciler and other
+    /// jobs leave it alone) until [`Apps::start_after_backup`].
+    pub async fn stop_for_backup(&self, app: &AppId) -> Result<(), AppError> {
+        let (row, m) = self.row_and_manifest(app)?;
+        let job = self.inner.jobs.begin(app, "backup", "backup")?;
+        job.step("stop", 10);
+        if let Err(e) = self.stop_containers(&row.id, &m).await {
+            job.finish(Err(e.to_string()));
+            return Err(e);
+        }
+        self.inner.paused.lock().unwrap_or_else(|p| p.into_inner()).insert(app.clone(), job);
+        Ok(())
+    }
+
+    /// Starts a service again after its backup (if it is meant to run) and ends the job.
+    pub async fn start_after_backup(&self, app: &AppId) -> Result<(), AppError> {
+        let job = self.inner.paused.lock().unwrap_or_else(|p| p.into_inner()).remove(app);
+        let result = match self.row_and_manifest(app) {
+            Ok((row, m)) => self.converge(&row, &m).await,
+            Err(e) => Err(e),
+        };
+        if let Some(job) = job {
+            job.finish(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        }
+        self.wake();
+        result.map(|_| ())
+    }
+
+    /// Runs `argv` in the service's container `container` (manifest name). A non-zero exit is
+    /// not an error here: the caller reads `exit_code`.
+    pub async fn exec(&self, app: &AppId, container: &str, argv: &[String]) -> Result<ExecOutput, AppError> {
+        let (_, m) = self.row_and_manifest(app)?;
+        if !m.containers.iter().any(|c| c.name == container) {
+            return Err(AppError::NoSuchContainer { app: app.clone(), container: container.to_owned() });
+        }
+        self.inner.engine.exec(&spec::container_name(app, container), argv).await.map_err(AppError::engine(app))
+    }
+
+    fn row_and_manifest(&self, app: &AppId) -> Result<(AppRow, Manifest), AppError> {
+        let row = self.inner.store.app(app)?.ok_or_else(|| AppError::NotInstalled(app.clone()))?;
+        let m = self.manifest_of(&row)?;
+        Ok((row, m))
+    }
+
+    fn domain(&self, app: &AppId) -> String {
+        let box_name = self.inner.store.box_settings().ok().and_then(|s| s.name).map(|n| n.to_string()).unwrap_or_else(|| "panier".into());
+        format!("{app}-{box_name}.local")
+    }
+
+    fn health_checks(&self) -> bool {
+        match &*self.inner.engine_status.read().unwrap_or_else(|p| p.into_inner()) {
+            EngineStatus::Up { info } => info.runs_health_checks,
+            _ => true,
+        }
+    }
+
+    fn app_spec(&self, row: &AppRow, m: &Manifest) -> Result<spec::AppSpec, AppError> {
+        let secrets = self.inner.store.app_secrets(&row.id)?;
+        let domain = self.domain(&row.id);
+        let inputs = spec::SpecInputs { data_dir: &self.inner.data_dir, domain: &domain, settings: &row.settings, secrets: &secrets, health_checks: self.health_checks(), instance: &self.inner.instance };
+        spec::app_spec(m, &inputs).map_err(|e| AppError::BadManifest { app: row.id.clone(), message: e.to_string() })
+    }
+}
+
+impl Apps {
+    /// Records an admin action on a service in the audit log, with its result.
+    pub fn audit<T>(&self, actor: &str, action: &'static str, target: &str, result: &Result<T, AppError>) {
+        let (res, detail) = match result {
+            Ok(_) => ("ok", String::new()),
+            Err(AppError::Busy(_) | AppError::DiskLow { .. } | AppError::ConfirmDelete(_) | AppError::Setting(_) | AppError::AlreadyInstalled(_) | AppError::UpToDate { .. }) => {
+                ("refused", result.as_ref().err().map(|e| e.to_string()).unwrap_or_default())
+            }
+            Err(e) => ("failed", e.to_string()),
+        };
+        let entry = crate::store::NewAudit { actor: actor.to_owned(), action, target: target.to_owned(), result: res, detail };
+        if let Err(e) = self.inner.store.record(&entry) {
+            log::error!("{e}");
+        }
+    }
+}

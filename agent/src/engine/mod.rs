@@ -1,0 +1,169 @@
+//! The container engine boundary: a narrow trait ([`Engine`]) with generic container, network,
+//! image, log and exec operations, and its implementation over the Docker Engine API
+//! (`docker::DockerEngine`, bollard over the unix socket; also speaks to podman's compatible
+//! service).
+//!
+//! Owns: talking to the engine, and turning its answers and errors into the types below.
+//! Knows nothing about services: `apps` decides names, labels and specs; this module only
+//! carries them out. Removing something absent is not an error (moves are idempotent).
+//!
+//! Limits (podman 4.3, see FINDINGS): health checks only run under systemd there, so
+//! [`EngineInfo::runs_health_checks`] is false for podman and callers then wait for "running"
+//! only; `df`/`top` are never used; a port conflict shows up at start, not at create.
+
+pub mod docker;
+
+use futures_util::stream::BoxStream;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub use crate::catalog::Proto;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("the container engine at {url} cannot be reached: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("{what} does not exist in the container engine")]
+    NotFound { what: String },
+    #[error("the container engine refused to {op} {object}: {message}")]
+    Refused { op: &'static str, object: String, message: String },
+}
+
+impl EngineError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, EngineError::Unreachable { .. })
+    }
+}
+
+/// A host directory mounted into a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bind {
+    pub host: PathBuf,
+    pub container: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortSpec {
+    pub proto: Proto,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthSpec {
+    pub command: Vec<String>,
+    pub interval_s: u64,
+    pub timeout_s: u64,
+    pub retries: u64,
+    pub start_period_s: u64,
+}
+
+/// Everything needed to create one container. Never privileged, never on the host network:
+/// the engine implementation has no way to ask for either.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub binds: Vec<Bind>,
+    pub memory_bytes: u64,
+    pub ports: Vec<u16>,
+    pub published: Vec<PortSpec>,
+    pub health: Option<HealthSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// What the engine says about a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub running: bool,
+    /// The engine's word: created, running, exited…
+    pub status: String,
+    pub exit_code: Option<i64>,
+    pub health: HealthState,
+    /// Address on each network it is attached to.
+    pub addresses: BTreeMap<String, IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    pub name: String,
+    pub version: String,
+    pub runs_health_checks: bool,
+}
+
+/// Progress of a pull: bytes done and expected so far (both grow as layers are announced).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PullProgress {
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// A change to a container, from the engine's event stream.
+#[derive(Debug, Clone)]
+pub struct EngineEvent {
+    pub container: String,
+    pub action: String,
+}
+
+pub type ProgressFn<'a> = &'a (dyn Fn(PullProgress) + Send + Sync);
+
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync {
+    /// The engine's name and version; fails with `Unreachable` when it is down.
+    async fn info(&self) -> Result<EngineInfo, EngineError>;
+    async fn image_present(&self, image: &str) -> Result<bool, EngineError>;
+    async fn pull(&self, image: &str, progress: ProgressFn<'_>) -> Result<(), EngineError>;
+    async fn remove_image(&self, image: &str) -> Result<(), EngineError>;
+    /// Creates a bridge network with these labels unless one of that name exists.
+    async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError>;
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError>;
+    /// Networks carrying the label key `label`.
+    async fn networks(&self, label: &str) -> Result<Vec<NetworkInfo>, EngineError>;
+    async fn create(&self, spec: &ContainerSpec) -> Result<(), EngineError>;
+    async fn start(&self, name: &str) -> Result<(), EngineError>;
+    async fn stop(&self, name: &str, timeout_s: u32) -> Result<(), EngineError>;
+    /// Removes a container (stopping it first); absent is fine.
+    async fn remove(&self, name: &str) -> Result<(), EngineError>;
+    async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError>;
+    /// All containers (running or not) carrying the label key `label`.
+    async fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, EngineError>;
+    async fn logs(&self, name: &str, tail: usize) -> Result<Vec<String>, EngineError>;
+    async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError>;
+    /// Current memory use, if the engine reports it.
+    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError>;
+    /// Container events for containers carrying the label key `label`. The stream ends when
+    /// the connection drops; the caller reconnects.
+    fn events(&self, label: &str) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
+}

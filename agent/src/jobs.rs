@@ -1,0 +1,144 @@
+//! Named jobs: long operations on one service (install, start, stop, restart, update, remove,
+//! backup pause) with a progress step and percentage, and a result kept in the store.
+//!
+//! Invariant: at most one job per service at a time. [`Jobs::begin`] refuses a second one
+//! with [`JobError::Busy`] naming the running job (it is not queued). The lock lives in this
+//! process; a job row left `running` by a crashed process is marked `interrupted` at start
+//! ([`Jobs::recover`]) and the service's phase tells `apps` what to complete or undo.
+//!
+//! A [`Job`] that is dropped without [`Job::finish`] is recorded as failed, so a panic or an
+//! early return cannot leave a job `running` forever.
+
+use crate::catalog::AppId;
+use crate::store::{JobRow, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("'{app}' is busy: a job ({kind}, #{id}) is already running for it; wait for it to finish")]
+    Busy { app: AppId, kind: String, id: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct Jobs {
+    store: Store,
+    running: Arc<Mutex<HashMap<AppId, (i64, String)>>>,
+}
+
+impl Jobs {
+    pub fn new(store: Store) -> Jobs {
+        Jobs { store, running: Arc::default() }
+    }
+
+    /// Closes jobs a previous process left running.
+    pub fn recover(&self) -> Result<usize, StoreError> {
+        self.store.interrupt_running_jobs()
+    }
+
+    /// Starts a job on `app`, or refuses if one is running.
+    pub fn begin(&self, app: &AppId, kind: &str, actor: &str) -> Result<Job, JobError> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((id, kind)) = running.get(app) {
+            return Err(JobError::Busy { app: app.clone(), kind: kind.clone(), id: *id });
+        }
+        let id = self.store.insert_job(app, kind, actor)?;
+        running.insert(app.clone(), (id, kind.to_owned()));
+        log::info!(app = app.as_str(), job = id; "job {kind} started by {actor}");
+        Ok(Job { id, app: app.clone(), jobs: self.clone(), done: false, last: Mutex::new((String::new(), -1)) })
+    }
+
+    /// Whether a job runs for `app` (the reconciler leaves such services alone).
+    pub fn busy(&self, app: &AppId) -> bool {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).contains_key(app)
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<JobRow>, StoreError> {
+        self.store.job(id)
+    }
+
+    pub fn list(&self, app: Option<&AppId>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+        self.store.jobs(app, limit)
+    }
+
+    fn release(&self, app: &AppId) {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(app);
+    }
+}
+
+/// A running job. Report progress with [`Job::step`]; end it with [`Job::finish`].
+pub struct Job {
+    pub id: i64,
+    pub app: AppId,
+    jobs: Jobs,
+    done: bool,
+    last: Mutex<(String, i64)>,
+}
+
+impl Job {
+    /// Records the current step (a stable key such as `pull`, with a detail) and percentage.
+    /// Repeated identical reports are not written.
+    pub fn step(&self, step: &str, percent: i64) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.0 == step && last.1 == percent {
+            return;
+        }
+        *last = (step.to_owned(), percent);
+        if let Err(e) = self.jobs.store.update_job(self.id, step, percent.clamp(0, 100)) {
+            log::warn!(job = self.id; "{e}");
+        }
+    }
+
+    /// Ends the job with its result, keeps it in the store, and frees the service.
+    pub fn finish(mut self, result: Result<(), String>) {
+        self.close(result);
+    }
+
+    fn close(&mut self, result: Result<(), String>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let (state, message) = match &result {
+            Ok(()) => ("succeeded", ""),
+            Err(m) => ("failed", m.as_str()),
+        };
+        if let Err(e) = self.jobs.store.finish_job(self.id, state, message) {
+            log::error!(job = self.id; "{e}");
+        }
+        match result {
+            Ok(()) => log::info!(app = self.app.as_str(), job = self.id; "job succeeded"),
+            Err(m) => log::warn!(app = self.app.as_str(), job = self.id; "job failed: {m}"),
+        }
+        self.jobs.release(&self.app);
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.close(Err("the job ended unexpectedly".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_job_per_app_and_results_kept() {
+        let jobs = Jobs::new(Store::memory());
+        let pad = AppId::parse("pad").unwrap();
+        let job = jobs.begin(&pad, "install", "camille").unwrap();
+        let err = jobs.begin(&pad, "remove", "camille").err().unwrap();
+        assert!(err.to_string().contains("already running"), "{err}");
+        assert!(jobs.begin(&AppId::parse("wiki").unwrap(), "install", "x").is_ok());
+        job.step("pull", 40);
+        let id = job.id;
+        job.finish(Err("no image".into()));
+        let row = jobs.get(id).unwrap().unwrap();
+        assert_eq!((row.state.as_str(), row.message.as_str(), row.step.as_str()), ("failed", "no image", "pull"));
+        assert!(jobs.begin(&pad, "install", "camille").is_ok(), "freed after finishing");
+    }
+}

@@ -1,0 +1,247 @@
+//! Services against a real container engine (Debian's dockerd, and podman's compatible
+//! service): install → reachable → killed by hand → reconciled; uninstall keeping data and
+//! reinstall; removal with data leaving nothing; a two-container service with a volume and a
+//! generated secret; one job per service; kill -9 of the agent during an install.
+
+use panier_system_tests::engine::{docker, engine_url};
+use panier_system_tests::services::{container_ip, http_get, objects_of, podman_url, suffix, test_catalog, test_image};
+use panier_system_tests::{Agent, AgentOptions, wait_until};
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "command failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+struct Setup {
+    agent: Agent,
+    engine: String,
+    _catalog: tempfile::TempDir,
+    ids: Vec<String>,
+    suffix: String,
+}
+
+impl Setup {
+    fn new(engine: String) -> Setup {
+        test_image(&engine);
+        let catalog = tempfile::tempdir().unwrap();
+        let suffix = suffix();
+        let ids = test_catalog(catalog.path(), &suffix);
+        let agent = Agent::start_with(AgentOptions {
+            engine: Some(engine.clone()),
+            extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
+            ..Default::default()
+        });
+        agent.setup("biblio", "camille", "un mot de passe solide");
+        Setup { agent, engine, _catalog: catalog, ids, suffix }
+    }
+
+    fn id(&self, base: &str) -> String {
+        format!("{base}{}", self.suffix)
+    }
+
+    fn volume(&self, app: &str, vol: &str) -> PathBuf {
+        self.agent.data_dir.join("apps").join(app).join("volumes").join(vol)
+    }
+
+    fn url(&self, container: &str, path: &str) -> String {
+        let ip = container_ip(&self.engine, container).unwrap_or_else(|| panic!("{container} has an address"));
+        format!("http://{ip}:8080{path}")
+    }
+
+    fn wait_http(&self, container: &str, path: &str) -> String {
+        let mut body = None;
+        wait_until(Duration::from_secs(30), &format!("{container}{path} to answer"), || {
+            body = container_ip(&self.engine, container).and_then(|ip| http_get(&format!("http://{ip}:8080{path}")));
+            body.is_some()
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.agent.log_text()));
+        body.unwrap()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        // Leave nothing behind on the shared engine, even after a failure.
+        for id in &self.ids {
+            let (containers, networks) = objects_of(&self.engine, id);
+            for c in containers {
+                let _ = docker(&self.engine, &["rm", "-f", &c]);
+            }
+            for n in networks {
+                let _ = docker(&self.engine, &["network", "rm", &n]);
+            }
+        }
+    }
+}
+
+/// The lifecycle every engine must support.
+fn lifecycle(engine: String) {
+    let s = Setup::new(engine);
+    let site = s.id("site");
+    let web = format!("panier-{site}-web");
+
+    // The catalog says what fits.
+    let cards = json(&s.agent.cli(&["app", "catalog", "--json"]));
+    assert!(cards.as_array().unwrap().iter().any(|c| c["id"] == site.as_str() && c["fits"] == true), "{cards}");
+
+    // Install with live progress, then the page answers from the host through its network.
+    let out = ok(&s.agent.cli(&["app", "install", &site, "--follow"]));
+    assert!(out.contains("succeeded"), "{out}");
+    assert_eq!(s.wait_http(&web, "/index.html").trim(), "hello");
+    let status = json(&s.agent.cli(&["app", "status", &site, "--json"]));
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(status["url"], format!("https://{site}-biblio.local"));
+
+    // Killed by hand → started again by the reconciler; removed by hand → recreated.
+    docker(&s.engine, &["kill", &web]).unwrap();
+    s.wait_http(&web, "/index.html");
+    docker(&s.engine, &["rm", "-f", &web]).unwrap();
+    s.wait_http(&web, "/index.html");
+
+    // Stop / start are jobs; stop holds against the reconciler.
+    ok(&s.agent.cli(&["app", "stop", &site, "--follow"]));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(docker(&s.engine, &["inspect", "-f", "{{.State.Running}}", &web]).unwrap(), "false");
+    ok(&s.agent.cli(&["app", "start", &site, "--follow"]));
+    s.wait_http(&web, "/index.html");
+
+    // Uninstall keeps the data; a reinstall finds it.
+    std::fs::write(s.volume(&site, "www").join("marker.txt"), "kept").unwrap();
+    ok(&s.agent.cli(&["app", "remove", &site, "--follow"]));
+    let (containers, networks) = objects_of(&s.engine, &site);
+    assert!(containers.is_empty() && networks.is_empty(), "{containers:?} {networks:?}");
+    assert!(s.volume(&site, "www").join("marker.txt").exists());
+    ok(&s.agent.cli(&["app", "install", &site, "--follow"]));
+    assert_eq!(s.wait_http(&web, "/marker.txt"), "kept");
+
+    // Removal with data deletion must be confirmed, and leaves nothing.
+    let refused = s.agent.cli(&["app", "remove", &site, "--delete-data", "--confirm", "wrong"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("confirm"), "{}", String::from_utf8_lossy(&refused.stderr));
+    ok(&s.agent.cli(&["app", "remove", &site, "--delete-data", "--confirm", &site, "--follow"]));
+    let (containers, networks) = objects_of(&s.engine, &site);
+    assert!(containers.is_empty() && networks.is_empty(), "{containers:?} {networks:?}");
+    assert!(!s.agent.data_dir.join("apps").join(&site).exists(), "the service's files are gone");
+    assert!(json(&s.agent.cli(&["app", "list", "--json"])).as_array().unwrap().is_empty());
+
+    // Two containers, a volume, a generated secret shared through the environment, a health
+    // check (on engines that run them), and a setting.
+    let notes = s.id("notes");
+    let refused = s.agent.cli(&["app", "install", &notes]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("'title': is required"), "{}", String::from_utf8_lossy(&refused.stderr));
+    ok(&s.agent.cli(&["app", "install", &notes, "--set", "title=Médiathèque", "--follow"]));
+    let nweb = format!("panier-{notes}-web");
+    let secret = s.wait_http(&nweb, "/secret.txt");
+    assert_eq!(secret.trim().len(), 24);
+    assert_eq!(http_get(&s.url(&nweb, "/from-db.txt")).unwrap(), secret, "web reached db by its alias");
+    assert_eq!(std::fs::read_to_string(s.volume(&notes, "db").join("password")).unwrap(), secret, "the database's volume is a host directory");
+    assert_eq!(http_get(&s.url(&nweb, "/title.txt")).unwrap().trim(), "Médiathèque");
+    let logs = ok(&s.agent.cli(&["app", "logs", &notes]));
+    assert!(logs.is_empty() || logs.contains("web:") || logs.contains("db:"), "{logs}");
+
+    // One job per service: a removal while a restart runs is refused, with a clear message.
+    ok(&s.agent.cli(&["app", "restart", &notes]));
+    let busy = s.agent.cli(&["app", "remove", &notes]);
+    let err = String::from_utf8_lossy(&busy.stderr);
+    assert!(err.contains("already running") || busy.status.success(), "{err}");
+    wait_until(Duration::from_secs(60), "the restart to end", || {
+        let st = json(&s.agent.cli(&["app", "status", &notes, "--json"]));
+        st["job"]["state"] != "running"
+    })
+    .unwrap();
+    if !busy.status.success() {
+        ok(&s.agent.cli(&["app", "remove", &notes, "--delete-data", "--confirm", &notes, "--follow"]));
+    } else {
+        wait_until(Duration::from_secs(60), "the removal", || json(&s.agent.cli(&["app", "list", "--json"])).as_array().unwrap().is_empty()).unwrap();
+        ok(&s.agent.cli(&["app", "remove", &notes, "--delete-data", "--confirm", &notes, "--follow"]));
+    }
+    let (containers, networks) = objects_of(&s.engine, &notes);
+    assert!(containers.is_empty() && networks.is_empty(), "{containers:?} {networks:?}");
+
+    // Every action is in the audit log.
+    let log = ok(&s.agent.cli(&["log", "--json"]));
+    assert!(log.contains("app_install") && log.contains("app_remove_with_data"), "{log}");
+}
+
+#[test]
+fn lifecycle_on_dockerd() {
+    lifecycle(engine_url());
+}
+
+#[test]
+fn lifecycle_on_podman() {
+    let url = podman_url(&PathBuf::from("/run/panier-test/podman")).expect("podman's service starts");
+    lifecycle(url);
+}
+
+#[test]
+fn kill9_during_install_leaves_a_clean_state() {
+    let mut s = Setup::new(engine_url());
+    let slow = s.id("slow");
+    let out = ok(&s.agent.cli(&["app", "install", &slow, "--json"]));
+    let job: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(job["job"].as_i64().is_some());
+    // Crash once the container exists, while the job waits for it to be healthy.
+    wait_until(Duration::from_secs(30), "the container to be created", || !objects_of(&s.engine, &slow).0.is_empty()).unwrap();
+    s.agent.kill9();
+    s.agent.restart();
+    wait_until(Duration::from_secs(60), "the interrupted install to be completed or undone", || {
+        let list = json(&s.agent.cli(&["app", "list", "--json"]));
+        match list.as_array().unwrap().iter().find(|a| a["id"] == slow.as_str()) {
+            None => true,
+            Some(a) => a["phase"] == "installed" && a["state"] == "running",
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", s.agent.log_text()));
+    let list = json(&s.agent.cli(&["app", "list", "--json"]));
+    let (containers, networks) = objects_of(&s.engine, &slow);
+    if list.as_array().unwrap().is_empty() {
+        assert!(containers.is_empty() && networks.is_empty(), "rolled back, nothing left: {containers:?} {networks:?}");
+    } else {
+        assert_eq!(containers, [format!("panier-{slow}-app")]);
+        assert_eq!(networks, [format!("panier-{slow}")]);
+        let jobs: serde_json::Value = serde_json::from_str(&ok(&s.agent.cli(&["app", "status", &slow, "--json"]))).unwrap();
+        assert_eq!(jobs["job"]["kind"], "resume_install", "{jobs}");
+        assert_eq!(jobs["job"]["state"], "succeeded", "{jobs}");
+    }
+    let log = s.agent.log_text();
+    assert!(log.contains("resuming an interrupted install"), "{log}");
+}
+
+#[test]
+fn the_agent_starts_without_an_engine_and_says_so() {
+    let catalog = tempfile::tempdir().unwrap();
+    let suffix = suffix();
+    test_catalog(catalog.path(), &suffix);
+    let s = Agent::start_with(AgentOptions {
+        engine: Some("unix:///nonexistent/docker.sock".into()),
+        extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
+        ..Default::default()
+    });
+    s.setup("biblio", "camille", "un mot de passe solide");
+    let id = format!("notes{suffix}"); // the test service with a `title` setting
+    let mut out = s.cli(&["app", "install", &id, "--set", "title=x"]);
+    for _ in 0..50 {
+        if String::from_utf8_lossy(&out.stderr).contains("not reachable") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        out = s.cli(&["app", "install", &id, "--set", "title=x"]);
+    }
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not reachable"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn catalog_check_passes_on_the_real_catalog() {
+    let root = panier_system_tests::workspace_root();
+    let out = std::process::Command::new(panier_system_tests::panier_bin()).args(["catalog", "check"]).arg(root.join("services")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
