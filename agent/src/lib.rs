@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod diagnostic;
+pub mod firewall;
 pub mod fsutil;
 mod generated;
 pub mod health;

@@ -1,0 +1,2 @@
+pub mod ruleset;
+pub mod types;
