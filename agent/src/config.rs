@@ -65,6 +65,18 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Defaults with a given data directory and no file (tests, tools).
+    pub fn with_data_dir(data_dir: &Path) -> Config {
+        Config {
+            data_dir: data_dir.to_owned(),
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            socket: data_dir.join("panier.sock"),
+            engine: "unix:///run/docker.sock".into(),
+            provisioned_name: None,
+            provisioned_code: None,
+        }
+    }
+
     pub fn load(args: &AgentArgs) -> Result<Config, ConfigError> {
         let file = read_file(&args.config)?;
         let origin = args.config.display().to_string();
