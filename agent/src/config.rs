@@ -28,6 +28,10 @@ pub struct AgentArgs {
     /// Container engine API socket, as `unix:///path/to/docker.sock`.
     #[arg(long)]
     pub engine: Option<String>,
+    /// Apply the box's firewall (table inet panier). `off` keeps and explains the policy
+    /// without touching nftables: for development machines and tests that are not the box.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub firewall: Option<String>,
 }
 
 /// The file's keys. Unknown keys are an error, so a misspelt key is caught.
@@ -38,6 +42,8 @@ struct FileConfig {
     listen: Option<String>,
     socket: Option<PathBuf>,
     engine: Option<String>,
+    /// Whether the agent applies the firewall (default true).
+    firewall: Option<bool>,
     /// Headless provisioning: the box name to offer in the setup wizard.
     box_name: Option<String>,
     /// Headless provisioning: the setup code to use instead of a random one.
@@ -50,6 +56,8 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     pub socket: PathBuf,
     pub engine: String,
+    /// Whether the agent applies its nftables table.
+    pub firewall: bool,
     pub provisioned_name: Option<BoxName>,
     pub provisioned_code: Option<SetupCode>,
 }
@@ -72,6 +80,7 @@ impl Config {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             socket: data_dir.join("panier.sock"),
             engine: "unix:///run/docker.sock".into(),
+            firewall: false,
             provisioned_name: None,
             provisioned_code: None,
         }
@@ -105,6 +114,7 @@ impl Config {
             listen,
             socket: args.socket.clone().or(file.socket).unwrap_or_else(|| DEFAULT_SOCKET.into()),
             engine,
+            firewall: args.firewall.as_deref().map(|f| f == "on").or(file.firewall).unwrap_or(true),
             provisioned_name,
             provisioned_code,
         })
@@ -124,7 +134,7 @@ mod tests {
     use super::*;
 
     fn args(config: &Path) -> AgentArgs {
-        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None }
+        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None, firewall: None }
     }
 
     #[test]

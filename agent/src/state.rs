@@ -4,6 +4,7 @@
 
 use crate::admins::Admins;
 use crate::audit::Audit;
+use crate::firewall::Firewall;
 use crate::status::Status;
 use axum::extract::FromRef;
 
@@ -12,4 +13,5 @@ pub struct AppState {
     pub admins: Admins,
     pub audit: Audit,
     pub status: Status,
+    pub firewall: Firewall,
 }

@@ -5,6 +5,7 @@
 //! shown only as `internal`.
 
 use crate::admins::AdminError;
+use crate::firewall::FirewallError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -31,6 +32,8 @@ pub enum ApiError {
     Admin(#[from] AdminError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Firewall(#[from] FirewallError),
 }
 
 /// The body of every error answer.
@@ -68,6 +71,16 @@ impl ApiError {
                 AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Firewall(e) => match e {
+                FirewallError::Invalid(invalid) => (StatusCode::BAD_REQUEST, invalid.key),
+                FirewallError::WouldCutAdmin { .. } => (StatusCode::CONFLICT, "firewall_would_cut_admin"),
+                FirewallError::Refused { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "firewall_refused"),
+                FirewallError::Backend(_) => (StatusCode::SERVICE_UNAVAILABLE, "firewall_unavailable"),
+                FirewallError::Disabled => (StatusCode::CONFLICT, "firewall_disabled"),
+                FirewallError::NothingPending => (StatusCode::CONFLICT, "firewall_nothing_pending"),
+                FirewallError::NotFresh => (StatusCode::CONFLICT, "firewall_not_fresh"),
+                FirewallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
         }
     }
 }

@@ -9,6 +9,7 @@
 mod accounts;
 pub mod error;
 pub mod extract;
+pub mod firewall;
 pub mod system;
 
 pub use accounts::session_cookie;
@@ -54,6 +55,14 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::remove_admin))
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::set_language))
+        .routes(routes!(firewall::show))
+        .routes(routes!(firewall::live))
+        .routes(routes!(firewall::reload))
+        .routes(routes!(firewall::set_exposure))
+        .routes(routes!(firewall::set_lan))
+        .routes(routes!(firewall::set_ssh))
+        .routes(routes!(firewall::confirm))
+        .routes(routes!(firewall::blocked))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

@@ -182,6 +182,12 @@ impl Batch {
     }
 }
 
+/// The LAN zone as the table holds it: the subnets plus IPv6 link-local, without overlaps.
+pub fn lan_with_link_local(subnets: &[Subnet]) -> Vec<Subnet> {
+    let link_local = Subnet::parse("fe80::/10").expect("valid");
+    collapse(subnets.iter().copied().chain([link_local]).collect())
+}
+
 /// The whole `inet panier` table for `state`, as one batch of nft commands.
 pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     let table = || NfListObject::Table(Table { family: NfFamily::INet, name: TABLE.into(), handle: None });
@@ -190,8 +196,7 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     b.objects.push(NfObject::CmdObject(NfCmd::Delete(table())));
     b.add(table());
 
-    let link_local = Subnet::parse("fe80::/10").expect("valid");
-    let lan = collapse(state.lan_subnets.iter().copied().chain([link_local]).collect());
+    let lan = lan_with_link_local(&state.lan_subnets);
     let (v4, v6): (Vec<Subnet>, Vec<Subnet>) = lan.into_iter().partition(|s| s.is_ipv4());
     b.lan_set("lan4", SetType::Ipv4Addr, &v4);
     b.lan_set("lan6", SetType::Ipv6Addr, &v6);
@@ -238,12 +243,12 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     b.rule(
         "input",
         vec![eq(payload("udp", "sport"), Expression::Number(67)), eq(payload("udp", "dport"), Expression::Number(68)), accept()],
-        "DHCP: answers of the network's address server",
+        "DHCP: answers of the address server of the network",
     );
     b.rule(
         "input",
         vec![eq(payload("ip6", "saddr"), s("@lan6")), eq(payload("udp", "sport"), Expression::Number(547)), eq(payload("udp", "dport"), Expression::Number(546)), accept()],
-        "DHCPv6: answers of the network's address server",
+        "DHCPv6: answers of the address server of the network",
     );
     b.rule("input", vec![eq(payload("ip", "saddr"), s("@lan4")), jump("from_lan")], "the LAN zone (IPv4)");
     b.rule("input", vec![eq(payload("ip6", "saddr"), s("@lan6")), jump("from_lan")], "the LAN zone (IPv6)");
@@ -255,7 +260,7 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     b.rule("input", vec![limit(10, "minute", 20), log()], "log what is dropped (at most 10 lines a minute)");
 
     // from_lan: the box's own services.
-    b.rule("from_lan", vec![port_match(Proto::Udp, Port::new(5353).expect("valid")), accept()], "mDNS: the box's name (panier.local)");
+    b.rule("from_lan", vec![port_match(Proto::Udp, Port::new(5353).expect("valid")), accept()], "mDNS: the name of the box (panier.local)");
     b.rule("from_lan", vec![port_match(Proto::Tcp, state.portal_port), accept()], "the portal");
     if state.admin_port != state.portal_port {
         b.rule("from_lan", vec![port_match(Proto::Tcp, state.admin_port), accept()], "the admin UI: LAN only, always");

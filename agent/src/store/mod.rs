@@ -15,6 +15,7 @@
 
 mod admins;
 mod audit;
+mod firewall;
 mod sessions;
 mod settings;
 
