@@ -5,6 +5,7 @@
 mod admin;
 pub mod client;
 mod diagnostic;
+mod firewall;
 mod log;
 mod status;
 
@@ -34,6 +35,8 @@ pub enum Command {
     Log(log::Args),
     /// Leave diagnostic mode after a database problem.
     Diagnostic(diagnostic::Args),
+    /// The firewall: show, explain, reload, change, confirm.
+    Firewall(firewall::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -66,6 +69,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Admin(args) => admin::run(args).await,
         Command::Log(args) => log::run(args).await,
         Command::Diagnostic(args) => diagnostic::run(args),
+        Command::Firewall(args) => firewall::run(args).await,
     }
 }
 
