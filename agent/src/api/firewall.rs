@@ -25,11 +25,11 @@ pub struct Peer(pub Option<SocketAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if parts.extensions.get::<LocalPeer>().is_some() {
             return Ok(Peer(None));
         }
-        Ok(Peer(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)))
+        Ok(Peer(ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.ok().map(|c| c.0)))
     }
 }
 
