@@ -147,7 +147,8 @@ fn lan_only_by_default_and_the_policy_holds() {
 
     // Without the firewall the outside reaches the published port: the topology works.
     wait_until(Duration::from_secs(20), "the container's port from the outside", || tcp_open(&out, "10.203.1.1:9000", PROBE)).unwrap();
-    assert!(tcp_open(&out, "10.203.1.1:80", PROBE));
+    wait_until(Duration::from_secs(10), "the portal stand-in from the outside", || tcp_open(&out, "10.203.1.1:80", PROBE))
+        .unwrap_or_else(|e| panic!("{e}: {}", ns.exec("box", &["ss", "-ltn"]).unwrap_or_default()));
 
     let mut agent = Agent::start_with(AgentOptions {
         engine: Some(url.clone()),
