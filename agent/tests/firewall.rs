@@ -103,3 +103,17 @@ async fn bad_values_are_refused_before_nft() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri} {body}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn the_page_explains_and_offers_the_choices() {
+    let a = admin().await;
+    a.send("127.0.0.1:5000", "PUT", "/api/v1/firewall/services/etherpad", serde_json::json!({"exposure": "closed"})).await;
+    let mut req = Request::builder().uri("/admin/firewall").body(Body::empty()).unwrap();
+    req.headers_mut().insert(header::COOKIE, a.cookie.parse().unwrap());
+    let r = a.web.clone().layer(MockConnectInfo("192.0.2.10:1".parse::<SocketAddr>().unwrap())).oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(html.contains("Pare-feu") && html.contains("Le service etherpad n’est accessible par personne"), "{html}");
+    assert!(html.contains("--firewall off"), "says the firewall is not applied here");
+    assert!(html.contains(r#"<option value="closed" selected>"#));
+}
