@@ -62,12 +62,23 @@ pub struct Routers {
     pub firewall: Option<Firewall>,
 }
 
-/// Builds the components and routers over an open store. Tests call this too.
+/// Builds the components and routers over an open store (within a Tokio runtime: it starts
+/// the session-expiry task). Tests call this too.
 pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
     let throttle = Throttle::default();
     let admins = Admins::new(store.clone(), throttle);
     let code = admins.ensure_setup_code(config.provisioned_code.as_ref()).context("preparing the setup code")?;
     let status = Status::normal(store.clone(), config.data_dir.clone(), config.provisioned_name.clone());
+    let expiry = admins.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(e) = expiry.expire_sessions() {
+                log::warn!("{e}");
+            }
+        }
+    });
     let firewall = firewall(store.clone(), config);
     let state = AppState { admins, audit: Audit::new(store), status, firewall: firewall.clone() };
     let mut routers = routers(state);

@@ -9,6 +9,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Agent(args) => {
+            // glibc raises its mmap threshold after a large block is freed, so argon2's 19 MiB
+            // working memory would stay in the heap after each login. A fixed threshold keeps
+            // large blocks in mmap, returned to the system when freed (idle memory matters on
+            // a 4 GB box).
+            // SAFETY: mallopt only changes allocator tuning; called before any thread starts.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+            }
             panier::logging::init();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             match runtime.block_on(panier::daemon::run(args)) {
