@@ -137,7 +137,7 @@ fn lan_only_by_default_and_the_policy_holds() {
     let mut engine = Engine::start(&box_ns);
     let url = engine.url();
     busybox_image(&url, "panier-fw-httpd", &[("/var/www/index.html", "pad\n")], r#"["httpd","-f","-p","9000","-h","/var/www"]"#).unwrap();
-    docker(&url, &["run", "-d", "--name", "pad", "--restart", "always", "-l", "panier.app=pad", "-p", "9000:9000", "panier-fw-httpd"]).unwrap();
+    docker(&url, &["run", "-d", "--name", "pad", "--restart", "always", "-l", "org.panier.app=pad", "-p", "9000:9000", "panier-fw-httpd"]).unwrap();
     // A stand-in for the portal on port 80 (the proxy is another domain).
     let www = tempfile::tempdir().unwrap();
     std::fs::write(www.path().join("index.html"), "portal\n").unwrap();

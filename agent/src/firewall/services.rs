@@ -2,16 +2,16 @@
 //!
 //! The firewall only needs `(app, protocol, host port)` triples, behind [`PublishedPorts`].
 //! Until the `apps` domain lands on main, [`EngineLabels`] reads them from the container
-//! engine itself: the published ports of containers labelled `panier.app=<id>`. Once `apps`
-//! exists, the daemon passes an adapter over `Apps::published_ports()` instead (one line in
-//! `daemon::build`); nothing else changes.
+//! engine itself: the published ports of containers labelled `org.panier.app=<id>` (the label
+//! the `apps` domain puts on its containers). Once `apps` exists, the daemon passes an adapter
+//! over `Apps::published_ports()` instead (one line in `daemon::build`); nothing else changes.
 
 use super::types::{Port, Proto};
 use std::io::{Read, Write};
 use std::time::Duration;
 
 /// The label that names a container's app.
-pub const APP_LABEL: &str = "panier.app";
+pub const APP_LABEL: &str = "org.panier.app";
 
 pub trait PublishedPorts: Send + Sync {
     /// Every published host port, with its app. Errors are logged and read as "none".
@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn published_ports_of_labelled_containers() {
-        let json = r#"[{"Labels":{"panier.app":"pad"},"Ports":[{"IP":"0.0.0.0","PrivatePort":9001,"PublicPort":9001,"Type":"tcp"},{"IP":"::","PrivatePort":9001,"PublicPort":9001,"Type":"tcp"},{"PrivatePort":80,"Type":"tcp"}]},
+        let json = r#"[{"Labels":{"org.panier.app":"pad"},"Ports":[{"IP":"0.0.0.0","PrivatePort":9001,"PublicPort":9001,"Type":"tcp"},{"IP":"::","PrivatePort":9001,"PublicPort":9001,"Type":"tcp"},{"PrivatePort":80,"Type":"tcp"}]},
                        {"Labels":{},"Ports":[{"PublicPort":1,"Type":"tcp"}]}]"#;
         assert_eq!(parse_containers(json), vec![("pad".to_owned(), Proto::Tcp, Port::new(9001).unwrap())]);
         assert!(parse_containers("not json").is_empty());
