@@ -32,6 +32,10 @@ pub struct AgentArgs {
     /// The service catalog directory (one folder per service).
     #[arg(long)]
     pub catalog: Option<PathBuf>,
+    /// Apply the box's firewall (table inet panier). `off` keeps and explains the policy
+    /// without touching nftables: for development machines and tests that are not the box.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub firewall: Option<String>,
 }
 
 /// The file's keys. Unknown keys are an error, so a misspelt key is caught.
@@ -43,6 +47,8 @@ struct FileConfig {
     socket: Option<PathBuf>,
     engine: Option<String>,
     catalog: Option<PathBuf>,
+    /// Whether the agent applies the firewall (default true).
+    firewall: Option<bool>,
     /// Headless provisioning: the box name to offer in the setup wizard.
     box_name: Option<String>,
     /// Headless provisioning: the setup code to use instead of a random one.
@@ -56,6 +62,8 @@ pub struct Config {
     pub socket: PathBuf,
     pub engine: String,
     pub catalog_dir: PathBuf,
+    /// Whether the agent applies its nftables table.
+    pub firewall: bool,
     pub provisioned_name: Option<BoxName>,
     pub provisioned_code: Option<SetupCode>,
 }
@@ -79,6 +87,7 @@ impl Config {
             socket: data_dir.join("panier.sock"),
             engine: "unix:///run/docker.sock".into(),
             catalog_dir: DEFAULT_CATALOG.into(),
+            firewall: false,
             provisioned_name: None,
             provisioned_code: None,
         }
@@ -113,6 +122,7 @@ impl Config {
             socket: args.socket.clone().or(file.socket).unwrap_or_else(|| DEFAULT_SOCKET.into()),
             engine,
             catalog_dir: args.catalog.clone().or(file.catalog).unwrap_or_else(|| DEFAULT_CATALOG.into()),
+            firewall: args.firewall.as_deref().map(|f| f == "on").or(file.firewall).unwrap_or(true),
             provisioned_name,
             provisioned_code,
         })
@@ -132,7 +142,7 @@ mod tests {
     use super::*;
 
     fn args(config: &Path) -> AgentArgs {
-        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None, catalog: None }
+        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None, catalog: None, firewall: None }
     }
 
     #[test]

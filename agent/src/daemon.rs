@@ -14,6 +14,7 @@ use crate::audit::Audit;
 use crate::auth::Throttle;
 use crate::config::{AgentArgs, Config};
 use crate::diagnostic;
+use crate::firewall::{EngineLabels, Firewall, FirewallOptions, Port};
 use crate::state::AppState;
 use crate::status::Status;
 use crate::store::{DB_FILE, Store};
@@ -57,6 +58,8 @@ async fn mark_local(ConnectInfo(peer): ConnectInfo<UdsPeer>, mut req: Request, n
 pub struct Routers {
     pub web: Router,
     pub socket: Router,
+    /// Started by [`run`] once the listeners are up (`None` in diagnostic mode).
+    pub firewall: Option<Firewall>,
 }
 
 /// Builds the components and routers over an open store (within a Tokio runtime: it starts
@@ -77,8 +80,26 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
         }
     });
     let apps = build_apps(store.clone(), config)?;
-    let state = AppState { admins, audit: Audit::new(store), status, apps };
-    Ok((routers(state), code))
+    let firewall = firewall(store.clone(), config);
+    let state = AppState { admins, audit: Audit::new(store), status, apps, firewall: firewall.clone() };
+    let mut routers = routers(state);
+    routers.firewall = Some(firewall);
+    Ok((routers, code))
+}
+
+/// The firewall over nft (or not applied with `--firewall off`); the admin port comes from the
+/// listen address. Services' ports are read from the engine's labelled containers until the
+/// `apps` domain provides them.
+fn firewall(store: Store, config: &Config) -> Firewall {
+    let backend: Option<std::sync::Arc<dyn crate::firewall::FirewallBackend>> =
+        if config.firewall { Some(std::sync::Arc::new(crate::firewall::Nft::default())) } else { None };
+    let options = FirewallOptions {
+        admin_port: Port::new(config.listen.port()).unwrap_or(Port::new(443).expect("valid")),
+        portal_port: Port::new(80).expect("valid"),
+        revert_after: crate::firewall::REVERT_AFTER,
+        detect_lan: crate::firewall::lan::detect,
+    };
+    Firewall::new(store, backend, std::sync::Arc::new(EngineLabels::new(&config.engine)), options)
 }
 
 /// The services domain: catalog, engine, jobs, apps. The daemon starts even when the engine
@@ -107,12 +128,12 @@ fn build_apps(store: Store, config: &Config) -> anyhow::Result<crate::apps::Apps
 pub fn routers(state: AppState) -> Routers {
     let api = crate::api::router().with_state(state.clone());
     let web = crate::web::router().with_state(state).merge(api.clone());
-    Routers { web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)), socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)) }
+    Routers { web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)), socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)), firewall: None }
 }
 
 fn diagnostic_routers(diagnosis: diagnostic::Diagnosis, data_dir: &Path) -> Routers {
     let router = crate::web::diagnostic::router(Status::diagnostic(diagnosis, data_dir.to_owned()));
-    Routers { web: router.clone(), socket: router }
+    Routers { web: router.clone(), socket: router, firewall: None }
 }
 
 /// Opens the store, or enters diagnostic mode (keeping the database aside) if it cannot.
@@ -172,6 +193,9 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         Err(diagnosis) => (diagnostic_routers(diagnosis, &config.data_dir), None, "diagnostic"),
     };
 
+    if let Some(firewall) = &routers.firewall {
+        firewall.start();
+    }
     let tcp = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {} for the admin UI", config.listen))?;
     let unix = bind_socket(&config.socket)?;
     let url = format!("http://{}/admin", tcp.local_addr().map(|a| a.to_string()).unwrap_or_default());

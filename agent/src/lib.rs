@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod diagnostic;
 pub mod engine;
+pub mod firewall;
 pub mod fsutil;
 pub mod hardware;
 mod generated;

@@ -5,6 +5,7 @@
 use crate::admins::Admins;
 use crate::apps::Apps;
 use crate::audit::Audit;
+use crate::firewall::Firewall;
 use crate::status::Status;
 use axum::extract::FromRef;
 
@@ -14,4 +15,5 @@ pub struct AppState {
     pub audit: Audit,
     pub status: Status,
     pub apps: Apps,
+    pub firewall: Firewall,
 }

@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod engine;
 pub mod services;
+pub mod netns;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,13 @@ pub struct AgentOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables for the agent process.
     pub env: Vec<(String, String)>,
+    /// Apply the firewall (nftables). Off by default: an agent in the test machine's own
+    /// network namespace must not take over its input policy. Turn it on only with `netns`.
+    pub firewall: bool,
+    /// Run the agent inside this network namespace (`/var/run/netns/NAME`, see [`netns`]).
+    pub netns: Option<String>,
+    /// The admin address (default `127.0.0.1:<free port>`).
+    pub listen: Option<String>,
 }
 
 /// A running `panier agent` process.
@@ -98,16 +106,31 @@ impl Agent {
         let socket = run_dir.join("panier.sock");
         let config = run_dir.join("panier.toml");
         std::fs::write(&config, options.config.clone().unwrap_or_default())?;
-        let port = free_port();
+        let (listen, port) = match &options.listen {
+            Some(l) => (l.clone(), l.rsplit(':').next().and_then(|p| p.parse().ok()).context("listen needs a port")?),
+            None => {
+                let p = free_port();
+                (format!("127.0.0.1:{p}"), p)
+            }
+        };
         let log = run_dir.join("agent.log");
-        let mut cmd = Command::new(panier_bin());
+        let mut cmd = match &options.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/var/run/netns/{ns}")).arg(panier_bin());
+                c
+            }
+            None => Command::new(panier_bin()),
+        };
         cmd.arg("agent")
             .arg("--config")
             .arg(&config)
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(&listen)
+            .arg("--firewall")
+            .arg(if options.firewall { "on" } else { "off" })
             .arg("--socket")
             .arg(&socket)
             .args(&options.extra_args)
@@ -127,9 +150,14 @@ impl Agent {
     /// Waits for `/api/v1/health` to answer.
     pub fn wait_ready(&mut self) -> Result<()> {
         let url = self.url("/api/v1/health");
+        let netns = self.options.netns.clone();
         let start = Instant::now();
         loop {
-            if ureq::get(&url).call().is_ok() {
+            let answered = match &netns {
+                Some(ns) => netns::within(ns, || ureq::get(&url).call().is_ok()),
+                None => ureq::get(&url).call().is_ok(),
+            };
+            if answered {
                 return Ok(());
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {

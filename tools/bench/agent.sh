@@ -13,7 +13,7 @@ cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -
 trap cleanup EXIT
 
 start=$(date +%s%N)
-PANIER_LOG_STDERR=1 "$bin" agent --config "$work/none.toml" --data-dir "$work/data" --listen "127.0.0.1:$port" \
+PANIER_LOG_STDERR=1 "$bin" agent --config "$work/none.toml" --data-dir "$work/data" --listen "127.0.0.1:$port" --firewall off \
   --socket "$work/panier.sock" >"$work/agent.log" 2>&1 &
 pid=$!
 until curl -fs "$base/api/v1/health" >/dev/null 2>&1; do sleep 0.005; done

@@ -7,6 +7,7 @@
 use crate::admins::AdminError;
 use crate::apps::AppError;
 use crate::jobs::JobError;
+use crate::firewall::FirewallError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -35,6 +36,8 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error(transparent)]
     App(#[from] AppError),
+    #[error(transparent)]
+    Firewall(#[from] FirewallError),
 }
 
 /// The body of every error answer.
@@ -88,6 +91,16 @@ impl ApiError {
                 AppError::BadManifest { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Firewall(e) => match e {
+                FirewallError::Invalid(invalid) => (StatusCode::BAD_REQUEST, invalid.key),
+                FirewallError::WouldCutAdmin { .. } => (StatusCode::CONFLICT, "firewall_would_cut_admin"),
+                FirewallError::Refused { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "firewall_refused"),
+                FirewallError::Backend(_) => (StatusCode::SERVICE_UNAVAILABLE, "firewall_unavailable"),
+                FirewallError::Disabled => (StatusCode::CONFLICT, "firewall_disabled"),
+                FirewallError::NothingPending => (StatusCode::CONFLICT, "firewall_nothing_pending"),
+                FirewallError::NotFresh => (StatusCode::CONFLICT, "firewall_not_fresh"),
+                FirewallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }

@@ -11,6 +11,7 @@ mod hardware;
 mod apps;
 pub mod error;
 pub mod extract;
+pub mod firewall;
 pub mod system;
 
 pub use accounts::session_cookie;
@@ -65,6 +66,14 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::logs))
         .routes(routes!(apps::jobs))
         .routes(routes!(apps::job))
+        .routes(routes!(firewall::show))
+        .routes(routes!(firewall::live))
+        .routes(routes!(firewall::reload))
+        .routes(routes!(firewall::set_exposure))
+        .routes(routes!(firewall::set_lan))
+        .routes(routes!(firewall::set_ssh))
+        .routes(routes!(firewall::confirm))
+        .routes(routes!(firewall::blocked))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

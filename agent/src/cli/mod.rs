@@ -7,6 +7,7 @@ mod app;
 mod catalog;
 pub mod client;
 mod diagnostic;
+mod firewall;
 mod log;
 mod status;
 
@@ -44,6 +45,8 @@ pub enum Command {
     App(app::Args),
     /// Check a service catalog directory (works without the daemon).
     Catalog(catalog::Args),
+    /// The firewall: show, explain, reload, change, confirm.
+    Firewall(firewall::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -78,6 +81,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Diagnostic(args) => diagnostic::run(args),
         Command::App(args) => app::run(args).await,
         Command::Catalog(args) => catalog::run(args),
+        Command::Firewall(args) => firewall::run(args).await,
     }
 }
 

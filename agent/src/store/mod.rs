@@ -16,6 +16,7 @@
 mod admins;
 mod apps;
 mod audit;
+mod firewall;
 mod sessions;
 mod settings;
 

@@ -12,6 +12,7 @@
 mod accounts;
 pub use accounts::format_time;
 mod dashboard;
+mod firewall;
 pub mod diagnostic;
 mod hardware;
 
@@ -30,7 +31,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 /// The navigation: catalog key of the label, and the page's path.
-pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.hardware", "/admin/hardware"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit")];
+pub const NAV: &[(&str, &str)] = &[
+    ("nav.dashboard", "/admin"),
+    ("nav.firewall", "/admin/firewall"),
+    ("nav.hardware", "/admin/hardware"),
+    ("nav.admins", "/admin/admins"),
+    ("nav.audit", "/admin/audit"),
+];
 
 pub const LANG_COOKIE: &str = "panier_lang";
 
@@ -44,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
         .route("/admin/audit", get(accounts::audit_page))
         .route("/admin/hardware", get(hardware::page))
+        .route("/admin/firewall", get(firewall::page).post(firewall::submit))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
