@@ -65,13 +65,21 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
     let admins = Admins::new(store.clone(), throttle);
     let code = admins.ensure_setup_code(config.provisioned_code.as_ref()).context("preparing the setup code")?;
     let status = Status::normal(store.clone(), config.data_dir.clone(), config.provisioned_name.clone());
-    let state = AppState { admins, audit: Audit::new(store), status };
+    // Until the services domain implements `ServiceHooks` on `Apps`, services are described
+    // by plan files (see `backup::hooks`).
+    let hooks = std::sync::Arc::new(crate::backup::hooks::PlanFiles::new(&config.data_dir, &config.engine));
+    let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), hooks);
+    if tokio::runtime::Handle::try_current().is_ok() {
+        backups.spawn_scheduler();
+    }
+    let state = AppState { admins, audit: Audit::new(store), backups, status };
     Ok((routers(state), code))
 }
 
 pub fn routers(state: AppState) -> Routers {
     let api = crate::api::router().with_state(state.clone());
-    let web = crate::web::router().with_state(state).merge(api.clone());
+    let banners = axum::middleware::from_fn_with_state(state.backups.clone(), crate::web::backup::with_alerts);
+    let web = crate::web::router().with_state(state).merge(api.clone()).layer(banners);
     Routers { web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)), socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)) }
 }
 

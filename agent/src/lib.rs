@@ -5,6 +5,7 @@ pub mod admins;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -4,6 +4,7 @@
 
 use crate::admins::Admins;
 use crate::audit::Audit;
+use crate::backup::Backups;
 use crate::status::Status;
 use axum::extract::FromRef;
 
@@ -11,5 +12,6 @@ use axum::extract::FromRef;
 pub struct AppState {
     pub admins: Admins,
     pub audit: Audit,
+    pub backups: Backups,
     pub status: Status,
 }

@@ -3,6 +3,7 @@
 //! daemon's local socket, so the CLI goes through the same handlers as the UI.
 
 mod admin;
+mod backup;
 pub mod client;
 mod diagnostic;
 mod log;
@@ -32,6 +33,8 @@ pub enum Command {
     Admin(admin::Args),
     /// Show the audit log of admin actions.
     Log(log::Args),
+    /// Backups: targets, runs, snapshots, restore, emergency kit.
+    Backup(backup::Args),
     /// Leave diagnostic mode after a database problem.
     Diagnostic(diagnostic::Args),
 }
@@ -65,6 +68,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::SetupCode(args) => status::run_setup_code(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Log(args) => log::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
         Command::Diagnostic(args) => diagnostic::run(args),
     }
 }

@@ -14,11 +14,13 @@
 //!   writer is what SQLite wants anyway.
 
 mod admins;
+mod backup;
 mod audit;
 mod sessions;
 mod settings;
 
 pub use admins::AdminRow;
+pub use backup::{RunEnd, RunRow, TargetRow};
 pub use audit::{AuditEntry, NewAudit};
 pub use sessions::SessionRow;
 pub use settings::BoxSettings;

@@ -10,6 +10,7 @@
 //! switch, else the box default (French).
 
 mod accounts;
+pub mod backup;
 pub use accounts::format_time;
 mod dashboard;
 pub mod diagnostic;
@@ -29,7 +30,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 /// The navigation: catalog key of the label, and the page's path.
-pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit")];
+pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.backups", "/admin/backups"), ("nav.audit", "/admin/audit")];
 
 pub const LANG_COOKIE: &str = "panier_lang";
 
@@ -122,6 +123,12 @@ impl Layout {
             self.csrf = s.csrf.clone();
         }
         self.nav = NAV.iter().map(|(key, href)| NavItem { label: t.get(key), href, current: *href == self.path }).collect();
+        for a in backup::current_alerts().iter().filter(|a| a.key != "backup_kit_unconfirmed") {
+            let hours = a.hours.map(|h| h.to_string()).unwrap_or_default();
+            let args = [("target", a.target.as_str()), ("hours", hours.as_str())];
+            let text = format!("{} {}", t.fmt(&format!("health.{}.what", a.key), &args), t.fmt(&format!("health.{}.fix", a.key), &args));
+            self.banners.push(Banner { text });
+        }
         self
     }
 }
