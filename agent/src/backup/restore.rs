@@ -60,7 +60,7 @@ impl Backups {
         hooks.stop(app).await.map_err(|detail| BackupError::Hook { app: app.into(), op: "stopping", detail })?;
         let result = async {
             // The safety snapshot: what is replaced can be had back.
-            let safety = self.run_one(&row, "safety", Some(app)).await?;
+            let safety = self.run_one(&row, "safety", Some(app), true).await?;
             if !safety.ok {
                 return Err(BackupError::Failed(format!("the safety snapshot before the restore failed, nothing was changed: {}", safety.error.unwrap_or_default())));
             }

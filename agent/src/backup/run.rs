@@ -67,7 +67,7 @@ impl Backups {
         let _busy = self.inner.busy.try_lock().map_err(|_| BackupError::Busy)?;
         let mut reports = Vec::new();
         for row in rows {
-            let report = self.run_one(&row, reason, None).await?;
+            let report = self.run_one(&row, reason, None, false).await?;
             if let Some(actor) = actor {
                 let r: Result<(), BackupError> = if report.ok { Ok(()) } else { Err(BackupError::Failed(report.error.clone().unwrap_or_default())) };
                 self.inner.store.record(&super::audit(&actor.audit_name(), "backup_run", &row.name, &r))?;
@@ -98,7 +98,7 @@ impl Backups {
     pub async fn safety_backup(&self, app: &str) -> Result<Option<(String, String)>, BackupError> {
         let Some(row) = self.inner.store.backup_targets()?.into_iter().next() else { return Ok(None) };
         let _busy = self.inner.busy.lock().await;
-        let report = self.run_one(&row, "safety", Some(app)).await?;
+        let report = self.run_one(&row, "safety", Some(app), false).await?;
         if !report.ok {
             return Err(BackupError::Failed(report.error.unwrap_or_default()));
         }
@@ -106,12 +106,14 @@ impl Backups {
     }
 
     /// One run on one target; the outcome is recorded, errors are in the report.
-    pub(super) async fn run_one(&self, row: &TargetRow, reason: &'static str, only_app: Option<&str>) -> Result<RunReport, BackupError> {
+    /// `stopped`: the service (`only_app`) is already stopped by the caller (a restore), so
+    /// its snapshot is taken as is, without its cold/hot steps.
+    pub(super) async fn run_one(&self, row: &TargetRow, reason: &'static str, only_app: Option<&str>, stopped: bool) -> Result<RunReport, BackupError> {
         let run_id = self.inner.store.start_backup_run(row.id, reason, only_app)?;
         let progress = self.inner.progress.clone();
         self.set_part("");
         let mut totals = Totals::default();
-        let result = self.run_steps(row, run_id, reason, only_app, &progress, &mut totals).await;
+        let result = self.run_steps(row, run_id, reason, (only_app, stopped), &progress, &mut totals).await;
         *self.inner.progress.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let end = RunEnd {
             ok: result.is_ok(),
@@ -141,7 +143,7 @@ impl Backups {
         })
     }
 
-    async fn run_steps(&self, row: &TargetRow, run_id: i64, reason: &str, only_app: Option<&str>, progress: &Arc<Mutex<Option<Progress>>>, totals: &mut Totals) -> Result<(), BackupError> {
+    async fn run_steps(&self, row: &TargetRow, run_id: i64, reason: &str, (only_app, stopped): (Option<&str>, bool), progress: &Arc<Mutex<Option<Progress>>>, totals: &mut Totals) -> Result<(), BackupError> {
         let location = Self::location(row)?;
         let opened = self.open(&location, &row.password, false).await?;
         let repo = opened.repo.clone();
@@ -171,6 +173,10 @@ impl Backups {
             let plans = self.inner.hooks.plans().await.map_err(|detail| BackupError::Hook { app: "*".into(), op: "listing backup plans", detail })?;
             for plan in plans.into_iter().filter(|p| only_app.is_none_or(|a| a == p.app)) {
                 self.set_part(&plan.app);
+                let mut plan = plan;
+                if stopped {
+                    plan.mode = Mode::Hot { pre: vec![], post: vec![] };
+                }
                 match self.backup_app(&row.name, &repo, &plan, &base_tags, &host, progress).await {
                     Ok((s, peak)) => totals.add(&s, peak),
                     Err(e) => {

@@ -43,6 +43,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/logout", post(accounts::logout))
         .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
         .route("/admin/audit", get(accounts::audit_page))
+        .route("/admin/backups", get(backup::page).post(backup::submit))
+        .route("/admin/backups/kit/{name}", get(backup::kit_page))
+        .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
