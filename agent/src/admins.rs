@@ -168,6 +168,11 @@ impl Admins {
         }
     }
 
+    /// Deletes idle sessions; the daemon calls it every few minutes.
+    pub fn expire_sessions(&self) -> Result<usize, StoreError> {
+        self.store.expire_sessions(auth::IDLE_SECS)
+    }
+
     /// Checks a username and password and opens a session.
     pub fn login(&self, username: &str, password: &str, client: IpAddr) -> Result<NewSession, AdminError> {
         if !self.setup_done()? {

@@ -59,19 +59,28 @@ pub struct Routers {
     pub socket: Router,
 }
 
-/// Builds the components and routers over an open store. Tests call this too.
+/// Builds the components and routers over an open store (within a Tokio runtime: it starts
+/// the session-expiry task). Tests call this too.
 pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
     let throttle = Throttle::default();
     let admins = Admins::new(store.clone(), throttle);
     let code = admins.ensure_setup_code(config.provisioned_code.as_ref()).context("preparing the setup code")?;
     let status = Status::normal(store.clone(), config.data_dir.clone(), config.provisioned_name.clone());
+    let expiry = admins.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(e) = expiry.expire_sessions() {
+                log::warn!("{e}");
+            }
+        }
+    });
     // Until the services domain implements `ServiceHooks` on `Apps`, services are described
     // by plan files (see `backup::hooks`).
     let hooks = std::sync::Arc::new(crate::backup::hooks::PlanFiles::new(&config.data_dir, &config.engine));
     let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), hooks);
-    if tokio::runtime::Handle::try_current().is_ok() {
-        backups.spawn_scheduler();
-    }
+    backups.spawn_scheduler();
     let state = AppState { admins, audit: Audit::new(store), backups, status };
     Ok((routers(state), code))
 }

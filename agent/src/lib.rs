@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod diagnostic;
 pub mod fsutil;
+pub mod hardware;
 mod generated;
 pub mod health;
 pub mod i18n;

@@ -203,4 +203,9 @@ async fn pages_redirect_and_render_in_french() {
     assert!(page.contains("Tableau de bord") && page.contains("biblio.local"), "{page}");
     let (_, _, page) = send(&b.web, Request::get("/admin/audit").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
     assert!(String::from_utf8(page).unwrap().contains("setup"));
+    // The hardware page probes this very machine.
+    let (status, _, page) = send(&b.web, Request::get("/admin/hardware").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("Verdict :") && page.contains("Disques"), "{page}");
 }

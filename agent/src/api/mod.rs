@@ -8,6 +8,7 @@
 
 mod accounts;
 pub mod backup;
+mod hardware;
 pub mod error;
 pub mod extract;
 pub mod system;
@@ -70,6 +71,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(backup::format_usb))
         .routes(routes!(backup::ssh_key))
         .routes(routes!(backup::restore_box))
+        .routes(routes!(hardware::hardware))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

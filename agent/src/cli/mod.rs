@@ -37,6 +37,10 @@ pub enum Command {
     Backup(backup::Args),
     /// Leave diagnostic mode after a database problem.
     Diagnostic(diagnostic::Args),
+    /// Hardware tools for workshops: probe, check, selftest, wipe, report (no daemon needed).
+    Hw(panier_hw::cli::HwArgs),
+    /// Write a disk image to a disk and verify it (no daemon needed).
+    Flash(panier_hw::cli::FlashArgs),
 }
 
 /// The `--socket` option every client command takes.
@@ -63,7 +67,7 @@ pub struct JsonArg {
 
 pub async fn run(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Agent(_) => unreachable!("the daemon is started by main"),
+        Command::Agent(_) | Command::Hw(_) | Command::Flash(_) => unreachable!("started by main without a runtime"),
         Command::Status(args) => status::run(args).await,
         Command::SetupCode(args) => status::run_setup_code(args).await,
         Command::Admin(args) => admin::run(args).await,

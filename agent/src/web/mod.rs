@@ -14,6 +14,7 @@ pub mod backup;
 pub use accounts::format_time;
 mod dashboard;
 pub mod diagnostic;
+mod hardware;
 
 use crate::admins::Actor;
 use crate::api::ApiError;
@@ -30,7 +31,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 /// The navigation: catalog key of the label, and the page's path.
-pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.backups", "/admin/backups"), ("nav.audit", "/admin/audit")];
+pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.hardware", "/admin/hardware"), ("nav.admins", "/admin/admins"), ("nav.backups", "/admin/backups"), ("nav.audit", "/admin/audit")];
 
 pub const LANG_COOKIE: &str = "panier_lang";
 
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups", get(backup::page).post(backup::submit))
         .route("/admin/backups/kit/{name}", get(backup::kit_page))
         .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
+        .route("/admin/hardware", get(hardware::page))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
