@@ -6,7 +6,9 @@
 # Needs: restic, the panier binary (PANIER_BIN or the workspace's debug build), GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bin=${PANIER_BIN:-$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/panier}
+target=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
+bin=${PANIER_BIN:-$target/release/panier}
+[ -x "$bin" ] || bin=$target/debug/panier
 work=${PANIER_BENCH_DIR:-/var/tmp/panier-bench-backup}
 size_mib=${PANIER_BENCH_MIB:-1024}
 rm -rf "$work/box" "$work/repo-restic" "$work/repo-panier"
@@ -22,7 +24,7 @@ if [ ! -f "$set_dir/.done-$size_mib" ]; then
   large=$((size_mib * 40 / 100 / 4)); small=$((size_mib * 30 / 100 * 10)); text=$((size_mib * 30 / 100 / 4))
   for i in 1 2 3 4; do head -c "${large}M" /dev/urandom > "$set_dir/large/f$i.bin"; done
   head -c "$((small * 100))K" /dev/urandom | split -b 100K -a 5 - "$set_dir/small/s"
-  for i in 1 2 3 4; do yes "Ligne de texte $i pour la bibliothèque municipale, données de test." | head -c "${text}M" > "$set_dir/text/t$i.txt"; done
+  for i in 1 2 3 4; do head -c "${text}M" < <(yes "Ligne de texte $i pour la bibliothèque municipale, données de test.") > "$set_dir/text/t$i.txt"; done
   touch "$set_dir/.done-$size_mib"
 fi
 cp -a "$set_dir/." "$data/"
