@@ -81,15 +81,19 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
     });
     let apps = build_apps(store.clone(), config)?;
     let firewall = firewall(store.clone(), config);
-    let state = AppState { admins, audit: Audit::new(store), status, apps, firewall: firewall.clone() };
+    // Until the services domain implements `ServiceHooks` on `Apps`, services are described
+    // by plan files (see `backup::hooks`).
+    let hooks = std::sync::Arc::new(crate::backup::hooks::PlanFiles::new(&config.data_dir, &config.engine));
+    let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), hooks);
+    backups.spawn_scheduler();
+    let state = AppState { admins, audit: Audit::new(store), status, apps, backups, firewall: firewall.clone() };
     let mut routers = routers(state);
     routers.firewall = Some(firewall);
     Ok((routers, code))
 }
 
 /// The firewall over nft (or not applied with `--firewall off`); the admin port comes from the
-/// listen address. Services' ports are read from the engine's labelled containers until the
-/// `apps` domain provides them.
+/// listen address. Services' ports are what the engine publishes for labelled containers.
 fn firewall(store: Store, config: &Config) -> Firewall {
     let backend: Option<std::sync::Arc<dyn crate::firewall::FirewallBackend>> =
         if config.firewall { Some(std::sync::Arc::new(crate::firewall::Nft::default())) } else { None };
@@ -127,7 +131,8 @@ fn build_apps(store: Store, config: &Config) -> anyhow::Result<crate::apps::Apps
 
 pub fn routers(state: AppState) -> Routers {
     let api = crate::api::router().with_state(state.clone());
-    let web = crate::web::router().with_state(state).merge(api.clone());
+    let banners = axum::middleware::from_fn_with_state(state.backups.clone(), crate::web::backup::with_alerts);
+    let web = crate::web::router().with_state(state).merge(api.clone()).layer(banners);
     Routers { web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)), socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)), firewall: None }
 }
 

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod daemon;

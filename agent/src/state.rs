@@ -6,6 +6,7 @@ use crate::admins::Admins;
 use crate::apps::Apps;
 use crate::audit::Audit;
 use crate::firewall::Firewall;
+use crate::backup::Backups;
 use crate::status::Status;
 use axum::extract::FromRef;
 
@@ -13,6 +14,7 @@ use axum::extract::FromRef;
 pub struct AppState {
     pub admins: Admins,
     pub audit: Audit,
+    pub backups: Backups,
     pub status: Status,
     pub apps: Apps,
     pub firewall: Firewall,

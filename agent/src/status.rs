@@ -105,7 +105,11 @@ impl Status {
             None => Default::default(),
         };
         let readings = system::read(&self.data_dir);
-        let issues = health::run(&health::Inputs { readings: &readings });
+        let backup_alerts = match &self.store {
+            Some(store) => crate::backup::alerts_from(&store.backup_targets()?, &store.backup_runs(200)?, crate::store::now()),
+            None => vec![],
+        };
+        let issues = health::run(&health::Inputs { readings: &readings, backup_alerts: &backup_alerts });
         Ok(StatusReport {
             mode: self.mode(),
             version: VERSION.to_owned(),

@@ -7,6 +7,7 @@
 //! script starts one dockerd for the whole run), else this harness starts one with
 //! `tools/start-engine.sh`.
 
+pub mod backup;
 pub mod browser;
 pub mod engine;
 pub mod services;

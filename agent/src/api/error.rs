@@ -8,6 +8,7 @@ use crate::admins::AdminError;
 use crate::apps::AppError;
 use crate::jobs::JobError;
 use crate::firewall::FirewallError;
+use crate::backup::BackupError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -32,6 +33,8 @@ pub enum ApiError {
     Diagnostic,
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -74,6 +77,24 @@ impl ApiError {
                 AdminError::WrongCurrentPassword => (StatusCode::FORBIDDEN, "current_password_wrong"),
                 AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
+            ApiError::Backup(e) => {
+                let status = match e {
+                    BackupError::NoSuchTarget(_) | BackupError::NoSuchSnapshot(_) => StatusCode::NOT_FOUND,
+                    BackupError::TargetExists(_) | BackupError::Busy | BackupError::NoTarget => StatusCode::CONFLICT,
+                    BackupError::BadName(_) | BackupError::Target(crate::backup::target::TargetError::Invalid(_)) => StatusCode::BAD_REQUEST,
+                    BackupError::Target(crate::backup::target::TargetError::Missing(_)) => StatusCode::CONFLICT,
+                    BackupError::Restic { source, .. } => match source {
+                        crate::backup::restic::ResticError::WrongPassword => StatusCode::FORBIDDEN,
+                        crate::backup::restic::ResticError::NoRepository(_) => StatusCode::NOT_FOUND,
+                        crate::backup::restic::ResticError::TargetFull | crate::backup::restic::ResticError::Unreachable(_) => StatusCode::CONFLICT,
+                        crate::backup::restic::ResticError::NotInstalled(_) | crate::backup::restic::ResticError::Failed { .. } => StatusCode::BAD_GATEWAY,
+                    },
+                    BackupError::NoBoxState => StatusCode::NOT_FOUND,
+                    BackupError::Hook { .. } | BackupError::Target(crate::backup::target::TargetError::Command { .. }) | BackupError::Failed(_) => StatusCode::BAD_GATEWAY,
+                    BackupError::Io { .. } | BackupError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, if status == StatusCode::INTERNAL_SERVER_ERROR { "internal" } else { e.key() })
+            }
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::App(e) => match e {
                 AppError::NotInCatalog(_) => (StatusCode::NOT_FOUND, "app_not_in_catalog"),

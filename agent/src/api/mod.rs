@@ -7,6 +7,7 @@
 //! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
 
 mod accounts;
+pub mod backup;
 mod hardware;
 mod apps;
 pub mod error;
@@ -57,6 +58,21 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::remove_admin))
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::set_language))
+        .routes(routes!(backup::status))
+        .routes(routes!(backup::list_targets, backup::add_target))
+        .routes(routes!(backup::remove_target))
+        .routes(routes!(backup::kit))
+        .routes(routes!(backup::confirm_kit))
+        .routes(routes!(backup::snapshots))
+        .routes(routes!(backup::file))
+        .routes(routes!(backup::run))
+        .routes(routes!(backup::restore))
+        .routes(routes!(backup::check))
+        .routes(routes!(backup::schedule))
+        .routes(routes!(backup::usb_disks))
+        .routes(routes!(backup::format_usb))
+        .routes(routes!(backup::ssh_key))
+        .routes(routes!(backup::restore_box))
         .routes(routes!(hardware::hardware))
         .routes(routes!(apps::catalog))
         .routes(routes!(apps::catalog_entry))

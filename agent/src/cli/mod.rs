@@ -5,6 +5,7 @@
 mod admin;
 mod app;
 mod catalog;
+mod backup;
 pub mod client;
 mod diagnostic;
 mod firewall;
@@ -35,6 +36,8 @@ pub enum Command {
     Admin(admin::Args),
     /// Show the audit log of admin actions.
     Log(log::Args),
+    /// Backups: targets, runs, snapshots, restore, emergency kit.
+    Backup(backup::Args),
     /// Leave diagnostic mode after a database problem.
     Diagnostic(diagnostic::Args),
     /// Hardware tools for workshops: probe, check, selftest, wipe, report (no daemon needed).
@@ -78,6 +81,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::SetupCode(args) => status::run_setup_code(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Log(args) => log::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
         Command::Diagnostic(args) => diagnostic::run(args),
         Command::App(args) => app::run(args).await,
         Command::Catalog(args) => catalog::run(args),

@@ -15,6 +15,7 @@
 
 mod admins;
 mod apps;
+mod backup;
 mod audit;
 mod firewall;
 mod sessions;
@@ -22,6 +23,7 @@ mod settings;
 
 pub use admins::AdminRow;
 pub use apps::{AppRow, JobRow, Phase};
+pub use backup::{RunEnd, RunRow, TargetRow};
 pub use audit::{AuditEntry, NewAudit};
 pub use sessions::SessionRow;
 pub use settings::BoxSettings;

@@ -10,6 +10,7 @@
 //! switch, else the box default (French).
 
 mod accounts;
+pub mod backup;
 pub use accounts::format_time;
 mod dashboard;
 mod firewall;
@@ -33,6 +34,7 @@ use axum::routing::{get, post};
 /// The navigation: catalog key of the label, and the page's path.
 pub const NAV: &[(&str, &str)] = &[
     ("nav.dashboard", "/admin"),
+    ("nav.backups", "/admin/backups"),
     ("nav.firewall", "/admin/firewall"),
     ("nav.hardware", "/admin/hardware"),
     ("nav.admins", "/admin/admins"),
@@ -50,6 +52,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/logout", post(accounts::logout))
         .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
         .route("/admin/audit", get(accounts::audit_page))
+        .route("/admin/backups", get(backup::page).post(backup::submit))
+        .route("/admin/backups/kit/{name}", get(backup::kit_page))
+        .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
         .route("/admin/hardware", get(hardware::page))
         .route("/admin/firewall", get(firewall::page).post(firewall::submit))
         .route("/admin/lang", get(language_switch))
@@ -132,6 +137,12 @@ impl Layout {
             self.csrf = s.csrf.clone();
         }
         self.nav = NAV.iter().map(|(key, href)| NavItem { label: t.get(key), href, current: *href == self.path }).collect();
+        for a in backup::current_alerts().iter().filter(|a| a.key != "backup_kit_unconfirmed") {
+            let hours = a.hours.map(|h| h.to_string()).unwrap_or_default();
+            let args = [("target", a.target.as_str()), ("hours", hours.as_str())];
+            let text = format!("{} {}", t.fmt(&format!("health.{}.what", a.key), &args), t.fmt(&format!("health.{}.fix", a.key), &args));
+            self.banners.push(Banner { text });
+        }
         self
     }
 }
