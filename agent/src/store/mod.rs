@@ -16,11 +16,13 @@
 mod admins;
 mod audit;
 mod sessions;
+mod proxy;
 mod settings;
 
 pub use admins::AdminRow;
 pub use audit::{AuditEntry, NewAudit};
 pub use sessions::SessionRow;
+pub use proxy::{MdnsRename, PortalTexts};
 pub use settings::BoxSettings;
 
 use rusqlite::Connection;
