@@ -7,6 +7,7 @@
 //! script starts one dockerd for the whole run), else this harness starts one with
 //! `tools/start-engine.sh`.
 
+pub mod browser;
 pub mod engine;
 
 use anyhow::{Context, Result, bail};
@@ -57,6 +58,8 @@ pub struct AgentOptions {
     /// A configuration file's content.
     pub config: Option<String>,
     pub extra_args: Vec<String>,
+    /// Extra environment variables for the agent process.
+    pub env: Vec<(String, String)>,
 }
 
 /// A running `panier agent` process.
@@ -108,6 +111,7 @@ impl Agent {
             .arg(&socket)
             .args(&options.extra_args)
             .env("PANIER_LOG_STDERR", "1")
+            .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log)?))
             .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log)?));
         if let Some(engine) = &options.engine {
