@@ -97,6 +97,11 @@ impl Config {
         Config {
             data_dir: data_dir.to_owned(),
             listen: "127.0.0.1:0".parse().expect("valid address"),
+            http_listen: None,
+            service_port_base: 8001,
+            lan_interface: None,
+            mdns: false,
+            extra_routes: Vec::new(),
             socket: data_dir.join("panier.sock"),
             engine: "unix:///run/docker.sock".into(),
             provisioned_name: None,

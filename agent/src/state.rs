@@ -5,6 +5,7 @@
 use crate::admins::Admins;
 use crate::audit::Audit;
 use crate::status::Status;
+use crate::web::access::Access;
 use axum::extract::FromRef;
 
 #[derive(Clone, FromRef)]
@@ -12,4 +13,5 @@ pub struct AppState {
     pub admins: Admins,
     pub audit: Audit,
     pub status: Status,
+    pub access: Access,
 }

@@ -6,6 +6,7 @@
 
 use crate::admins::AdminError;
 use crate::store::StoreError;
+use crate::web::access::AccessError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +30,8 @@ pub enum ApiError {
     Diagnostic,
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,6 +69,11 @@ impl ApiError {
                 AdminError::LastAdmin(_) => (StatusCode::CONFLICT, "last_admin"),
                 AdminError::WrongCurrentPassword => (StatusCode::FORBIDDEN, "current_password_wrong"),
                 AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Access(e) => match e {
+                AccessError::TextTooLong => (StatusCode::BAD_REQUEST, "portal_text_too_long"),
+                AccessError::InvalidLogo => (StatusCode::BAD_REQUEST, "portal_logo_invalid"),
+                AccessError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

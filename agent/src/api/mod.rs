@@ -6,6 +6,7 @@
 //! `security(())` (health, setup, login) — a test enumerates the document to enforce it.
 //! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
 
+mod access;
 mod accounts;
 pub mod error;
 pub mod extract;
@@ -54,6 +55,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::remove_admin))
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::set_language))
+        .routes(routes!(access::report))
+        .routes(routes!(access::texts, access::set_texts))
+        .routes(routes!(access::clear_renames))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

@@ -124,7 +124,7 @@ pub async fn run_refresh(refresh: Refresh, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(PERIOD) => {}
             _ = refresh.proxy.woken() => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
         }
         let r = &refresh;
         // Key generation and SQLite are blocking; they are short, but keep them off the

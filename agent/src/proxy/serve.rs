@@ -34,7 +34,7 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, entry: Arc<E
                     continue;
                 }
             },
-            _ = stop.wait_for(|s| *s) => break,
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         };
         let _ = stream.set_nodelay(true);
         let (entry, stop, alive, tls) = (entry.clone(), stop.clone(), alive_tx.clone(), tls.clone());
@@ -76,7 +76,7 @@ where
                 log::debug!("connection from {peer} ended: {e}");
             }
         }
-        _ = stop.wait_for(|s| *s) => {
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }

@@ -9,6 +9,7 @@
 //! Language: the logged-in admin's own, else the `panier_lang` cookie set by the language
 //! switch, else the box default (French).
 
+pub mod access;
 mod accounts;
 pub use accounts::format_time;
 mod dashboard;
@@ -29,7 +30,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 /// The navigation: catalog key of the label, and the page's path.
-pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit")];
+pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit"), ("access.nav", "/admin/access")];
 
 pub const LANG_COOKIE: &str = "panier_lang";
 
@@ -42,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/logout", post(accounts::logout))
         .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
         .route("/admin/audit", get(accounts::audit_page))
+        .route("/admin/access", get(access::access_page).post(access::access_submit))
+        .route("/admin/access/logo", post(access::logo_submit))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
