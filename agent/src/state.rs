@@ -8,6 +8,7 @@ use crate::audit::Audit;
 use crate::firewall::Firewall;
 use crate::backup::Backups;
 use crate::status::Status;
+use crate::web::access::Access;
 use axum::extract::FromRef;
 
 #[derive(Clone, FromRef)]
@@ -18,4 +19,5 @@ pub struct AppState {
     pub status: Status,
     pub apps: Apps,
     pub firewall: Firewall,
+    pub access: Access,
 }

@@ -70,6 +70,12 @@ pub struct AgentOptions {
     pub netns: Option<String>,
     /// The admin address (default `127.0.0.1:<free port>`).
     pub listen: Option<String>,
+    /// Make the agent the box's web entry: `--listen` is then HTTPS and an HTTP entry
+    /// (portal, services by name) listens on [`Agent::http_port`]; fixed service ports start
+    /// at [`Agent::service_port_base`]. mDNS stays off unless `mdns_interface` is given.
+    pub web_entry: bool,
+    /// Announce names on this interface (with `web_entry`).
+    pub mdns_interface: Option<String>,
 }
 
 /// A running `panier agent` process.
@@ -79,6 +85,9 @@ pub struct Agent {
     pub data_dir: PathBuf,
     pub socket: PathBuf,
     pub port: u16,
+    /// The HTTP entry's port (with `web_entry`).
+    pub http_port: u16,
+    pub service_port_base: u16,
     pub log: PathBuf,
     pub options: AgentOptions,
 }
@@ -115,6 +124,9 @@ impl Agent {
             }
         };
         let log = run_dir.join("agent.log");
+        let http_port = free_port();
+        // A block of ports unlikely to collide between parallel tests.
+        let service_port_base = 20000 + (std::process::id() as u16 % 400) * 100 + (port % 97);
         let mut cmd = match &options.netns {
             Some(ns) => {
                 let mut c = Command::new("nsenter");
@@ -123,6 +135,14 @@ impl Agent {
             }
             None => Command::new(panier_bin()),
         };
+        let mut entry_args: Vec<String> = Vec::new();
+        if options.web_entry {
+            entry_args.extend(["--http-listen".into(), format!("127.0.0.1:{http_port}"), "--service-port-base".into(), service_port_base.to_string()]);
+            match &options.mdns_interface {
+                Some(i) => entry_args.extend(["--lan-interface".into(), i.clone()]),
+                None => entry_args.push("--no-mdns".into()),
+            }
+        }
         cmd.arg("agent")
             .arg("--config")
             .arg(&config)
@@ -135,6 +155,7 @@ impl Agent {
             .arg("--socket")
             .arg(&socket)
             .args(&options.extra_args)
+            .args(&entry_args)
             .env("PANIER_LOG_STDERR", "1")
             .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log)?))
@@ -143,22 +164,23 @@ impl Agent {
             cmd.arg("--engine").arg(engine);
         }
         let child = cmd.spawn().context("starting panier agent")?;
-        let mut agent = Agent { child: Some(child), _tmp: tmp, data_dir, socket, port, log, options };
+        let mut agent = Agent { child: Some(child), _tmp: tmp, data_dir, socket, port, http_port, service_port_base, log, options };
         agent.wait_ready()?;
         Ok(agent)
     }
 
     /// Waits for `/api/v1/health` to answer.
     pub fn wait_ready(&mut self) -> Result<()> {
-        let url = self.url("/api/v1/health");
+        let url = if self.options.web_entry { self.http_url("/ca.pem") } else { self.url("/api/v1/health") };
         let netns = self.options.netns.clone();
         let start = Instant::now();
         loop {
-            let answered = match &netns {
-                Some(ns) => netns::within(ns, || ureq::get(&url).call().is_ok()),
-                None => ureq::get(&url).call().is_ok(),
+            let get = || ureq::get(&url).config().max_redirects(0).http_status_as_error(false).build().call().is_ok();
+            let ready = match &netns {
+                Some(ns) => netns::within(ns, get),
+                None => get(),
             };
-            if answered {
+            if ready {
                 return Ok(());
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -173,6 +195,16 @@ impl Agent {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A URL on the HTTP entry (with `web_entry`).
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    /// The box's certificate authority (PEM), as stored in its data directory.
+    pub fn ca_pem_path(&self) -> PathBuf {
+        self.data_dir.join("tls/ca.crt")
     }
 
     pub fn log_text(&self) -> String {
@@ -269,6 +301,7 @@ impl Agent {
         let mut fresh = Agent::start_with(opts);
         self.child = fresh.child.take();
         self.port = fresh.port;
+        self.http_port = fresh.http_port;
     }
 }
 

@@ -10,6 +10,7 @@ use crate::jobs::JobError;
 use crate::firewall::FirewallError;
 use crate::backup::BackupError;
 use crate::store::StoreError;
+use crate::web::access::AccessError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +36,8 @@ pub enum ApiError {
     Admin(#[from] AdminError),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -95,6 +98,11 @@ impl ApiError {
                 };
                 (status, if status == StatusCode::INTERNAL_SERVER_ERROR { "internal" } else { e.key() })
             }
+            ApiError::Access(e) => match e {
+                AccessError::TextTooLong => (StatusCode::BAD_REQUEST, "portal_text_too_long"),
+                AccessError::InvalidLogo => (StatusCode::BAD_REQUEST, "portal_logo_invalid"),
+                AccessError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::App(e) => match e {
                 AppError::NotInCatalog(_) => (StatusCode::NOT_FOUND, "app_not_in_catalog"),

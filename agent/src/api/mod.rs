@@ -6,6 +6,7 @@
 //! `security(())` (health, setup, login) — a test enumerates the document to enforce it.
 //! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
 
+mod access;
 mod accounts;
 pub mod backup;
 mod hardware;
@@ -90,6 +91,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(firewall::set_ssh))
         .routes(routes!(firewall::confirm))
         .routes(routes!(firewall::blocked))
+        .routes(routes!(access::report))
+        .routes(routes!(access::texts, access::set_texts))
+        .routes(routes!(access::clear_renames))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

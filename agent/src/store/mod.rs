@@ -19,6 +19,7 @@ mod backup;
 mod audit;
 mod firewall;
 mod sessions;
+mod proxy;
 mod settings;
 
 pub use admins::AdminRow;
@@ -26,6 +27,7 @@ pub use apps::{AppRow, JobRow, Phase};
 pub use backup::{RunEnd, RunRow, TargetRow};
 pub use audit::{AuditEntry, NewAudit};
 pub use sessions::SessionRow;
+pub use proxy::{MdnsRename, PortalTexts};
 pub use settings::BoxSettings;
 
 use rusqlite::Connection;

@@ -9,6 +9,7 @@
 //! Language: the logged-in admin's own, else the `panier_lang` cookie set by the language
 //! switch, else the box default (French).
 
+pub mod access;
 mod accounts;
 pub mod backup;
 pub use accounts::format_time;
@@ -36,6 +37,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("nav.dashboard", "/admin"),
     ("nav.backups", "/admin/backups"),
     ("nav.firewall", "/admin/firewall"),
+    ("access.nav", "/admin/access"),
     ("nav.hardware", "/admin/hardware"),
     ("nav.admins", "/admin/admins"),
     ("nav.audit", "/admin/audit"),
@@ -57,6 +59,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
         .route("/admin/hardware", get(hardware::page))
         .route("/admin/firewall", get(firewall::page).post(firewall::submit))
+        .route("/admin/access", get(access::access_page).post(access::access_submit))
+        .route("/admin/access/logo", post(access::logo_submit))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
