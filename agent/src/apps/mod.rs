@@ -34,7 +34,7 @@ mod view;
 
 pub use view::{AppStatus, CatalogCard, ContainerView};
 
-use crate::catalog::manifest::{BackupMode, Manifest};
+use crate::catalog::manifest::{BackupMode, Manifest, Text};
 use crate::catalog::{AppId, Catalog, Proto};
 use crate::engine::{Engine, EngineError, EngineInfo, ExecOutput};
 use crate::jobs::{Job, JobError, Jobs};
@@ -91,9 +91,9 @@ impl AppError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WebRoute {
     pub app: AppId,
-    /// Display name and description (French).
-    pub name: String,
-    pub description: String,
+    /// Display name and description.
+    pub name: Text,
+    pub description: Text,
     /// The container's address on its service network, and the port.
     pub upstream: SocketAddr,
     pub max_body_bytes: u64,
@@ -236,8 +236,8 @@ impl Apps {
                 let ip = info.addresses.get(&spec::network_name(&row.id))?;
                 Some(WebRoute {
                     app: row.id.clone(),
-                    name: m.name.fr.clone(),
-                    description: m.description.fr.clone(),
+                    name: m.name.clone(),
+                    description: m.description.clone(),
                     upstream: SocketAddr::new(*ip, web.port),
                     max_body_bytes: web.max_body_mb * 1024 * 1024,
                     websocket: web.websocket,
