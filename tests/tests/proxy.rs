@@ -181,15 +181,56 @@ fn services_by_name_over_http_and_https_fixed_ports_websocket_and_help_pages() {
     assert_eq!(code, "308");
     let redirect = Command::new("curl").args(["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", "-H", "Host: biblio.local"]).arg(agent.http_url("/admin/login")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&redirect.stdout), format!("https://biblio.local:{https}/admin/login"));
+    // Every admin and API path on plain HTTP redirects to HTTPS and does nothing there: a
+    // login posted over HTTP gets no session.
+    let https_only = |method: &str, path: &str| {
+        let out = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-D", "-", "-X", method, "-H", "Host: biblio.local", "-H", "content-type: application/json"])
+            .args(["--data", r#"{"username":"camille","password":"un mot de passe solide"}"#])
+            .arg(agent.http_url(path))
+            .output()
+            .unwrap();
+        let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(head.starts_with("http/1.1 308"), "{method} {path}: {head}");
+        assert!(head.contains(&format!("location: https://biblio.local:{https}{path}")), "{method} {path}: {head}");
+        assert!(!head.contains("set-cookie"), "{method} {path}: {head}");
+    };
+    https_only("GET", "/admin");
+    https_only("POST", "/admin/login");
+    https_only("POST", "/api/v1/login");
+    https_only("POST", "/api/v1/setup");
+    // Over HTTPS, setup and login work, and the session cookie is Secure.
+    let https_curl = |args: &[&str]| {
+        let mut full = vec!["--cacert", ca.to_str().unwrap(), "--resolve", &resolve, "-H", "content-type: application/json"];
+        full.extend_from_slice(args);
+        curl(&full)
+    };
+    let setup = serde_json::json!({"code": agent.setup_code(), "box_name": "biblio", "language": "fr", "username": "camille", "password": "un mot de passe solide"});
+    let (code, _) = https_curl(&["--data", &setup.to_string(), &format!("https://biblio.local:{https}/api/v1/setup")]);
+    assert_eq!(code, "204");
+    let (code, head) = https_curl(&["-D", "-", "-o", "/dev/null", "--data", r#"{"username":"camille","password":"un mot de passe solide"}"#, &format!("https://biblio.local:{https}/api/v1/login")]);
+    assert_eq!(code, "200", "{head}");
+    let cookie = head.lines().find(|l| l.to_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("{head}"));
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let (code, login_page) = https_curl(&[&format!("https://biblio.local:{https}/admin/login")]);
+    assert!(code == "200" && login_page.contains("<form"), "{code}: {login_page}");
+
     let (code, portal) = curl(&["-H", "Host: biblio.local", "-H", "Accept-Language: fr", &agent.http_url("/")]);
     assert_eq!(code, "200");
     assert!(portal.contains("Site de la médiathèque") && portal.contains("http://web-biblio.local/") && portal.contains("<svg"), "{portal}");
     assert!(!portal.contains("camille") && !portal.contains("/api/v1"), "no admin data on the portal");
     let (_, portal_en) = curl(&["-H", "Host: biblio.local", &agent.http_url("/?lang=en")]);
     assert!(portal_en.contains("The services of biblio"), "{portal_en}");
-    let (code, ca_page) = curl(&["-H", "Host: biblio.local", &agent.http_url("/ca")]);
-    assert_eq!(code, "200");
-    assert!(["Windows", "macOS", "Linux", "Android", "iOS"].iter().all(|os| ca_page.contains(os)));
+    for (lang, download, windows, ios) in [
+        ("fr", "Télécharger le certificat", "ouvrez le fichier téléchargé", "Ouvrez cette page dans Safari"),
+        ("en", "Download the certificate", "open the downloaded file", "Open this page in Safari"),
+    ] {
+        let (code, ca_page) = curl(&["-H", "Host: biblio.local", "-H", &format!("Accept-Language: {lang}"), &agent.http_url("/ca")]);
+        assert_eq!(code, "200");
+        assert!(["Windows", "macOS", "Linux", "Android", "iOS", "/ca.crt", download, windows, ios].iter().all(|s| ca_page.contains(s)), "{lang}: {ca_page}");
+    }
+    let der = Command::new("curl").args(["-sS", "-D", "-", "-o", "/dev/null"]).arg(agent.http_url("/ca.crt")).output().unwrap();
+    assert!(String::from_utf8_lossy(&der.stdout).contains("application/x-x509-ca-cert"), "the .crt download opens the installer on phones");
     let (code, pem) = curl(&[&agent.http_url("/ca.pem")]);
     assert_eq!(code, "200");
     assert_eq!(pem.trim_end(), std::fs::read_to_string(&ca).unwrap().trim_end(), "the download is the box's authority");
