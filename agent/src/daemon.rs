@@ -132,6 +132,14 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
     let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), hooks);
     backups.spawn_scheduler();
     let proxy = Proxy::new(store.clone(), route_sources(config, &apps), config.service_port_base, config.provisioned_name.as_ref().map(|n| n.to_string()));
+    // A service's route appears as soon as its container has an address (not at the next
+    // 5 s round of the proxy's refresh loop).
+    let (mut app_changes, woken) = (apps.changes(), proxy.clone());
+    tokio::spawn(async move {
+        while app_changes.changed().await.is_ok() {
+            woken.wake();
+        }
+    });
     let reach = match config.http_listen {
         Some(_) => {
             let tls = Tls::load_or_create(&config.data_dir).context("preparing the box's certificate authority")?;

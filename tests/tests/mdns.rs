@@ -3,7 +3,7 @@
 //! avahi-daemon (see `panier_system_tests::mdns`). From there, `avahi-resolve` finds
 //! `<box>.local` and `<service>-<box>.local`, the system resolver (nss-mdns) leads curl to the
 //! proxy by name over HTTP and HTTPS, and a name another device already announces makes the
-//! agent take a suffix that the admin sees in the access report.
+//! agent take a suffix that the admin sees in the access report and on the Access page.
 
 use panier_system_tests::mdns::Avahi;
 use panier_system_tests::netns::Namespaces;
@@ -101,4 +101,14 @@ fn names_resolve_from_another_namespace_and_a_taken_name_gets_a_suffix() {
     assert_eq!(curl(&["--cacert", ca.to_str().unwrap(), "https://web-biblio.local/"]).trim(), "hello by name");
     let portal = curl(&["-H", "Accept-Language: fr", "http://biblio.local/"]);
     assert!(portal.contains("http://web-biblio.local/") && portal.contains("http://taken-biblio-2.local/"), "{portal}");
+
+    // The admin sees the conflict on the Access page (over HTTPS, by name, from the client).
+    let jar = www.path().join("cookies");
+    let (ca, jar) = (ca.to_str().unwrap(), jar.to_str().unwrap());
+    let setup = serde_json::json!({"code": agent.setup_code(), "box_name": "biblio", "language": "fr", "username": "camille", "password": "un mot de passe solide"});
+    let json = "content-type: application/json";
+    curl(&["--cacert", ca, "-H", json, "--data", &setup.to_string(), "https://biblio.local/api/v1/setup"]);
+    curl(&["--cacert", ca, "-H", json, "-c", jar, "--data", r#"{"username":"camille","password":"un mot de passe solide"}"#, "https://biblio.local/api/v1/login"]);
+    let page = curl(&["--cacert", ca, "-b", jar, "https://biblio.local/admin/access"]);
+    assert!(page.contains("Un autre appareil du réseau utilise déjà taken-biblio.local") && page.contains("taken-biblio-2.local"), "{page}");
 }
