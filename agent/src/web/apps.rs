@@ -92,6 +92,15 @@ fn job_view(t: &Messages, j: &JobRow) -> JobView {
     }
 }
 
+/// The engine's word for a container's state, in the admin's language when it is a known one.
+fn container_state(t: &Messages, status: &str) -> String {
+    let key = format!("apps.container_state.{status}");
+    match t.get(&key) {
+        text if text == key => status.to_owned(),
+        text => text.to_owned(),
+    }
+}
+
 fn health_key(h: HealthState) -> &'static str {
     match h {
         HealthState::None => "none",
@@ -157,7 +166,7 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
             .iter()
             .map(|c| ContainerRow {
                 name: c.name.clone(),
-                status: c.status.clone(),
+                status: container_state(t, &c.status),
                 health: t.get(&format!("apps.health.{}", health_key(c.health))).to_owned(),
                 memory: match c.memory_bytes {
                     Some(b) => t.fmt("apps.memory_of", &[("used", &mib(b)), ("limit", &mib(c.memory_limit_bytes))]),

@@ -41,7 +41,8 @@ struct CatalogPage {
 
 fn mib(t: &Messages, mb: Option<u64>) -> String {
     match mb {
-        Some(mb) if mb >= 1024 => t.fmt("apps.gib", &[("n", &format!("{:.1}", mb as f64 / 1024.0))]),
+        // French writes a decimal comma.
+        Some(mb) if mb >= 1024 => t.fmt("apps.gib", &[("n", &format!("{:.1}", mb as f64 / 1024.0).replace('.', t.get("apps.decimal_point")))]),
         Some(mb) => t.fmt("apps.mib", &[("n", &mb.to_string())]),
         None => "—".into(),
     }
