@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential pkg-config git curl jq sqlite3
+  build-essential pkg-config git curl jq sqlite3 bc time
   # container engines (dockerd is the primary target, podman the compatibility check)
   docker.io runc podman busybox-static
   # firewall and networking tests

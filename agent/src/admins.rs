@@ -117,6 +117,27 @@ impl Admins {
         Ok(self.store.box_settings()?.setup_done)
     }
 
+    /// Checks the setup code before a whole-box restore from the wizard (same throttle as
+    /// setup; the restore itself is the backup module's).
+    pub fn check_setup_code(&self, code: &str, client: IpAddr) -> Result<(), AdminError> {
+        if self.setup_done()? {
+            return Err(AdminError::SetupDone);
+        }
+        if let Err(wait) = self.throttle.check(Purpose::SetupCode, client) {
+            return Err(AdminError::Throttled(wait.as_secs().max(1)));
+        }
+        let expected = self.setup_code()?;
+        let typed = SetupCode::parse(code).ok();
+        if matches!((&expected, &typed), (Some(e), Some(t)) if e.matches(t)) {
+            self.throttle.success(Purpose::SetupCode, client);
+            Ok(())
+        } else {
+            self.throttle.failure(Purpose::SetupCode, client);
+            self.store.record(&audit(format!("anonymous@{client}"), "backup_restore_box", "", Err(&"wrong setup code")))?;
+            Err(AdminError::WrongSetupCode)
+        }
+    }
+
     /// Completes the setup wizard. Wrong codes are throttled per address; once done, setup
     /// answers [`AdminError::SetupDone`] for good.
     pub fn setup(&self, req: SetupRequest, client: IpAddr) -> Result<(), AdminError> {
@@ -145,6 +166,11 @@ impl Admins {
             }
             None => Err(AdminError::SetupDone),
         }
+    }
+
+    /// Deletes idle sessions; the daemon calls it every few minutes.
+    pub fn expire_sessions(&self) -> Result<usize, StoreError> {
+        self.store.expire_sessions(auth::IDLE_SECS)
     }
 
     /// Checks a username and password and opens a session.

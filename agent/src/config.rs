@@ -20,9 +20,23 @@ pub struct AgentArgs {
     /// Where the state lives (database, service data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Address of the admin web UI.
+    /// Address of the admin web UI: the HTTPS entry (admin UI and services by name) when an
+    /// HTTP entry is configured, plain HTTP for the admin UI alone otherwise (development).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Address of the plain-HTTP entry: public portal, CA certificate download, services by
+    /// name, redirects of /admin to HTTPS. Giving it turns HTTPS on for `--listen`.
+    #[arg(long)]
+    pub http_listen: Option<String>,
+    /// First fixed port handed to services (each keeps its port for good).
+    #[arg(long)]
+    pub service_port_base: Option<u16>,
+    /// The LAN interface on which names are announced (mDNS); default: the default route's.
+    #[arg(long)]
+    pub lan_interface: Option<String>,
+    /// Do not announce names with mDNS.
+    #[arg(long)]
+    pub no_mdns: bool,
     /// Local API socket used by the command-line tool.
     #[arg(long, env = "PANIER_SOCKET")]
     pub socket: Option<PathBuf>,
@@ -32,6 +46,10 @@ pub struct AgentArgs {
     /// The service catalog directory (one folder per service).
     #[arg(long)]
     pub catalog: Option<PathBuf>,
+    /// Apply the box's firewall (table inet panier). `off` keeps and explains the policy
+    /// without touching nftables: for development machines and tests that are not the box.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub firewall: Option<String>,
 }
 
 /// The file's keys. Unknown keys are an error, so a misspelt key is caught.
@@ -43,6 +61,15 @@ struct FileConfig {
     socket: Option<PathBuf>,
     engine: Option<String>,
     catalog: Option<PathBuf>,
+    /// Whether the agent applies the firewall (default true).
+    firewall: Option<bool>,
+    http_listen: Option<String>,
+    service_port_base: Option<u16>,
+    lan_interface: Option<String>,
+    mdns: Option<bool>,
+    /// Routes to web servers outside the app system (a printer's page, a test server).
+    #[serde(default)]
+    extra_routes: Vec<crate::proxy::ExtraRoute>,
     /// Headless provisioning: the box name to offer in the setup wizard.
     box_name: Option<String>,
     /// Headless provisioning: the setup code to use instead of a random one.
@@ -53,9 +80,17 @@ struct FileConfig {
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: std::net::SocketAddr,
+    /// The plain-HTTP entry. When set, `listen` is served over HTTPS.
+    pub http_listen: Option<std::net::SocketAddr>,
+    pub service_port_base: u16,
+    pub lan_interface: Option<String>,
+    pub mdns: bool,
+    pub extra_routes: Vec<crate::proxy::ExtraRoute>,
     pub socket: PathBuf,
     pub engine: String,
     pub catalog_dir: PathBuf,
+    /// Whether the agent applies its nftables table.
+    pub firewall: bool,
     pub provisioned_name: Option<BoxName>,
     pub provisioned_code: Option<SetupCode>,
 }
@@ -71,15 +106,35 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Defaults with a given data directory and no file (tests, tools).
+    pub fn with_data_dir(data_dir: &Path) -> Config {
+        Config {
+            data_dir: data_dir.to_owned(),
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            http_listen: None,
+            service_port_base: 8001,
+            lan_interface: None,
+            mdns: false,
+            extra_routes: Vec::new(),
+            socket: data_dir.join("panier.sock"),
+            engine: "unix:///run/docker.sock".into(),
+            catalog_dir: DEFAULT_CATALOG.into(),
+            firewall: false,
+            provisioned_name: None,
+            provisioned_code: None,
+        }
+    }
+
     pub fn load(args: &AgentArgs) -> Result<Config, ConfigError> {
         let file = read_file(&args.config)?;
         let origin = args.config.display().to_string();
+        // With no address given anywhere, the box's production entries: HTTPS on 443 and HTTP
+        // on 80. An explicit `listen` alone keeps the plain-HTTP admin UI of development.
+        let production = args.listen.is_none() && file.listen.is_none() && args.http_listen.is_none() && file.http_listen.is_none();
         let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| "0.0.0.0:443".into());
-        let listen = listen_text.parse().map_err(|_| ConfigError::Value {
-            field: "listen",
-            origin: origin.clone(),
-            message: format!("'{listen_text}' is not an address:port such as 0.0.0.0:443"),
-        })?;
+        let listen = parse_addr("listen", &listen_text, &origin)?;
+        let http_text = args.http_listen.clone().or(file.http_listen).or_else(|| production.then(|| "0.0.0.0:80".to_owned()));
+        let http_listen = http_text.map(|t| parse_addr("http_listen", &t, &origin)).transpose()?;
         let engine = args.engine.clone().or(file.engine).unwrap_or_else(|| "unix:///run/docker.sock".into());
         if !engine.starts_with("unix://") {
             return Err(ConfigError::Value { field: "engine", origin, message: format!("'{engine}' is not a unix:// socket URL") });
@@ -97,13 +152,27 @@ impl Config {
         Ok(Config {
             data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| "/var/lib/panier".into()),
             listen,
+            http_listen,
+            service_port_base: args.service_port_base.or(file.service_port_base).unwrap_or(8001),
+            lan_interface: args.lan_interface.clone().or(file.lan_interface),
+            mdns: !args.no_mdns && file.mdns.unwrap_or(true),
+            extra_routes: file.extra_routes,
             socket: args.socket.clone().or(file.socket).unwrap_or_else(|| DEFAULT_SOCKET.into()),
             engine,
             catalog_dir: args.catalog.clone().or(file.catalog).unwrap_or_else(|| DEFAULT_CATALOG.into()),
+            firewall: args.firewall.as_deref().map(|f| f == "on").or(file.firewall).unwrap_or(true),
             provisioned_name,
             provisioned_code,
         })
     }
+}
+
+fn parse_addr(field: &'static str, text: &str, origin: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    text.parse().map_err(|_| ConfigError::Value {
+        field,
+        origin: origin.to_owned(),
+        message: format!("'{text}' is not an address:port such as 0.0.0.0:443"),
+    })
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -119,7 +188,19 @@ mod tests {
     use super::*;
 
     fn args(config: &Path) -> AgentArgs {
-        AgentArgs { config: config.to_owned(), data_dir: None, listen: Some("127.0.0.1:8443".into()), socket: None, engine: None, catalog: None }
+        AgentArgs {
+            config: config.to_owned(),
+            data_dir: None,
+            listen: Some("127.0.0.1:8443".into()),
+            http_listen: None,
+            service_port_base: None,
+            lan_interface: None,
+            no_mdns: false,
+            socket: None,
+            engine: None,
+            catalog: None,
+            firewall: None,
+        }
     }
 
     #[test]
@@ -131,6 +212,21 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/srv/panier"));
         assert_eq!(c.listen.port(), 8443, "the flag wins over the file");
         assert_eq!(c.provisioned_code.unwrap().as_str(), "ABCDEFGHJK");
+    }
+
+    #[test]
+    fn production_entries_without_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("panier.toml");
+        let mut a = args(&path);
+        a.listen = None;
+        let c = Config::load(&a).unwrap();
+        assert_eq!((c.listen.port(), c.http_listen.map(|h| h.port())), (443, Some(80)));
+        let c = Config::load(&args(&path)).unwrap();
+        assert_eq!(c.http_listen, None, "an explicit listen alone stays plain HTTP");
+        std::fs::write(&path, "[[extra_routes]]\nname = \"imprimante\"\nupstream = \"192.168.1.20:80\"\n").unwrap();
+        let c = Config::load(&args(&path)).unwrap();
+        assert_eq!(c.extra_routes[0].name, "imprimante");
     }
 
     #[test]

@@ -2,7 +2,13 @@
 //!
 //! Start-up builds each component from what it needs, in dependency order, in [`run`]:
 //! configuration → logging → data directory → store (or diagnostic mode) → throttles and
-//! admins → status → HTTP routers → listeners (admin address, local socket) → `READY=1`.
+//! admins → status → route table, TLS authority, mDNS → HTTP routers → listeners → `READY=1`.
+//!
+//! Listeners: with an HTTP entry configured (`http_listen`, the box's normal case) the agent is
+//! the box's single web entry: `listen` is HTTPS (admin UI and services by name), the HTTP
+//! entry serves the public portal, the CA download and services by name, and each service
+//! has a fixed port (`proxy`). Without one, `listen` serves the admin UI in plain HTTP, as in
+//! development and the foundation's tests. The local socket serves the API in both cases.
 //! There is no context object: each handle gets its dependencies as arguments.
 //!
 //! Under systemd it notifies `READY=1`, pings the watchdog while the store answers, and on
@@ -14,9 +20,14 @@ use crate::audit::Audit;
 use crate::auth::Throttle;
 use crate::config::{AgentArgs, Config};
 use crate::diagnostic;
+use crate::firewall::{EngineLabels, Firewall, FirewallOptions, Port};
 use crate::state::AppState;
 use crate::status::Status;
 use crate::store::{DB_FILE, Store};
+use crate::mdns::Mdns;
+use crate::proxy::{Entry, ExtraRoutes, FixedPorts, Forwarder, Proxy, Refresh, RouteSource};
+use crate::tls::Tls;
+use crate::web::access::Access;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::connect_info::{ConnectInfo, Connected};
@@ -26,6 +37,7 @@ use axum::serve::IncomingStream;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
@@ -57,17 +69,105 @@ async fn mark_local(ConnectInfo(peer): ConnectInfo<UdsPeer>, mut req: Request, n
 pub struct Routers {
     pub web: Router,
     pub socket: Router,
+    /// Started by [`run`] once the listeners are up (`None` in diagnostic mode).
+    pub firewall: Option<Firewall>,
+    /// The route table and TLS material, when the agent is the box's web entry.
+    pub reach: Option<Reach>,
 }
 
-/// Builds the components and routers over an open store. Tests call this too.
+/// The handles behind the web entries.
+pub struct Reach {
+    pub proxy: Proxy,
+    pub tls: Tls,
+    pub mdns: Option<Mdns>,
+    pub lan_interface: Option<String>,
+}
+
+/// The route sources: the installed services' web entries and the configuration file's routes.
+fn route_sources(config: &Config, apps: &crate::apps::Apps) -> Vec<Arc<dyn RouteSource>> {
+    vec![Arc::new(AppRoutes(apps.clone())), Arc::new(ExtraRoutes(config.extra_routes.clone()))]
+}
+
+/// The proxy's view of the services: each running service with a web entry, by its id.
+struct AppRoutes(crate::apps::Apps);
+
+impl RouteSource for AppRoutes {
+    fn routes(&self) -> Vec<crate::proxy::Route> {
+        let routes = self.0.web_routes().into_iter();
+        routes
+            .map(|w| crate::proxy::Route {
+                name: w.app.to_string(),
+                title: w.name,
+                description: w.description,
+                upstream: w.upstream,
+                max_body_bytes: w.max_body_bytes,
+                websocket: w.websocket,
+            })
+            .collect()
+    }
+}
+
+/// Builds the components and routers over an open store (within a Tokio runtime: it starts
+/// the session-expiry task). Tests call this too.
 pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
     let throttle = Throttle::default();
     let admins = Admins::new(store.clone(), throttle);
     let code = admins.ensure_setup_code(config.provisioned_code.as_ref()).context("preparing the setup code")?;
     let status = Status::normal(store.clone(), config.data_dir.clone(), config.provisioned_name.clone());
+    let expiry = admins.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(e) = expiry.expire_sessions() {
+                log::warn!("{e}");
+            }
+        }
+    });
     let apps = build_apps(store.clone(), config)?;
-    let state = AppState { admins, audit: Audit::new(store), status, apps };
-    Ok((routers(state), code))
+    let firewall = firewall(store.clone(), config);
+    // Until the services domain implements `ServiceHooks` on `Apps`, services are described
+    // by plan files (see `backup::hooks`).
+    let hooks = std::sync::Arc::new(crate::backup::hooks::PlanFiles::new(&config.data_dir, &config.engine));
+    let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), hooks);
+    backups.spawn_scheduler();
+    let proxy = Proxy::new(store.clone(), route_sources(config, &apps), config.service_port_base, config.provisioned_name.as_ref().map(|n| n.to_string()));
+    let reach = match config.http_listen {
+        Some(_) => {
+            let tls = Tls::load_or_create(&config.data_dir).context("preparing the box's certificate authority")?;
+            let lan_interface = config.lan_interface.clone().or_else(crate::mdns::lan::default_interface);
+            let mdns = match (&lan_interface, config.mdns) {
+                (Some(interface), true) => Mdns::start(interface, store.clone(), proxy.clone()).map_err(|e| log::error!("{e}; names will not be announced")).ok(),
+                (None, true) => {
+                    log::warn!("no LAN interface found; names will not be announced with mDNS");
+                    None
+                }
+                (_, false) => None,
+            };
+            Some(Reach { proxy: proxy.clone(), tls, mdns, lan_interface })
+        }
+        None => None,
+    };
+    let access = Access::new(proxy, reach.as_ref().map(|r| r.tls.clone()), reach.as_ref().and_then(|r| r.mdns.as_ref().map(|m| m.interface().to_owned())));
+    let state = AppState { admins, audit: Audit::new(store), status, apps, backups, access, firewall: firewall.clone() };
+    let mut routers = routers(state);
+    routers.firewall = Some(firewall);
+    routers.reach = reach;
+    Ok((routers, code))
+}
+
+/// The firewall over nft (or not applied with `--firewall off`); the admin port comes from the
+/// listen address. Services' ports are what the engine publishes for labelled containers.
+fn firewall(store: Store, config: &Config) -> Firewall {
+    let backend: Option<std::sync::Arc<dyn crate::firewall::FirewallBackend>> =
+        if config.firewall { Some(std::sync::Arc::new(crate::firewall::Nft::default())) } else { None };
+    let options = FirewallOptions {
+        admin_port: Port::new(config.listen.port()).unwrap_or(Port::new(443).expect("valid")),
+        portal_port: Port::new(80).expect("valid"),
+        revert_after: crate::firewall::REVERT_AFTER,
+        detect_lan: crate::firewall::lan::detect,
+    };
+    Firewall::new(store, backend, std::sync::Arc::new(EngineLabels::new(&config.engine)), options)
 }
 
 /// The services domain: catalog, engine, jobs, apps. The daemon starts even when the engine
@@ -95,13 +195,14 @@ fn build_apps(store: Store, config: &Config) -> anyhow::Result<crate::apps::Apps
 
 pub fn routers(state: AppState) -> Routers {
     let api = crate::api::router().with_state(state.clone());
-    let web = crate::web::router().with_state(state).merge(api.clone());
-    Routers { web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)), socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)) }
+    let banners = axum::middleware::from_fn_with_state(state.backups.clone(), crate::web::backup::with_alerts);
+    let web = crate::web::router().with_state(state).merge(api.clone()).layer(banners);
+    Routers { web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)), socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)), firewall: None, reach: None }
 }
 
 fn diagnostic_routers(diagnosis: diagnostic::Diagnosis, data_dir: &Path) -> Routers {
     let router = crate::web::diagnostic::router(Status::diagnostic(diagnosis, data_dir.to_owned()));
-    Routers { web: router.clone(), socket: router }
+    Routers { web: router.clone(), socket: router, firewall: None, reach: None }
 }
 
 /// Opens the store, or enters diagnostic mode (keeping the database aside) if it cannot.
@@ -161,18 +262,41 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         Err(diagnosis) => (diagnostic_routers(diagnosis, &config.data_dir), None, "diagnostic"),
     };
 
-    let tcp = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {} for the admin UI", config.listen))?;
-    let unix = bind_socket(&config.socket)?;
-    let url = format!("http://{}/admin", tcp.local_addr().map(|a| a.to_string()).unwrap_or_default());
-
+    if let Some(firewall) = &routers.firewall {
+        firewall.start();
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let web = axum::serve(tcp, routers.web.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let unix = bind_socket(&config.socket)?;
     let socket_router = routers.socket.layer(axum::middleware::from_fn(mark_local));
     let local = axum::serve(unix, socket_router.into_make_service_with_connect_info::<UdsPeer>()).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let servers = tokio::spawn(async move { tokio::try_join!(async { web.await }, async { local.await }) });
+    let tcp = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {} for the admin UI", config.listen))?;
+    let admin_addr = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let (url, servers) = match config.http_listen {
+        None => {
+            let web = axum::serve(tcp, routers.web.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stopped(stop_rx.clone()));
+            let servers = tokio::spawn(async move { tokio::try_join!(async { web.await }, async { local.await }).map(|_| ()) });
+            (format!("http://{admin_addr}/admin"), servers)
+        }
+        Some(http_addr) => {
+            let http = TcpListener::bind(http_addr).await.with_context(|| format!("listening on {http_addr} for the portal"))?;
+            let http_port = http.local_addr().map(|a| a.port()).unwrap_or(http_addr.port());
+            let https_port = tcp.local_addr().map(|a| a.port()).unwrap_or(config.listen.port());
+            let entries = web_entries(&config, routers.web, routers.reach, http_port, https_port, stop_rx.clone())?;
+            let https = tokio::spawn(crate::proxy::serve(tcp, Some(entries.acceptor), entries.https, stop_rx.clone()));
+            let plain = tokio::spawn(crate::proxy::serve(http, None, entries.http, stop_rx.clone()));
+            let servers = tokio::spawn(async move {
+                let (a, b, c) = tokio::join!(https, plain, local);
+                a.map_err(std::io::Error::other)?;
+                b.map_err(std::io::Error::other)?;
+                c
+            });
+            log::info!("portal at http://{http_addr}/");
+            (format!("https://{admin_addr}/admin"), servers)
+        }
+    };
 
     log::info!("panier {} ready ({mode} mode): admin UI at {url}, local API at {}", crate::status::VERSION, config.socket.display());
     if let Some(code) = &code {
@@ -202,11 +326,62 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         w.abort();
     }
     match tokio::time::timeout(STOP_GRACE, servers).await {
-        Ok(Ok(Ok(_))) => log::info!("stopped cleanly"),
+        Ok(Ok(Ok(()))) => log::info!("stopped cleanly"),
         Ok(Ok(Err(e))) => log::warn!("a listener failed while stopping: {e}"),
         Ok(Err(e)) => log::warn!("the servers task failed: {e}"),
         Err(_) => log::warn!("requests still running after {}s; stopping anyway", STOP_GRACE.as_secs()),
     }
     let _ = std::fs::remove_file(&config.socket);
     Ok(())
+}
+
+struct WebEntries {
+    acceptor: tokio_rustls::TlsAcceptor,
+    https: Arc<Entry>,
+    http: Arc<Entry>,
+}
+
+/// The HTTPS and HTTP entries, and the refresh loop that keeps the route table, the
+/// certificate, the mDNS announcements and the fixed ports up to date.
+fn web_entries(
+    config: &Config,
+    admin: Router,
+    reach: Option<Reach>,
+    http_port: u16,
+    https_port: u16,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<WebEntries> {
+    let forwarder = Forwarder::default();
+    let (tls, proxy, portal) = match reach {
+        Some(reach) => {
+            let fixed_bind = config.http_listen.map(|a| a.ip()).unwrap_or(config.listen.ip());
+            let refresh = Refresh {
+                proxy: reach.proxy.clone(),
+                tls: Some(reach.tls.clone()),
+                mdns: reach.mdns,
+                fixed: FixedPorts::new(fixed_bind, forwarder.clone(), reach.proxy.clone(), stop.clone()),
+                lan_interface: reach.lan_interface.clone(),
+                listen: [Some(config.listen), config.http_listen].into_iter().flatten().collect(),
+                http_port: Some(http_port),
+                https_port: Some(https_port),
+            };
+            // The first round runs before the listeners open, so the first handshake has a
+            // certificate and the first request a table.
+            refresh.once(true);
+            tokio::spawn(crate::proxy::run_refresh(refresh, stop));
+            let portal = crate::portal::router(crate::portal::Portal::new(reach.proxy.clone(), reach.tls.clone(), reach.lan_interface, https_port));
+            (reach.tls, Some(reach.proxy), portal)
+        }
+        None => {
+            // Diagnostic mode: no store, so no routes; the admin UI still gets a certificate.
+            let tls = Tls::load_or_create(&config.data_dir).context("preparing the box's certificate authority")?;
+            let table = crate::proxy::Table::new("panier", &Default::default(), vec![]);
+            tls.ensure_leaf(&crate::proxy::leaf_names(&table, &[])).context("issuing the server certificate")?;
+            (tls, None, crate::portal::diagnostic_router(https_port))
+        }
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config().context("configuring TLS")?);
+    let https = Entry { proxy: proxy.clone(), forwarder: forwarder.clone(), https: true, fixed: None, box_router: Some(admin) };
+    let http = Entry { proxy, forwarder, https: false, fixed: None, box_router: Some(portal) };
+    Ok(WebEntries { acceptor, https: Arc::new(https), http: Arc::new(http) })
 }

@@ -27,11 +27,13 @@ pub struct Issue {
 /// What the checks look at.
 pub struct Inputs<'a> {
     pub readings: &'a Readings,
+    /// The backup alerts (`backup::alerts_from`).
+    pub backup_alerts: &'a [crate::backup::Alert],
 }
 
 type Check = fn(&Inputs<'_>) -> Option<Issue>;
 
-const CHECKS: &[Check] = &[disk_space, memory];
+const CHECKS: &[Check] = &[disk_space, memory, backups];
 
 pub fn run(inputs: &Inputs<'_>) -> Vec<Issue> {
     CHECKS.iter().filter_map(|check| check(inputs)).collect()
@@ -61,6 +63,18 @@ fn memory(i: &Inputs<'_>) -> Option<Issue> {
     (p < 5).then(|| Issue { key: "memory_low", severity: Severity::Warning, args: vec![("percent".into(), p.to_string())] })
 }
 
+/// Backups: the most serious backup alert (stale, failed or missing target are critical; an
+/// unconfirmed emergency kit is a warning). The Backups page lists them all.
+fn backups(i: &Inputs<'_>) -> Option<Issue> {
+    let a = i.backup_alerts.iter().find(|a| a.key != "backup_kit_unconfirmed").or_else(|| i.backup_alerts.first())?;
+    let severity = if a.key == "backup_kit_unconfirmed" { Severity::Warning } else { Severity::Critical };
+    let mut args = vec![("target".to_owned(), a.target.clone())];
+    if let Some(h) = a.hours {
+        args.push(("hours".into(), h.to_string()));
+    }
+    Some(Issue { key: a.key, severity, args })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,9 +94,9 @@ mod tests {
 
     #[test]
     fn thresholds() {
-        assert!(run(&Inputs { readings: &readings(50, 50) }).is_empty());
-        let issues = run(&Inputs { readings: &readings(3, 2) });
+        assert!(run(&Inputs { backup_alerts: &[], readings: &readings(50, 50) }).is_empty());
+        let issues = run(&Inputs { backup_alerts: &[], readings: &readings(3, 2) });
         assert_eq!(issues.iter().map(|i| (i.key, i.severity)).collect::<Vec<_>>(), [("disk_low", Severity::Critical), ("memory_low", Severity::Warning)]);
-        assert_eq!(run(&Inputs { readings: &readings(7, 50) })[0].severity, Severity::Warning);
+        assert_eq!(run(&Inputs { backup_alerts: &[], readings: &readings(7, 50) })[0].severity, Severity::Warning);
     }
 }

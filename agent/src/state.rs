@@ -5,13 +5,19 @@
 use crate::admins::Admins;
 use crate::apps::Apps;
 use crate::audit::Audit;
+use crate::firewall::Firewall;
+use crate::backup::Backups;
 use crate::status::Status;
+use crate::web::access::Access;
 use axum::extract::FromRef;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub admins: Admins,
     pub audit: Audit,
+    pub backups: Backups,
     pub status: Status,
     pub apps: Apps,
+    pub firewall: Firewall,
+    pub access: Access,
 }

@@ -8,6 +8,8 @@ use crate::store::{Store, StoreError};
 use crate::system::{self, Readings};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -45,15 +47,17 @@ pub struct Status {
     data_dir: PathBuf,
     started: Instant,
     provisioned_name: Option<BoxName>,
+    /// Setup never becomes undone, so once seen it is remembered (the health endpoint is hot).
+    setup_seen: Arc<AtomicBool>,
 }
 
 impl Status {
     pub fn normal(store: Store, data_dir: PathBuf, provisioned_name: Option<BoxName>) -> Status {
-        Status { store: Some(store), diagnosis: None, data_dir, started: Instant::now(), provisioned_name }
+        Status { store: Some(store), diagnosis: None, data_dir, started: Instant::now(), provisioned_name, setup_seen: Default::default() }
     }
 
     pub fn diagnostic(diagnosis: Diagnosis, data_dir: PathBuf) -> Status {
-        Status { store: None, diagnosis: Some(diagnosis), data_dir, started: Instant::now(), provisioned_name: None }
+        Status { store: None, diagnosis: Some(diagnosis), data_dir, started: Instant::now(), provisioned_name: None, setup_seen: Default::default() }
     }
 
     /// The box's default language (French when unknown).
@@ -84,10 +88,15 @@ impl Status {
 
     /// Whether setup is done, without reading the machine (for the health endpoint).
     pub fn report_setup_done(&self) -> Result<bool, StoreError> {
-        match &self.store {
-            Some(store) => Ok(store.box_settings()?.setup_done),
-            None => Ok(false),
+        if self.setup_seen.load(Ordering::Relaxed) {
+            return Ok(true);
         }
+        let done = match &self.store {
+            Some(store) => store.box_settings()?.setup_done,
+            None => false,
+        };
+        self.setup_seen.store(done, Ordering::Relaxed);
+        Ok(done)
     }
 
     pub fn report(&self) -> Result<StatusReport, StoreError> {
@@ -96,7 +105,11 @@ impl Status {
             None => Default::default(),
         };
         let readings = system::read(&self.data_dir);
-        let issues = health::run(&health::Inputs { readings: &readings });
+        let backup_alerts = match &self.store {
+            Some(store) => crate::backup::alerts_from(&store.backup_targets()?, &store.backup_runs(200)?, crate::store::now()),
+            None => vec![],
+        };
+        let issues = health::run(&health::Inputs { readings: &readings, backup_alerts: &backup_alerts });
         Ok(StatusReport {
             mode: self.mode(),
             version: VERSION.to_owned(),

@@ -1,1 +1,47 @@
-//! Hardware tools for refurbishment workshops (filled by the hardware issue).
+//! `panier-hw`: hardware tools for refurbishment workshops and the box's Hardware page.
+//!
+//! Map: [`host`] (where facts come from) → [`probe`] (what the machine is) → [`verdict`]
+//! (can it be a box, with [`models`] advice) → [`selftest`] (does it work) → [`wipe`] and
+//! [`flash`] (destructive, both behind [`blockdev`]'s safety gate, using [`rawio`]) →
+//! [`certificate`] and [`report`] (what the workshop prints). [`i18n`] holds every sentence
+//! in French and English; [`cli`] exposes the commands to the agent's command tree.
+//!
+//! Entry points for the agent: [`cli::HwArgs`] + [`cli::run`], [`cli::FlashArgs`] +
+//! [`cli::run_flash`], and [`hardware_summary`] for the admin UI's Hardware page.
+
+pub mod blockdev;
+pub mod certificate;
+pub mod cli;
+pub mod flash;
+pub mod host;
+pub mod html;
+pub mod i18n;
+pub mod models;
+pub mod probe;
+pub mod rawio;
+pub mod report;
+pub mod selftest;
+pub mod verdict;
+pub mod wipe;
+
+use serde::Serialize;
+
+/// What the Hardware page shows: the probe and the verdict, serializable as one JSON object.
+#[derive(Debug, Clone, Serialize)]
+pub struct HardwareSummary {
+    pub probe: probe::Probe,
+    pub verdict: verdict::Verdict,
+}
+
+/// Probes this machine and judges it (blocking: ~0.1–1 s, runs smartctl once per disk; call
+/// it from `spawn_blocking`).
+pub fn hardware_summary(lang: i18n::Lang) -> HardwareSummary {
+    summarize(&host::Host::system(), lang)
+}
+
+/// The same on any host (a fixture machine in tests).
+pub fn summarize(host: &host::Host, lang: i18n::Lang) -> HardwareSummary {
+    let probe = probe::probe(host);
+    let verdict = verdict::check(&probe, &models::ModelDb::builtin(), lang);
+    HardwareSummary { probe, verdict }
+}

@@ -7,8 +7,11 @@
 //! script starts one dockerd for the whole run), else this harness starts one with
 //! `tools/start-engine.sh`.
 
+pub mod backup;
+pub mod browser;
 pub mod engine;
 pub mod services;
+pub mod netns;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -58,6 +61,21 @@ pub struct AgentOptions {
     /// A configuration file's content.
     pub config: Option<String>,
     pub extra_args: Vec<String>,
+    /// Extra environment variables for the agent process.
+    pub env: Vec<(String, String)>,
+    /// Apply the firewall (nftables). Off by default: an agent in the test machine's own
+    /// network namespace must not take over its input policy. Turn it on only with `netns`.
+    pub firewall: bool,
+    /// Run the agent inside this network namespace (`/var/run/netns/NAME`, see [`netns`]).
+    pub netns: Option<String>,
+    /// The admin address (default `127.0.0.1:<free port>`).
+    pub listen: Option<String>,
+    /// Make the agent the box's web entry: `--listen` is then HTTPS and an HTTP entry
+    /// (portal, services by name) listens on [`Agent::http_port`]; fixed service ports start
+    /// at [`Agent::service_port_base`]. mDNS stays off unless `mdns_interface` is given.
+    pub web_entry: bool,
+    /// Announce names on this interface (with `web_entry`).
+    pub mdns_interface: Option<String>,
 }
 
 /// A running `panier agent` process.
@@ -67,6 +85,9 @@ pub struct Agent {
     pub data_dir: PathBuf,
     pub socket: PathBuf,
     pub port: u16,
+    /// The HTTP entry's port (with `web_entry`).
+    pub http_port: u16,
+    pub service_port_base: u16,
     pub log: PathBuf,
     pub options: AgentOptions,
 }
@@ -95,37 +116,71 @@ impl Agent {
         let socket = run_dir.join("panier.sock");
         let config = run_dir.join("panier.toml");
         std::fs::write(&config, options.config.clone().unwrap_or_default())?;
-        let port = free_port();
+        let (listen, port) = match &options.listen {
+            Some(l) => (l.clone(), l.rsplit(':').next().and_then(|p| p.parse().ok()).context("listen needs a port")?),
+            None => {
+                let p = free_port();
+                (format!("127.0.0.1:{p}"), p)
+            }
+        };
         let log = run_dir.join("agent.log");
-        let mut cmd = Command::new(panier_bin());
+        let http_port = free_port();
+        // A block of ports unlikely to collide between parallel tests.
+        let service_port_base = 20000 + (std::process::id() as u16 % 400) * 100 + (port % 97);
+        let mut cmd = match &options.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/var/run/netns/{ns}")).arg(panier_bin());
+                c
+            }
+            None => Command::new(panier_bin()),
+        };
+        let mut entry_args: Vec<String> = Vec::new();
+        if options.web_entry {
+            entry_args.extend(["--http-listen".into(), format!("127.0.0.1:{http_port}"), "--service-port-base".into(), service_port_base.to_string()]);
+            match &options.mdns_interface {
+                Some(i) => entry_args.extend(["--lan-interface".into(), i.clone()]),
+                None => entry_args.push("--no-mdns".into()),
+            }
+        }
         cmd.arg("agent")
             .arg("--config")
             .arg(&config)
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(&listen)
+            .arg("--firewall")
+            .arg(if options.firewall { "on" } else { "off" })
             .arg("--socket")
             .arg(&socket)
             .args(&options.extra_args)
+            .args(&entry_args)
             .env("PANIER_LOG_STDERR", "1")
+            .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log)?))
             .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log)?));
         if let Some(engine) = &options.engine {
             cmd.arg("--engine").arg(engine);
         }
         let child = cmd.spawn().context("starting panier agent")?;
-        let mut agent = Agent { child: Some(child), _tmp: tmp, data_dir, socket, port, log, options };
+        let mut agent = Agent { child: Some(child), _tmp: tmp, data_dir, socket, port, http_port, service_port_base, log, options };
         agent.wait_ready()?;
         Ok(agent)
     }
 
     /// Waits for `/api/v1/health` to answer.
     pub fn wait_ready(&mut self) -> Result<()> {
-        let url = self.url("/api/v1/health");
+        let url = if self.options.web_entry { self.http_url("/ca.pem") } else { self.url("/api/v1/health") };
+        let netns = self.options.netns.clone();
         let start = Instant::now();
         loop {
-            if ureq::get(&url).call().is_ok() {
+            let get = || ureq::get(&url).config().max_redirects(0).http_status_as_error(false).build().call().is_ok();
+            let ready = match &netns {
+                Some(ns) => netns::within(ns, get),
+                None => get(),
+            };
+            if ready {
                 return Ok(());
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -140,6 +195,16 @@ impl Agent {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A URL on the HTTP entry (with `web_entry`).
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    /// The box's certificate authority (PEM), as stored in its data directory.
+    pub fn ca_pem_path(&self) -> PathBuf {
+        self.data_dir.join("tls/ca.crt")
     }
 
     pub fn log_text(&self) -> String {
@@ -236,6 +301,7 @@ impl Agent {
         let mut fresh = Agent::start_with(opts);
         self.child = fresh.child.take();
         self.port = fresh.port;
+        self.http_port = fresh.http_port;
     }
 }
 

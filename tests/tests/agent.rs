@@ -119,3 +119,55 @@ fn newer_database_leads_to_diagnostic_mode() {
         "db_too_new",
     );
 }
+
+#[test]
+fn notifies_systemd_ready_and_watchdog() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let env = vec![("NOTIFY_SOCKET".to_owned(), notify.display().to_string()), ("WATCHDOG_USEC".to_owned(), "300000".to_owned())];
+    let mut agent = Agent::start_with(AgentOptions { env, ..Default::default() });
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 512];
+    while !(seen.iter().any(|m: &String| m.contains("READY=1")) && seen.iter().filter(|m| m.contains("WATCHDOG=1")).count() >= 2) {
+        let n = socket.recv(&mut buf).expect("a notification within 10 s");
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    agent.stop_within(Duration::from_secs(10)).unwrap();
+    let n = socket.recv(&mut buf).unwrap();
+    let mut last = String::from_utf8_lossy(&buf[..n]).into_owned();
+    while last.contains("WATCHDOG=1") {
+        let n = socket.recv(&mut buf).unwrap();
+        last = String::from_utf8_lossy(&buf[..n]).into_owned();
+    }
+    assert!(last.contains("STOPPING=1"), "{last}");
+}
+
+#[test]
+fn the_socket_refuses_other_users() {
+    let agent = Agent::start();
+    // uid 65534 (nobody): the socket is 0660 root-owned inside a 0700 directory.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(panier_bin())
+        .args(["status", "--socket"])
+        .arg(&agent.socket)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("denied"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&agent.socket).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o660);
+}
+
+#[test]
+fn hardware_tools_work_without_the_daemon() {
+    let out = Command::new(panier_bin()).args(["hw", "probe", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let probe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(probe["cpu"]["threads"].as_u64().unwrap() >= 1);
+    assert!(probe["memory"]["total_bytes"].as_u64().unwrap() > 0);
+    let check = Command::new(panier_bin()).args(["hw", "check", "--lang", "en"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&check.stdout).contains("Verdict"), "{}", String::from_utf8_lossy(&check.stdout));
+}

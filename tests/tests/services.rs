@@ -218,14 +218,15 @@ fn kill9_during_install_leaves_a_clean_state() {
 #[test]
 fn the_agent_starts_without_an_engine_and_says_so() {
     let catalog = tempfile::tempdir().unwrap();
-    test_catalog(catalog.path(), &suffix());
+    let suffix = suffix();
+    test_catalog(catalog.path(), &suffix);
     let s = Agent::start_with(AgentOptions {
         engine: Some("unix:///nonexistent/docker.sock".into()),
         extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
         ..Default::default()
     });
     s.setup("biblio", "camille", "un mot de passe solide");
-    let id = std::fs::read_dir(catalog.path()).unwrap().flatten().next().unwrap().file_name().to_string_lossy().into_owned();
+    let id = format!("notes{suffix}"); // the test service with a `title` setting
     let mut out = s.cli(&["app", "install", &id, "--set", "title=x"]);
     for _ in 0..50 {
         if String::from_utf8_lossy(&out.stderr).contains("not reachable") {

@@ -65,20 +65,29 @@ fn run(root: &Path, extra: &[String]) -> Result<(), String> {
 /// One test suite: a name and the command that runs it.
 struct Suite {
     name: &'static str,
+    /// Run by a plain `cargo xtask test`; others only when named.
+    default: bool,
     program: &'static str,
     args: &'static [&'static str],
 }
 
 const SUITES: &[Suite] = &[
     // Unit, golden-file, router and system tests (real binary, engine, nftables, browser).
-    Suite { name: "cargo tests", program: "bash", args: &["tools/cargo-tests.sh"] },
+    Suite { name: "cargo tests", default: true, program: "bash", args: &["tools/cargo-tests.sh"] },
+    // shellcheck, grub-script-check, nft -c, systemd-analyze verify, defconfig duplicates,
+    // and the board's genimage layout with stand-in contents.
+    Suite { name: "image tree checks", default: true, program: "bash", args: &["image/scripts/check-tree.sh"] },
+    // The test image booted in QEMU (SeaBIOS and OVMF): setup, reboot, RAUC update, fallback.
+    // Opt-in (`cargo xtask test qemu`) until it has passed end to end and fits CI's time.
+    Suite { name: "qemu", default: false, program: "bash", args: &["tests/qemu/run-tests.sh"] },
 ];
 
 fn test(root: &Path, only: &[String]) -> Result<(), String> {
     install_deps(root)?;
     let mut failed = Vec::new();
     for suite in SUITES {
-        if !only.is_empty() && !only.iter().any(|o| o == suite.name) {
+        let named = only.iter().any(|o| o == suite.name);
+        if (only.is_empty() && !suite.default) || (!only.is_empty() && !named) {
             continue;
         }
         eprintln!("==> {}", suite.name);

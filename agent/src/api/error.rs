@@ -7,7 +7,10 @@
 use crate::admins::AdminError;
 use crate::apps::AppError;
 use crate::jobs::JobError;
+use crate::firewall::FirewallError;
+use crate::backup::BackupError;
 use crate::store::StoreError;
+use crate::web::access::AccessError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,9 +35,15 @@ pub enum ApiError {
     #[error(transparent)]
     Admin(#[from] AdminError),
     #[error(transparent)]
+    Backup(#[from] BackupError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     App(#[from] AppError),
+    #[error(transparent)]
+    Firewall(#[from] FirewallError),
 }
 
 /// The body of every error answer.
@@ -71,6 +80,29 @@ impl ApiError {
                 AdminError::WrongCurrentPassword => (StatusCode::FORBIDDEN, "current_password_wrong"),
                 AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
+            ApiError::Backup(e) => {
+                let status = match e {
+                    BackupError::NoSuchTarget(_) | BackupError::NoSuchSnapshot(_) => StatusCode::NOT_FOUND,
+                    BackupError::TargetExists(_) | BackupError::Busy | BackupError::NoTarget => StatusCode::CONFLICT,
+                    BackupError::BadName(_) | BackupError::Target(crate::backup::target::TargetError::Invalid(_)) => StatusCode::BAD_REQUEST,
+                    BackupError::Target(crate::backup::target::TargetError::Missing(_)) => StatusCode::CONFLICT,
+                    BackupError::Restic { source, .. } => match source {
+                        crate::backup::restic::ResticError::WrongPassword => StatusCode::FORBIDDEN,
+                        crate::backup::restic::ResticError::NoRepository(_) => StatusCode::NOT_FOUND,
+                        crate::backup::restic::ResticError::TargetFull | crate::backup::restic::ResticError::Unreachable(_) => StatusCode::CONFLICT,
+                        crate::backup::restic::ResticError::NotInstalled(_) | crate::backup::restic::ResticError::Failed { .. } => StatusCode::BAD_GATEWAY,
+                    },
+                    BackupError::NoBoxState => StatusCode::NOT_FOUND,
+                    BackupError::Hook { .. } | BackupError::Target(crate::backup::target::TargetError::Command { .. }) | BackupError::Failed(_) => StatusCode::BAD_GATEWAY,
+                    BackupError::Io { .. } | BackupError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, if status == StatusCode::INTERNAL_SERVER_ERROR { "internal" } else { e.key() })
+            }
+            ApiError::Access(e) => match e {
+                AccessError::TextTooLong => (StatusCode::BAD_REQUEST, "portal_text_too_long"),
+                AccessError::InvalidLogo => (StatusCode::BAD_REQUEST, "portal_logo_invalid"),
+                AccessError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::App(e) => match e {
                 AppError::NotInCatalog(_) => (StatusCode::NOT_FOUND, "app_not_in_catalog"),
@@ -88,6 +120,16 @@ impl ApiError {
                 AppError::BadManifest { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Firewall(e) => match e {
+                FirewallError::Invalid(invalid) => (StatusCode::BAD_REQUEST, invalid.key),
+                FirewallError::WouldCutAdmin { .. } => (StatusCode::CONFLICT, "firewall_would_cut_admin"),
+                FirewallError::Refused { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "firewall_refused"),
+                FirewallError::Backend(_) => (StatusCode::SERVICE_UNAVAILABLE, "firewall_unavailable"),
+                FirewallError::Disabled => (StatusCode::CONFLICT, "firewall_disabled"),
+                FirewallError::NothingPending => (StatusCode::CONFLICT, "firewall_nothing_pending"),
+                FirewallError::NotFresh => (StatusCode::CONFLICT, "firewall_not_fresh"),
+                FirewallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }

@@ -22,8 +22,9 @@ pub struct ClientIp(pub IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V6(Ipv6Addr::LOCALHOST), |c| c.0.ip());
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Through the extractor (not the extension) so that tests' MockConnectInfo applies.
+        let ip = ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.map_or(IpAddr::V6(Ipv6Addr::LOCALHOST), |c| c.0.ip());
         Ok(ClientIp(ip))
     }
 }

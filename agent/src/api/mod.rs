@@ -6,10 +6,14 @@
 //! `security(())` (health, setup, login) — a test enumerates the document to enforce it.
 //! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
 
+mod access;
 mod accounts;
+pub mod backup;
+mod hardware;
 mod apps;
 pub mod error;
 pub mod extract;
+pub mod firewall;
 pub mod system;
 
 pub use accounts::session_cookie;
@@ -55,6 +59,22 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::remove_admin))
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::set_language))
+        .routes(routes!(backup::status))
+        .routes(routes!(backup::list_targets, backup::add_target))
+        .routes(routes!(backup::remove_target))
+        .routes(routes!(backup::kit))
+        .routes(routes!(backup::confirm_kit))
+        .routes(routes!(backup::snapshots))
+        .routes(routes!(backup::file))
+        .routes(routes!(backup::run))
+        .routes(routes!(backup::restore))
+        .routes(routes!(backup::check))
+        .routes(routes!(backup::schedule))
+        .routes(routes!(backup::usb_disks))
+        .routes(routes!(backup::format_usb))
+        .routes(routes!(backup::ssh_key))
+        .routes(routes!(backup::restore_box))
+        .routes(routes!(hardware::hardware))
         .routes(routes!(apps::catalog))
         .routes(routes!(apps::catalog_entry))
         .routes(routes!(apps::list, apps::install))
@@ -63,6 +83,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::logs))
         .routes(routes!(apps::jobs))
         .routes(routes!(apps::job))
+        .routes(routes!(firewall::show))
+        .routes(routes!(firewall::live))
+        .routes(routes!(firewall::reload))
+        .routes(routes!(firewall::set_exposure))
+        .routes(routes!(firewall::set_lan))
+        .routes(routes!(firewall::set_ssh))
+        .routes(routes!(firewall::confirm))
+        .routes(routes!(firewall::blocked))
+        .routes(routes!(access::report))
+        .routes(routes!(access::texts, access::set_texts))
+        .routes(routes!(access::clear_renames))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

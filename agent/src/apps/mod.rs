@@ -91,8 +91,9 @@ impl AppError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WebRoute {
     pub app: AppId,
-    /// Display name (French).
+    /// Display name and description (French).
     pub name: String,
+    pub description: String,
     /// The container's address on its service network, and the port.
     pub upstream: SocketAddr,
     pub max_body_bytes: u64,
@@ -236,6 +237,7 @@ impl Apps {
                 Some(WebRoute {
                     app: row.id.clone(),
                     name: m.name.fr.clone(),
+                    description: m.description.fr.clone(),
                     upstream: SocketAddr::new(*ip, web.port),
                     max_body_bytes: web.max_body_mb * 1024 * 1024,
                     websocket: web.websocket,

@@ -5,8 +5,10 @@
 mod admin;
 mod app;
 mod catalog;
+mod backup;
 pub mod client;
 mod diagnostic;
+mod firewall;
 mod log;
 mod status;
 
@@ -34,12 +36,20 @@ pub enum Command {
     Admin(admin::Args),
     /// Show the audit log of admin actions.
     Log(log::Args),
+    /// Backups: targets, runs, snapshots, restore, emergency kit.
+    Backup(backup::Args),
     /// Leave diagnostic mode after a database problem.
     Diagnostic(diagnostic::Args),
+    /// Hardware tools for workshops: probe, check, selftest, wipe, report (no daemon needed).
+    Hw(panier_hw::cli::HwArgs),
+    /// Write a disk image to a disk and verify it (no daemon needed).
+    Flash(panier_hw::cli::FlashArgs),
     /// Services: catalog, install, start, stop, update, remove, logs, status.
     App(app::Args),
     /// Check a service catalog directory (works without the daemon).
     Catalog(catalog::Args),
+    /// The firewall: show, explain, reload, change, confirm.
+    Firewall(firewall::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -66,14 +76,16 @@ pub struct JsonArg {
 
 pub async fn run(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Agent(_) => unreachable!("the daemon is started by main"),
+        Command::Agent(_) | Command::Hw(_) | Command::Flash(_) => unreachable!("started by main without a runtime"),
         Command::Status(args) => status::run(args).await,
         Command::SetupCode(args) => status::run_setup_code(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Log(args) => log::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
         Command::Diagnostic(args) => diagnostic::run(args),
         Command::App(args) => app::run(args).await,
         Command::Catalog(args) => catalog::run(args),
+        Command::Firewall(args) => firewall::run(args).await,
     }
 }
 

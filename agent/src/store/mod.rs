@@ -15,14 +15,19 @@
 
 mod admins;
 mod apps;
+mod backup;
 mod audit;
+mod firewall;
 mod sessions;
+mod proxy;
 mod settings;
 
 pub use admins::AdminRow;
 pub use apps::{AppRow, JobRow, Phase};
+pub use backup::{RunEnd, RunRow, TargetRow};
 pub use audit::{AuditEntry, NewAudit};
 pub use sessions::SessionRow;
+pub use proxy::{MdnsRename, PortalTexts};
 pub use settings::BoxSettings;
 
 use rusqlite::Connection;

@@ -26,15 +26,13 @@ impl Store {
         Ok(())
     }
 
-    /// The session for a token hash if it was seen within `idle_secs`; older ones are deleted.
+    /// The session for a token hash if it was seen within `idle_secs` (a read only: expired
+    /// rows are deleted by [`Store::expire_sessions`]).
     pub fn live_session(&self, token_hash: &str, idle_secs: i64) -> Result<Option<SessionRow>, StoreError> {
-        let conn = self.conn();
-        let now = super::now();
-        conn.execute("DELETE FROM sessions WHERE last_seen < ?1", [now - idle_secs]).ctx("expiring sessions")?;
-        conn.query_row(
+        self.conn().query_row(
             "SELECT s.token_hash, s.admin_id, a.username, a.language, s.csrf, s.last_seen
-             FROM sessions s JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = ?1",
-            [token_hash],
+             FROM sessions s JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = ?1 AND s.last_seen >= ?2",
+            params![token_hash, super::now() - idle_secs],
             |r| {
                 Ok(SessionRow {
                     token_hash: r.get(0)?,
@@ -48,6 +46,11 @@ impl Store {
         )
         .optional()
         .ctx("reading a session")
+    }
+
+    /// Deletes sessions idle for more than `idle_secs`; returns how many.
+    pub fn expire_sessions(&self, idle_secs: i64) -> Result<usize, StoreError> {
+        self.conn().execute("DELETE FROM sessions WHERE last_seen < ?1", [super::now() - idle_secs]).ctx("expiring sessions")
     }
 
     pub fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {

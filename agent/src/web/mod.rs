@@ -9,10 +9,14 @@
 //! Language: the logged-in admin's own, else the `panier_lang` cookie set by the language
 //! switch, else the box default (French).
 
+pub mod access;
 mod accounts;
+pub mod backup;
 pub use accounts::format_time;
 mod dashboard;
+mod firewall;
 pub mod diagnostic;
+mod hardware;
 
 use crate::admins::Actor;
 use crate::api::ApiError;
@@ -29,7 +33,15 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 /// The navigation: catalog key of the label, and the page's path.
-pub const NAV: &[(&str, &str)] = &[("nav.dashboard", "/admin"), ("nav.admins", "/admin/admins"), ("nav.audit", "/admin/audit")];
+pub const NAV: &[(&str, &str)] = &[
+    ("nav.dashboard", "/admin"),
+    ("nav.backups", "/admin/backups"),
+    ("nav.firewall", "/admin/firewall"),
+    ("access.nav", "/admin/access"),
+    ("nav.hardware", "/admin/hardware"),
+    ("nav.admins", "/admin/admins"),
+    ("nav.audit", "/admin/audit"),
+];
 
 pub const LANG_COOKIE: &str = "panier_lang";
 
@@ -42,6 +54,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/logout", post(accounts::logout))
         .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
         .route("/admin/audit", get(accounts::audit_page))
+        .route("/admin/backups", get(backup::page).post(backup::submit))
+        .route("/admin/backups/kit/{name}", get(backup::kit_page))
+        .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
+        .route("/admin/hardware", get(hardware::page))
+        .route("/admin/firewall", get(firewall::page).post(firewall::submit))
+        .route("/admin/access", get(access::access_page).post(access::access_submit))
+        .route("/admin/access/logo", post(access::logo_submit))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
@@ -122,6 +141,12 @@ impl Layout {
             self.csrf = s.csrf.clone();
         }
         self.nav = NAV.iter().map(|(key, href)| NavItem { label: t.get(key), href, current: *href == self.path }).collect();
+        for a in backup::current_alerts().iter().filter(|a| a.key != "backup_kit_unconfirmed") {
+            let hours = a.hours.map(|h| h.to_string()).unwrap_or_default();
+            let args = [("target", a.target.as_str()), ("hours", hours.as_str())];
+            let text = format!("{} {}", t.fmt(&format!("health.{}.what", a.key), &args), t.fmt(&format!("health.{}.fix", a.key), &args));
+            self.banners.push(Banner { text });
+        }
         self
     }
 }

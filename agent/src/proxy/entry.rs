@@ -1,0 +1,59 @@
+//! One web entry of the box (the HTTPS port, the HTTP port, or a service's fixed port): what
+//! a request leads to, by its `Host`.
+
+use super::{Forwarder, Proxy, Target, pages, request_host};
+use crate::api::extract::Https;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::response::Response;
+use std::net::SocketAddr;
+use tower::ServiceExt;
+
+/// A listener's behaviour.
+pub struct Entry {
+    pub proxy: Option<Proxy>,
+    pub forwarder: Forwarder,
+    /// Requests arrived over TLS (they are marked [`Https`], and forwarded as such).
+    pub https: bool,
+    /// A fixed-port entry: every request goes to this service, whatever its `Host`.
+    pub fixed: Option<String>,
+    /// What the box itself answers (portal or admin UI); `None` on fixed ports.
+    pub box_router: Option<Router>,
+}
+
+impl Entry {
+    pub async fn handle(&self, mut req: Request<Body>, peer: SocketAddr) -> Response {
+        if let Some(proxy) = &self.proxy {
+            let table = proxy.table();
+            if let Some(name) = &self.fixed {
+                let lang = pages::language(req.headers());
+                return match table.by_name(name) {
+                    Some(p) => self.forwarder.forward(&p.route, req, peer, self.https, lang).await,
+                    None => pages::gone(lang, &table),
+                };
+            }
+            let host = request_host(&req);
+            match table.lookup(&host) {
+                Target::Service(p) => {
+                    let lang = pages::language(req.headers());
+                    return self.forwarder.forward(&p.route, req, peer, self.https, lang).await;
+                }
+                Target::UnknownService => return pages::unknown(pages::language(req.headers()), &table, &host),
+                Target::TheBox => {}
+            }
+        }
+        let Some(router) = &self.box_router else {
+            return pages::plain(axum::http::StatusCode::NOT_FOUND, "not found");
+        };
+        req.extensions_mut().insert(ConnectInfo(peer));
+        if self.https {
+            req.extensions_mut().insert(Https);
+        }
+        match router.clone().oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Forwarding one request to a service's upstream, streaming both bodies, and tunnelling
+//! WebSocket upgrades.
+//!
+//! Timeouts: 5 s to connect to the upstream, 120 s for its response headers (a slow
+//! Nextcloud operation); bodies have none of their own (a 1 GiB upload on a slow Wi-Fi takes
+//! minutes) beyond the connection's idle handling in `serve`.
+
+use super::Route;
+use super::pages;
+use axum::body::Body;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Request, StatusCode, Uri, Version};
+use axum::response::Response;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The upstream client, with a pool of kept-alive connections per service.
+#[derive(Clone)]
+pub struct Forwarder {
+    client: Client<HttpConnector, Body>,
+}
+
+impl Default for Forwarder {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).pool_max_idle_per_host(128).build(connector);
+        Forwarder { client }
+    }
+}
+
+/// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// The protocol asked for in `Upgrade`, if the request asks for one.
+fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
+    connection_upgrade.then(|| headers.get(header::UPGRADE).cloned()).flatten()
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+}
+
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+impl Forwarder {
+    /// Sends `req` to `route`'s upstream and returns its answer, bodies streamed.
+    pub async fn forward(&self, route: &Route, mut req: Request<Body>, peer: SocketAddr, https: bool, lang: crate::names::Language) -> Response {
+        let max = route.max_body_bytes;
+        if max > 0 && content_length(req.headers()).is_some_and(|len| len > max) {
+            return pages::too_large(lang, &route.title, max);
+        }
+        let upgrade = if route.websocket { upgrade_of(req.headers()) } else { None };
+        let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        let original_host = parts.headers.get(header::HOST).cloned();
+        strip_hop_by_hop(&mut parts.headers);
+        if let Some(protocol) = &upgrade {
+            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, protocol.clone());
+        }
+        let h = &mut parts.headers;
+        h.insert("x-forwarded-for", HeaderValue::from_str(&peer.ip().to_string()).expect("an address is ASCII"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static(if https { "https" } else { "http" }));
+        if let Some(host) = original_host {
+            h.insert("x-forwarded-host", host);
+        }
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = match Uri::try_from(format!("http://{}{path}", route.upstream)) {
+            Ok(u) => u,
+            Err(_) => return pages::plain(StatusCode::BAD_REQUEST, "bad request target"),
+        };
+        parts.version = Version::HTTP_11;
+        let body = if max > 0 { Body::new(http_body_util::Limited::new(body, max as usize)) } else { body };
+        let answer = tokio::time::timeout(RESPONSE_TIMEOUT, self.client.request(Request::from_parts(parts, body))).await;
+        let mut response = match answer {
+            Err(_) => {
+                log::warn!(service = route.name.as_str(); "no answer from {} within {}s", route.upstream, RESPONSE_TIMEOUT.as_secs());
+                return pages::unavailable(lang, &route.title, StatusCode::GATEWAY_TIMEOUT);
+            }
+            Ok(Err(e)) if is_length_limit(&e) => return pages::too_large(lang, &route.title, max),
+            Ok(Err(e)) => {
+                log::warn!(service = route.name.as_str(); "cannot reach {}: {e}", route.upstream);
+                return pages::unavailable(lang, &route.title, StatusCode::BAD_GATEWAY);
+            }
+            Ok(Ok(r)) => r,
+        };
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(client_side) = client_side {
+                let upstream_side = hyper::upgrade::on(&mut response);
+                let name = route.name.clone();
+                tokio::spawn(async move {
+                    match tokio::try_join!(client_side, upstream_side) {
+                        Ok((client, upstream)) => {
+                            let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(upstream)).await;
+                        }
+                        Err(e) => log::info!(service = name.as_str(); "an upgrade did not complete: {e}"),
+                    }
+                });
+            }
+        } else {
+            strip_hop_by_hop(response.headers_mut());
+        }
+        response.map(Body::new)
+    }
+}

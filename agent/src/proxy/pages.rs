@@ -1,0 +1,110 @@
+//! The pages the proxy answers itself: an unknown name, a service that does not answer, a
+//! body over the service's limit. Self-contained HTML (styles inline: on a service's name,
+//! any other URL would go to the service), in the visitor's language.
+
+use super::Table;
+use crate::i18n::{Messages, messages};
+use crate::names::Language;
+use askama::Template;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Template)]
+#[template(path = "proxy_message.html")]
+struct MessagePage<'a> {
+    t: &'static Messages,
+    title: &'a str,
+    message: &'a str,
+    error: bool,
+    box_host: &'a str,
+    services: Vec<(String, String)>,
+}
+
+/// The visitor's language from `Accept-Language` (the first of fr/en named), else French.
+pub fn language(headers: &HeaderMap) -> Language {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',').map(|p| p.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).find_map(|tag| {
+                let primary = tag.split('-').next().unwrap_or("");
+                Language::parse(primary).ok()
+            })
+        })
+        .unwrap_or_default()
+}
+
+fn page(status: StatusCode, p: &MessagePage<'_>) -> Response {
+    match p.render() {
+        Ok(html) => {
+            let mut r = axum::response::Html(html).into_response();
+            *r.status_mut() = status;
+            r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => {
+            log::error!("cannot render a proxy page: {e}");
+            plain(status, p.message)
+        }
+    }
+}
+
+pub fn plain(status: StatusCode, text: &str) -> Response {
+    (status, text.to_owned()).into_response()
+}
+
+/// A name of the box's form that no service has: say so and list what exists.
+pub fn unknown(lang: Language, table: &Table, host: &str) -> Response {
+    let t = messages(lang);
+    let services = table.routes.iter().map(|p| (p.route.title.clone(), format!("http://{}/", p.host))).collect();
+    let message = t.fmt("proxy.unknown_text", &[("host", host)]);
+    page(
+        StatusCode::NOT_FOUND,
+        &MessagePage { t, title: t.get("proxy.unknown_title"), message: &message, error: false, box_host: &table.box_host, services },
+    )
+}
+
+/// The service does not answer (stopped, starting, crashed).
+pub fn unavailable(lang: Language, service: &str, status: StatusCode) -> Response {
+    let t = messages(lang);
+    let message = t.fmt("proxy.unavailable_text", &[("service", service)]);
+    page(status, &MessagePage { t, title: t.get("proxy.unavailable_title"), message: &message, error: true, box_host: "", services: vec![] })
+}
+
+/// The request body is over the service's limit.
+pub fn too_large(lang: Language, service: &str, max: u64) -> Response {
+    let t = messages(lang);
+    let mib = (max >> 20).max(1).to_string();
+    let message = t.fmt("proxy.too_large_text", &[("service", service), ("mib", &mib)]);
+    page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &MessagePage { t, title: t.get("proxy.too_large_title"), message: &message, error: true, box_host: "", services: vec![] },
+    )
+}
+
+/// A fixed port whose service is gone.
+pub fn gone(lang: Language, table: &Table) -> Response {
+    let t = messages(lang);
+    let services = table.routes.iter().map(|p| (p.route.title.clone(), format!("http://{}/", p.host))).collect();
+    page(
+        StatusCode::NOT_FOUND,
+        &MessagePage { t, title: t.get("proxy.gone_title"), message: t.get("proxy.gone_text"), error: false, box_host: &table.box_host, services },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_first_known() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT_LANGUAGE, v.parse().unwrap());
+            m
+        };
+        assert_eq!(language(&h("de-DE,en-US;q=0.8,fr;q=0.5")), Language::En);
+        assert_eq!(language(&h("fr-FR")), Language::Fr);
+        assert_eq!(language(&HeaderMap::new()), Language::Fr);
+    }
+}

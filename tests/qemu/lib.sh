@@ -1,0 +1,121 @@
+# shellcheck shell=bash
+# Helpers for the QEMU system tests (sourced by run-tests.sh and boot.sh; bash).
+#
+# One VM at a time: vm_start boots a disk image under SeaBIOS or OVMF with TCG, the serial
+# console in $VM_DIR/serial.log, the guest's port 80 and 22 forwarded to free local ports
+# (VM_HTTP, VM_SSH). The tests talk to the box over SSH with the key that headless provisioning
+# installed (VM_KEY), and over HTTP as a browser would.
+
+VM_DIR=${VM_DIR:-}
+VM_PID=""
+VM_HTTP=""
+VM_SSH=""
+VM_KEY=""
+VM_STARTED_AT=0
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+
+free_port() {
+  local port
+  while :; do
+    port=$(( 20000 + RANDOM % 20000 ))
+    ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
+  done
+}
+
+# vm_start DISK seabios|ovmf [extra qemu args...]
+vm_start() {
+  local disk=$1 firmware=$2
+  shift 2
+  VM_HTTP=$(free_port)
+  VM_SSH=$(free_port)
+  local fw=()
+  if [ "$firmware" = ovmf ]; then
+    [ -f "$VM_DIR/OVMF_VARS.fd" ] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$VM_DIR/OVMF_VARS.fd"
+    fw=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+        -drive "if=pflash,format=raw,file=$VM_DIR/OVMF_VARS.fd")
+  fi
+  : > "$VM_DIR/serial.log"
+  VM_STARTED_AT=$(date +%s)
+  qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 2048 \
+    "${fw[@]}" \
+    -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+    -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$VM_HTTP-:80,hostfwd=tcp:127.0.0.1:$VM_SSH-:22" \
+    -display none -serial "file:$VM_DIR/serial.log" -monitor none \
+    "$@" &
+  VM_PID=$!
+  log "VM started ($firmware, pid $VM_PID): http://127.0.0.1:$VM_HTTP/, ssh port $VM_SSH, serial $VM_DIR/serial.log"
+}
+
+vm_running() { [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; }
+
+# Stops the VM: a clean power-off through SSH when possible, else kills QEMU.
+vm_stop() {
+  vm_running || return 0
+  vm_ssh systemctl poweroff > /dev/null 2>&1 || true
+
+  for _ in $(seq 1 90); do vm_running || break; sleep 1; done
+  if vm_running; then kill "$VM_PID" 2>/dev/null || true; fi
+  wait "$VM_PID" 2>/dev/null || true
+  VM_PID=""
+}
+
+# Counts the serial console's lines matching an extended regex.
+serial_count() { grep -aEc "$1" "$VM_DIR/serial.log" 2>/dev/null || true; }
+
+# wait_serial REGEX TIMEOUT [MIN_COUNT]: waits until the serial console has shown REGEX
+# MIN_COUNT times (default 1). Prints the seconds since power-on.
+wait_serial() {
+  local regex=$1 timeout=$2 want=${3:-1} start
+  start=$(date +%s)
+  while [ "$(serial_count "$regex")" -lt "$want" ]; do
+    vm_running || fail "QEMU exited while waiting for /$regex/ on the serial console"
+    [ $(( $(date +%s) - start )) -lt "$timeout" ] || fail "no /$regex/ (x$want) on the serial console within ${timeout}s"
+    sleep 2
+  done
+  echo $(( $(date +%s) - VM_STARTED_AT ))
+}
+
+vm_ssh() {
+  ssh -q -i "$VM_KEY" -p "$VM_SSH" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o ConnectTimeout=10 -o BatchMode=yes root@127.0.0.1 "$@"
+}
+
+vm_scp() {
+  scp -q -i "$VM_KEY" -P "$VM_SSH" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o BatchMode=yes "$1" "root@127.0.0.1:$2"
+}
+
+# wait_ssh TIMEOUT: waits until SSH answers.
+wait_ssh() {
+  local timeout=$1 start
+  start=$(date +%s)
+  until vm_ssh true 2>/dev/null; do
+    vm_running || fail "QEMU exited while waiting for SSH"
+    [ $(( $(date +%s) - start )) -lt "$timeout" ] || fail "SSH did not answer within ${timeout}s"
+    sleep 3
+  done
+}
+
+# http PATH [curl args...]: the box's HTTP API through QEMU's port forwarding.
+http() {
+  local path=$1
+  shift
+  curl -fsS --max-time 20 "$@" "http://127.0.0.1:$VM_HTTP$path"
+}
+
+# Puts a file into the EFI partition (partition 2) of a raw disk image: headless provisioning.
+efi_put() {
+  local disk=$1 src=$2 dest=$3 offset
+  offset=$(sfdisk --json "$disk" | jq -r '.partitiontable.partitions[1].start * 512')
+  mmd -i "$disk@@$offset" ::/panier 2>/dev/null || true
+  mcopy -o -i "$disk@@$offset" "$src" "::$dest"
+}
+
+# Reads GRUB's environment block from the EFI partition of a raw disk image.
+efi_grubenv() {
+  local disk=$1 offset
+  offset=$(sfdisk --json "$disk" | jq -r '.partitiontable.partitions[1].start * 512')
+  mcopy -i "$disk@@$offset" ::/EFI/BOOT/grubenv - | tr -d '#' | grep -a =
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# QEMU system tests of the Panier image (TCG; KVM is unreliable on the build machines).
+#
+# Builds the test image (build-test-image.sh: Debian root filesystem cached, the release
+# image's board files and overlay, the freshly built agent), then, on one disk:
+#   1. SeaBIOS, first boot: headless provisioning from the EFI partition (box name, SSH key),
+#      data partition grown and formatted, panier ready on the serial console and over HTTP
+#      through QEMU's port forwarding, setup with the setup code shown on the console, Docker
+#      on the data partition, firewall, slot A marked good;
+#   2. OVMF, second boot: state kept; a RAUC bundle made by post-image.sh installs into slot B;
+#      reboot into B, panier ready, state kept, B marked good;
+#   3. a bundle whose agent cannot start installs into A; A fails three boots in a row and GRUB
+#      falls back to B, with the state kept.
+# Prints figures (compressed image size against its budget, power-on → panier ready) and a
+# closing "N passed, N failed, N skipped" line.
+#
+# Environment: PANIER_TEST_IMAGE_DIR, an image already built by build-test-image.sh (skips the
+# build); PANIER_BIN (see build-test-image.sh); PANIER_KEEP_VM_DIR=1 keeps the VM directory.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/qemu/lib.sh
+. "$here/lib.sh"
+
+suite_start=$(date +%s)
+passed=0 failed=0 skipped=0
+figures=()
+pass() { passed=$((passed + 1)); log "ok: $*"; }
+skip() { skipped=$((skipped + 1)); log "SKIP: $*"; }
+figure() { figures+=("$*"); log "figure: $*"; }
+
+VM_DIR=$(mktemp -d /var/tmp/panier-qemu.XXXXXX)
+cleanup() {
+  local rc=$?
+  if vm_running; then kill "$VM_PID" 2>/dev/null || true; fi
+  if [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+    log "last lines of the serial console:"
+    tail -n 40 "$VM_DIR/serial.log" >&2 2>/dev/null || true
+  fi
+  if [ "${PANIER_KEEP_VM_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+    log "VM directory kept: $VM_DIR"
+  else
+    rm -rf "$VM_DIR"
+  fi
+  echo "qemu system tests: $passed passed, $failed failed, $skipped skipped"
+}
+trap cleanup EXIT
+
+image_dir=${PANIER_TEST_IMAGE_DIR:-}
+if [ -z "$image_dir" ]; then
+  image_dir=/var/cache/panier/image/test
+  build_start=$(date +%s)
+  "$here/build-test-image.sh" "$image_dir"
+  figure "test image build: $(( $(date +%s) - build_start )) s"
+fi
+
+# --- Budgets ---------------------------------------------------------------------------------
+xz_bytes=$(stat -c %s "$image_dir/panier.img.xz")
+figure "compressed disk image (panier.img.xz): $(( xz_bytes / 1000000 )) MB (budget 400 MB)"
+figure "RAUC bundle: $(( $(stat -c %s "$image_dir"/panier-test-*.raucb) / 1000000 )) MB"
+[ "$xz_bytes" -le 400000000 ] || fail "the compressed image exceeds its 400 MB budget"
+pass "compressed image within budget"
+
+# --- The disk, provisioned headless like a workshop would ------------------------------------
+disk="$VM_DIR/disk.img"
+cp --sparse=always "$image_dir/panier.img" "$disk"
+truncate -s 8G "$disk"
+VM_KEY="$VM_DIR/id_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C panier-qemu-test -f "$VM_KEY"
+efi_put "$disk" "$VM_KEY.pub" /panier/authorized_keys
+echo biblio-test > "$VM_DIR/box_name"
+efi_put "$disk" "$VM_DIR/box_name" /panier/box_name
+
+health_field() { http /api/v1/health | jq -r ".$1"; }
+
+# Waits for the booted slot's panier-mark-good to finish; prints RAUC's verdict on the slot.
+wait_marked_good() {
+  local start
+  start=$(date +%s)
+  until [ "$(vm_ssh systemctl show -P ActiveState panier-mark-good.service)" = active ]; do
+    [ $(( $(date +%s) - start )) -lt 300 ] || fail "panier-mark-good did not finish in 300 s"
+    sleep 3
+  done
+  vm_ssh rauc status --output-format=json \
+    | jq -r '.booted as $b | .slots[] | to_entries[] | select(.value.bootname == $b) | .value.boot_status'
+}
+
+# --- 1. SeaBIOS, first boot ------------------------------------------------------------------
+vm_start "$disk" seabios
+t=$(wait_serial 'panier-ready: http' 900)
+figure "power-on → panier ready, SeaBIOS, first boot (format and grow data): $t s"
+pass "SeaBIOS boot: panier ready on the serial console"
+
+[ "$(health_field status)" = ok ] || fail "health over port forwarding is not ok: $(http /api/v1/health)"
+[ "$(health_field setup_done)" = false ] || fail "a fresh box says setup is done"
+pass "health answers over QEMU's port forwarding"
+
+wait_ssh 120
+vm_ssh grep -qx 'box_name = "biblio-test"' /etc/panier/panier.toml || fail "provisioned box name not in panier.toml"
+pass "headless provisioning from the EFI partition: box name and SSH key applied"
+
+data_bytes=$(vm_ssh blockdev --getsize64 /run/panier/disk/data)
+[ "$data_bytes" -gt 5000000000 ] || fail "data partition not grown: $data_bytes bytes"
+[ "$(vm_ssh findmnt -no FSTYPE /data)" = ext4 ] || fail "/data is not the ext4 data partition"
+[ "$(vm_ssh findmnt -no SOURCE /var | sed 's/.*\[//; s/\]//')" = /var ] || fail "/var is not bound from /data/var"
+pass "data partition grown to the disk, formatted, mounted on /data, /var on it"
+
+code=$(vm_ssh panier setup-code)
+grep -aq "Setup code : $code" "$VM_DIR/serial.log" || fail "the console banner does not show the setup code $code"
+body=$(jq -n --arg code "$code" '{code: $code, box_name: "biblio-test", language: "fr", username: "camille", password: "un mot de passe solide"}')
+http /api/v1/setup -X POST -H 'Content-Type: application/json' -d "$body" > /dev/null || fail "setup with the setup code failed"
+[ "$(health_field setup_done)" = true ] || fail "setup done but health says otherwise"
+pass "setup with the setup code shown on the console"
+
+[ "$(vm_ssh docker info --format '{{.DockerRootDir}} {{.LoggingDriver}}')" = "/data/docker journald" ] \
+  || fail "Docker Engine does not keep its data on /data or does not log to the journal"
+pass "Docker Engine: data on the data partition, logs to the journal"
+
+if vm_ssh nft list table inet panier > /dev/null 2>&1; then
+  vm_ssh nft list table inet panier_boot > /dev/null 2>&1 && fail "the agent's table is up but the boot table inet panier_boot is still there"
+  pass "firewall: the agent's table inet panier replaced the boot table"
+else
+  vm_ssh nft list table inet panier_boot > /dev/null || fail "no firewall table at all"
+  skip "firewall: the agent does not install table inet panier yet (the boot table inet panier_boot is up)"
+fi
+
+# Installing a test service from an image imported into the box, reaching it through the proxy
+# by its name and finding it back after reboot belongs here once the agent can install services.
+if http /api/v1/openapi.json 2>/dev/null | jq -e '.paths | keys[] | select(startswith("/api/v1/apps"))' > /dev/null; then
+  fail "the agent has an apps API now: write the service install test here"
+else
+  skip "install a test service through the proxy: the agent has no apps API yet"
+fi
+
+[ "$(wait_marked_good)" = good ] || fail "slot A not marked good"
+pass "slot A marked good once panier is healthy"
+vm_stop
+
+# --- 2. OVMF, state kept, update to slot B ---------------------------------------------------
+vm_start "$disk" ovmf
+t=$(wait_serial 'panier-ready: http' 600)
+figure "power-on → panier ready, OVMF, second boot: $t s"
+[ "$(health_field setup_done)" = true ] || fail "state lost across reboot: setup no longer done"
+pass "OVMF boot: panier ready, state kept across the reboot"
+
+wait_ssh 120
+bundles=("$image_dir"/panier-test-*.raucb)
+vm_scp "${bundles[0]}" /data/update.raucb
+vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the post-image bundle failed"
+vm_ssh rm /data/update.raucb
+vm_ssh grub-editenv /boot/efi/EFI/BOOT/grubenv list | grep -qx 'ORDER=B A' || fail "RAUC did not make slot B primary"
+vm_ssh systemctl reboot || true
+wait_serial 'panier-ready: http' 600 2 > /dev/null
+wait_ssh 120
+vm_ssh grep -qw rauc.slot=B /proc/cmdline || fail "the update did not boot slot B"
+[ "$(health_field setup_done)" = true ] || fail "state lost across the update"
+[ "$(wait_marked_good)" = good ] || fail "slot B not marked good"
+pass "RAUC bundle from post-image installed into slot B, booted, marked good, state kept"
+
+# --- 3. A slot that fails three boots falls back -----------------------------------------------
+vm_scp "$image_dir/panier-broken.raucb" /data/update.raucb
+vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the broken-agent bundle failed"
+vm_ssh rm /data/update.raucb
+tries_before=$(serial_count 'Panier: booting system A')
+vm_ssh systemctl reboot || true
+wait_serial 'panier-ready: http' 1500 3 > /dev/null
+wait_ssh 120
+tries=$(( $(serial_count 'Panier: booting system A') - tries_before ))
+[ "$tries" -eq 3 ] || fail "slot A was tried $tries times, not 3"
+vm_ssh grep -qw rauc.slot=B /proc/cmdline || fail "GRUB did not fall back to slot B"
+vm_ssh grub-editenv /boot/efi/EFI/BOOT/grubenv list | grep -qx 'A_TRY=3' || fail "A_TRY is not 3"
+[ "$(health_field setup_done)" = true ] || fail "state lost across the fallback"
+pass "a slot whose agent fails three boots falls back to the other, state kept"
+vm_stop
+
+figure "QEMU suite: $(( $(date +%s) - suite_start )) s"
+log "figures:"
+printf '  %s\n' "${figures[@]}" >&2
