@@ -153,7 +153,7 @@ async fn entry_page_renders_the_description_and_a_typed_form() {
     let (status, _, html) = a.get("/admin/catalog/pad").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("<h1>Bloc-notes</h1>"), "{html}");
-    assert!(html.contains("<h2>Écrire ensemble</h2>") && html.contains("<strong>bloc-notes</strong>"), "Markdown rendered");
+    assert!(html.contains("<h3>Écrire ensemble</h3>") && html.contains("<strong>bloc-notes</strong>"), "Markdown rendered");
     assert!(!html.contains("<script>alert") && html.contains("&lt;script&gt;"), "raw HTML is escaped");
     assert!(html.contains(&format!("name=\"csrf\" value=\"{}\"", a.csrf)));
     assert!(html.contains("<label for=\"setting-title\">Titre de l&#39;accueil (obligatoire)</label>") || html.contains("Titre de l&#x27;accueil (obligatoire)"), "{html}");

@@ -3,8 +3,20 @@
 //! The catalog is trusted more than a form, but a page is still text from a folder: raw HTML
 //! in it is shown as text (escaped), links keep only `http(s)`, `mailto` and local targets,
 //! and images become their alt text (the box works offline; remote images would not load).
+//! Headings move down under the page's own (`#` and `##` become `<h3>`).
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
+
+/// One level down: the page's own title is the `<h1>`, and the description sits under an `<h2>`.
+fn demote(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H3,
+        HeadingLevel::H2 => HeadingLevel::H3,
+        HeadingLevel::H3 => HeadingLevel::H4,
+        HeadingLevel::H4 => HeadingLevel::H5,
+        _ => HeadingLevel::H6,
+    }
+}
 
 fn safe_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
@@ -31,6 +43,8 @@ pub fn to_html(text: &str) -> String {
         Event::Start(Tag::Link { link_type, dest_url, title, id }) if !safe_url(&dest_url) => {
             Some(Event::Start(Tag::Link { link_type, dest_url: CowStr::Borrowed("#"), title, id }))
         }
+        Event::Start(Tag::Heading { level, id, classes, attrs }) => Some(Event::Start(Tag::Heading { level: demote(level), id, classes, attrs })),
+        Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demote(level)))),
         other => Some(other),
     });
     let mut out = String::new();
@@ -45,7 +59,7 @@ mod tests {
     #[test]
     fn renders_markdown_and_escapes_html() {
         let html = to_html("# Titre\n\nDu **gras** et <script>alert(1)</script>.\n\n<div onclick=x>bloc</div>\n");
-        assert!(html.contains("<h1>Titre</h1>") && html.contains("<strong>gras</strong>"), "{html}");
+        assert!(html.contains("<h3>Titre</h3>") && html.contains("<strong>gras</strong>"), "{html}");
         assert!(!html.contains("<script") && html.contains("&lt;script&gt;"), "{html}");
         assert!(!html.contains("<div"), "{html}");
     }
