@@ -142,6 +142,13 @@ async fn catalog_page_groups_cards_with_icon_needs_and_fit() {
     assert!(svg.starts_with("<svg"));
     assert_eq!(a.get("/admin/catalog/nope/icon.svg").await.0, StatusCode::NOT_FOUND);
 
+    // In English when the admin chooses it.
+    let (status, _, _) = a.post("/admin/admins", &format!("csrf={}&action=language&language=en", a.csrf)).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    let (_, _, html) = a.get("/admin/catalog").await;
+    assert!(html.contains("<h1>Service catalog</h1>") && html.contains("Collaborative documents") && html.contains("Needs: 64 MiB of memory, 20 MiB of disk."), "{html}");
+    assert!(html.contains("Texts written together."), "the card in English");
+
     // Without a session: the login page.
     let (status, headers, _) = call(&a.web, Request::builder().uri("/admin/catalog").body(Body::empty()).unwrap()).await;
     assert_eq!((status, headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/admin/login"));

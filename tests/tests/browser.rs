@@ -209,6 +209,23 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
     wait_h1(driver, "Tableau de bord").await?;
     let list = driver.find(By::Id("dashboard-services")).await?.text().await?;
     assert!(list.contains("Site de test") && list.contains("arrêté"), "{list}");
+
+    // Uninstall keeping the data, then delete it: only once its id is typed.
+    driver.find(By::LinkText("Site de test")).await?.click().await?;
+    wait_h1(driver, "Site de test").await?;
+    driver.find(By::Id("app-remove")).await?.click().await?;
+    wait_for(driver, By::Id("app-not-installed"), 60).await?;
+    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
+    fill(driver, "delete-confirm", "pas le bon").await?;
+    driver.find(By::Id("app-delete-data")).await?.click().await?;
+    let error = wait_for(driver, By::Id("form-error"), 30).await?.text().await?;
+    assert!(error.contains(&format!("tapez exactement l'identifiant du service : {site}")), "{error}");
+    fill(driver, "delete-confirm", site).await?;
+    driver.find(By::Id("app-delete-data")).await?.click().await?;
+    wait_for(driver, By::XPath("//strong[@id='job-kind'][normalize-space()='Désinstallation avec suppression des données']"), 30).await?;
+    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
+    assert!(driver.find(By::Id("app-delete-data")).await.is_err(), "no data left to delete");
+    assert!(!agent.data_dir.join("apps").join(site).exists(), "the service's files are gone");
     Ok(())
 }
 
