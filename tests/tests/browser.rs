@@ -196,6 +196,17 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
     let url = driver.find(By::Id("app-url")).await?.text().await?;
     assert!(url.contains(&format!("{site}-biblio.local")), "{url}");
     driver.screenshot(&artifacts_dir().join("service-running-fr.png")).await?;
+    // On a phone-sized screen the service's page fits without horizontal scrolling.
+    driver.set_window_rect(0, 0, 390, 844).await?;
+    let fits = driver.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![]).await?;
+    driver.screenshot(&artifacts_dir().join("service-phone-fr.png")).await?;
+    if fits.json() != &serde_json::Value::Bool(true) {
+        let wide = driver
+            .execute("return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ');", vec![])
+            .await?;
+        panic!("horizontal scroll on a phone, from: {}", wide.json());
+    }
+    driver.set_window_rect(0, 0, 1366, 768).await?;
 
     // Stop it.
     driver.find(By::Id("app-stop")).await?.click().await?;
