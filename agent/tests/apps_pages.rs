@@ -200,6 +200,26 @@ async fn install_form_checks_csrf_and_shows_refused_settings_next_to_the_field()
     assert!(html.contains("id=\"setting-admin_password-error\">un mot de passe doit faire au moins 10 caractères.</p>"), "{html}");
     assert!(!html.contains("court"), "a password is never sent back");
 
+    // Valid settings without a container engine: either refused at once (the agent already
+    // knows the engine is down) or a job that fails, is rolled back and says so.
+    let (status, headers, html) = a.post("/admin/catalog/pad", &format!("csrf={}&setting.title=Bienvenue&setting.public=true", a.csrf)).await;
+    if status == StatusCode::SEE_OTHER {
+        assert_eq!(headers[header::LOCATION], "/admin/apps/pad");
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = a.get("/admin/apps/pad").await.2;
+            if page.contains("id=\"job-failed\"") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(page.contains("id=\"job-failed\"") && page.contains("<strong id=\"job-kind\">Installation</strong>"), "{page}");
+        assert!(page.contains("Détail technique : <code>"), "{page}");
+    } else {
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
+        assert!(html.contains("Le moteur de conteneurs ne répond pas."), "{html}");
+    }
+
     // Refusals are audited as the API does.
     let (_, _, log) = a.get("/admin/audit").await;
     assert!(log.contains("app_install"), "{log}");

@@ -241,7 +241,8 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
 }
 
 /// The "slow" test service takes a few seconds to become healthy: its page shows the job's
-/// progress meanwhile, and a second job (stop) is refused in plain words.
+/// progress meanwhile; once it runs, a restart takes as long, and a stop asked during it is
+/// refused in plain words.
 async fn one_job_at_a_time(driver: &WebDriver, slow: &str) -> WebDriverResult<()> {
     driver.find(By::XPath("//nav//a[normalize-space()='Catalogue']")).await?.click().await?;
     wait_h1(driver, "Catalogue des services").await?;
@@ -250,18 +251,26 @@ async fn one_job_at_a_time(driver: &WebDriver, slow: &str) -> WebDriverResult<()
     driver.find(By::Id("install-submit")).await?.click().await?;
     wait_for(driver, By::Id("job-progress"), 30).await?;
     assert_eq!(driver.find(By::Id("job-state")).await?.text().await?, "en cours");
+    assert!(driver.find(By::Id("app-stop")).await.is_err(), "no start/stop while it is being installed");
     driver.screenshot(&artifacts_dir().join("service-installing-fr.png")).await?;
+    wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 60).await?;
+
+    driver.find(By::Id("app-restart")).await?.click().await?;
     // The page reloads itself every 2 s: retry if it was replaced under the click.
     let mut refused = None;
     for _ in 0..5 {
-        let click = async { driver.find(By::Id("app-stop")).await?.click().await?; wait_for(driver, By::Id("form-error"), 10).await?.text().await };
+        let click = async {
+            driver.find(By::Id("app-stop")).await?.click().await?;
+            wait_for(driver, By::Id("form-error"), 10).await?.text().await
+        };
         if let Ok(text) = click.await {
             refused = Some(text);
             break;
         }
     }
     let refused = refused.expect("the stop button answered");
-    assert!(refused.contains("est occupé") && refused.contains("Installation"), "{refused}");
+    assert!(refused.contains("est occupé") && refused.contains("Redémarrage"), "{refused}");
+    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
     wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 60).await?;
     Ok(())
 }

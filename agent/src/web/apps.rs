@@ -123,6 +123,8 @@ struct AppPage {
     app: Option<AppStatus>,
     state: String,
     state_text: String,
+    /// Installed and settled: start, stop, restart and update make sense.
+    settled: bool,
     containers: Vec<ContainerRow>,
     logs: Vec<String>,
     logs_error: String,
@@ -186,6 +188,7 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
         layout,
         id: app.to_string(),
         state_text: state_label(t, &state),
+        settled: view.as_ref().is_some_and(|v| v.phase == crate::store::Phase::Installed),
         state,
         containers,
         logs,
