@@ -9,7 +9,9 @@
 //! (`<data>/backup/restore-tmp`, same file system), the current tree moved aside, the new one
 //! moved in, and only then the old one deleted; a failure moves the old one back.
 
+use super::hooks::{BackupPlan, Mode};
 use super::restic::{self, Repo, Snapshot};
+use super::run::Scope;
 use super::{BackupError, Backups, Location, io};
 use crate::admins::Actor;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ impl Backups {
 
     /// Restores `snapshot` (or the files of it) into a temporary tree and moves each of its
     /// paths to its place under this data directory. Returns the new paths.
-    async fn restore_snapshot(&self, target: &str, repo: &Repo, snap: &Snapshot) -> Result<Vec<PathBuf>, BackupError> {
+    pub(super) async fn restore_snapshot(&self, target: &str, repo: &Repo, snap: &Snapshot) -> Result<Vec<PathBuf>, BackupError> {
         let old = snap.tag("datadir").map(PathBuf::from).ok_or_else(|| BackupError::Failed(format!("snapshot {} has no datadir tag: not made by Panier", snap.short_id)))?;
         let tmp = self.restore_tmp();
         let _ = std::fs::remove_dir_all(&tmp);
@@ -57,10 +59,13 @@ impl Backups {
             .find(|s| (s.id.starts_with(snapshot) || s.short_id == snapshot) && s.tag("app") == Some(app))
             .ok_or_else(|| BackupError::NoSuchSnapshot(format!("{snapshot} (service {app})")))?;
         let hooks = self.inner.hooks.clone();
-        hooks.stop(app).await.map_err(|detail| BackupError::Hook { app: app.into(), op: "stopping", detail })?;
+        let plans = hooks.plans().await.map_err(|detail| BackupError::Hook { app: app.into(), op: "listing backup plans", detail })?;
+        let volumes = plans.into_iter().find(|p| p.app == app).map(|p| p.volumes).ok_or_else(|| BackupError::Hook { app: app.into(), op: "finding its backup plan", detail: "it is not installed or has no backup spec".into() })?;
+        hooks.stop(app, "restore").await.map_err(|detail| BackupError::Hook { app: app.into(), op: "stopping", detail })?;
         let result = async {
             // The safety snapshot: what is replaced can be had back.
-            let safety = self.run_one(&row, "safety", Some(app), true).await?;
+            let plan = BackupPlan { app: app.to_owned(), volumes, mode: Mode::Hot { pre: vec![], post: vec![] } };
+            let safety = self.run_one(&row, "safety", Scope::Stopped(plan)).await?;
             if !safety.ok {
                 return Err(BackupError::Failed(format!("the safety snapshot before the restore failed, nothing was changed: {}", safety.error.unwrap_or_default())));
             }
