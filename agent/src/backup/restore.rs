@@ -16,6 +16,9 @@ use super::{BackupError, Backups, Location, io};
 use crate::admins::Actor;
 use std::path::{Path, PathBuf};
 
+/// The services domain's instance id setting (`apps::Apps::new`).
+const INSTANCE: &str = "apps_instance";
+
 impl Backups {
     fn restore_tmp(&self) -> PathBuf {
         self.inner.data_dir.join("backup/restore-tmp")
@@ -105,10 +108,22 @@ impl Backups {
         for snap in &apps {
             self.restore_snapshot("restore", &repo, snap).await?;
         }
+        // The engine objects here are this box's: it keeps its own instance id (the services
+        // domain labels them with it) rather than the old box's.
+        let instance = self.inner.store.setting(INSTANCE)?;
         self.inner.store.replace_with(&db)?;
         let _ = std::fs::remove_dir_all(self.staging());
+        if let Some(instance) = instance {
+            self.inner.store.set_setting(INSTANCE, &instance)?;
+        }
         if let Some(name) = new_name {
             self.inner.store.set_setting("box_name", name.as_str())?;
+        }
+        // The restored services come back now rather than at the reconciler's next pass.
+        for app in apps.iter().filter_map(|s| s.tag("app")) {
+            if let Err(e) = self.inner.hooks.start(app).await {
+                log::warn!(app = app; "starting the restored service {app}: {e}; the reconciler will retry");
+            }
         }
         let name = self.inner.store.box_settings()?.name.map(|n| n.to_string()).unwrap_or_default();
         log::info!("whole box restored from snapshot {} ({} service(s)); the box is now named {name}", state.short_id, apps.len());
