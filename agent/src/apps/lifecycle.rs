@@ -19,8 +19,15 @@ use crate::store::{AppRow, Phase};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-/// How long a service may take to be running (and healthy, where health checks run).
+/// How long a service may take to be running (and healthy, where health checks run), at
+/// least: a container whose health check declares a longer start period gets that period
+/// plus a minute (Nextcloud's first start migrates its database for several minutes).
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn ready_timeout(m: &Manifest) -> Duration {
+    let longest = m.containers.iter().filter_map(|c| c.health.as_ref()).map(|h| h.start_period_s + 60).max().unwrap_or(0);
+    READY_TIMEOUT.max(Duration::from_secs(longest))
+}
 
 impl Apps {
     fn free_disk(&self) -> Option<u64> {
@@ -146,6 +153,7 @@ impl Apps {
     /// that exits fails the wait with its last log lines.
     async fn wait_ready(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
         let start = Instant::now();
+        let timeout = ready_timeout(m);
         loop {
             let mut ready = true;
             for c in &m.containers {
@@ -177,10 +185,10 @@ impl Apps {
             if ready {
                 return Ok(());
             }
-            if start.elapsed() > READY_TIMEOUT {
+            if start.elapsed() > timeout {
                 return Err(AppError::Engine {
                     app: app.clone(),
-                    error: crate::engine::EngineError::Refused { op: "start", object: app.to_string(), message: format!("not ready after {} s", READY_TIMEOUT.as_secs()) },
+                    error: crate::engine::EngineError::Refused { op: "start", object: app.to_string(), message: format!("not ready after {} s", timeout.as_secs()) },
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
