@@ -20,10 +20,10 @@
 use super::{AppError, Apps, spec};
 use crate::backup::hooks::{BackupPlan, ExecCmd, HookFuture, Mode, ServiceHooks};
 use crate::catalog::AppId;
-use crate::catalog::manifest::{BackupCommand, BackupMode};
+use crate::catalog::manifest::{BackupCommand, BackupMode, Manifest};
 use crate::jobs::Job;
 use crate::store::Phase;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A safety snapshot: where it is and its id.
@@ -35,6 +35,8 @@ pub struct SafetyPoint {
 
 /// What service jobs need from backups.
 pub trait SafetyBackups: Send + Sync {
+    /// Whether there is somewhere to save to (a backup target).
+    fn enabled(&self) -> bool;
     /// Saves `volumes` of `app` as they are (the caller holds the service stopped). `None`
     /// when there is nowhere to save to (no backup target) or nothing to save.
     fn snapshot<'a>(&'a self, app: &'a str, volumes: Vec<PathBuf>) -> HookFuture<'a, Option<SafetyPoint>>;
@@ -53,18 +55,10 @@ impl Apps {
 
     /// What to back up for each installed service with a backup spec.
     pub fn backup_plans(&self) -> Vec<BackupPlan> {
-        let cmds = |list: &[BackupCommand]| list.iter().map(|c| ExecCmd { container: c.container.clone(), argv: c.command.clone() }).collect();
         self.installed()
             .into_iter()
             .filter(|(row, _)| row.phase == Phase::Installed)
-            .filter_map(|(row, m)| {
-                let b = m.backup?;
-                let mode = match b.mode {
-                    BackupMode::Hot if row.running => Mode::Hot { pre: cmds(&b.pre), post: cmds(&b.post) },
-                    _ => Mode::Cold,
-                };
-                Some(BackupPlan { volumes: b.volumes.iter().map(|v| spec::volume_dir(&self.inner.data_dir, &row.id, v)).collect(), mode, app: row.id.to_string() })
-            })
+            .filter_map(|(row, m)| plan_of(&self.inner.data_dir, &row.id, row.running, &m))
             .collect()
     }
 
@@ -117,7 +111,7 @@ impl Apps {
     /// A safety snapshot of every volume of `app`, which the calling job holds stopped.
     /// `None` when backups are not set up here or have no target.
     pub(super) async fn safety_snapshot(&self, job: &Job, app: &AppId, percent: i64) -> Result<Option<SafetyPoint>, AppError> {
-        let Some(safety) = self.inner.safety.get() else { return Ok(None) };
+        let Some(safety) = self.inner.safety.get().filter(|s| s.enabled()) else { return Ok(None) };
         job.step("safety_backup", percent);
         let dir = spec::app_dir(&self.inner.data_dir, app).join("volumes");
         let mut volumes: Vec<PathBuf> = std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
@@ -135,6 +129,17 @@ impl Apps {
         job.step("restore_data", percent);
         safety.restore(app.as_str(), point).await
     }
+}
+
+/// A service's backup plan from its manifest; a service wanted stopped is saved cold.
+fn plan_of(data_dir: &Path, app: &AppId, running: bool, m: &Manifest) -> Option<BackupPlan> {
+    let cmds = |list: &[BackupCommand]| list.iter().map(|c| ExecCmd { container: c.container.clone(), argv: c.command.clone() }).collect();
+    let b = m.backup.as_ref()?;
+    let mode = match b.mode {
+        BackupMode::Hot if running => Mode::Hot { pre: cmds(&b.pre), post: cmds(&b.post) },
+        _ => Mode::Cold,
+    };
+    Some(BackupPlan { app: app.to_string(), volumes: b.volumes.iter().map(|v| spec::volume_dir(data_dir, app, v)).collect(), mode })
 }
 
 fn parse(app: &str) -> Result<AppId, String> {
@@ -168,5 +173,53 @@ impl ServiceHooks for Apps {
             let tail = &text[start..];
             Err(format!("`{}` in its container {container} exited with code {}: {tail}", argv.join(" "), out.exit_code))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(backup: &str) -> Manifest {
+        let text = format!(
+            r#"id = "notes"
+version = "1.0-1"
+category = "tools"
+upstream = "https://busybox.net"
+license = "GPL-2.0-only"
+name = {{ fr = "Notes", en = "Notes" }}
+description = {{ fr = "Notes.", en = "Notes." }}
+requirements = {{ memory_mb = 32, disk_mb = 10 }}
+
+[[volumes]]
+name = "db"
+
+[[containers]]
+name = "db"
+image = "busybox:1"
+memory_mb = 32
+mounts = [{{ volume = "db", path = "/data" }}]
+ports = [5432]
+
+[web]
+container = "db"
+port = 5432
+
+{backup}"#
+        );
+        crate::catalog::parse_manifest(Path::new("notes/manifest.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn plans_follow_the_backup_spec_and_a_stopped_service_is_saved_cold() {
+        let app = AppId::parse("notes").unwrap();
+        let data = Path::new("/var/lib/panier");
+        let hot = manifest("[backup]\nvolumes = [\"db\"]\nmode = \"hot\"\npre = [{ container = \"db\", command = [\"dump\"] }]\n");
+        let plan = plan_of(data, &app, true, &hot).unwrap();
+        assert_eq!(plan.volumes, [PathBuf::from("/var/lib/panier/apps/notes/volumes/db")]);
+        assert_eq!(plan.mode, Mode::Hot { pre: vec![ExecCmd { container: "db".into(), argv: vec!["dump".into()] }], post: vec![] });
+        assert_eq!(plan_of(data, &app, false, &hot).unwrap().mode, Mode::Cold, "no command runs in a stopped container");
+        let cold = manifest("[backup]\nvolumes = [\"db\"]\nmode = \"cold\"\n");
+        assert_eq!(plan_of(data, &app, true, &cold).unwrap().mode, Mode::Cold);
     }
 }

@@ -3,31 +3,24 @@
 //! knows nothing else about apps or containers (`apps/backup.rs` has the implementation, and
 //! the other direction: safety snapshots before updates and data deletions).
 
-use serde::Deserialize;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
 /// A command run inside one of a service's containers.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecCmd {
     pub container: String,
     pub argv: Vec<String>,
 }
 
 /// How a service is made consistent for its snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// Stopped for its snapshot, and always restarted afterwards, even when the backup fails.
     Cold,
     /// Stays up; `pre` (e.g. a database dump into a volume) runs before, `post` after.
-    Hot {
-        #[serde(default)]
-        pre: Vec<ExecCmd>,
-        #[serde(default)]
-        post: Vec<ExecCmd>,
-    },
+    Hot { pre: Vec<ExecCmd>, post: Vec<ExecCmd> },
 }
 
 /// What to save for one service.

@@ -50,6 +50,10 @@ impl Backups {
 }
 
 impl SafetyBackups for Backups {
+    fn enabled(&self) -> bool {
+        self.inner.store.backup_targets().is_ok_and(|t| !t.is_empty())
+    }
+
     fn snapshot<'a>(&'a self, app: &'a str, volumes: Vec<PathBuf>) -> HookFuture<'a, Option<SafetyPoint>> {
         Box::pin(async move { self.safety_snapshot(app, volumes).await.map_err(|e| e.to_string()) })
     }
