@@ -13,7 +13,9 @@ work=${PANIER_BENCH_DIR:-/var/tmp/panier-bench-backup}
 size_mib=${PANIER_BENCH_MIB:-1024}
 rm -rf "$work/box" "$work/repo-restic" "$work/repo-panier"
 mkdir -p "$work"
-data="$work/box/data/apps/bench/volumes/data"
+# The data set sits in the box state's `settings` directory, which every run saves, so the
+# benchmark needs no container engine (services' volumes are saved through installed services).
+data="$work/box/data/settings/bench"
 mkdir -p "$data"
 
 # The data set (kept between runs in $work/set): 40 % large random files, 30 % small random
@@ -29,7 +31,6 @@ if [ ! -f "$set_dir/.done-$size_mib" ]; then
 fi
 cp -a "$set_dir/." "$data/"
 rm -f "$data"/.done-*
-echo '{"mode": {"hot": {}}, "containers": {}}' > "$work/box/data/apps/bench/backup-plan.json"
 bytes=$(du -sb "$data" | cut -f1)
 files=$(find "$data" -type f | wc -l)
 echo "data set: $((bytes / 1048576)) MiB in $files files"
