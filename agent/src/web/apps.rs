@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 
 /// An error (of the services domain or not) in the admin's language, with the domain's
-/// details where the words need them; the status code to answer with.
+/// details where the words need them (the status code stays `ApiError::status_and_key`'s).
 pub fn error_message(t: &Messages, e: &ApiError) -> String {
     let ApiError::App(app_error) = e else {
         let (_, key) = e.status_and_key();
@@ -38,7 +38,7 @@ pub fn error_message(t: &Messages, e: &ApiError) -> String {
         }
         AppError::DiskLow { free_mb, needed_mb, .. } => t.fmt("apps.disk_low", &[("free", &free_mb.to_string()), ("needed", &needed_mb.to_string())]),
         AppError::UpToDate { version, .. } => t.fmt("apps.up_to_date", &[("version", version)]),
-        AppError::Setting(s) => format!("{} : {}", s.name, super::catalog::setting_problem(t, s)),
+        AppError::Setting(s) => t.fmt("apps.setting_named", &[("name", &s.name), ("problem", &super::catalog::setting_problem(t, s))]),
         AppError::ConfirmDelete(app) => t.fmt("apps.confirm_delete", &[("app", app.as_str())]),
         AppError::EngineDown(_) => t.get("apps.engine_down").to_owned(),
         _ => {
