@@ -23,7 +23,7 @@ mkdir -p "$data"
 set_dir="$work/set"
 if [ ! -f "$set_dir/.done-$size_mib" ]; then
   rm -rf "$set_dir"; mkdir -p "$set_dir/large" "$set_dir/small" "$set_dir/text"
-  large=$((size_mib * 40 / 100 / 4)); small=$((size_mib * 30 / 100 * 10)); text=$((size_mib * 30 / 100 / 4))
+  large=$((size_mib * 40 / 100 / 4)); small=$((size_mib * 30 * 10 / 100)); text=$((size_mib * 30 / 100 / 4))
   for i in 1 2 3 4; do head -c "${large}M" /dev/urandom > "$set_dir/large/f$i.bin"; done
   head -c "$((small * 100))K" /dev/urandom | split -b 100K -a 5 - "$set_dir/small/s"
   for i in 1 2 3 4; do head -c "${text}M" < <(yes "Ligne de texte $i pour la bibliothèque municipale, données de test.") > "$set_dir/text/t$i.txt"; done

@@ -199,7 +199,8 @@ impl Apps {
     pub fn set_running(&self, app: &AppId, action: &'static str, actor: &str) -> Result<i64, AppError> {
         let (row, m) = self.row_and_manifest(app)?;
         if row.phase != Phase::Installed {
-            return Err(AppError::NotInstalled(app.clone()));
+            // Being installed, updated or removed: say that, not "not installed".
+            return Err(self.inner.jobs.refusal(app).map(AppError::Busy).unwrap_or_else(|| AppError::NotInstalled(app.clone())));
         }
         self.engine_up()?;
         let job = self.inner.jobs.begin(app, action, actor)?;

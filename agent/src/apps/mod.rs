@@ -267,6 +267,40 @@ impl Apps {
 }
 
 impl Apps {
+    /// Start, stop, restart or update, by name, audited: what the API's and the pages'
+    /// action buttons call. `None` for an unknown action.
+    pub fn action(&self, app: &AppId, action: &str, actor: &str) -> Option<Result<i64, AppError>> {
+        let (result, audit) = match action {
+            "start" => (self.set_running(app, "start", actor), "app_start"),
+            "stop" => (self.set_running(app, "stop", actor), "app_stop"),
+            "restart" => (self.set_running(app, "restart", actor), "app_restart"),
+            "update" => (self.update(app, actor), "app_update"),
+            _ => return None,
+        };
+        self.audit(actor, audit, app.as_str(), &result);
+        Some(result)
+    }
+
+    /// Uninstalls, audited (see [`Apps::remove`]).
+    pub fn remove_audited(&self, app: &AppId, delete_data: bool, confirm: Option<&str>, actor: &str) -> Result<i64, AppError> {
+        let result = self.remove(app, delete_data, confirm, actor);
+        self.audit(actor, if delete_data { "app_remove_with_data" } else { "app_remove" }, app.as_str(), &result);
+        result
+    }
+
+    /// Installs, audited (see [`Apps::install`]).
+    pub fn install_audited(&self, id: &str, settings: &BTreeMap<String, String>, actor: &str) -> Result<i64, AppError> {
+        let result = self.install(id, settings, actor);
+        self.audit(actor, "app_install", id, &result);
+        result
+    }
+
+    /// Whether the data of a service that is not installed was kept (`<data_dir>/apps/<id>`),
+    /// so that the UI can offer to delete it.
+    pub fn has_kept_data(&self, app: &AppId) -> bool {
+        spec::app_dir(&self.inner.data_dir, app).exists()
+    }
+
     /// Records an admin action on a service in the audit log, with its result.
     pub fn audit<T>(&self, actor: &str, action: &'static str, target: &str, result: &Result<T, AppError>) {
         let (res, detail) = match result {
