@@ -68,6 +68,9 @@ step "applying the overlay and the agent to $(basename "$rootfs_dir")"
 cp -a "$root/buildroot-overlay/." "$target/"
 install -m 0755 "$PANIER_BIN" "$target/usr/bin/panier"
 strip "$target/usr/bin/panier"
+# Debian's Docker Engine 20.10 writes a trust key to /etc/docker/key.json at start, on the
+# read-only root here (Buildroot's Docker Engine 28 no longer has that key): test image only.
+printf 'DOCKER_OPTS="--deprecated-key-path=/data/docker/key.json"\n' > "$target/etc/default/docker"
 # The service catalog the agent reads (`catalog` in panier.toml); empty until services/ exists.
 mkdir -p "$target/usr/share/panier/services"
 if [ -d "$root/services" ]; then cp -a "$root/services/." "$target/usr/share/panier/services/"; fi

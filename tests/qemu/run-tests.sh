@@ -121,7 +121,8 @@ https /api/v1/firewall/confirm -X POST -H "X-CSRF-Token: $csrf" > /dev/null || f
 pass "login, SSH opened to the LAN in the firewall and confirmed"
 
 wait_ssh 120
-vm_ssh grep -qx 'box_name = "biblio-test"' /etc/panier/panier.toml || fail "provisioned box name not in panier.toml"
+# vm_ssh's arguments reach the remote shell joined by spaces: quote for it.
+vm_ssh "grep -qx 'box_name = \"biblio-test\"' /etc/panier/panier.toml" || fail "provisioned box name not in panier.toml"
 pass "headless provisioning from the EFI partition: box name and SSH key applied"
 
 vm_ssh nft list table inet panier > /dev/null || fail "the agent's table inet panier is missing"
@@ -140,7 +141,7 @@ failed_units=$(vm_ssh systemctl list-units --failed --plain --no-legend | awk '{
 [ -z "$failed_units" ] || fail "failed units on the box: $failed_units"
 pass "no failed systemd unit"
 
-[ "$(vm_ssh docker info --format '{{.DockerRootDir}} {{.LoggingDriver}}')" = "/data/docker journald" ] \
+[ "$(vm_ssh "docker info --format '{{.DockerRootDir}} {{.LoggingDriver}}'")" = "/data/docker journald" ] \
   || fail "Docker Engine does not keep its data on /data or does not log to the journal"
 pass "Docker Engine: data on the data partition, logs to the journal"
 
