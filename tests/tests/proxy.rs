@@ -59,8 +59,8 @@ fn websocket_echo() -> u16 {
     port
 }
 
-/// An HTTP server that reads a request body of `Content-Length` bytes and answers with the
-/// count.
+/// An HTTP server that reads a request body (`Content-Length` bytes, or chunked to its end)
+/// and answers with the count.
 fn upload_sink() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -69,6 +69,7 @@ fn upload_sink() -> u16 {
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut length = 0u64;
+                let mut chunked = false;
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -80,13 +81,23 @@ fn upload_sink() -> u16 {
                     if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                         length = v.trim().parse().unwrap();
                     }
+                    chunked |= line.to_ascii_lowercase().starts_with("transfer-encoding: chunked");
                 }
                 let mut buf = vec![0u8; 1 << 16];
                 let mut got = 0u64;
-                while got < length {
+                // A chunked body is read to its last chunk (counted with its framing).
+                let mut tail = Vec::new();
+                while got < length || chunked {
                     match reader.read(&mut buf) {
                         Ok(0) | Err(_) => break,
-                        Ok(n) => got += n as u64,
+                        Ok(n) => {
+                            got += n as u64;
+                            tail.extend_from_slice(&buf[..n]);
+                            tail.drain(..tail.len().saturating_sub(5));
+                            if chunked && tail == b"0\r\n\r\n" {
+                                break;
+                            }
+                        }
                     }
                 }
                 let body = format!("received {got}");

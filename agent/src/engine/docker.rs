@@ -344,7 +344,10 @@ impl Engine for DockerEngine {
     }
 
     fn events(&self, label: &str) -> BoxStream<'static, Result<EngineEvent, EngineError>> {
-        let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()]), ("label".to_owned(), vec![label.to_owned()])]);
+        // The label is checked here, not by the engine: podman 4.3 sends nothing at all for a
+        // label filter without a value. Both engines put labels in the actor's attributes.
+        let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()])]);
+        let label = label.to_owned();
         let url = self.url.clone();
         let docker = match self.docker() {
             Ok(d) => d,
@@ -352,12 +355,15 @@ impl Engine for DockerEngine {
         };
         docker
             .events(Some(q::EventsOptions { filters: Some(filters), ..Default::default() }))
-            .map(move |e| match e {
-                Ok(m) => {
-                    let attrs = m.actor.and_then(|a| a.attributes).unwrap_or_default();
-                    Ok(EngineEvent { container: attrs.get("name").cloned().unwrap_or_default(), action: m.action.unwrap_or_default() })
-                }
-                Err(e) => Err(EngineError::Unreachable { url: url.clone(), message: e.to_string() }),
+            .filter_map(move |e| {
+                let out = match e {
+                    Ok(m) => {
+                        let attrs = m.actor.and_then(|a| a.attributes).unwrap_or_default();
+                        attrs.contains_key(&label).then(|| Ok(EngineEvent { container: attrs.get("name").cloned().unwrap_or_default(), action: m.action.unwrap_or_default() }))
+                    }
+                    Err(e) => Some(Err(EngineError::Unreachable { url: url.clone(), message: e.to_string() })),
+                };
+                std::future::ready(out)
             })
             .boxed()
     }
