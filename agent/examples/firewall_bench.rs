@@ -19,6 +19,7 @@ fn state(services: usize) -> FirewallState {
                 app: format!("service-{i:02}"),
                 exposure: exposures[i % 3],
                 ports: vec![(Proto::Tcp, Port::new(10000 + 2 * i as u16).unwrap()), (Proto::Udp, Port::new(10001 + 2 * i as u16).unwrap())],
+                proxy_port: Some(Port::new(8000 + i as u16).unwrap()),
             })
             .collect(),
     }

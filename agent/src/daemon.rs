@@ -20,7 +20,7 @@ use crate::audit::Audit;
 use crate::auth::Throttle;
 use crate::config::{AgentArgs, Config};
 use crate::diagnostic;
-use crate::firewall::{EngineLabels, Firewall, FirewallOptions, Port};
+use crate::firewall::{EngineLabels, Firewall, FirewallOptions, Port, ProxyPorts};
 use crate::state::AppState;
 use crate::status::Status;
 use crate::store::{DB_FILE, Store};
@@ -125,7 +125,6 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
         }
     });
     let apps = build_apps(store.clone(), config)?;
-    let firewall = firewall(store.clone(), config);
     // Backups see services through `ServiceHooks`; services' update and data-deletion jobs
     // take safety snapshots through `SafetyBackups` (two narrow traits, one each way).
     let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), Arc::new(apps.clone()));
@@ -140,6 +139,7 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
             woken.wake();
         }
     });
+    let firewall = firewall(store.clone(), config, &proxy);
     let reach = match config.http_listen {
         Some(_) => {
             let tls = Tls::load_or_create(&config.data_dir).context("preparing the box's certificate authority")?;
@@ -165,17 +165,42 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
 }
 
 /// The firewall over nft (or not applied with `--firewall off`); the admin port comes from the
-/// listen address. Services' ports are what the engine publishes for labelled containers.
-fn firewall(store: Store, config: &Config) -> Firewall {
+/// listen address, the portal port from the HTTP entry's (80 when there is none). Services'
+/// ports are what the engine publishes for labelled containers, plus each one's fixed port on
+/// the proxy when the box is its web entry; the firewall re-reads them as soon as the
+/// proxy's table changes.
+fn firewall(store: Store, config: &Config, proxy: &Proxy) -> Firewall {
     let backend: Option<std::sync::Arc<dyn crate::firewall::FirewallBackend>> =
         if config.firewall { Some(std::sync::Arc::new(crate::firewall::Nft::default())) } else { None };
     let options = FirewallOptions {
         admin_port: Port::new(config.listen.port()).unwrap_or(Port::new(443).expect("valid")),
-        portal_port: Port::new(80).expect("valid"),
+        portal_port: config.http_listen.and_then(|a| Port::new(a.port()).ok()).unwrap_or(Port::new(80).expect("valid")),
         revert_after: crate::firewall::REVERT_AFTER,
         detect_lan: crate::firewall::lan::detect,
     };
-    Firewall::new(store, backend, std::sync::Arc::new(EngineLabels::new(&config.engine)), options)
+    let fixed: std::sync::Arc<dyn ProxyPorts> = match config.http_listen {
+        Some(_) => std::sync::Arc::new(ProxyFixedPorts(proxy.clone())),
+        None => std::sync::Arc::new(crate::firewall::NoServices),
+    };
+    let firewall = Firewall::new(store, backend, std::sync::Arc::new(EngineLabels::new(&config.engine)), fixed, options);
+    if config.http_listen.is_some() {
+        let (mut changes, fw) = (proxy.changes(), firewall.clone());
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                fw.wake();
+            }
+        });
+    }
+    firewall
+}
+
+/// The firewall's view of the proxy: each service's fixed port, by the service's id.
+struct ProxyFixedPorts(Proxy);
+
+impl ProxyPorts for ProxyFixedPorts {
+    fn proxy_ports(&self) -> Vec<(String, Port)> {
+        self.0.table().routes.iter().filter_map(|p| Some((p.route.name.clone(), Port::new(p.port?).ok()?))).collect()
+    }
 }
 
 /// The services domain: catalog, engine, jobs, apps. The daemon starts even when the engine

@@ -67,7 +67,7 @@ fn refused_batch_keeps_the_previous_table_and_says_why() {
         // Through a firewall change: refused, nft's message, nothing stored, table unchanged.
         let store = Store::memory();
         let options = FirewallOptions { admin_port: Port::new(8443).unwrap(), portal_port: Port::new(80).unwrap(), revert_after: panier::firewall::REVERT_AFTER, detect_lan: || vec![] };
-        let fw = Firewall::new(store.clone(), Some(Arc::new(Corrupting(Nft::default()))), Arc::new(NoServices), options);
+        let fw = Firewall::new(store.clone(), Some(Arc::new(Corrupting(Nft::default()))), Arc::new(NoServices), Arc::new(NoServices), options);
         let err = fw.change(&Actor::Local { uid: 0 }, None, Change::Exposure { app: panier::firewall::AppName::parse("pad").unwrap(), exposure: Exposure::Outside }).unwrap_err();
         let FirewallError::Refused { message } = &err else { panic!("{err:?}") };
         assert!(message.contains("no_such_chain") || message.contains("No such file"), "nft's own words: {message}");

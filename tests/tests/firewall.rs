@@ -208,6 +208,56 @@ fn lan_only_by_default_and_the_policy_holds() {
     drop(agent);
 }
 
+/// Each service's fixed port on the proxy (the agent's own listener, for clients without mDNS)
+/// follows the service's exposure like its published ports: from the LAN while the service is
+/// "LAN", from the outside once opened, from nowhere once closed. The route is one of the
+/// configuration file's (a web server in the box namespace), so no engine is needed here.
+/// The portal's port is the HTTP entry's, LAN only.
+#[test]
+fn a_services_fixed_proxy_port_follows_its_exposure() {
+    let ns = network("pfw3", 5);
+    let (box_ns, lan, out) = (ns.name("box"), ns.name("lan"), ns.name("out"));
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "pad\n").unwrap();
+    let _site = Proc(
+        Command::new("nsenter").arg(format!("--net=/var/run/netns/{box_ns}")).args(["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:9100", "-h"]).arg(www.path()).spawn().unwrap(),
+    );
+    let agent = Agent::start_with(AgentOptions {
+        firewall: true,
+        netns: Some(box_ns.clone()),
+        listen: Some("0.0.0.0:8443".into()),
+        web_entry: true,
+        entry_ip: Some("0.0.0.0".into()),
+        config: Some("[[extra_routes]]\nname = \"pad\"\nupstream = \"127.0.0.1:9100\"\n".into()),
+        ..Default::default()
+    });
+    let fixed = format!("10.203.5.1:{}", agent.service_port_base);
+    let portal = format!("10.203.5.1:{}", agent.http_port);
+    let table = || nft_box(&ns, &["list", "table", "inet", "panier"]);
+    // The proxy's first table comes after the firewall's first application: the route change
+    // wakes the firewall, which adds the fixed port.
+    wait_until(Duration::from_secs(10), "the fixed port in the table", || table().contains("pad: its fixed port on the proxy, set to LAN"))
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", table(), agent.log_text()));
+    assert!(table().contains(&format!("tcp dport {} accept comment \"the portal\"", agent.http_port)), "the portal port is the HTTP entry's: {}", table());
+
+    let get = |ns: &str, addr: &str| within(ns, || panier_system_tests::services::http_get(&format!("http://{addr}/")));
+    wait_until(Duration::from_secs(10), "the fixed port from the LAN", || get(&lan, &fixed).is_some_and(|b| b.trim() == "pad"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
+    assert!(tcp_open(&lan, &portal, PROBE), "LAN → portal");
+    assert!(!tcp_open(&out, &fixed, PROBE), "outside → fixed port of a LAN service must be blocked");
+    assert!(!tcp_open(&out, &portal, PROBE), "outside → portal must be blocked");
+
+    ok(agent.cli(&["firewall", "set", "service", "pad", "outside"]));
+    assert_eq!(get(&out, &fixed).as_deref().map(str::trim), Some("pad"), "outside → fixed port of an opened service");
+    assert!(!tcp_open(&out, &portal, PROBE), "the portal stays LAN only");
+    assert!(!tcp_open(&out, "10.203.5.1:8443", PROBE), "the admin UI never opens to the outside");
+
+    ok(agent.cli(&["firewall", "set", "service", "pad", "closed"]));
+    assert!(!tcp_open(&lan, &fixed, PROBE), "LAN → fixed port of a closed service must be blocked");
+    assert!(!tcp_open(&out, &fixed, PROBE));
+    assert!(tcp_open(&lan, &portal, PROBE), "the portal stays open to the LAN");
+}
+
 /// A session against the admin UI from inside `ns`.
 struct LanSession {
     ns: String,

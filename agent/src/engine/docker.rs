@@ -344,8 +344,10 @@ impl Engine for DockerEngine {
     }
 
     fn events(&self, label: &str) -> BoxStream<'static, Result<EngineEvent, EngineError>> {
-        // The label is checked here, not by the engine: podman 4.3 sends nothing at all for a
-        // label filter without a value. Both engines put labels in the actor's attributes.
+        // The label is matched here, not by the engine: podman 4.3's compatible API only
+        // honours `key=value` label filters, and a bare key (what we ask for) silently
+        // matches nothing, so the reconciler never heard about containers killed or removed
+        // by hand on podman.
         let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()])]);
         let label = label.to_owned();
         let url = self.url.clone();
@@ -356,17 +358,28 @@ impl Engine for DockerEngine {
         docker
             .events(Some(q::EventsOptions { filters: Some(filters), ..Default::default() }))
             .filter_map(move |e| {
-                let out = match e {
-                    Ok(m) => {
-                        let attrs = m.actor.and_then(|a| a.attributes).unwrap_or_default();
-                        attrs.contains_key(&label).then(|| Ok(EngineEvent { container: attrs.get("name").cloned().unwrap_or_default(), action: m.action.unwrap_or_default() }))
-                    }
+                let item = match e {
+                    Ok(m) => event_of(&label, m.actor.and_then(|a| a.attributes).unwrap_or_default(), m.action.unwrap_or_default()).map(Ok),
                     Err(e) => Some(Err(EngineError::Unreachable { url: url.clone(), message: e.to_string() })),
                 };
-                std::future::ready(out)
+                std::future::ready(item)
             })
             .boxed()
     }
+}
+
+/// The event for a container whose labels (in the event's attributes, on both engines) carry
+/// `label` (`key` or `key=value`), in Docker's words: podman says `remove` for `destroy`.
+fn event_of(label: &str, attrs: HashMap<String, String>, action: String) -> Option<EngineEvent> {
+    let matches = match label.split_once('=') {
+        Some((k, v)) => attrs.get(k).is_some_and(|a| a == v),
+        None => attrs.contains_key(label),
+    };
+    if !matches {
+        return None;
+    }
+    let action = if action == "remove" { "destroy".to_owned() } else { action };
+    Some(EngineEvent { container: attrs.get("name").cloned().unwrap_or_default(), action })
 }
 
 fn percent_encode(v: &str) -> String {
@@ -420,5 +433,22 @@ fn proto_str(p: Proto) -> &'static str {
     match p {
         Proto::Tcp => "tcp",
         Proto::Udp => "udp",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_matched_on_labels_here_and_told_in_dockers_words() {
+        let attrs = |l: &[(&str, &str)]| l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>();
+        let ours = attrs(&[("name", "panier-pad-web"), ("org.panier.app", "pad"), ("image", "x")]);
+        let e = event_of("org.panier.app", ours.clone(), "remove".into()).unwrap();
+        assert_eq!((e.container.as_str(), e.action.as_str()), ("panier-pad-web", "destroy"));
+        assert_eq!(event_of("org.panier.app", ours.clone(), "die".into()).unwrap().action, "die");
+        assert!(event_of("org.panier.app=pad", ours.clone(), "die".into()).is_some());
+        assert!(event_of("org.panier.app=wiki", ours, "die".into()).is_none());
+        assert!(event_of("org.panier.app", attrs(&[("name", "other")]), "die".into()).is_none());
     }
 }

@@ -163,7 +163,8 @@ pub trait Engine: Send + Sync {
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError>;
     /// Current memory use, if the engine reports it.
     async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError>;
-    /// Container events for containers carrying the label key `label`. The stream ends when
-    /// the connection drops; the caller reconnects.
+    /// Container events for containers carrying the label key `label`, with Docker's action
+    /// names (`die`, `destroy`…) whatever the engine. The stream ends when the connection
+    /// drops; the caller reconnects.
     fn events(&self, label: &str) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
 }

@@ -24,10 +24,12 @@ pub fn explain(state: &FirewallState, lan_detected: bool, t: &Messages) -> Vec<S
     }
     out.push(if state.ssh_enabled { t.fmt("firewall.explain.ssh_on", &[("lan", &lan)]) } else { t.get("firewall.explain.ssh_off").to_owned() });
     for svc in &state.services {
-        let ports = if svc.ports.is_empty() {
+        // The proxy's fixed port is one more TCP door of the service, governed the same way.
+        let all: Vec<(super::types::Proto, super::types::Port)> = svc.ports.iter().copied().chain(svc.proxy_port.map(|p| (super::types::Proto::Tcp, p))).collect();
+        let ports = if all.is_empty() {
             String::new()
         } else {
-            let list: Vec<String> = svc.ports.iter().map(|(proto, port)| format!("{port}/{}", proto.as_str())).collect();
+            let list: Vec<String> = all.iter().map(|(proto, port)| format!("{port}/{}", proto.as_str())).collect();
             t.fmt("firewall.explain.ports", &[("ports", &list.join(", "))])
         };
         let key = match svc.exposure {
@@ -56,12 +58,12 @@ mod tests {
             admin_port: Port::new(443).unwrap(),
             portal_port: Port::new(80).unwrap(),
             ssh_enabled: false,
-            services: vec![ServiceRule { app: "pad".into(), exposure: Exposure::Lan, ports: vec![(Proto::Tcp, Port::new(9001).unwrap())] }],
+            services: vec![ServiceRule { app: "pad".into(), exposure: Exposure::Lan, ports: vec![(Proto::Tcp, Port::new(9001).unwrap())], proxy_port: Some(Port::new(8001).unwrap()) }],
         };
         let fr = explain(&state, true, messages(Language::Fr)).join("\n");
-        assert!(fr.contains("Le service pad (ports 9001/tcp) est accessible depuis le réseau local 192.168.1.0/24, car il est réglé sur « réseau local »"), "{fr}");
+        assert!(fr.contains("Le service pad (ports 9001/tcp, 8001/tcp) est accessible depuis le réseau local 192.168.1.0/24, car il est réglé sur « réseau local »"), "{fr}");
         let en = explain(&state, true, messages(Language::En)).join("\n");
-        assert!(en.contains("pad (ports 9001/tcp) is reachable from the local network 192.168.1.0/24, because it is set to “local network”"), "{en}");
+        assert!(en.contains("pad (ports 9001/tcp, 8001/tcp) is reachable from the local network 192.168.1.0/24, because it is set to “local network”"), "{en}");
         assert!(!en.contains('{'), "every placeholder is filled: {en}");
     }
 }

@@ -11,7 +11,8 @@
 //! `panier firewall reload`, and by a watch loop every [`WATCH_EVERY`] that re-applies it
 //! whenever the live table is missing or differs in rule count (someone ran `nft flush
 //! ruleset`) or the wanted table changed (a service published a port, an interface got a new
-//! network). The engine's own tables are never touched; `forward` runs before its filter
+//! network); the daemon also wakes that loop at once when the proxy's routes change, since
+//! each service's fixed port on the proxy follows the service's exposure ([`ProxyPorts`]). The engine's own tables are never touched; `forward` runs before its filter
 //! chains, so engine restarts that re-create them change nothing.
 //!
 //! Invariants:
@@ -39,7 +40,7 @@ pub mod services;
 pub mod types;
 
 pub use backend::{BackendError, FirewallBackend, Nft};
-pub use services::{EngineLabels, NoServices, PublishedPorts};
+pub use services::{EngineLabels, NoServices, ProxyPorts, PublishedPorts};
 pub use types::{Exposure, FirewallState, Port, Proto, ServiceRule, Subnet};
 
 use crate::admins::Actor;
@@ -173,7 +174,10 @@ struct Inner {
     store: Store,
     backend: Option<Arc<dyn FirewallBackend>>,
     services: Arc<dyn PublishedPorts>,
+    proxy: Arc<dyn ProxyPorts>,
     options: FirewallOptions,
+    /// Wakes the watch loop before its next tick (the proxy's routes changed).
+    wake: tokio::sync::Notify,
     runtime: Mutex<Runtime>,
     /// Serializes changes, reverts and re-applications.
     apply_lock: Mutex<()>,
@@ -191,8 +195,26 @@ fn is_remote(from: Option<SocketAddr>) -> Option<SocketAddr> {
 
 impl Firewall {
     /// `backend: None` keeps and explains the policy without applying it (`--firewall off`).
-    pub fn new(store: Store, backend: Option<Arc<dyn FirewallBackend>>, services: Arc<dyn PublishedPorts>, options: FirewallOptions) -> Firewall {
-        Firewall { inner: Arc::new(Inner { store, backend, services, options, runtime: Mutex::new(Runtime::default()), apply_lock: Mutex::new(()) }) }
+    /// `services` tells the ports the containers publish, `proxy` the proxy's fixed ports.
+    pub fn new(store: Store, backend: Option<Arc<dyn FirewallBackend>>, services: Arc<dyn PublishedPorts>, proxy: Arc<dyn ProxyPorts>, options: FirewallOptions) -> Firewall {
+        Firewall {
+            inner: Arc::new(Inner {
+                store,
+                backend,
+                services,
+                proxy,
+                options,
+                wake: tokio::sync::Notify::new(),
+                runtime: Mutex::new(Runtime::default()),
+                apply_lock: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Asks the watch loop to compare the live table with the wanted one now, rather than at
+    /// its next tick (called when the proxy's routes change).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
     }
 
     fn runtime(&self) -> std::sync::MutexGuard<'_, Runtime> {
@@ -223,13 +245,16 @@ impl Firewall {
     /// The state the ruleset is generated from, for `policy`.
     pub fn state_for(&self, policy: &FirewallPolicy) -> FirewallState {
         let lan_subnets = policy.lan_override.clone().unwrap_or_else(|| self.detected_lan());
-        let mut by_app: BTreeMap<String, Vec<(Proto, Port)>> = policy.exposures.keys().map(|a| (a.clone(), Vec::new())).collect();
+        let mut by_app: BTreeMap<String, (Vec<(Proto, Port)>, Option<Port>)> = policy.exposures.keys().map(|a| (a.clone(), Default::default())).collect();
         for (app, proto, port) in self.inner.services.published() {
-            by_app.entry(app).or_default().push((proto, port));
+            by_app.entry(app).or_default().0.push((proto, port));
+        }
+        for (app, port) in self.inner.proxy.proxy_ports() {
+            by_app.entry(app).or_default().1 = Some(port);
         }
         let services = by_app
             .into_iter()
-            .map(|(app, ports)| ServiceRule { exposure: policy.exposures.get(&app).copied().unwrap_or_default(), app, ports })
+            .map(|(app, (ports, proxy_port))| ServiceRule { exposure: policy.exposures.get(&app).copied().unwrap_or_default(), app, ports, proxy_port })
             .collect();
         FirewallState {
             lan_subnets,
@@ -493,7 +518,10 @@ impl Firewall {
             let mut tick = tokio::time::interval(WATCH_EVERY);
             tick.tick().await;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = fw.inner.wake.notified() => {}
+                }
                 let f = fw.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || f.repair()).await {
                     log::error!("the firewall watch could not repair the table: {e}");

@@ -17,6 +17,9 @@
 //!   to `from_lan`; services open to the outside are accepted for everyone; the rest is
 //!   logged (rate-limited, prefix [`LOG_PREFIX`]) and dropped by the policy.
 //! - chain `from_lan`: mDNS, the portal, the admin UI, SSH when enabled, services set to LAN.
+//!   A service's fixed port on the proxy (the agent itself listens there) follows the
+//!   service's exposure in `input`/`from_lan` like its published ports; a closed service's
+//!   fixed port is accepted nowhere.
 //! - chain `forward` (hook forward, priority filter − 10, before the engine's own filter
 //!   chains at priority 0): new connections the engine DNATs to a published container port
 //!   go through `published`, which matches on the conntrack *original* destination port (the
@@ -263,6 +266,9 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
         for (proto, port) in &svc.ports {
             b.rule("input", vec![port_match(*proto, *port), accept()], &format!("{}: open to the outside", svc.app));
         }
+        if let Some(port) = svc.proxy_port {
+            b.rule("input", vec![port_match(Proto::Tcp, port), accept()], &format!("{}: its fixed port on the proxy, open to the outside", svc.app));
+        }
     }
     b.rule("input", vec![limit(10, "minute", 20), log()], "log what is dropped (at most 10 lines a minute)");
 
@@ -278,6 +284,9 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     for svc in state.services.iter().filter(|s| s.exposure == Exposure::Lan) {
         for (proto, port) in &svc.ports {
             b.rule("from_lan", vec![port_match(*proto, *port), accept()], &format!("{}: set to LAN", svc.app));
+        }
+        if let Some(port) = svc.proxy_port {
+            b.rule("from_lan", vec![port_match(Proto::Tcp, port), accept()], &format!("{}: its fixed port on the proxy, set to LAN", svc.app));
         }
     }
 

@@ -1,4 +1,5 @@
-//! Where the firewall learns which host ports each service publishes.
+//! Where the firewall learns which host ports each service publishes, and on which fixed
+//! port the proxy serves it.
 //!
 //! The firewall only needs `(app, protocol, host port)` triples, behind [`PublishedPorts`].
 //! [`EngineLabels`] reads them from the container engine itself: the published ports of
@@ -18,11 +19,24 @@ pub trait PublishedPorts: Send + Sync {
     fn published(&self) -> Vec<(String, Proto, Port)>;
 }
 
+/// The proxy's fixed ports (`proxy::FixedPorts`: one plain-HTTP listener per service, for
+/// clients without mDNS). The daemon implements it over the proxy's route table.
+pub trait ProxyPorts: Send + Sync {
+    /// `(app, port)` for every service the proxy answers on a fixed port.
+    fn proxy_ports(&self) -> Vec<(String, Port)>;
+}
+
 /// No services (the firewall still protects the box itself).
 pub struct NoServices;
 
 impl PublishedPorts for NoServices {
     fn published(&self) -> Vec<(String, Proto, Port)> {
+        Vec::new()
+    }
+}
+
+impl ProxyPorts for NoServices {
+    fn proxy_ports(&self) -> Vec<(String, Port)> {
         Vec::new()
     }
 }

@@ -195,12 +195,16 @@ impl Exposure {
     }
 }
 
-/// One service as the firewall sees it: who may reach it and the host ports it publishes.
+/// One service as the firewall sees it: who may reach it, the host ports its containers
+/// publish, and the fixed port the proxy serves it on (for clients without mDNS).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceRule {
     pub app: String,
     pub exposure: Exposure,
     pub ports: Vec<(Proto, Port)>,
+    /// The proxy's listener for this service (TCP, on the box itself: no DNAT involved).
+    #[serde(default)]
+    pub proxy_port: Option<Port>,
 }
 
 /// Everything the ruleset depends on. A plain value: [`super::ruleset::ruleset`] is a pure

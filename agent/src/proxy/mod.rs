@@ -203,6 +203,8 @@ struct Inner {
     port_base: u16,
     provisioned_name: Option<String>,
     wake: tokio::sync::Notify,
+    /// Bumped whenever [`Proxy::rebuild`] publishes a different table.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Proxy {
@@ -215,6 +217,7 @@ impl Proxy {
                 port_base,
                 provisioned_name,
                 wake: tokio::sync::Notify::new(),
+                changes: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -227,6 +230,11 @@ impl Proxy {
     /// Asks the refresh loop to rebuild now (after an install, a rename, an mDNS conflict).
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Changes whenever the table does (the firewall follows the fixed ports with it).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     pub(crate) async fn woken(&self) {
@@ -269,6 +277,8 @@ impl Proxy {
             return Ok(false);
         }
         *current = Arc::new(table);
+        drop(current);
+        self.inner.changes.send_modify(|n| *n += 1);
         Ok(true)
     }
 }

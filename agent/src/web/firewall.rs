@@ -69,7 +69,13 @@ pub async fn page(SessionActor(actor): SessionActor, State(fw): State<Firewall>,
         .iter()
         .map(|s| ServiceView {
             app: s.app.clone(),
-            ports: s.ports.iter().map(|(p, n)| format!("{n}/{}", p.as_str())).collect::<Vec<_>>().join(", "),
+            ports: s
+                .ports
+                .iter()
+                .map(|(p, n)| format!("{n}/{}", p.as_str()))
+                .chain(s.proxy_port.map(|n| t.fmt("firewall.proxy_port", &[("port", &n.to_string())])))
+                .collect::<Vec<_>>()
+                .join(", "),
             exposure: s.exposure.as_str(),
         })
         .collect();

@@ -27,10 +27,10 @@ fn cases() -> Vec<(&'static str, FirewallState)> {
         portal_port: port(80),
         ssh_enabled: true,
         services: vec![
-            ServiceRule { app: "etherpad".into(), exposure: Exposure::Lan, ports: vec![(Proto::Tcp, port(9001))] },
-            ServiceRule { app: "snikket".into(), exposure: Exposure::Outside, ports: vec![(Proto::Tcp, port(5222)), (Proto::Tcp, port(5269))] },
-            ServiceRule { app: "galene".into(), exposure: Exposure::Closed, ports: vec![(Proto::Udp, port(1194)), (Proto::Tcp, port(8444))] },
-            ServiceRule { app: "wiki".into(), exposure: Exposure::Outside, ports: vec![] },
+            ServiceRule { app: "etherpad".into(), exposure: Exposure::Lan, ports: vec![(Proto::Tcp, port(9001))], proxy_port: Some(port(8001)) },
+            ServiceRule { app: "snikket".into(), exposure: Exposure::Outside, ports: vec![(Proto::Tcp, port(5222)), (Proto::Tcp, port(5269))], proxy_port: None },
+            ServiceRule { app: "galene".into(), exposure: Exposure::Closed, ports: vec![(Proto::Udp, port(1194)), (Proto::Tcp, port(8444))], proxy_port: Some(port(8002)) },
+            ServiceRule { app: "wiki".into(), exposure: Exposure::Outside, ports: vec![], proxy_port: Some(port(8003)) },
         ],
     };
     let no_lan = FirewallState { lan_subnets: vec![], admin_port: port(443), portal_port: port(443), ssh_enabled: false, services: vec![] };
