@@ -31,8 +31,11 @@ fn main() {
     list("MIGRATIONS", files(&root.join("migrations"), "sql"), &mut code);
     list("CATALOG_FR", files(&root.join("i18n/fr"), "toml"), &mut code);
     list("CATALOG_EN", files(&root.join("i18n/en"), "toml"), &mut code);
+    // Relative paths: cargo resolves them against the package root of each build. Absolute
+    // ones would tie a shared target directory to the clone that built it first, and another
+    // clone would keep that clone's (older) list of files.
     for dir in ["migrations", "i18n/fr", "i18n/en"] {
-        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+        println!("cargo:rerun-if-changed={dir}");
     }
     std::fs::write(Path::new(&std::env::var("OUT_DIR").unwrap()).join("generated.rs"), code).unwrap();
 }

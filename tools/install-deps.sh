@@ -9,7 +9,7 @@ packages=(
   # container engines (dockerd is the primary target, podman the compatibility check)
   docker.io runc podman busybox-static
   # firewall and networking tests
-  nftables iproute2 iputils-ping netcat-openbsd avahi-utils avahi-daemon libnss-mdns
+  nftables iproute2 iputils-ping netcat-openbsd avahi-utils avahi-daemon libnss-mdns dbus-daemon
   # admin UI browser test and benchmarks
   chromium chromium-driver wrk nginx-light
   # backups

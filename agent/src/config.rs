@@ -237,4 +237,17 @@ mod tests {
         let err = Config::load(&args(&path)).unwrap_err().to_string();
         assert!(err.contains("panier.toml") && err.contains("datadir"), "{err}");
     }
+
+    #[test]
+    fn the_readme_example_is_a_valid_file() {
+        let readme = include_str!("../../README.md");
+        let example = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("README has a toml example");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("panier.toml");
+        std::fs::write(&path, example).unwrap();
+        let mut a = args(&path);
+        a.listen = None;
+        let c = Config::load(&a).unwrap();
+        assert_eq!((c.listen.port(), c.http_listen.map(|h| h.port()), c.firewall), (443, Some(80), true));
+    }
 }

@@ -127,11 +127,19 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
     let apps = build_apps(store.clone(), config)?;
     let proxy = Proxy::new(store.clone(), route_sources(config, &apps), config.service_port_base, config.provisioned_name.as_ref().map(|n| n.to_string()));
     let firewall = firewall(store.clone(), config, &proxy);
-    // Until the services domain implements `ServiceHooks` on `Apps`, services are described
-    // by plan files (see `backup::hooks`).
-    let hooks = std::sync::Arc::new(crate::backup::hooks::PlanFiles::new(&config.data_dir, &config.engine));
-    let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), hooks);
+    // Backups see services through `ServiceHooks`; services' update and data-deletion jobs
+    // take safety snapshots through `SafetyBackups` (two narrow traits, one each way).
+    let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), Arc::new(apps.clone()));
+    apps.set_safety_backups(Arc::new(backups.clone()));
     backups.spawn_scheduler();
+    // A service's route appears as soon as its container has an address (not at the next
+    // 5 s round of the proxy's refresh loop).
+    let (mut app_changes, woken) = (apps.changes(), proxy.clone());
+    tokio::spawn(async move {
+        while app_changes.changed().await.is_ok() {
+            woken.wake();
+        }
+    });
     let reach = match config.http_listen {
         Some(_) => {
             let tls = Tls::load_or_create(&config.data_dir).context("preparing the box's certificate authority")?;

@@ -55,6 +55,12 @@ impl Jobs {
         self.running.lock().unwrap_or_else(|p| p.into_inner()).contains_key(app)
     }
 
+    /// The refusal [`Jobs::begin`] would give now for `app`, if a job runs for it.
+    pub fn refusal(&self, app: &AppId) -> Option<JobError> {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.get(app).map(|(id, kind)| JobError::Busy { app: app.clone(), kind: kind.clone(), id: *id })
+    }
+
     pub fn get(&self, id: i64) -> Result<Option<JobRow>, StoreError> {
         self.store.job(id)
     }

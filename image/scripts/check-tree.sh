@@ -15,9 +15,12 @@ check() {
 }
 
 # Scripts: bash ones by their shebang, the overlay's POSIX sh ones as sh.
-mapfile -t bash_scripts < <(grep -rlE '^#!/usr/bin/env bash' image tests/qemu tools 2>/dev/null; ls tests/qemu/lib.sh)
+mapfile -t bash_scripts < <(grep -rlE '^#!/usr/bin/env bash' image tests/qemu 2>/dev/null; ls tests/qemu/lib.sh)
+mapfile -t tool_scripts < <(grep -rlE '^#!/usr/bin/env bash' tools 2>/dev/null)
 mapfile -t sh_scripts < <(grep -rlE '^#!/bin/sh' buildroot-overlay; echo buildroot-overlay/usr/libexec/panier/common.sh)
 check "shellcheck (bash)" shellcheck -x "${bash_scripts[@]}"
+# The other domains' tools (benchmarks, installers): warnings and errors, not style notes.
+check "shellcheck (tools, warnings)" shellcheck -x -S warning "${tool_scripts[@]}"
 check "shellcheck (sh)" shellcheck -s sh -e SC1091 "${sh_scripts[@]}"
 
 check "grub-script-check grub.cfg" grub-script-check image/board/x86_64/grub.cfg

@@ -24,4 +24,6 @@ format=verity
 filename=rootfs.img
 MANIFEST
 rm -f "$output"
-rauc bundle --cert "$cert" --key "$key" "$work" "$output" > /dev/null
+# The root filesystem inside is compressed already: compressing it again (mksquashfs's
+# default) costs minutes of CPU for nothing.
+rauc bundle --cert "$cert" --key "$key" --mksquashfs-args="-noI -noD -noF -noX" "$work" "$output" > /dev/null

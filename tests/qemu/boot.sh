@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Boots the test image interactively, for development. The serial console is this terminal
-# (Ctrl-a x quits QEMU, Ctrl-a c toggles QEMU's monitor); the box's HTTP and SSH are forwarded
-# to local ports printed below. Your SSH public key (or a fresh one) is provisioned, so
-# `ssh -p PORT root@127.0.0.1` logs in.
+# (Ctrl-a x quits QEMU, Ctrl-a c toggles QEMU's monitor); the box's HTTP, HTTPS and SSH are
+# forwarded to local ports printed below. Your SSH public key (or a fresh one) is provisioned;
+# `ssh -p PORT root@127.0.0.1` logs in once SSH is opened in the firewall (Firewall page, or
+# before the agent has started, while the boot-time table is up).
 #
 # Usage: tests/qemu/boot.sh [seabios|ovmf]
 # Environment: PANIER_TEST_IMAGE_DIR (default /var/cache/panier/image/test, built when missing),
@@ -36,6 +37,7 @@ if [ ! -f "$disk" ]; then
 fi
 
 http_port=$(free_port)
+https_port=$(free_port)
 ssh_port=$(free_port)
 fw=()
 if [ "$firmware" = ovmf ]; then
@@ -43,10 +45,10 @@ if [ "$firmware" = ovmf ]; then
   fw=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
       -drive "if=pflash,format=raw,file=$VM_DIR/OVMF_VARS.fd")
 fi
-echo "Panier dev VM ($firmware): http://127.0.0.1:$http_port/  ssh -p $ssh_port root@127.0.0.1" >&2
+echo "Panier dev VM ($firmware): http://127.0.0.1:$http_port/  https://127.0.0.1:$https_port/admin  ssh -p $ssh_port root@127.0.0.1" >&2
 accel=tcg
 if [ "${PANIER_KVM:-0}" = 1 ]; then accel=kvm; fi
 exec qemu-system-x86_64 -machine q35 -accel "$accel" -cpu max -smp 2 -m 2048 "${fw[@]}" \
   -drive "file=$disk,format=raw,if=virtio" \
-  -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$ssh_port-:22" \
+  -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$https_port-:443,hostfwd=tcp:127.0.0.1:$ssh_port-:22" \
   -nographic -serial mon:stdio

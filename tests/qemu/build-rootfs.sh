@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds the Debian root filesystem of the test image as a tarball, cached under
+# Builds the Debian root filesystem of the test image as a directory, cached under
 # /var/cache/panier/image/ and keyed on this script and the Debian sources it uses, so that a
-# second run costs nothing. Prints the tarball's path on stdout.
+# second run costs nothing. Prints the directory's path on stdout. build-test-image.sh never
+# writes into it: it mounts an overlay on top. (A directory rather than a tarball: the build
+# machines' disks are small, and a tarball was extracted into a second copy at every build.)
 #
 # The release image's root filesystem comes from Buildroot (image/configs/); this one stands in
 # for it where Buildroot's sources cannot be downloaded. It carries the same kinds of pieces
 # (kernel with an initramfs, systemd, Docker Engine, nftables, RAUC, chrony, OpenSSH,
 # smartmontools, dmidecode); the board files and the overlay are applied later, by
-# build-test-image.sh, so that editing them does not rebuild this tarball.
+# build-test-image.sh, so that editing them does not rebuild it.
 #
 # Debian sources: PANIER_DEBIAN_SOURCES names a sources file (one-line or deb822 `.sources`);
 # by default the host's own Debian sources are used.
@@ -33,13 +35,13 @@ packages=(
 )
 
 key=$( { cat "$0"; grep -v '^#' "$sources"; } | sha256sum | cut -c1-16)
-tarball="$cache/rootfs-$suite-$key.tar"
-if [ -s "$tarball" ]; then
-  echo "$tarball"
+rootfs="$cache/rootfs-$suite-$key"
+if [ -d "$rootfs/usr" ]; then
+  echo "$rootfs"
   exit 0
 fi
 mkdir -p "$cache"
-echo "build-rootfs: building $tarball (a few minutes; cached afterwards)" >&2
+echo "build-rootfs: building $rootfs (a few minutes; cached afterwards)" >&2
 
 # Hooks run on the host with the root filesystem in "$1".
 # - The kernel loads the root squashfs from an initramfs: squashfs and the disk drivers of
@@ -57,9 +59,10 @@ hook_trim='cd "$1"/usr/lib/modules/* && rm -rf kernel/drivers/gpu kernel/sound k
 # shellcheck disable=SC2016
 hook_clean='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/usr/share/man/* "$1"/usr/share/locale/* "$1"/usr/share/info/*'
 
-tmp="$tarball.tmp"
-trap 'rm -f "$tmp"' EXIT
-mmdebstrap --variant=minbase --mode=root --format=tar \
+tmp="$rootfs.tmp"
+rm -rf "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+mmdebstrap --variant=minbase --mode=root --format=directory \
   --include="$(IFS=,; echo "${packages[*]}")" \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -70,7 +73,7 @@ mmdebstrap --variant=minbase --mode=root --format=tar \
   --customize-hook="$hook_trim" \
   --customize-hook="$hook_clean" \
   "$suite" "$tmp" "$sources" >&2
-mv "$tmp" "$tarball"
-# Keep only the newest tarball.
-find "$cache" -maxdepth 1 -name "rootfs-$suite-*.tar" ! -path "$tarball" -delete
-echo "$tarball"
+mv "$tmp" "$rootfs"
+# Keep only the newest root filesystem (and no tarball of the former layout).
+find "$cache" -maxdepth 1 -name "rootfs-$suite-*" ! -path "$rootfs" -exec rm -rf {} +
+echo "$rootfs"

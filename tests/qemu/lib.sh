@@ -2,13 +2,15 @@
 # Helpers for the QEMU system tests (sourced by run-tests.sh and boot.sh; bash).
 #
 # One VM at a time: vm_start boots a disk image under SeaBIOS or OVMF with TCG, the serial
-# console in $VM_DIR/serial.log, the guest's port 80 and 22 forwarded to free local ports
-# (VM_HTTP, VM_SSH). The tests talk to the box over SSH with the key that headless provisioning
-# installed (VM_KEY), and over HTTP as a browser would.
+# console in $VM_DIR/serial.log, the guest's ports 80, 443 and 22 forwarded to free local
+# ports (VM_HTTP, VM_HTTPS, VM_SSH). The tests talk to the box over HTTP and HTTPS as a browser
+# would, and over SSH with the key that headless provisioning installed (VM_KEY) once an admin
+# opened SSH in the agent's firewall.
 
 VM_DIR=${VM_DIR:-}
 VM_PID=""
 VM_HTTP=""
+VM_HTTPS=""
 VM_SSH=""
 VM_KEY=""
 VM_STARTED_AT=0
@@ -29,6 +31,7 @@ vm_start() {
   local disk=$1 firmware=$2
   shift 2
   VM_HTTP=$(free_port)
+  VM_HTTPS=$(free_port)
   VM_SSH=$(free_port)
   local fw=()
   if [ "$firmware" = ovmf ]; then
@@ -41,11 +44,11 @@ vm_start() {
   qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 2048 \
     "${fw[@]}" \
     -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
-    -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$VM_HTTP-:80,hostfwd=tcp:127.0.0.1:$VM_SSH-:22" \
+    -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$VM_HTTP-:80,hostfwd=tcp:127.0.0.1:$VM_HTTPS-:443,hostfwd=tcp:127.0.0.1:$VM_SSH-:22" \
     -display none -serial "file:$VM_DIR/serial.log" -monitor none \
     "$@" &
   VM_PID=$!
-  log "VM started ($firmware, pid $VM_PID): http://127.0.0.1:$VM_HTTP/, ssh port $VM_SSH, serial $VM_DIR/serial.log"
+  log "VM started ($firmware, pid $VM_PID): http://127.0.0.1:$VM_HTTP/, https://127.0.0.1:$VM_HTTPS/, ssh port $VM_SSH, serial $VM_DIR/serial.log"
 }
 
 vm_running() { [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; }
@@ -98,11 +101,20 @@ wait_ssh() {
   done
 }
 
-# http PATH [curl args...]: the box's HTTP API through QEMU's port forwarding.
+# http PATH [curl args...]: the box's plain-HTTP entry (portal) through QEMU's port forwarding.
 http() {
   local path=$1
   shift
   curl -fsS --max-time 20 "$@" "http://127.0.0.1:$VM_HTTP$path"
+}
+
+# https PATH [curl args...]: the box's HTTPS entry (admin UI, API). The certificate is signed
+# by the box's own CA, which a test has no reason to trust: not checked. The cookie jar in
+# $VM_DIR keeps the admin session.
+https() {
+  local path=$1
+  shift
+  curl -fsS --insecure --max-time 180 -b "$VM_DIR/cookies" -c "$VM_DIR/cookies" "$@" "https://127.0.0.1:$VM_HTTPS$path"
 }
 
 # Puts a file into the EFI partition (partition 2) of a raw disk image: headless provisioning.

@@ -1,56 +1,116 @@
-//! Helpers for the backup tests: a test service (a busybox container with a volume, cold or
-//! hot with a "database" dump), tree checksums, Debian's restic, loop-mounted file systems.
+//! Helpers for the backup tests: an agent with the test catalog's services installed for
+//! real (`notes`: two containers, a volume and a hot "database" dump; `site`: cold), tree
+//! checksums, Debian's restic, loop-mounted file systems.
 
-use crate::engine::{busybox_image, docker};
+use crate::engine::{docker, engine_url};
+use crate::services::{objects_of, suffix, test_catalog, test_image};
+use crate::{Agent, AgentOptions};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const IMAGE: &str = "panier-test-backup:1";
+/// An agent on the test engine with a copy of the test catalog (`tests/catalog/`, ids
+/// suffixed so that tests sharing the engine never clash), set up with the admin `camille`.
+/// Dropping it removes the engine objects of its services, whoever created them.
+pub struct ServiceBox {
+    pub agent: Agent,
+    pub engine: String,
+    pub catalog: tempfile::TempDir,
+    pub suffix: String,
+    ids: Vec<String>,
+}
 
-/// A service made for the tests: `<data>/apps/<app>/volumes/{files,db}`, a container named
-/// `panier-test-<app>-<pid>` with `db` mounted at /data, and its `backup-plan.json`.
+impl ServiceBox {
+    pub fn start() -> ServiceBox {
+        let engine = engine_url();
+        test_image(&engine);
+        let catalog = tempfile::tempdir().unwrap();
+        let suffix = suffix();
+        let ids = test_catalog(catalog.path(), &suffix);
+        let agent = Agent::start_with(AgentOptions {
+            engine: Some(engine.clone()),
+            extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
+            ..Default::default()
+        });
+        agent.setup("biblio", "camille", "un mot de passe solide");
+        ServiceBox { agent, engine, catalog, suffix, ids }
+    }
+
+    pub fn id(&self, base: &str) -> String {
+        format!("{base}{}", self.suffix)
+    }
+
+    /// Installs the test catalog's `base` service with `settings` (`key=value`) and waits
+    /// for the install job to succeed.
+    pub fn install(&self, base: &str, settings: &[&str]) -> TestService {
+        let app = self.id(base);
+        let mut args = vec!["app", "install", app.as_str(), "--follow"];
+        for s in settings {
+            args.extend(["--set", s]);
+        }
+        let out = self.agent.cli(&args);
+        assert!(out.status.success(), "installing {app}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let manifest = std::fs::read_to_string(self.catalog.path().join(&app).join("manifest.toml")).unwrap();
+        let containers = manifest
+            .lines()
+            .skip_while(|l| !l.starts_with("[[containers]]"))
+            .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+            .map(|c| format!("panier-{app}-{c}"))
+            .collect();
+        TestService { volumes: self.agent.data_dir.join("apps").join(&app).join("volumes"), app, containers, engine: self.engine.clone() }
+    }
+
+    /// Removes the engine objects of this box's services (as an old box's disappear).
+    pub fn remove_objects(&self) {
+        for id in &self.ids {
+            let (containers, networks) = objects_of(&self.engine, id);
+            for c in containers {
+                let _ = docker(&self.engine, &["rm", "-f", &c]);
+            }
+            for n in networks {
+                let _ = docker(&self.engine, &["network", "rm", &n]);
+            }
+        }
+    }
+}
+
+impl Drop for ServiceBox {
+    fn drop(&mut self) {
+        self.agent.kill9();
+        self.remove_objects();
+    }
+}
+
+/// A service installed from the test catalog.
 pub struct TestService {
     pub app: String,
-    pub container: String,
+    /// `<data>/apps/<app>/volumes`.
     pub volumes: PathBuf,
+    /// Engine names of its containers.
+    pub containers: Vec<String>,
     engine: String,
 }
 
 impl TestService {
-    /// `hot`: the plan dumps /data/live.db into /data/dump.sql before the snapshot.
-    pub fn create(engine: &str, data_dir: &Path, app: &str, hot: bool) -> Result<TestService> {
-        busybox_image(engine, IMAGE, &[], r#"["sleep", "1000000"]"#)?;
-        let volumes = data_dir.join("apps").join(app).join("volumes");
-        std::fs::create_dir_all(volumes.join("files/nested/deeper"))?;
-        std::fs::create_dir_all(volumes.join("db"))?;
-        write_mixed(&volumes.join("files"), 1)?;
-        std::fs::write(volumes.join("db/live.db"), format!("CREATE TABLE t(x);\nINSERT INTO t VALUES ('{app}');\n"))?;
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let container = format!("panier-test-{app}-{}-{n}", std::process::id());
-        let _ = docker(engine, &["rm", "-f", &container]);
-        docker(engine, &["run", "-d", "--log-driver", "none", "--name", &container, "-v", &format!("{}:/data", volumes.join("db").display()), IMAGE])?;
-        let mode = if hot {
-            serde_json::json!({"hot": {"pre": [{"container": "main", "argv": ["sh", "-c", "cat /data/live.db > /data/dump.sql"]}], "post": []}})
-        } else {
-            serde_json::json!("cold")
-        };
-        let plan = serde_json::json!({"mode": mode, "containers": {"main": container}});
-        std::fs::write(data_dir.join("apps").join(app).join("backup-plan.json"), plan.to_string())?;
-        Ok(TestService { app: app.to_owned(), container, volumes, engine: engine.to_owned() })
+    fn states(&self) -> Vec<bool> {
+        self.containers.iter().map(|c| docker(&self.engine, &["inspect", "-f", "{{.State.Running}}", c]).is_ok_and(|s| s == "true")).collect()
     }
 
+    /// Every container runs.
     pub fn running(&self) -> bool {
-        docker(&self.engine, &["inspect", "-f", "{{.State.Running}}", &self.container]).is_ok_and(|s| s == "true")
+        self.states().iter().all(|r| *r)
     }
-}
 
-impl Drop for TestService {
-    fn drop(&mut self) {
-        let _ = docker(&self.engine, &["rm", "-f", &self.container]);
+    /// No container runs.
+    pub fn stopped(&self) -> bool {
+        self.states().iter().all(|r| !*r)
+    }
+
+    /// The hostname of one of its containers (what a command run inside it sees).
+    pub fn hostname(&self, container: &str) -> String {
+        docker(&self.engine, &["inspect", "-f", "{{.Config.Hostname}}", &format!("panier-{}-{container}", self.app)]).unwrap()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod browser;
 pub mod engine;
 pub mod services;
+pub mod mdns;
 pub mod netns;
 
 use anyhow::{Context, Result, bail};
@@ -73,12 +74,10 @@ pub struct AgentOptions {
     /// Make the agent the box's web entry: `--listen` is then HTTPS and an HTTP entry
     /// (portal, services by name) listens on [`Agent::http_port`]; fixed service ports start
     /// at [`Agent::service_port_base`]. mDNS stays off unless `mdns_interface` is given.
+    /// With `netns`, the HTTP entry is `0.0.0.0:80` in that namespace.
     pub web_entry: bool,
     /// Announce names on this interface (with `web_entry`).
     pub mdns_interface: Option<String>,
-    /// The address the HTTP entry and the fixed service ports bind (with `web_entry`;
-    /// default `127.0.0.1`; `0.0.0.0` inside a network namespace to be reached from others).
-    pub entry_ip: Option<String>,
 }
 
 /// A running `panier agent` process.
@@ -127,7 +126,9 @@ impl Agent {
             }
         };
         let log = run_dir.join("agent.log");
-        let http_port = free_port();
+        // In a namespace of its own the agent has the whole port space: the HTTP entry takes
+        // port 80 on every address there, as on a box, so names work without a port.
+        let (http_host, http_port) = if options.netns.is_some() { ("0.0.0.0", 80) } else { ("127.0.0.1", free_port()) };
         // A block of ports unlikely to collide between parallel tests.
         let service_port_base = 20000 + (std::process::id() as u16 % 400) * 100 + (port % 97);
         let mut cmd = match &options.netns {
@@ -140,8 +141,7 @@ impl Agent {
         };
         let mut entry_args: Vec<String> = Vec::new();
         if options.web_entry {
-            let ip = options.entry_ip.as_deref().unwrap_or("127.0.0.1");
-            entry_args.extend(["--http-listen".into(), format!("{ip}:{http_port}"), "--service-port-base".into(), service_port_base.to_string()]);
+            entry_args.extend(["--http-listen".into(), format!("{http_host}:{http_port}"), "--service-port-base".into(), service_port_base.to_string()]);
             match &options.mdns_interface {
                 Some(i) => entry_args.extend(["--lan-interface".into(), i.clone()]),
                 None => entry_args.push("--no-mdns".into()),

@@ -1,8 +1,13 @@
-//! A mediator's first visit, in a real browser: setup → dashboard → logout → login → logout,
-//! in French, without JavaScript being needed. Screenshots go to tests/artifacts/.
+//! A mediator in a real browser, in French, without JavaScript being needed: the first visit
+//! (setup → dashboard → logout → login → logout), and offering a service (log in → catalog →
+//! install the test "site" on the real container engine → its page shows it running → stop).
+//! Screenshots go to tests/artifacts/.
 
-use panier_system_tests::Agent;
 use panier_system_tests::browser::{Driver, artifacts_dir};
+use panier_system_tests::engine::{docker, engine_url};
+use panier_system_tests::services::{objects_of, suffix, test_catalog, test_image};
+use panier_system_tests::{Agent, AgentOptions};
+use std::time::Duration;
 use thirtyfour::prelude::*;
 
 /// Waits (up to 30 s, the machine may be loaded) for an element: after a click that posts a
@@ -21,17 +26,21 @@ async fn fill(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> 
     field.send_keys(value).await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn setup_login_dashboard_logout_in_french() -> WebDriverResult<()> {
-    let agent = Agent::start();
-    let code = agent.setup_code();
-    let chromedriver = Driver::start();
+async fn browser(chromedriver: &Driver) -> WebDriverResult<WebDriver> {
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary("/usr/bin/chromium")?;
     for arg in chromedriver.chromium_args(1366, 768) {
         caps.add_arg(&arg)?;
     }
-    let driver = WebDriver::new(&chromedriver.url, caps).await?;
+    WebDriver::new(&chromedriver.url, caps).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_login_dashboard_logout_in_french() -> WebDriverResult<()> {
+    let agent = Agent::start();
+    let code = agent.setup_code();
+    let chromedriver = Driver::start();
+    let driver = browser(&chromedriver).await?;
     let result = walk(&driver, &agent, &code).await;
     driver.quit().await?;
     result
@@ -94,5 +103,174 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     driver.goto(agent.url("/admin")).await?;
     wait_h1(driver, "Connexion").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin/login"), "the session is gone");
+    Ok(())
+}
+
+/// Removes the test services' containers and networks from the shared engine, even after a
+/// failure.
+struct Cleanup {
+    engine: String,
+    ids: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            let (containers, networks) = objects_of(&self.engine, id);
+            for c in containers {
+                let _ = docker(&self.engine, &["rm", "-f", &c]);
+            }
+            for n in networks {
+                let _ = docker(&self.engine, &["network", "rm", &n]);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> WebDriverResult<()> {
+    let engine = engine_url();
+    test_image(&engine);
+    let catalog = tempfile::tempdir().unwrap();
+    let suffix = suffix();
+    let ids = test_catalog(catalog.path(), &suffix);
+    let _cleanup = Cleanup { engine: engine.clone(), ids };
+    let agent = Agent::start_with(AgentOptions {
+        engine: Some(engine.clone()),
+        extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
+        ..Default::default()
+    });
+    agent.setup("biblio", "camille", "un mot de passe solide");
+    let chromedriver = Driver::start();
+    let driver = browser(&chromedriver).await?;
+    let mut result = offer(&driver, &agent, &format!("site{suffix}")).await;
+    if result.is_ok() {
+        result = one_job_at_a_time(&driver, &format!("slow{suffix}")).await;
+    }
+    if result.is_err() {
+        let _ = driver.screenshot(&artifacts_dir().join("service-failure.png")).await;
+        eprintln!("{}", agent.log_text());
+    }
+    driver.quit().await?;
+    result
+}
+
+/// Waits up to `secs` for an element, across the page's own reloads (meta refresh).
+async fn wait_for(driver: &WebDriver, by: By, secs: u64) -> WebDriverResult<WebElement> {
+    driver.query(by).wait(Duration::from_secs(secs), Duration::from_millis(200)).first().await
+}
+
+async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult<()> {
+    driver.goto(agent.url("/admin")).await?;
+    wait_h1(driver, "Connexion").await?;
+    fill(driver, "username", "camille").await?;
+    fill(driver, "password", "un mot de passe solide").await?;
+    driver.find(By::Id("login-submit")).await?.click().await?;
+    wait_h1(driver, "Tableau de bord").await?;
+    assert!(driver.find(By::Id("services-h")).await?.text().await?.contains("Services installés"));
+
+    // The catalog: cards by category, with what each needs and whether it fits.
+    driver.find(By::XPath("//nav//a[normalize-space()='Catalogue']")).await?.click().await?;
+    wait_h1(driver, "Catalogue des services").await?;
+    let card = driver.find(By::Id(format!("card-{site}"))).await?;
+    let text = card.text().await?;
+    assert!(text.contains("Site de test") && text.contains("Besoins : 16 Mio de mémoire, 10 Mio de disque."), "{text}");
+    assert!(text.contains("Tient sur cette boîte."), "{text}");
+    assert!(driver.find(By::XPath("//h2[normalize-space()='Sites web et blogs']")).await.is_ok());
+    driver.screenshot(&artifacts_dir().join("catalog-fr.png")).await?;
+
+    // Its page: the description and the install form (no settings for this one).
+    card.find(By::LinkText("Site de test")).await?.click().await?;
+    wait_h1(driver, "Site de test").await?;
+    assert!(driver.find(By::Id("about-h")).await.is_ok());
+    driver.find(By::Id("install-submit")).await?.click().await?;
+
+    // The service's page follows the job until the service runs.
+    let state = wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 120).await;
+    if state.is_err() {
+        panic!("the service did not come up; the page says:\n{}", driver.find(By::Tag("main")).await?.text().await?);
+    }
+    assert_eq!(driver.find(By::Id("app-state")).await?.text().await?, "en marche");
+    assert_eq!(driver.find(By::Id("job-kind")).await?.text().await?, "Installation");
+    assert_eq!(driver.find(By::Id("job-state")).await?.text().await?, "terminée");
+    let url = driver.find(By::Id("app-url")).await?.text().await?;
+    assert!(url.contains(&format!("{site}-biblio.local")), "{url}");
+    driver.screenshot(&artifacts_dir().join("service-running-fr.png")).await?;
+    // On a phone-sized screen the service's page fits without horizontal scrolling.
+    driver.set_window_rect(0, 0, 390, 844).await?;
+    let fits = driver.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![]).await?;
+    driver.screenshot(&artifacts_dir().join("service-phone-fr.png")).await?;
+    if fits.json() != &serde_json::Value::Bool(true) {
+        let wide = driver
+            .execute("return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ');", vec![])
+            .await?;
+        panic!("horizontal scroll on a phone, from: {}", wide.json());
+    }
+    driver.set_window_rect(0, 0, 1366, 768).await?;
+
+    // Stop it.
+    driver.find(By::Id("app-stop")).await?.click().await?;
+    wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='stopped']"), 60).await?;
+    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
+    assert_eq!(driver.find(By::Id("job-kind")).await?.text().await?, "Arrêt");
+    driver.screenshot(&artifacts_dir().join("service-stopped-fr.png")).await?;
+
+    // The dashboard lists it, stopped, with a link to its page.
+    driver.find(By::XPath("//nav//a[normalize-space()='Tableau de bord']")).await?.click().await?;
+    wait_h1(driver, "Tableau de bord").await?;
+    let list = driver.find(By::Id("dashboard-services")).await?.text().await?;
+    assert!(list.contains("Site de test") && list.contains("arrêté"), "{list}");
+
+    // Uninstall keeping the data, then delete it: only once its id is typed.
+    driver.find(By::LinkText("Site de test")).await?.click().await?;
+    wait_h1(driver, "Site de test").await?;
+    driver.find(By::Id("app-remove")).await?.click().await?;
+    wait_for(driver, By::Id("app-not-installed"), 60).await?;
+    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
+    fill(driver, "delete-confirm", "pas le bon").await?;
+    driver.find(By::Id("app-delete-data")).await?.click().await?;
+    let error = wait_for(driver, By::Id("form-error"), 30).await?.text().await?;
+    assert!(error.contains(&format!("tapez exactement l'identifiant du service : {site}")), "{error}");
+    fill(driver, "delete-confirm", site).await?;
+    driver.find(By::Id("app-delete-data")).await?.click().await?;
+    wait_for(driver, By::XPath("//strong[@id='job-kind'][normalize-space()='Désinstallation avec suppression des données']"), 30).await?;
+    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
+    assert!(driver.find(By::Id("app-delete-data")).await.is_err(), "no data left to delete");
+    assert!(!agent.data_dir.join("apps").join(site).exists(), "the service's files are gone");
+    Ok(())
+}
+
+/// The "slow" test service takes a few seconds to become healthy: its page shows the job's
+/// progress meanwhile; once it runs, a restart takes as long, and a stop asked during it is
+/// refused in plain words.
+async fn one_job_at_a_time(driver: &WebDriver, slow: &str) -> WebDriverResult<()> {
+    driver.find(By::XPath("//nav//a[normalize-space()='Catalogue']")).await?.click().await?;
+    wait_h1(driver, "Catalogue des services").await?;
+    driver.find(By::Id(format!("card-{slow}"))).await?.find(By::LinkText("Lent")).await?.click().await?;
+    wait_h1(driver, "Lent").await?;
+    driver.find(By::Id("install-submit")).await?.click().await?;
+    wait_for(driver, By::Id("job-progress"), 30).await?;
+    assert_eq!(driver.find(By::Id("job-state")).await?.text().await?, "en cours");
+    assert!(driver.find(By::Id("app-stop")).await.is_err(), "no start/stop while it is being installed");
+    driver.screenshot(&artifacts_dir().join("service-installing-fr.png")).await?;
+    wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 60).await?;
+
+    driver.find(By::Id("app-restart")).await?.click().await?;
+    // The page reloads itself every 2 s: retry if it was replaced under the click.
+    let mut refused = None;
+    for _ in 0..5 {
+        let click = async {
+            driver.find(By::Id("app-stop")).await?.click().await?;
+            wait_for(driver, By::Id("form-error"), 10).await?.text().await
+        };
+        if let Ok(text) = click.await {
+            refused = Some(text);
+            break;
+        }
+    }
+    let refused = refused.expect("the stop button answered");
+    assert!(refused.contains("est occupé") && refused.contains("Redémarrage"), "{refused}");
+    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
+    wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 60).await?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The agent as the box's web entry, with real traffic: services by name over HTTP and HTTPS
 //! (Host and SNI, verified against the box's authority), fixed ports, WebSocket, a 1 GiB
 //! upload with the agent's memory staying flat, the helpful page for unknown names, the
-//! portal and the CA download.
+//! portal and the CA download; and a service installed from the test catalog on the real
+//! engine, reached by name (HTTP and HTTPS), on its fixed port, and listed by the portal in
+//! French and English.
 //!
 //! Backends are real servers started here: Debian's busybox `httpd` (pages and a CGI that
 //! prints the forwarded headers), a WebSocket echo server and a byte-counting upload sink.
@@ -68,7 +70,7 @@ fn upload_sink() -> u16 {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0u64;
+                let (mut length, mut chunked) = (0u64, false);
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -80,14 +82,40 @@ fn upload_sink() -> u16 {
                     if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                         length = v.trim().parse().unwrap();
                     }
+                    chunked |= line.to_ascii_lowercase().starts_with("transfer-encoding:") && line.to_ascii_lowercase().contains("chunked");
                 }
                 let mut buf = vec![0u8; 1 << 16];
                 let mut got = 0u64;
-                while got < length {
-                    match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => got += n as u64,
+                // Like a real server, read the whole body before answering: chunk by chunk
+                // when its length is not announced; a body cut short gets no answer.
+                let mut read_exactly = |reader: &mut BufReader<TcpStream>, mut n: u64| -> bool {
+                    while n > 0 {
+                        match reader.read(&mut buf[..n.min(1 << 16) as usize]) {
+                            Ok(0) | Err(_) => return false,
+                            Ok(k) => n -= k as u64,
+                        }
                     }
+                    true
+                };
+                if chunked {
+                    loop {
+                        let mut size = String::new();
+                        if reader.read_line(&mut size).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let Ok(n) = u64::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16) else { return };
+                        if !read_exactly(&mut reader, n + 2) {
+                            return;
+                        }
+                        if n == 0 {
+                            break;
+                        }
+                        got += n;
+                    }
+                } else if read_exactly(&mut reader, length) {
+                    got = length;
+                } else {
+                    return;
                 }
                 let body = format!("received {got}");
                 let mut s = stream;
@@ -153,15 +181,56 @@ fn services_by_name_over_http_and_https_fixed_ports_websocket_and_help_pages() {
     assert_eq!(code, "308");
     let redirect = Command::new("curl").args(["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", "-H", "Host: biblio.local"]).arg(agent.http_url("/admin/login")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&redirect.stdout), format!("https://biblio.local:{https}/admin/login"));
+    // Every admin and API path on plain HTTP redirects to HTTPS and does nothing there: a
+    // login posted over HTTP gets no session.
+    let https_only = |method: &str, path: &str| {
+        let out = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-D", "-", "-X", method, "-H", "Host: biblio.local", "-H", "content-type: application/json"])
+            .args(["--data", r#"{"username":"camille","password":"un mot de passe solide"}"#])
+            .arg(agent.http_url(path))
+            .output()
+            .unwrap();
+        let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(head.starts_with("http/1.1 308"), "{method} {path}: {head}");
+        assert!(head.contains(&format!("location: https://biblio.local:{https}{path}")), "{method} {path}: {head}");
+        assert!(!head.contains("set-cookie"), "{method} {path}: {head}");
+    };
+    https_only("GET", "/admin");
+    https_only("POST", "/admin/login");
+    https_only("POST", "/api/v1/login");
+    https_only("POST", "/api/v1/setup");
+    // Over HTTPS, setup and login work, and the session cookie is Secure.
+    let https_curl = |args: &[&str]| {
+        let mut full = vec!["--cacert", ca.to_str().unwrap(), "--resolve", &resolve, "-H", "content-type: application/json"];
+        full.extend_from_slice(args);
+        curl(&full)
+    };
+    let setup = serde_json::json!({"code": agent.setup_code(), "box_name": "biblio", "language": "fr", "username": "camille", "password": "un mot de passe solide"});
+    let (code, _) = https_curl(&["--data", &setup.to_string(), &format!("https://biblio.local:{https}/api/v1/setup")]);
+    assert_eq!(code, "204");
+    let (code, head) = https_curl(&["-D", "-", "-o", "/dev/null", "--data", r#"{"username":"camille","password":"un mot de passe solide"}"#, &format!("https://biblio.local:{https}/api/v1/login")]);
+    assert_eq!(code, "200", "{head}");
+    let cookie = head.lines().find(|l| l.to_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("{head}"));
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let (code, login_page) = https_curl(&[&format!("https://biblio.local:{https}/admin/login")]);
+    assert!(code == "200" && login_page.contains("<form"), "{code}: {login_page}");
+
     let (code, portal) = curl(&["-H", "Host: biblio.local", "-H", "Accept-Language: fr", &agent.http_url("/")]);
     assert_eq!(code, "200");
     assert!(portal.contains("Site de la médiathèque") && portal.contains("http://web-biblio.local/") && portal.contains("<svg"), "{portal}");
     assert!(!portal.contains("camille") && !portal.contains("/api/v1"), "no admin data on the portal");
     let (_, portal_en) = curl(&["-H", "Host: biblio.local", &agent.http_url("/?lang=en")]);
     assert!(portal_en.contains("The services of biblio"), "{portal_en}");
-    let (code, ca_page) = curl(&["-H", "Host: biblio.local", &agent.http_url("/ca")]);
-    assert_eq!(code, "200");
-    assert!(["Windows", "macOS", "Linux", "Android", "iOS"].iter().all(|os| ca_page.contains(os)));
+    for (lang, download, windows, ios) in [
+        ("fr", "Télécharger le certificat", "ouvrez le fichier téléchargé", "Ouvrez cette page dans Safari"),
+        ("en", "Download the certificate", "open the downloaded file", "Open this page in Safari"),
+    ] {
+        let (code, ca_page) = curl(&["-H", "Host: biblio.local", "-H", &format!("Accept-Language: {lang}"), &agent.http_url("/ca")]);
+        assert_eq!(code, "200");
+        assert!(["Windows", "macOS", "Linux", "Android", "iOS", "/ca.crt", download, windows, ios].iter().all(|s| ca_page.contains(s)), "{lang}: {ca_page}");
+    }
+    let der = Command::new("curl").args(["-sS", "-D", "-", "-o", "/dev/null"]).arg(agent.http_url("/ca.crt")).output().unwrap();
+    assert!(String::from_utf8_lossy(&der.stdout).contains("application/x-x509-ca-cert"), "the .crt download opens the installer on phones");
     let (code, pem) = curl(&[&agent.http_url("/ca.pem")]);
     assert_eq!(code, "200");
     assert_eq!(pem.trim_end(), std::fs::read_to_string(&ca).unwrap().trim_end(), "the download is the box's authority");
@@ -253,4 +322,83 @@ fn a_one_gib_upload_streams_with_flat_memory_and_limits_hold() {
     std::fs::write(&path, &body).unwrap();
     let (code, _) = curl(&["-H", "Host: small-biblio.local", "-H", "Transfer-Encoding: chunked", "--data-binary", &format!("@{}", path.display()), &agent.http_url("/x")]);
     assert!(code == "413" || code == "502", "a chunked body over the limit is cut: {code}");
+}
+
+/// Removes the test services' containers and networks from the shared engine, even after a
+/// failure.
+struct EngineCleanup {
+    engine: String,
+    ids: Vec<String>,
+}
+
+impl Drop for EngineCleanup {
+    fn drop(&mut self) {
+        use panier_system_tests::engine::docker;
+        for id in &self.ids {
+            let (containers, networks) = panier_system_tests::services::objects_of(&self.engine, id);
+            for c in containers {
+                let _ = docker(&self.engine, &["rm", "-f", &c]);
+            }
+            for n in networks {
+                let _ = docker(&self.engine, &["network", "rm", &n]);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_installed_service_by_name_over_http_and_https_on_its_fixed_port_and_in_the_portal() {
+    use panier_system_tests::services::{suffix, test_catalog, test_image};
+    let engine = panier_system_tests::engine::engine_url();
+    test_image(&engine);
+    let catalog = tempfile::tempdir().unwrap();
+    let sfx = suffix();
+    let _cleanup = EngineCleanup { engine: engine.clone(), ids: test_catalog(catalog.path(), &sfx) };
+    let site = format!("site{sfx}");
+    let agent = Agent::start_with(AgentOptions {
+        engine: Some(engine),
+        config: Some("box_name = \"biblio\"\n".into()),
+        extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
+        web_entry: true,
+        ..Default::default()
+    });
+    let out = agent.cli(&["app", "install", &site, "--follow"]);
+    assert!(out.status.success(), "install: {}\n{}", String::from_utf8_lossy(&out.stderr), agent.log_text());
+
+    // HTTP by name: the route appears once the container has its address.
+    let host = format!("{site}-biblio.local");
+    let host_header = format!("Host: {host}");
+    panier_system_tests::wait_until(Duration::from_secs(30), "the service to answer by name", || {
+        curl(&["-H", &host_header, &agent.http_url("/")]) == ("200".into(), "hello\n".into())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", curl(&["-H", &host_header, &agent.http_url("/")]), agent.log_text()));
+
+    // HTTPS by name (SNI), the chain verified against the box's authority.
+    let https = agent.port;
+    let resolve = format!("{host}:{https}:127.0.0.1");
+    let ca = agent.ca_pem_path();
+    let (code, body) = curl(&["--cacert", ca.to_str().unwrap(), "--resolve", &resolve, &format!("https://{host}:{https}/")]);
+    assert_eq!((code.as_str(), body.as_str()), ("200", "hello\n"));
+
+    // Its fixed port, by address.
+    let out = Command::new("curl").args(["-sS", "--unix-socket"]).arg(&agent.socket).arg("http://box/api/v1/access").output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = report["services"].as_array().unwrap().iter().find(|s| s["name"] == site.as_str()).unwrap_or_else(|| panic!("{report}")).clone();
+    assert_eq!(entry["host"], host.as_str());
+    assert_eq!(entry["title"]["en"], "Test site");
+    let port = entry["port"].as_u64().unwrap();
+    let (code, body) = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!((code.as_str(), body.as_str()), ("200", "hello\n"));
+
+    // The portal lists it, in French and in English: name, description, link, QR code, and
+    // the fixed-port link by the address the visitor used.
+    let link = format!("http://{host}/");
+    let by_address = format!("http://127.0.0.1:{port}/");
+    for (lang, name, description) in [("fr", "Site de test", "Des pages servies par busybox."), ("en", "Test site", "Pages served by busybox.")] {
+        let (code, portal) = curl(&["-H", &format!("Accept-Language: {lang}"), &agent.http_url("/")]);
+        assert_eq!(code, "200");
+        for wanted in [name, description, link.as_str(), by_address.as_str(), "<svg"] {
+            assert!(portal.contains(wanted), "the {lang} portal lacks {wanted}: {portal}");
+        }
+    }
 }

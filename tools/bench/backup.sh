@@ -13,7 +13,9 @@ work=${PANIER_BENCH_DIR:-/var/tmp/panier-bench-backup}
 size_mib=${PANIER_BENCH_MIB:-1024}
 rm -rf "$work/box" "$work/repo-restic" "$work/repo-panier"
 mkdir -p "$work"
-data="$work/box/data/apps/bench/volumes/data"
+# The data set sits in the box state's `settings` directory, which every run saves, so the
+# benchmark needs no container engine (services' volumes are saved through installed services).
+data="$work/box/data/settings/bench"
 mkdir -p "$data"
 
 # The data set (kept between runs in $work/set): 40 % large random files, 30 % small random
@@ -21,7 +23,7 @@ mkdir -p "$data"
 set_dir="$work/set"
 if [ ! -f "$set_dir/.done-$size_mib" ]; then
   rm -rf "$set_dir"; mkdir -p "$set_dir/large" "$set_dir/small" "$set_dir/text"
-  large=$((size_mib * 40 / 100 / 4)); small=$((size_mib * 30 / 100 * 10)); text=$((size_mib * 30 / 100 / 4))
+  large=$((size_mib * 40 / 100 / 4)); small=$((size_mib * 30 * 10 / 100)); text=$((size_mib * 30 / 100 / 4))
   for i in 1 2 3 4; do head -c "${large}M" /dev/urandom > "$set_dir/large/f$i.bin"; done
   head -c "$((small * 100))K" /dev/urandom | split -b 100K -a 5 - "$set_dir/small/s"
   for i in 1 2 3 4; do head -c "${text}M" < <(yes "Ligne de texte $i pour la bibliothèque municipale, données de test.") > "$set_dir/text/t$i.txt"; done
@@ -29,7 +31,6 @@ if [ ! -f "$set_dir/.done-$size_mib" ]; then
 fi
 cp -a "$set_dir/." "$data/"
 rm -f "$data"/.done-*
-echo '{"mode": {"hot": {}}, "containers": {}}' > "$work/box/data/apps/bench/backup-plan.json"
 bytes=$(du -sb "$data" | cut -f1)
 files=$(find "$data" -type f | wc -l)
 echo "data set: $((bytes / 1048576)) MiB in $files files"

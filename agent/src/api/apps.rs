@@ -58,9 +58,8 @@ pub async fn list(ApiActor(actor): ApiActor, State(apps): State<Apps>, State(sta
 #[utoipa::path(post, path = "/apps", tag = "services", request_body = InstallRequest,
     responses((status = 202, body = JobStarted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody), (status = 507, body = ErrorBody)))]
 pub async fn install(ApiActor(actor): ApiActor, State(apps): State<Apps>, ApiJson(req): ApiJson<InstallRequest>) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
-    let result = apps.install(&req.app, &req.settings, &actor.audit_name());
-    apps.audit(&actor.audit_name(), "app_install", &req.app, &result);
-    Ok((StatusCode::ACCEPTED, Json(JobStarted { job: result? })))
+    let job = apps.install_audited(&req.app, &req.settings, &actor.audit_name())?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
 /// One installed service, with fresh readings.
@@ -83,9 +82,8 @@ pub struct RemoveQuery {
     responses((status = 202, body = JobStarted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn remove(ApiActor(actor): ApiActor, State(apps): State<Apps>, Path(id): Path<String>, Query(q): Query<RemoveQuery>) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     let app = app_id(&id)?;
-    let result = apps.remove(&app, q.delete_data, q.confirm.as_deref(), &actor.audit_name());
-    apps.audit(&actor.audit_name(), if q.delete_data { "app_remove_with_data" } else { "app_remove" }, &id, &result);
-    Ok((StatusCode::ACCEPTED, Json(JobStarted { job: result? })))
+    let job = apps.remove_audited(&app, q.delete_data, q.confirm.as_deref(), &actor.audit_name())?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
 /// `start`, `stop`, `restart` or `update`.
@@ -93,15 +91,9 @@ pub async fn remove(ApiActor(actor): ApiActor, State(apps): State<Apps>, Path(id
     responses((status = 202, body = JobStarted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn action(ApiActor(actor): ApiActor, State(apps): State<Apps>, Path((id, action)): Path<(String, String)>) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     let app = app_id(&id)?;
-    let who = actor.audit_name();
-    let (result, audit) = match action.as_str() {
-        "start" => (apps.set_running(&app, "start", &who), "app_start"),
-        "stop" => (apps.set_running(&app, "stop", &who), "app_stop"),
-        "restart" => (apps.set_running(&app, "restart", &who), "app_restart"),
-        "update" => (apps.update(&app, &who), "app_update"),
-        other => return Err(ApiError::BadRequest(format!("unknown action '{other}': start, stop, restart or update"))),
+    let Some(result) = apps.action(&app, &action, &actor.audit_name()) else {
+        return Err(ApiError::BadRequest(format!("unknown action '{action}': start, stop, restart or update")));
     };
-    apps.audit(&who, audit, &id, &result);
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job: result? })))
 }
 

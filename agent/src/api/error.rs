@@ -118,6 +118,7 @@ impl ApiError {
                 AppError::Engine { .. } => (StatusCode::BAD_GATEWAY, "engine_refused"),
                 AppError::NoSuchContainer { .. } => (StatusCode::NOT_FOUND, "app_no_such_container"),
                 AppError::BadManifest { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                AppError::SafetyBackup { .. } => (StatusCode::BAD_GATEWAY, "app_safety_backup"),
                 AppError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },

@@ -4,6 +4,10 @@
 //! Each public method checks what can be checked at once (catalog, settings, disk, the
 //! per-service job lock), records the wanted state, and returns the job's id while the job
 //! runs in a task.
+//!
+//! An update and a deletion of data first take a safety snapshot of the service's volumes
+//! (steps `stop`, `safety_backup`; `backup.rs`) when a backup target exists; a failed update
+//! puts that snapshot back (step `restore_data`) before returning to the previous version.
 
 use super::spec;
 use super::{AppError, Apps};
@@ -15,8 +19,15 @@ use crate::store::{AppRow, Phase};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-/// How long a service may take to be running (and healthy, where health checks run).
+/// How long a service may take to be running (and healthy, where health checks run), at
+/// least: a container whose health check declares a longer start period gets that period
+/// plus a minute (Nextcloud's first start migrates its database for several minutes).
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn ready_timeout(m: &Manifest) -> Duration {
+    let longest = m.containers.iter().filter_map(|c| c.health.as_ref()).map(|h| h.start_period_s + 60).max().unwrap_or(0);
+    READY_TIMEOUT.max(Duration::from_secs(longest))
+}
 
 impl Apps {
     fn free_disk(&self) -> Option<u64> {
@@ -142,6 +153,7 @@ impl Apps {
     /// that exits fails the wait with its last log lines.
     async fn wait_ready(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
         let start = Instant::now();
+        let timeout = ready_timeout(m);
         loop {
             let mut ready = true;
             for c in &m.containers {
@@ -173,10 +185,10 @@ impl Apps {
             if ready {
                 return Ok(());
             }
-            if start.elapsed() > READY_TIMEOUT {
+            if start.elapsed() > timeout {
                 return Err(AppError::Engine {
                     app: app.clone(),
-                    error: crate::engine::EngineError::Refused { op: "start", object: app.to_string(), message: format!("not ready after {} s", READY_TIMEOUT.as_secs()) },
+                    error: crate::engine::EngineError::Refused { op: "start", object: app.to_string(), message: format!("not ready after {} s", timeout.as_secs()) },
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -187,7 +199,8 @@ impl Apps {
     pub fn set_running(&self, app: &AppId, action: &'static str, actor: &str) -> Result<i64, AppError> {
         let (row, m) = self.row_and_manifest(app)?;
         if row.phase != Phase::Installed {
-            return Err(AppError::NotInstalled(app.clone()));
+            // Being installed, updated or removed: say that, not "not installed".
+            return Err(self.inner.jobs.refusal(app).map(AppError::Busy).unwrap_or_else(|| AppError::NotInstalled(app.clone())));
         }
         self.engine_up()?;
         let job = self.inner.jobs.begin(app, action, actor)?;
@@ -213,9 +226,11 @@ impl Apps {
         Ok(id)
     }
 
-    /// Moves an installed service to the catalog's version. On failure, goes back to the
-    /// previous version's containers (the data is left as the new version left it: services
-    /// that migrate data on start should be backed up first, which the UI says).
+    /// Moves an installed service to the catalog's version. The new images are pulled while
+    /// the old version runs; then it stops and a safety snapshot of its data is taken (when a
+    /// backup target exists). On failure, the data goes back to that snapshot and the previous
+    /// version's containers come back; a failed safety snapshot stops the update before
+    /// anything changed.
     pub fn update(&self, app: &AppId, actor: &str) -> Result<i64, AppError> {
         let (row, old) = self.row_and_manifest(app)?;
         let entry = self.inner.catalog.get(app).ok_or_else(|| AppError::NotInCatalog(app.to_string()))?;
@@ -236,34 +251,82 @@ impl Apps {
         let id = job.id;
         let apps = self.clone();
         let row = AppRow { version: new.version.clone(), manifest: new_json, settings, phase: Phase::Updating, ..row };
-        tokio::spawn(async move { apps.run_update(job, row, new, old).await });
+        tokio::spawn(async move { apps.run_update(job, row, new, old, true).await });
         Ok(id)
     }
 
-    async fn run_update(&self, job: Job, row: AppRow, new: Manifest, old: Manifest) {
-        match self.bring_up(&job, &row, &new).await {
+    /// `safety`: stop the old version and take a safety snapshot before the new one starts
+    /// (not when resuming an update a crash interrupted: the data may be half-migrated).
+    async fn run_update(&self, job: Job, row: AppRow, new: Manifest, old: Manifest, safety: bool) {
+        let app = &row.id;
+        if let Err(e) = self.pull_images(&job, app, &new).await {
+            job.step("rollback", 100);
+            let back = self.back_to(app, &old).await;
+            job.finish(Err(rollback_message(&e, &old, back, None)));
+            self.wake();
+            return;
+        }
+        let mut point = None;
+        if safety {
+            job.step("stop", 71);
+            let saved = async {
+                self.stop_containers(app, &old).await?;
+                self.safety_snapshot(&job, app, 72).await
+            }
+            .await;
+            match saved {
+                Ok(p) => point = p,
+                Err(e) => {
+                    job.step("rollback", 100);
+                    let back = self.back_to(app, &old).await;
+                    job.finish(Err(rollback_message(&e, &old, back, None)));
+                    self.wake();
+                    return;
+                }
+            }
+        }
+        job.step("create", 80);
+        let result = match self.converge(&row, &new).await {
+            Ok(_) => {
+                job.step("start", 88);
+                self.wait_ready(app, &new).await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(()) => {
-                let r = self.inner.store.set_app_version(&row.id, &new.version, &row.manifest, None, Phase::Installed);
+                let r = self.inner.store.set_app_version(app, &new.version, &row.manifest, None, Phase::Installed);
                 job.finish(r.map_err(|e| e.to_string()));
             }
             Err(e) => {
-                job.step("rollback", 100);
-                let old_json = serde_json::to_string(&old).expect("manifests serialize");
-                let back = async {
-                    self.inner.store.set_app_version(&row.id, &old.version, &old_json, None, Phase::Installed)?;
-                    let (row, m) = self.row_and_manifest(&row.id)?;
-                    self.converge(&row, &m).await
-                }
-                .await;
-                let message = match back {
-                    Ok(_) => format!("{e} (back to version {})", old.version),
-                    Err(b) => format!("{e} (going back to version {} also failed: {b})", old.version),
+                job.step("rollback", 90);
+                let restored = match &point {
+                    Some(point) => {
+                        // The new version's containers stop before their data is replaced.
+                        let stopped = self.stop_containers(app, &new).await.map_err(|e| e.to_string());
+                        let r = match stopped {
+                            Ok(_) => self.restore_safety(&job, app, point, 95).await,
+                            Err(s) => Err(s),
+                        };
+                        Some((point, r))
+                    }
+                    None => None,
                 };
-                job.finish(Err(message));
+                job.step("rollback", 100);
+                let back = self.back_to(app, &old).await;
+                job.finish(Err(rollback_message(&e, &old, back, restored)));
             }
         }
         self.prune_images().await;
         self.wake();
+    }
+
+    /// Records `old` as the service's version again and converges to it.
+    async fn back_to(&self, app: &AppId, old: &Manifest) -> Result<(), AppError> {
+        let old_json = serde_json::to_string(old).expect("manifests serialize");
+        self.inner.store.set_app_version(app, &old.version, &old_json, None, Phase::Installed)?;
+        let (row, m) = self.row_and_manifest(app)?;
+        self.converge(&row, &m).await.map(|_| ())
     }
 
     /// Uninstalls. Keeps `<data_dir>/apps/<app>` and the secrets unless `delete_data`, which
@@ -299,6 +362,16 @@ impl Apps {
         job.step("stop", 20);
         if let Ok((_, m)) = self.row_and_manifest(app) {
             self.stop_containers(app, &m).await?;
+        }
+        if delete_data && let Err(e) = self.safety_snapshot(job, app, 35).await {
+            // Nothing is deleted without its safety snapshot: the service stays as it was.
+            if self.inner.store.app(app)?.is_some() {
+                self.inner.store.set_app_phase(app, Phase::Installed)?;
+                if let Ok((row, m)) = self.row_and_manifest(app) {
+                    let _ = self.converge(&row, &m).await;
+                }
+            }
+            return Err(e);
         }
         job.step("remove", 50);
         self.remove_objects(app).await?;
@@ -346,7 +419,8 @@ impl Apps {
                 Phase::Updating => {
                     let old = row.previous.as_deref().and_then(|p| serde_json::from_str::<Manifest>(p).ok());
                     match (self.manifest_of(&row), old) {
-                        (Ok(new), Some(old)) => self.run_update(job, row, new, old).await,
+                        // The data may already be the new version's: no safety snapshot of it.
+                        (Ok(new), Some(old)) => self.run_update(job, row, new, old, false).await,
                         _ => {
                             let _ = self.inner.store.set_app_phase(&row.id, Phase::Installed);
                             job.finish(Err("the update's previous version was not recorded; kept the new one".into()));
@@ -360,6 +434,19 @@ impl Apps {
                 Phase::Installed => {}
             }
         }
+    }
+}
+
+/// The message of a failed update: why, and where the service and its data were left.
+fn rollback_message(e: &AppError, old: &Manifest, back: Result<(), AppError>, restored: Option<(&super::SafetyPoint, Result<(), String>)>) -> String {
+    let data = match restored {
+        None => String::new(),
+        Some((p, Ok(()))) => format!("; its data was put back from the safety snapshot {}", p.snapshot),
+        Some((p, Err(r))) => format!("; putting its data back FAILED ({r}): the safety snapshot {} on backup target {} holds it", p.snapshot, p.target),
+    };
+    match back {
+        Ok(()) => format!("{e} (back to version {}{data})", old.version),
+        Err(b) => format!("{e} (going back to version {} also failed: {b}{data})", old.version),
     }
 }
 

@@ -21,22 +21,26 @@
 //! Interfaces for the other domains (all cheap, from the store and the last observation):
 //! - reverse proxy: [`Apps::web_routes`], and [`Apps::changes`] to know when to re-read it;
 //! - firewall: [`Apps::published_ports`], [`Apps::installed_ids`];
-//! - backups: [`Apps::backup_plans`], [`Apps::stop_for_backup`], [`Apps::start_after_backup`],
-//!   [`Apps::exec`].
+//! - backups: `Apps` implements [`crate::backup::ServiceHooks`] (`backup.rs`: plans from the
+//!   stored manifests, stop/start holding a job against the reconciler, exec in a container);
+//!   in the other direction, update and data-deletion jobs take a safety snapshot through
+//!   [`SafetyBackups`], set by the daemon with [`Apps::set_safety_backups`].
 //!
 //! Limits: one engine; image pulls cannot be resumed; health checks are not run on podman
 //! without systemd (the wait is then for "running" only).
 
+mod backup;
 mod lifecycle;
 mod reconcile;
 pub mod spec;
 mod view;
 
+pub use backup::{SafetyBackups, SafetyPoint};
 pub use view::{AppStatus, CatalogCard, ContainerView};
 
-use crate::catalog::manifest::{BackupMode, Manifest};
+use crate::catalog::manifest::{Manifest, Text};
 use crate::catalog::{AppId, Catalog, Proto};
-use crate::engine::{Engine, EngineError, EngineInfo, ExecOutput};
+use crate::engine::{Engine, EngineError, EngineInfo};
 use crate::jobs::{Job, JobError, Jobs};
 use crate::store::{AppRow, Phase, Store, StoreError};
 use serde::Serialize;
@@ -75,6 +79,8 @@ pub enum AppError {
     NoSuchContainer { app: AppId, container: String },
     #[error("the stored definition of '{app}' cannot be read: {message}")]
     BadManifest { app: AppId, message: String },
+    #[error("the safety backup of '{app}' failed, so nothing was changed: {message}")]
+    SafetyBackup { app: AppId, message: String },
     #[error("cannot {op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -91,9 +97,9 @@ impl AppError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WebRoute {
     pub app: AppId,
-    /// Display name and description (French).
-    pub name: String,
-    pub description: String,
+    /// Display name and description.
+    pub name: Text,
+    pub description: Text,
     /// The container's address on its service network, and the port.
     pub upstream: SocketAddr,
     pub max_body_bytes: u64,
@@ -106,29 +112,6 @@ pub struct PublishedPort {
     pub app: AppId,
     pub proto: Proto,
     pub host_port: u16,
-}
-
-/// A command to run in one of a service's containers (`container` is the manifest's name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExecCmd {
-    pub container: String,
-    pub argv: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum BackupModePlan {
-    /// Stop the service ([`Apps::stop_for_backup`]) while its volumes are read.
-    Cold,
-    /// Run `pre` (e.g. a database dump into a volume), read the volumes, run `post`.
-    Hot { pre: Vec<ExecCmd>, post: Vec<ExecCmd> },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackupPlan {
-    pub app: AppId,
-    /// Host directories to back up.
-    pub volumes: Vec<PathBuf>,
-    pub mode: BackupModePlan,
 }
 
 /// Whether the engine answered at the last look.
@@ -156,8 +139,10 @@ struct Inner {
     observed: RwLock<HashMap<AppId, BTreeMap<String, crate::engine::ContainerInfo>>>,
     engine_status: RwLock<EngineStatus>,
     changes: watch::Sender<u64>,
-    /// Jobs held while a service is stopped for its backup.
+    /// Jobs held while a service is stopped for its backup or a restore.
     paused: Mutex<HashMap<AppId, Job>>,
+    /// Safety snapshots before updates and data deletions (set once backups exist).
+    safety: std::sync::OnceLock<Arc<dyn SafetyBackups>>,
     /// This agent's instance id, on every object it creates (`org.panier.box`).
     instance: String,
 }
@@ -177,6 +162,7 @@ impl Apps {
                 engine_status: RwLock::new(EngineStatus::Unknown),
                 changes: watch::channel(0).0,
                 paused: Mutex::default(),
+                safety: std::sync::OnceLock::new(),
                 instance,
             }),
         })
@@ -236,8 +222,8 @@ impl Apps {
                 let ip = info.addresses.get(&spec::network_name(&row.id))?;
                 Some(WebRoute {
                     app: row.id.clone(),
-                    name: m.name.fr.clone(),
-                    description: m.description.fr.clone(),
+                    name: m.name.clone(),
+                    description: m.description.clone(),
                     upstream: SocketAddr::new(*ip, web.port),
                     max_body_bytes: web.max_body_mb * 1024 * 1024,
                     websocket: web.websocket,
@@ -252,63 +238,6 @@ impl Apps {
             .into_iter()
             .flat_map(|(row, m)| m.publish.into_iter().map(move |p| PublishedPort { app: row.id.clone(), proto: p.proto, host_port: p.host_port }))
             .collect()
-    }
-
-    /// What to back up for each installed service with a backup spec.
-    pub fn backup_plans(&self) -> Vec<BackupPlan> {
-        let cmds = |list: &[crate::catalog::manifest::BackupCommand]| list.iter().map(|c| ExecCmd { container: c.container.clone(), argv: c.command.clone() }).collect();
-        self.installed()
-            .into_iter()
-            .filter_map(|(row, m)| {
-                let b = m.backup?;
-                Some(BackupPlan {
-                    volumes: b.volumes.iter().map(|v| spec::volume_dir(&self.inner.data_dir, &row.id, v)).collect(),
-                    mode: match b.mode {
-                        BackupMode::Cold => BackupModePlan::Cold,
-                        BackupMode::Hot => BackupModePlan::Hot { pre: cmds(&b.pre), post: cmds(&b.post) },
-                    },
-                    app: row.id,
-                })
-            })
-            .collect()
-    }
-
-    /// Stops a service for its cold backup. Holds a `backup` job (so the reconciler and other
-    /// jobs leave it alone) until [`Apps::start_after_backup`].
-    pub async fn stop_for_backup(&self, app: &AppId) -> Result<(), AppError> {
-        let (row, m) = self.row_and_manifest(app)?;
-        let job = self.inner.jobs.begin(app, "backup", "backup")?;
-        job.step("stop", 10);
-        if let Err(e) = self.stop_containers(&row.id, &m).await {
-            job.finish(Err(e.to_string()));
-            return Err(e);
-        }
-        self.inner.paused.lock().unwrap_or_else(|p| p.into_inner()).insert(app.clone(), job);
-        Ok(())
-    }
-
-    /// Starts a service again after its backup (if it is meant to run) and ends the job.
-    pub async fn start_after_backup(&self, app: &AppId) -> Result<(), AppError> {
-        let job = self.inner.paused.lock().unwrap_or_else(|p| p.into_inner()).remove(app);
-        let result = match self.row_and_manifest(app) {
-            Ok((row, m)) => self.converge(&row, &m).await,
-            Err(e) => Err(e),
-        };
-        if let Some(job) = job {
-            job.finish(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-        }
-        self.wake();
-        result.map(|_| ())
-    }
-
-    /// Runs `argv` in the service's container `container` (manifest name). A non-zero exit is
-    /// not an error here: the caller reads `exit_code`.
-    pub async fn exec(&self, app: &AppId, container: &str, argv: &[String]) -> Result<ExecOutput, AppError> {
-        let (_, m) = self.row_and_manifest(app)?;
-        if !m.containers.iter().any(|c| c.name == container) {
-            return Err(AppError::NoSuchContainer { app: app.clone(), container: container.to_owned() });
-        }
-        self.inner.engine.exec(&spec::container_name(app, container), argv).await.map_err(AppError::engine(app))
     }
 
     fn row_and_manifest(&self, app: &AppId) -> Result<(AppRow, Manifest), AppError> {
@@ -338,6 +267,40 @@ impl Apps {
 }
 
 impl Apps {
+    /// Start, stop, restart or update, by name, audited: what the API's and the pages'
+    /// action buttons call. `None` for an unknown action.
+    pub fn action(&self, app: &AppId, action: &str, actor: &str) -> Option<Result<i64, AppError>> {
+        let (result, audit) = match action {
+            "start" => (self.set_running(app, "start", actor), "app_start"),
+            "stop" => (self.set_running(app, "stop", actor), "app_stop"),
+            "restart" => (self.set_running(app, "restart", actor), "app_restart"),
+            "update" => (self.update(app, actor), "app_update"),
+            _ => return None,
+        };
+        self.audit(actor, audit, app.as_str(), &result);
+        Some(result)
+    }
+
+    /// Uninstalls, audited (see [`Apps::remove`]).
+    pub fn remove_audited(&self, app: &AppId, delete_data: bool, confirm: Option<&str>, actor: &str) -> Result<i64, AppError> {
+        let result = self.remove(app, delete_data, confirm, actor);
+        self.audit(actor, if delete_data { "app_remove_with_data" } else { "app_remove" }, app.as_str(), &result);
+        result
+    }
+
+    /// Installs, audited (see [`Apps::install`]).
+    pub fn install_audited(&self, id: &str, settings: &BTreeMap<String, String>, actor: &str) -> Result<i64, AppError> {
+        let result = self.install(id, settings, actor);
+        self.audit(actor, "app_install", id, &result);
+        result
+    }
+
+    /// Whether the data of a service that is not installed was kept (`<data_dir>/apps/<id>`),
+    /// so that the UI can offer to delete it.
+    pub fn has_kept_data(&self, app: &AppId) -> bool {
+        spec::app_dir(&self.inner.data_dir, app).exists()
+    }
+
     /// Records an admin action on a service in the audit log, with its result.
     pub fn audit<T>(&self, actor: &str, action: &'static str, target: &str, result: &Result<T, AppError>) {
         let (res, detail) = match result {

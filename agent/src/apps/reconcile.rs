@@ -246,7 +246,8 @@ impl Apps {
                 let mut events = apps.inner.engine.events(LABEL_APP);
                 while let Some(event) = events.next().await {
                     match event {
-                        Ok(e) if matches!(e.action.as_str(), "die" | "destroy" | "oom" | "stop" | "kill") => {
+                        // podman says "remove" where dockerd says "destroy".
+                        Ok(e) if matches!(e.action.as_str(), "die" | "destroy" | "remove" | "oom" | "stop" | "kill") => {
                             log::debug!("engine event {} on {}", e.action, e.container);
                             apps.wake();
                         }

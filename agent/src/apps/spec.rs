@@ -164,17 +164,22 @@ fn spec_hash(spec: &ContainerSpec) -> String {
 #[error("setting '{name}': {problem}")]
 pub struct SettingError {
     pub name: String,
+    /// The problem in English (the API's message).
     pub problem: String,
+    /// A stable key for the problem (`required`, `too_long`…) and its values, so that the
+    /// admin UI can say it in the admin's language next to the field.
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
 }
 
 /// Checks the settings an admin gave against the manifest's typed settings, fills in
 /// defaults, and returns every setting's value as text (booleans `true`/`false`).
 pub fn resolve_settings(m: &Manifest, given: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, SettingError> {
-    let err = |name: &str, problem: String| SettingError { name: name.to_owned(), problem };
+    let err = |name: &str, key: &'static str, args: Vec<(&'static str, String)>, problem: String| SettingError { name: name.to_owned(), problem, key, args };
     for k in given.keys() {
         if !m.settings.iter().any(|s| &s.name == k) {
             let known: Vec<&str> = m.settings.iter().map(|s| s.name.as_str()).collect();
-            return Err(err(k, format!("this service has no such setting (it has: {})", if known.is_empty() { "none".into() } else { known.join(", ") })));
+            return Err(err(k, "unknown", vec![], format!("this service has no such setting (it has: {})", if known.is_empty() { "none".into() } else { known.join(", ") })));
         }
     }
     let mut out = BTreeMap::new();
@@ -185,27 +190,27 @@ pub fn resolve_settings(m: &Manifest, given: &BTreeMap<String, String>) -> Resul
             (None, Some(toml::Value::Boolean(b))) => b.to_string(),
             (None, Some(toml::Value::Integer(n))) => n.to_string(),
             (None, _) if s.kind == SettingType::Boolean => "false".into(),
-            (None, _) if s.required => return Err(err(&s.name, "is required".into())),
+            (None, _) if s.required => return Err(err(&s.name, "required", vec![], "is required".into())),
             (None, _) => String::new(),
         };
         if value.chars().any(char::is_control) {
-            return Err(err(&s.name, "contains control characters".into()));
+            return Err(err(&s.name, "control", vec![], "contains control characters".into()));
         }
         match s.kind {
             SettingType::String | SettingType::Password => {
                 let max = s.max_length.unwrap_or(200);
                 if value.chars().count() > max {
-                    return Err(err(&s.name, format!("is longer than {max} characters")));
+                    return Err(err(&s.name, "too_long", vec![("max", max.to_string())], format!("is longer than {max} characters")));
                 }
                 if s.kind == SettingType::Password && !value.is_empty() && value.chars().count() < 10 {
-                    return Err(err(&s.name, "a password needs at least 10 characters".into()));
+                    return Err(err(&s.name, "password_short", vec![], "a password needs at least 10 characters".into()));
                 }
             }
             SettingType::Boolean => {
                 let b = match value.as_str() {
                     "true" | "on" | "yes" | "1" => "true",
                     "false" | "off" | "no" | "0" => "false",
-                    _ => return Err(err(&s.name, format!("'{value}' is not yes or no (true/false)"))),
+                    _ => return Err(err(&s.name, "not_boolean", vec![("value", value.clone())], format!("'{value}' is not yes or no (true/false)"))),
                 };
                 out.insert(s.name.clone(), b.to_owned());
                 continue;
@@ -213,13 +218,15 @@ pub fn resolve_settings(m: &Manifest, given: &BTreeMap<String, String>) -> Resul
             SettingType::Choice => {
                 let choices = s.choices.clone().unwrap_or_default();
                 if !choices.contains(&value) {
-                    return Err(err(&s.name, format!("'{value}' is not one of: {}", choices.join(", "))));
+                    return Err(err(&s.name, "not_a_choice", vec![("value", value.clone()), ("choices", choices.join(", "))], format!("'{value}' is not one of: {}", choices.join(", "))));
                 }
             }
             SettingType::Number => {
-                let n: i64 = value.parse().map_err(|_| err(&s.name, format!("'{value}' is not a whole number")))?;
+                let n: i64 = value.parse().map_err(|_| err(&s.name, "not_a_number", vec![("value", value.clone())], format!("'{value}' is not a whole number")))?;
                 if s.min.is_some_and(|lo| n < lo) || s.max.is_some_and(|hi| n > hi) {
-                    return Err(err(&s.name, format!("{n} is outside {}..{}", s.min.map(|v| v.to_string()).unwrap_or_default(), s.max.map(|v| v.to_string()).unwrap_or_default())));
+                    let (lo, hi) = (s.min.map(|v| v.to_string()).unwrap_or_default(), s.max.map(|v| v.to_string()).unwrap_or_default());
+                    let problem = format!("{n} is outside {lo}..{hi}");
+                    return Err(err(&s.name, "out_of_range", vec![("value", n.to_string()), ("min", lo), ("max", hi)], problem));
                 }
             }
         }

@@ -17,7 +17,8 @@
 //! - One backup or restore at a time (a second is refused with `backup_busy`, not queued).
 //! - The repository password never reaches a log, an error message or a command line.
 //! - A missing target is an error and an alert, never a new empty repository elsewhere.
-//! - A restore first takes a safety snapshot of what it replaces, and restarts the service.
+//! - A restore first takes a safety snapshot of what it replaces, and restarts the service;
+//!   so do service updates and data deletions (`safety.rs`, called by `apps`).
 //!
 //! Limits: the REST target is passed to restic as is and is not exercised by a test here (no
 //! REST server on the build machine).
@@ -28,6 +29,7 @@ mod kit;
 pub mod restic;
 mod restore;
 mod run;
+mod safety;
 pub mod target;
 
 pub use alerts::{Alert, alerts_from};

@@ -9,10 +9,15 @@
 //! (`<data>/backup/restore-tmp`, same file system), the current tree moved aside, the new one
 //! moved in, and only then the old one deleted; a failure moves the old one back.
 
+use super::hooks::{BackupPlan, Mode};
 use super::restic::{self, Repo, Snapshot};
+use super::run::Scope;
 use super::{BackupError, Backups, Location, io};
 use crate::admins::Actor;
 use std::path::{Path, PathBuf};
+
+/// The services domain's instance id setting (`apps::Apps::new`).
+const INSTANCE: &str = "apps_instance";
 
 impl Backups {
     fn restore_tmp(&self) -> PathBuf {
@@ -21,7 +26,7 @@ impl Backups {
 
     /// Restores `snapshot` (or the files of it) into a temporary tree and moves each of its
     /// paths to its place under this data directory. Returns the new paths.
-    async fn restore_snapshot(&self, target: &str, repo: &Repo, snap: &Snapshot) -> Result<Vec<PathBuf>, BackupError> {
+    pub(super) async fn restore_snapshot(&self, target: &str, repo: &Repo, snap: &Snapshot) -> Result<Vec<PathBuf>, BackupError> {
         let old = snap.tag("datadir").map(PathBuf::from).ok_or_else(|| BackupError::Failed(format!("snapshot {} has no datadir tag: not made by Panier", snap.short_id)))?;
         let tmp = self.restore_tmp();
         let _ = std::fs::remove_dir_all(&tmp);
@@ -57,10 +62,13 @@ impl Backups {
             .find(|s| (s.id.starts_with(snapshot) || s.short_id == snapshot) && s.tag("app") == Some(app))
             .ok_or_else(|| BackupError::NoSuchSnapshot(format!("{snapshot} (service {app})")))?;
         let hooks = self.inner.hooks.clone();
-        hooks.stop(app).await.map_err(|detail| BackupError::Hook { app: app.into(), op: "stopping", detail })?;
+        let plans = hooks.plans().await.map_err(|detail| BackupError::Hook { app: app.into(), op: "listing backup plans", detail })?;
+        let volumes = plans.into_iter().find(|p| p.app == app).map(|p| p.volumes).ok_or_else(|| BackupError::Hook { app: app.into(), op: "finding its backup plan", detail: "it is not installed or has no backup spec".into() })?;
+        hooks.stop(app, "restore").await.map_err(|detail| BackupError::Hook { app: app.into(), op: "stopping", detail })?;
         let result = async {
             // The safety snapshot: what is replaced can be had back.
-            let safety = self.run_one(&row, "safety", Some(app), true).await?;
+            let plan = BackupPlan { app: app.to_owned(), volumes, mode: Mode::Hot { pre: vec![], post: vec![] } };
+            let safety = self.run_one(&row, "safety", Scope::Stopped(plan)).await?;
             if !safety.ok {
                 return Err(BackupError::Failed(format!("the safety snapshot before the restore failed, nothing was changed: {}", safety.error.unwrap_or_default())));
             }
@@ -100,10 +108,22 @@ impl Backups {
         for snap in &apps {
             self.restore_snapshot("restore", &repo, snap).await?;
         }
+        // The engine objects here are this box's: it keeps its own instance id (the services
+        // domain labels them with it) rather than the old box's.
+        let instance = self.inner.store.setting(INSTANCE)?;
         self.inner.store.replace_with(&db)?;
         let _ = std::fs::remove_dir_all(self.staging());
+        if let Some(instance) = instance {
+            self.inner.store.set_setting(INSTANCE, &instance)?;
+        }
         if let Some(name) = new_name {
             self.inner.store.set_setting("box_name", name.as_str())?;
+        }
+        // The restored services come back now rather than at the reconciler's next pass.
+        for app in apps.iter().filter_map(|s| s.tag("app")) {
+            if let Err(e) = self.inner.hooks.start(app).await {
+                log::warn!(app = app; "starting the restored service {app}: {e}; the reconciler will retry");
+            }
         }
         let name = self.inner.store.box_settings()?.name.map(|n| n.to_string()).unwrap_or_default();
         log::info!("whole box restored from snapshot {} ({} service(s)); the box is now named {name}", state.short_id, apps.len());

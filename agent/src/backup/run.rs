@@ -33,6 +33,14 @@ pub struct RunReport {
     pub peak_rss_kib: i64,
 }
 
+/// What a run saves.
+pub(super) enum Scope {
+    /// The box state and every service, each made consistent by its plan.
+    Box,
+    /// One service that the caller holds stopped, saved as it is (`reason=safety`).
+    Stopped(BackupPlan),
+}
+
 /// Totals over the snapshots of a run.
 #[derive(Default)]
 struct Totals {
@@ -45,7 +53,9 @@ struct Totals {
 
 impl Totals {
     fn add(&mut self, s: &Summary, peak: i64) {
-        self.snapshots.push(s.snapshot_id.clone());
+        if !s.snapshot_id.is_empty() {
+            self.snapshots.push(s.snapshot_id.clone());
+        }
         self.files += s.files_new + s.files_changed + s.files_unmodified;
         self.added += s.data_added;
         self.total += s.total_bytes_processed;
@@ -67,7 +77,7 @@ impl Backups {
         let _busy = self.inner.busy.try_lock().map_err(|_| BackupError::Busy)?;
         let mut reports = Vec::new();
         for row in rows {
-            let report = self.run_one(&row, reason, None, false).await?;
+            let report = self.run_one(&row, reason, Scope::Box).await?;
             if let Some(actor) = actor {
                 let r: Result<(), BackupError> = if report.ok { Ok(()) } else { Err(BackupError::Failed(report.error.clone().unwrap_or_default())) };
                 self.inner.store.record(&super::audit(&actor.audit_name(), "backup_run", &row.name, &r))?;
@@ -91,29 +101,17 @@ impl Backups {
         Ok(())
     }
 
-    /// A safety backup of one service before an update or a data deletion (the services
-    /// domain calls this). `Ok(None)` when no target exists: nothing to back up to.
-    /// Returns the snapshot id on the first target, to restore with
-    /// [`Backups::restore_service`] if the update fails.
-    pub async fn safety_backup(&self, app: &str) -> Result<Option<(String, String)>, BackupError> {
-        let Some(row) = self.inner.store.backup_targets()?.into_iter().next() else { return Ok(None) };
-        let _busy = self.inner.busy.lock().await;
-        let report = self.run_one(&row, "safety", Some(app), false).await?;
-        if !report.ok {
-            return Err(BackupError::Failed(report.error.unwrap_or_default()));
-        }
-        Ok(report.snapshots.first().map(|s| (row.name.clone(), s.clone())))
-    }
-
     /// One run on one target; the outcome is recorded, errors are in the report.
-    /// `stopped`: the service (`only_app`) is already stopped by the caller (a restore), so
-    /// its snapshot is taken as is, without its cold/hot steps.
-    pub(super) async fn run_one(&self, row: &TargetRow, reason: &'static str, only_app: Option<&str>, stopped: bool) -> Result<RunReport, BackupError> {
+    pub(super) async fn run_one(&self, row: &TargetRow, reason: &'static str, scope: Scope) -> Result<RunReport, BackupError> {
+        let only_app = match &scope {
+            Scope::Box => None,
+            Scope::Stopped(plan) => Some(plan.app.as_str()),
+        };
         let run_id = self.inner.store.start_backup_run(row.id, reason, only_app)?;
         let progress = self.inner.progress.clone();
         self.set_part("");
         let mut totals = Totals::default();
-        let result = self.run_steps(row, run_id, reason, (only_app, stopped), &progress, &mut totals).await;
+        let result = self.run_steps(row, run_id, reason, scope, &progress, &mut totals).await;
         *self.inner.progress.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let end = RunEnd {
             ok: result.is_ok(),
@@ -143,7 +141,7 @@ impl Backups {
         })
     }
 
-    async fn run_steps(&self, row: &TargetRow, run_id: i64, reason: &str, (only_app, stopped): (Option<&str>, bool), progress: &Arc<Mutex<Option<Progress>>>, totals: &mut Totals) -> Result<(), BackupError> {
+    async fn run_steps(&self, row: &TargetRow, run_id: i64, reason: &str, scope: Scope, progress: &Arc<Mutex<Option<Progress>>>, totals: &mut Totals) -> Result<(), BackupError> {
         let location = Self::location(row)?;
         let opened = self.open(&location, &row.password, false).await?;
         let repo = opened.repo.clone();
@@ -156,7 +154,7 @@ impl Backups {
         }
         let base_tags = vec!["panier".to_owned(), format!("run={run_id}"), format!("datadir={data_dir}"), format!("reason={reason}")];
         let mut first_error = None;
-        if only_app.is_none() {
+        if let Scope::Box = scope {
             let paths = self.stage_state(&host)?;
             let mut tags = base_tags.clone();
             tags.push("part=state".into());
@@ -170,13 +168,12 @@ impl Backups {
             let _ = std::fs::remove_dir_all(self.staging());
         }
         if first_error.is_none() {
-            let plans = self.inner.hooks.plans().await.map_err(|detail| BackupError::Hook { app: "*".into(), op: "listing backup plans", detail })?;
-            for plan in plans.into_iter().filter(|p| only_app.is_none_or(|a| a == p.app)) {
+            let plans = match scope {
+                Scope::Box => self.inner.hooks.plans().await.map_err(|detail| BackupError::Hook { app: "*".into(), op: "listing backup plans", detail })?,
+                Scope::Stopped(plan) => vec![plan],
+            };
+            for plan in plans {
                 self.set_part(&plan.app);
-                let mut plan = plan;
-                if stopped {
-                    plan.mode = Mode::Hot { pre: vec![], post: vec![] };
-                }
                 match self.backup_app(&row.name, &repo, &plan, &base_tags, &host, progress).await {
                     Ok((s, peak)) => totals.add(&s, peak),
                     Err(e) => {
@@ -246,7 +243,7 @@ impl Backups {
         };
         match &plan.mode {
             Mode::Cold => {
-                hooks.stop(app).await.map_err(hook("stopping"))?;
+                hooks.stop(app, "backup").await.map_err(hook("stopping"))?;
                 let result = self.restic(target, snapshot).await;
                 // Always restarted, whatever happened to the snapshot.
                 let started = hooks.start(app).await.map_err(hook("restarting"));

@@ -15,6 +15,11 @@ pub struct Text {
 }
 
 impl Text {
+    /// The same text in both languages (a configuration file's route has one).
+    pub fn same(text: &str) -> Text {
+        Text { fr: text.to_owned(), en: text.to_owned() }
+    }
+
     pub fn get(&self, lang: crate::names::Language) -> &str {
         match lang {
             crate::names::Language::Fr => &self.fr,

@@ -3,8 +3,10 @@
 //! outputs, and a test checks each one with `nft -c`.
 //!
 //! The batch starts with `add table` + `delete table` + `add table`, so applying it replaces
-//! the table whole, atomically, whether or not it existed; other tables (the engine's) are
-//! never named.
+//! the table whole, atomically, whether or not it existed. It also deletes the image's
+//! boot-time table [`BOOT_TABLE`] (`buildroot-overlay/etc/nftables.conf`, up from power-on
+//! until the agent takes over) in the same transaction, so the box is never without a
+//! firewall nor under two. Other tables (the engine's) are never named.
 //!
 //! Shape of the table (every rule carries a comment, so `nft list table inet panier` reads
 //! like the explanation):
@@ -37,6 +39,8 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 pub const TABLE: &str = "panier";
+/// The image's boot-time table, replaced by [`TABLE`] in the agent's first batch.
+pub const BOOT_TABLE: &str = "panier_boot";
 /// The prefix of the kernel log lines of dropped packets (the UI reads them back).
 pub const LOG_PREFIX: &str = "panier-blocked: ";
 /// Interfaces of the engine's bridges (docker0, user networks br-…, podman's).
@@ -194,7 +198,10 @@ pub fn lan_with_link_local(subnets: &[Subnet]) -> Vec<Subnet> {
 /// The whole `inet panier` table for `state`, as one batch of nft commands.
 pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     let table = || NfListObject::Table(Table { family: NfFamily::INet, name: TABLE.into(), handle: None });
+    let boot = || NfListObject::Table(Table { family: NfFamily::INet, name: BOOT_TABLE.into(), handle: None });
     let mut b = Batch { objects: Vec::new() };
+    b.add(boot());
+    b.objects.push(NfObject::CmdObject(NfCmd::Delete(boot())));
     b.add(table());
     b.objects.push(NfObject::CmdObject(NfCmd::Delete(table())));
     b.add(table());

@@ -101,7 +101,7 @@ impl Mdns {
         };
         add(&format!("Panier {}", table.box_name), &table.box_host, "/");
         for p in &table.routes {
-            add(&format!("{} ({})", p.route.title, table.box_name), &p.host, "/");
+            add(&format!("{} ({})", p.route.title.fr, table.box_name), &p.host, "/");
         }
         let mut registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
         let stale: Vec<String> = registered.iter().filter(|(k, (a, _))| wanted.get(*k) != Some(a)).map(|(k, _)| k.clone()).collect();

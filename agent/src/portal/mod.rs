@@ -142,8 +142,8 @@ async fn portal_page(State(portal): State<Arc<Portal>>, Query(q): Query<LangQuer
         .map(|p| {
             let link = format!("http://{}/", p.host);
             ServiceCard {
-                title: p.route.title.clone(),
-                description: p.route.description.clone(),
+                title: p.route.title.get(lang).to_owned(),
+                description: p.route.description.get(lang).to_owned(),
                 qr_svg: qr_svg(&link),
                 by_address: p.port.zip(address.as_ref()).map(|(port, a)| format!("http://{a}:{port}/")),
                 link,

@@ -92,7 +92,7 @@ impl Forwarder {
     pub async fn forward(&self, route: &Route, mut req: Request<Body>, peer: SocketAddr, https: bool, lang: crate::names::Language) -> Response {
         let max = route.max_body_bytes;
         if max > 0 && content_length(req.headers()).is_some_and(|len| len > max) {
-            return pages::too_large(lang, &route.title, max);
+            return pages::too_large(lang, route.title.get(lang), max);
         }
         let upgrade = if route.websocket { upgrade_of(req.headers()) } else { None };
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
@@ -120,12 +120,12 @@ impl Forwarder {
         let mut response = match answer {
             Err(_) => {
                 log::warn!(service = route.name.as_str(); "no answer from {} within {}s", route.upstream, RESPONSE_TIMEOUT.as_secs());
-                return pages::unavailable(lang, &route.title, StatusCode::GATEWAY_TIMEOUT);
+                return pages::unavailable(lang, route.title.get(lang), StatusCode::GATEWAY_TIMEOUT);
             }
-            Ok(Err(e)) if is_length_limit(&e) => return pages::too_large(lang, &route.title, max),
+            Ok(Err(e)) if is_length_limit(&e) => return pages::too_large(lang, route.title.get(lang), max),
             Ok(Err(e)) => {
                 log::warn!(service = route.name.as_str(); "cannot reach {}: {e}", route.upstream);
-                return pages::unavailable(lang, &route.title, StatusCode::BAD_GATEWAY);
+                return pages::unavailable(lang, route.title.get(lang), StatusCode::BAD_GATEWAY);
             }
             Ok(Ok(r)) => r,
         };

@@ -33,6 +33,7 @@ pub use forward::Forwarder;
 pub use reconcile::{FixedPorts, Refresh, leaf_names, run_refresh};
 pub use serve::serve;
 
+pub use crate::catalog::manifest::Text;
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,9 +44,9 @@ use std::sync::{Arc, RwLock};
 pub struct Route {
     /// The service's web name, one DNS label (`pad`): it answers at `pad-<box>.local`.
     pub name: String,
-    /// What the portal shows.
-    pub title: String,
-    pub description: String,
+    /// What the portal shows, in French and English.
+    pub title: Text,
+    pub description: Text,
     pub upstream: SocketAddr,
     /// Largest request body accepted; 0 means no limit.
     pub max_body_bytes: u64,
@@ -90,8 +91,8 @@ impl RouteSource for ExtraRoutes {
             .filter(|r| valid_label(&r.name))
             .map(|r| Route {
                 name: r.name.clone(),
-                title: r.title.clone().unwrap_or_else(|| r.name.clone()),
-                description: r.description.clone(),
+                title: Text::same(r.title.as_deref().unwrap_or(&r.name)),
+                description: Text::same(&r.description),
                 upstream: r.upstream,
                 max_body_bytes: r.max_body_mib.unwrap_or(1024) << 20,
                 websocket: r.websocket,
@@ -289,8 +290,8 @@ mod tests {
     fn route(name: &str) -> Route {
         Route {
             name: name.into(),
-            title: name.into(),
-            description: String::new(),
+            title: Text::same(name),
+            description: Text::same(""),
             upstream: "127.0.0.1:9".parse().unwrap(),
             max_body_bytes: 0,
             websocket: true,

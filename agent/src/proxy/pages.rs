@@ -56,7 +56,7 @@ pub fn plain(status: StatusCode, text: &str) -> Response {
 /// A name of the box's form that no service has: say so and list what exists.
 pub fn unknown(lang: Language, table: &Table, host: &str) -> Response {
     let t = messages(lang);
-    let services = table.routes.iter().map(|p| (p.route.title.clone(), format!("http://{}/", p.host))).collect();
+    let services = table.routes.iter().map(|p| (p.route.title.get(lang).to_owned(), format!("http://{}/", p.host))).collect();
     let message = t.fmt("proxy.unknown_text", &[("host", host)]);
     page(
         StatusCode::NOT_FOUND,
@@ -85,7 +85,7 @@ pub fn too_large(lang: Language, service: &str, max: u64) -> Response {
 /// A fixed port whose service is gone.
 pub fn gone(lang: Language, table: &Table) -> Response {
     let t = messages(lang);
-    let services = table.routes.iter().map(|p| (p.route.title.clone(), format!("http://{}/", p.host))).collect();
+    let services = table.routes.iter().map(|p| (p.route.title.get(lang).to_owned(), format!("http://{}/", p.host))).collect();
     page(
         StatusCode::NOT_FOUND,
         &MessagePage { t, title: t.get("proxy.gone_title"), message: t.get("proxy.gone_text"), error: false, box_host: &table.box_host, services },

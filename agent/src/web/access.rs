@@ -37,7 +37,7 @@ pub enum AccessError {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceAccess {
     pub name: String,
-    pub title: String,
+    pub title: crate::proxy::Text,
     /// `http://<host>/` and `https://<host>/` work once the name resolves.
     pub host: String,
     /// The fixed port, for clients without mDNS (`http://<box address>:<port>/`).

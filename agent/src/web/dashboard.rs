@@ -4,6 +4,8 @@ use super::{Banner, Layout, PageError, admin_language, render};
 use crate::api::extract::SessionActor;
 use crate::api::ApiError;
 use crate::admins::Admins;
+use crate::apps::Apps;
+use super::apps::{InstalledView, installed};
 use crate::health::{Issue, Severity};
 use crate::i18n::{Messages, messages};
 use crate::status::{Status, StatusReport};
@@ -34,6 +36,7 @@ struct DashboardPage {
     layout: Layout,
     report: StatusReport,
     issues: Vec<IssueView>,
+    services: Vec<InstalledView>,
 }
 
 impl DashboardPage {
@@ -62,7 +65,7 @@ impl DashboardPage {
     }
 }
 
-pub async fn page(actor: Result<SessionActor, ApiError>, State(admins): State<Admins>, State(status): State<Status>) -> Result<Response, PageError> {
+pub async fn page(actor: Result<SessionActor, ApiError>, State(admins): State<Admins>, State(status): State<Status>, State(apps): State<Apps>) -> Result<Response, PageError> {
     let lang = status.box_language();
     let SessionActor(actor) = match actor {
         Ok(a) => a,
@@ -74,5 +77,6 @@ pub async fn page(actor: Result<SessionActor, ApiError>, State(admins): State<Ad
     let mut layout = Layout::new(t, "dashboard.title", "/admin", report.box_name.as_deref()).for_admin(t, &actor);
     let issues: Vec<IssueView> = report.issues.iter().map(|i| issue_view(t, i)).collect();
     layout.banners = issues.iter().filter(|i| i.critical).map(|i| Banner { text: format!("{} {}", i.what, i.fix) }).collect();
-    Ok(render(&DashboardPage { t, layout, report, issues }))
+    let services = installed(t, &apps);
+    Ok(render(&DashboardPage { t, layout, report, issues, services }))
 }

@@ -11,12 +11,15 @@
 
 pub mod access;
 mod accounts;
+mod apps;
+mod catalog;
 pub mod backup;
 pub use accounts::format_time;
 mod dashboard;
 mod firewall;
 pub mod diagnostic;
 mod hardware;
+mod markdown;
 
 use crate::admins::Actor;
 use crate::api::ApiError;
@@ -35,6 +38,7 @@ use axum::routing::{get, post};
 /// The navigation: catalog key of the label, and the page's path.
 pub const NAV: &[(&str, &str)] = &[
     ("nav.dashboard", "/admin"),
+    ("apps.nav", "/admin/catalog"),
     ("nav.backups", "/admin/backups"),
     ("nav.firewall", "/admin/firewall"),
     ("access.nav", "/admin/access"),
@@ -57,6 +61,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups", get(backup::page).post(backup::submit))
         .route("/admin/backups/kit/{name}", get(backup::kit_page))
         .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
+        .route("/admin/catalog", get(catalog::page))
+        .route("/admin/catalog/{id}", get(catalog::entry).post(catalog::install))
+        .route("/admin/catalog/{id}/icon.svg", get(catalog::icon))
+        .route("/admin/apps/{id}", get(apps::page).post(apps::submit))
         .route("/admin/hardware", get(hardware::page))
         .route("/admin/firewall", get(firewall::page).post(firewall::submit))
         .route("/admin/access", get(access::access_page).post(access::access_submit))
@@ -194,14 +202,36 @@ impl IntoResponse for PageError {
         }
         let t = messages(self.language);
         let fallback = self.error.to_string();
-        let message = t.error(key, &fallback).to_owned();
-        let mut response = render(&ErrorPage { t, layout: Layout::new(t, "error.title", "", None), message: &message });
-        *response.status_mut() = status;
-        response
+        error_page(t, status, t.error(key, &fallback))
     }
+}
+
+/// The error page with a message already in the visitor's language.
+pub fn error_page(t: &'static Messages, status: StatusCode, message: &str) -> Response {
+    let mut response = render(&ErrorPage { t, layout: Layout::new(t, "error.title", "", None), message });
+    *response.status_mut() = status;
+    response
 }
 
 /// Checks a form's CSRF field against the expected token.
 pub fn check_csrf(sent: &str, expected: &str) -> Result<(), ApiError> {
     if !expected.is_empty() && auth::same_token(sent, expected) { Ok(()) } else { Err(ApiError::Csrf) }
+}
+
+/// A logged-in admin for a page: like [`SessionActor`](crate::api::extract::SessionActor), but
+/// a visitor without a session is sent to the login page instead of getting a JSON 401.
+pub struct PageActor(pub Actor);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageActor
+where
+    crate::admins::Admins: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match crate::api::extract::SessionActor::from_request_parts(parts, state).await {
+            Ok(crate::api::extract::SessionActor(actor)) => Ok(PageActor(actor)),
+            Err(ApiError::Unauthorized) => Err(Redirect::to("/admin/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
 }

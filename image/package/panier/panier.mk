@@ -33,4 +33,14 @@ define PANIER_CHECK_VENDOR_DIR
 endef
 PANIER_PRE_BUILD_HOOKS += PANIER_CHECK_VENDOR_DIR
 
+# The service catalog (`catalog` in the overlay's panier.toml): one folder per service, read
+# by the agent at start. The directory exists even while the repository has no catalog yet.
+define PANIER_INSTALL_CATALOG
+	mkdir -p $(TARGET_DIR)/usr/share/panier/services
+	if [ -d $(@D)/services ]; then \
+		cp -a $(@D)/services/. $(TARGET_DIR)/usr/share/panier/services/; \
+	fi
+endef
+PANIER_POST_INSTALL_TARGET_HOOKS += PANIER_INSTALL_CATALOG
+
 $(eval $(cargo-package))
