@@ -78,9 +78,6 @@ pub struct AgentOptions {
     pub web_entry: bool,
     /// Announce names on this interface (with `web_entry`).
     pub mdns_interface: Option<String>,
-    /// The address the HTTP entry and the fixed service ports bind (with `web_entry`;
-    /// default `127.0.0.1`; `0.0.0.0` inside a network namespace to be reached from others).
-    pub entry_ip: Option<String>,
 }
 
 /// A running `panier agent` process.
@@ -144,8 +141,7 @@ impl Agent {
         };
         let mut entry_args: Vec<String> = Vec::new();
         if options.web_entry {
-            let ip = options.entry_ip.as_deref().unwrap_or(http_host);
-            entry_args.extend(["--http-listen".into(), format!("{ip}:{http_port}"), "--service-port-base".into(), service_port_base.to_string()]);
+            entry_args.extend(["--http-listen".into(), format!("{http_host}:{http_port}"), "--service-port-base".into(), service_port_base.to_string()]);
             match &options.mdns_interface {
                 Some(i) => entry_args.extend(["--lan-interface".into(), i.clone()]),
                 None => entry_args.push("--no-mdns".into()),

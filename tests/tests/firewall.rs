@@ -17,7 +17,9 @@ const PROBE: Duration = Duration::from_millis(800);
 
 /// box — lan — outside, with routes, for subnet block `n` (10.203.n.0/24 and 10.203.n+1.0/24).
 fn network(prefix: &str, n: u8) -> Namespaces {
-    let ns = Namespaces::create(prefix, &["box", "lan", "out"]).unwrap();
+    // The process id in the names: two runs at once (worktrees, CI) must not delete each
+    // other's namespaces (`Namespaces::create` removes a namespace of the same name first).
+    let ns = Namespaces::create(&format!("{prefix}{}", std::process::id()), &["box", "lan", "out"]).unwrap();
     let (lan, out) = (format!("10.203.{n}"), format!("10.203.{}", n + 1));
     ns.link("box", "eth0", &format!("{lan}.1/24"), "lan", "tobox", &format!("{lan}.2/24")).unwrap();
     ns.link("lan", "toout", &format!("{out}.1/24"), "out", "eth0", &format!("{out}.2/24")).unwrap();
@@ -227,7 +229,6 @@ fn a_services_fixed_proxy_port_follows_its_exposure() {
         netns: Some(box_ns.clone()),
         listen: Some("0.0.0.0:8443".into()),
         web_entry: true,
-        entry_ip: Some("0.0.0.0".into()),
         config: Some("[[extra_routes]]\nname = \"pad\"\nupstream = \"127.0.0.1:9100\"\n".into()),
         ..Default::default()
     });
