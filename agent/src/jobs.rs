@@ -10,6 +10,8 @@
 //! early return cannot leave a job `running` forever.
 
 use crate::catalog::AppId;
+use crate::i18n::{Messages, messages};
+use crate::names::Language;
 use crate::store::{JobRow, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,20 @@ pub enum JobError {
     Busy { app: AppId, kind: String, id: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a job failed, in each language of the admin UI (both are kept with the job).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub en: String,
+    pub fr: String,
+}
+
+impl Failure {
+    /// Says it with each language's message catalog.
+    pub fn said(say: impl Fn(&Messages) -> String) -> Failure {
+        Failure { en: say(messages(Language::En)), fr: say(messages(Language::Fr)) }
+    }
 }
 
 #[derive(Clone)]
@@ -98,25 +114,25 @@ impl Job {
     }
 
     /// Ends the job with its result, keeps it in the store, and frees the service.
-    pub fn finish(mut self, result: Result<(), String>) {
+    pub fn finish(mut self, result: Result<(), Failure>) {
         self.close(result);
     }
 
-    fn close(&mut self, result: Result<(), String>) {
+    fn close(&mut self, result: Result<(), Failure>) {
         if self.done {
             return;
         }
         self.done = true;
-        let (state, message) = match &result {
-            Ok(()) => ("succeeded", ""),
-            Err(m) => ("failed", m.as_str()),
+        let (state, en, fr) = match &result {
+            Ok(()) => ("succeeded", "", ""),
+            Err(f) => ("failed", f.en.as_str(), f.fr.as_str()),
         };
-        if let Err(e) = self.jobs.store.finish_job(self.id, state, message) {
+        if let Err(e) = self.jobs.store.finish_job(self.id, state, en, fr) {
             log::error!(job = self.id; "{e}");
         }
         match result {
             Ok(()) => log::info!(app = self.app.as_str(), job = self.id; "job succeeded"),
-            Err(m) => log::warn!(app = self.app.as_str(), job = self.id; "job failed: {m}"),
+            Err(f) => log::warn!(app = self.app.as_str(), job = self.id; "job failed: {}", f.en),
         }
         self.jobs.release(&self.app);
     }
@@ -124,7 +140,7 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
-        self.close(Err("the job ended unexpectedly".into()));
+        self.close(Err(Failure::said(|t| t.get("apps.failure.ended_unexpectedly").to_owned())));
     }
 }
 
@@ -142,9 +158,19 @@ mod tests {
         assert!(jobs.begin(&AppId::parse("wiki").unwrap(), "install", "x").is_ok());
         job.step("pull", 40);
         let id = job.id;
-        job.finish(Err("no image".into()));
+        job.finish(Err(Failure { en: "no image".into(), fr: "pas d'image".into() }));
         let row = jobs.get(id).unwrap().unwrap();
-        assert_eq!((row.state.as_str(), row.message.as_str(), row.step.as_str()), ("failed", "no image", "pull"));
+        assert_eq!((row.state.as_str(), row.message.as_str(), row.message_fr.as_str(), row.step.as_str()), ("failed", "no image", "pas d'image", "pull"));
         assert!(jobs.begin(&pad, "install", "camille").is_ok(), "freed after finishing");
+    }
+
+    #[test]
+    fn a_dropped_job_is_failed_in_both_languages() {
+        let jobs = Jobs::new(Store::memory());
+        let id = jobs.begin(&AppId::parse("pad").unwrap(), "install", "camille").unwrap().id;
+        let row = jobs.get(id).unwrap().unwrap();
+        assert_eq!(row.state, "failed");
+        assert!(row.message.contains("ended unexpectedly"), "{}", row.message);
+        assert!(row.message_fr.contains("inattendue"), "{}", row.message_fr);
     }
 }

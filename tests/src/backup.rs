@@ -24,7 +24,11 @@ pub struct ServiceBox {
 
 impl ServiceBox {
     pub fn start() -> ServiceBox {
-        let engine = engine_url();
+        ServiceBox::start_on(engine_url())
+    }
+
+    /// The same on another engine (podman's compatible service, say).
+    pub fn start_on(engine: String) -> ServiceBox {
         test_image(&engine);
         let catalog = tempfile::tempdir().unwrap();
         let suffix = suffix();

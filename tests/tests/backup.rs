@@ -46,6 +46,27 @@ fn fill(service: &TestService, volume: &str) {
     write_mixed(&dir, 1).unwrap();
 }
 
+/// A box with the `notes` service installed and filled, and a folder target `dossier`.
+fn notes_saved_to_a_folder() -> (ServiceBox, TestService, tempfile::TempDir) {
+    let sb = ServiceBox::start();
+    let notes = sb.install("notes", &["title=Médiathèque"]);
+    fill(&notes, "db");
+    let tmp = tempfile::tempdir().unwrap();
+    add_folder_target(&sb.agent, "dossier", &tmp.path().join("repo"));
+    (sb, notes, tmp)
+}
+
+/// Puts a version 2.0-1 of the `notes` service in the box's catalog whose database container
+/// runs `script` (the agent reads the catalog at its next start).
+fn catalog_version_2(sb: &ServiceBox, notes: &TestService, script: &str) {
+    let manifest = sb.catalog.path().join(&notes.app).join("manifest.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let v1 = r#"command = ["sh", "-c", "echo \"$DB_PASSWORD\" > /data/password; exec httpd -f -p 5432 -h /data"]"#;
+    assert!(text.contains(v1) && text.contains("version = \"1.0-1\""));
+    let v2 = text.replace("version = \"1.0-1\"", "version = \"2.0-1\"").replace(v1, &format!(r#"command = ["sh", "-c", "{script}"]"#));
+    std::fs::write(&manifest, v2).unwrap();
+}
+
 /// Random data in a service's volume, so that its snapshot lasts a moment.
 fn big(service: &TestService, volume: &str, files: usize, mib: usize) {
     let dir = service.volumes.join(volume).join("big");
@@ -240,23 +261,12 @@ fn full_missing_target_give_clear_errors_and_services_restart() {
 
 #[test]
 fn a_failed_update_puts_the_data_back_and_a_data_deletion_is_saved_first() {
-    let mut sb = ServiceBox::start();
-    let notes = sb.install("notes", &["title=Médiathèque"]);
-    fill(&notes, "db");
-    let tmp = tempfile::tempdir().unwrap();
-    add_folder_target(&sb.agent, "dossier", &tmp.path().join("repo"));
+    let (mut sb, notes, _target) = notes_saved_to_a_folder();
     let before = tree_sums(&notes.volumes);
     let safety = |sb: &ServiceBox| snapshots_with(&sb.agent, "dossier", &["reason=safety", &format!("app={}", notes.app)]).len();
 
     // Version 2 "migrates" the database, damaging it, and then cannot start.
-    let manifest = sb.catalog.path().join(&notes.app).join("manifest.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let broken = text.replace("version = \"1.0-1\"", "version = \"2.0-1\"").replace(
-        r#"command = ["sh", "-c", "echo \"$DB_PASSWORD\" > /data/password; exec httpd -f -p 5432 -h /data"]"#,
-        r#"command = ["sh", "-c", "echo migrated > /data/password; rm -rf /data/files; exit 3"]"#,
-    );
-    assert!(broken.contains("exit 3") && broken.contains("2.0-1"));
-    std::fs::write(&manifest, broken).unwrap();
+    catalog_version_2(&sb, &notes, "echo migrated > /data/password; rm -rf /data/files; exit 3");
     sb.agent.restart();
     let out = sb.agent.cli(&["app", "update", &notes.app, "--follow"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -275,4 +285,35 @@ fn a_failed_update_puts_the_data_back_and_a_data_deletion_is_saved_first() {
     assert!(stdout.contains("safety_backup"), "{stdout}");
     assert!(!notes.volumes.exists(), "the data is deleted");
     assert_eq!(safety(&sb), 2, "the deleted data is in a safety snapshot");
+}
+
+/// An update interrupted by a crash after its safety snapshot, while the new version damages
+/// the data: the agent, restarted, resumes the update, and when the new version fails puts the
+/// data back from the snapshot it recorded (no second snapshot of damaged data is taken).
+#[test]
+fn an_update_resumed_after_a_crash_puts_the_data_back_from_its_recorded_safety_snapshot() {
+    let (mut sb, notes, _target) = notes_saved_to_a_folder();
+    let before = tree_sums(&notes.volumes);
+
+    // Version 2 damages the database, then fails a few seconds later.
+    catalog_version_2(&sb, &notes, "echo migrated > /data/password; rm -rf /data/files; sleep 5; exit 3");
+    sb.agent.restart();
+    assert!(sb.agent.cli(&["app", "update", &notes.app]).status.success());
+    wait_until(Duration::from_secs(60), "the new version to damage the data", || !notes.volumes.join("db/files").exists()).unwrap_or_else(|e| panic!("{e}\n{}", sb.agent.log_text()));
+    sb.agent.kill9();
+    sb.agent.restart();
+
+    wait_until(Duration::from_secs(120), "the resumed update to end", || {
+        let job = &cli_json(&sb.agent, &["app", "status", &notes.app])["job"];
+        job["kind"] == "resume_update" && job["state"] != "running"
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", sb.agent.log_text()));
+    let status = cli_json(&sb.agent, &["app", "status", &notes.app]);
+    assert_eq!((status["version"].as_str(), status["job"]["state"].as_str()), (Some("1.0-1"), Some("failed")), "{status}");
+    let message = status["job"]["message"].as_str().unwrap();
+    assert!(message.contains("back to version 1.0-1") && message.contains("its data was put back from the safety snapshot"), "{message}");
+    wait_until(Duration::from_secs(30), "the previous version to run", || notes.running()).unwrap();
+    assert_eq!(tree_sums(&notes.volumes), before, "the data as it was before the update");
+    let safety = snapshots_with(&sb.agent, "dossier", &["reason=safety", &format!("app={}", notes.app)]);
+    assert_eq!(safety.len(), 1, "one safety snapshot, taken before the crash: {safety:?}");
 }

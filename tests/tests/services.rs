@@ -3,8 +3,9 @@
 //! reinstall; removal with data leaving nothing; a two-container service with a volume and a
 //! generated secret; one job per service; kill -9 of the agent during an install.
 
+use panier_system_tests::backup::ServiceBox;
 use panier_system_tests::engine::{docker, engine_url};
-use panier_system_tests::services::{container_ip, http_get, objects_of, podman_url, suffix, test_catalog, test_image};
+use panier_system_tests::services::{container_ip, http_get, objects_of, podman_url, suffix, test_catalog};
 use panier_system_tests::{Agent, AgentOptions, wait_until};
 use std::path::PathBuf;
 use std::process::Output;
@@ -19,31 +20,26 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(out)).unwrap()
 }
 
-struct Setup {
-    agent: Agent,
-    engine: String,
-    _catalog: tempfile::TempDir,
-    ids: Vec<String>,
-    suffix: String,
+/// An agent with the test catalog on `engine` ([`ServiceBox`] removes what its services left
+/// on the shared engine when dropped), and what these tests ask of it.
+struct Setup(ServiceBox);
+
+impl std::ops::Deref for Setup {
+    type Target = ServiceBox;
+    fn deref(&self) -> &ServiceBox {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Setup {
+    fn deref_mut(&mut self) -> &mut ServiceBox {
+        &mut self.0
+    }
 }
 
 impl Setup {
     fn new(engine: String) -> Setup {
-        test_image(&engine);
-        let catalog = tempfile::tempdir().unwrap();
-        let suffix = suffix();
-        let ids = test_catalog(catalog.path(), &suffix);
-        let agent = Agent::start_with(AgentOptions {
-            engine: Some(engine.clone()),
-            extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
-            ..Default::default()
-        });
-        agent.setup("biblio", "camille", "un mot de passe solide");
-        Setup { agent, engine, _catalog: catalog, ids, suffix }
-    }
-
-    fn id(&self, base: &str) -> String {
-        format!("{base}{}", self.suffix)
+        Setup(ServiceBox::start_on(engine))
     }
 
     fn volume(&self, app: &str, vol: &str) -> PathBuf {
@@ -66,21 +62,6 @@ impl Setup {
     }
 }
 
-impl Drop for Setup {
-    fn drop(&mut self) {
-        // Leave nothing behind on the shared engine, even after a failure.
-        for id in &self.ids {
-            let (containers, networks) = objects_of(&self.engine, id);
-            for c in containers {
-                let _ = docker(&self.engine, &["rm", "-f", &c]);
-            }
-            for n in networks {
-                let _ = docker(&self.engine, &["network", "rm", &n]);
-            }
-        }
-    }
-}
-
 /// The lifecycle every engine must support.
 fn lifecycle(engine: String) {
     let s = Setup::new(engine);
@@ -98,6 +79,14 @@ fn lifecycle(engine: String) {
     let status = json(&s.agent.cli(&["app", "status", &site, "--json"]));
     assert_eq!(status["state"], "running", "{status}");
     assert_eq!(status["url"], format!("https://{site}-biblio.local"));
+    // Resource use, as the engine reports it (podman 4.3's one-shot stats may say nothing).
+    let c = &status["containers"][0];
+    if s.engine == engine_url() {
+        assert!(c["memory_bytes"].as_u64().is_some_and(|b| b > 0), "{status}");
+        assert!(c["cpu_percent"].as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)), "{status}");
+    }
+    let out = ok(&s.agent.cli(&["app", "status", &site]));
+    assert!(out.contains("processor"), "{out}");
 
     // Killed by hand → started again by the reconciler; removed by hand → recreated.
     docker(&s.engine, &["kill", &web]).unwrap();
@@ -182,6 +171,35 @@ fn lifecycle_on_podman() {
     let dir = std::env::var("PANIER_TEST_PODMAN_DIR").unwrap_or_else(|_| "/run/panier-test/podman".into());
     let url = podman_url(&PathBuf::from(dir)).expect("podman's service starts");
     lifecycle(url);
+}
+
+/// A service whose container stops at once: the install fails, is undone without leaving
+/// anything, and its job says why in English (CLI, API) and in French (the admin's page).
+#[test]
+fn a_failed_install_is_undone_and_says_why_in_both_languages() {
+    let s = Setup::new(engine_url());
+    let broken = s.id("broken");
+    let out = s.agent.cli(&["app", "install", &broken, "--follow"]);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{said}");
+    for part in ["exit code 3", "missing configuration", "the install was undone"] {
+        assert!(said.contains(part), "{part:?} in {said}");
+    }
+    let (containers, networks) = objects_of(&s.engine, &broken);
+    assert!(containers.is_empty() && networks.is_empty(), "nothing left: {containers:?} {networks:?}");
+    assert!(!s.agent.data_dir.join("apps").join(&broken).exists(), "its fresh data directory is gone too");
+
+    let session = s.agent.login("camille", "un mot de passe solide");
+    let (_, jobs) = session.get(&format!("/api/v1/jobs?app={broken}"));
+    let job = &jobs[0];
+    assert_eq!((job["kind"].as_str(), job["state"].as_str()), (Some("install"), Some("failed")), "{jobs}");
+    let fr = job["message_fr"].as_str().unwrap();
+    for part in ["n'a pas démarré", "code de sortie 3", "missing configuration", "l'installation a été annulée"] {
+        assert!(fr.contains(part), "{part:?} in {fr}");
+    }
+    // The page, in the box's language (French), shows the French message.
+    let page = session.http.get(&format!("{}/admin/apps/{broken}", session.base)).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(page.contains("code de sortie 3") && page.contains("installation a été annulée"), "{page}");
 }
 
 #[test]

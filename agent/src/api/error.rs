@@ -116,6 +116,7 @@ impl ApiError {
                 AppError::UpToDate { .. } => (StatusCode::CONFLICT, "app_up_to_date"),
                 AppError::EngineDown(_) => (StatusCode::SERVICE_UNAVAILABLE, "engine_down"),
                 AppError::Engine { .. } => (StatusCode::BAD_GATEWAY, "engine_refused"),
+                AppError::NotReady { .. } => (StatusCode::BAD_GATEWAY, "app_not_ready"),
                 AppError::NoSuchContainer { .. } => (StatusCode::NOT_FOUND, "app_no_such_container"),
                 AppError::BadManifest { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::SafetyBackup { .. } => (StatusCode::BAD_GATEWAY, "app_safety_backup"),

@@ -69,7 +69,7 @@ impl Apps {
         let job = self.inner.jobs.begin(app, purpose, "backup")?;
         job.step("stop", 10);
         if let Err(e) = self.stop_containers(&row.id, &m).await {
-            job.finish(Err(e.to_string()));
+            job.finish(Err(super::failure::of(&e)));
             return Err(e);
         }
         job.step("stopped", 50);
@@ -92,7 +92,7 @@ impl Apps {
             Err(e) => Err(e),
         };
         if let Some(job) = job {
-            job.finish(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            job.finish(result.as_ref().map(|_| ()).map_err(super::failure::of));
         }
         self.wake();
         result

@@ -10,7 +10,7 @@
 //! puts that snapshot back (step `restore_data`) before returning to the previous version.
 
 use super::spec;
-use super::{AppError, Apps};
+use super::{AppError, Apps, NotReady, failure};
 use crate::catalog::AppId;
 use crate::catalog::manifest::Manifest;
 use crate::engine::{HealthState, PullProgress};
@@ -93,16 +93,12 @@ impl Apps {
         match result {
             Ok(()) => {
                 let r = self.inner.store.set_app_phase(&row.id, Phase::Installed).map_err(AppError::from);
-                job.finish(r.map_err(|e| e.to_string()));
+                job.finish(r.map_err(|e| failure::of(&e)));
             }
             Err(e) => {
                 job.step("rollback", 100);
-                let cleanup = self.roll_back_install(&row).await;
-                let message = match cleanup {
-                    Ok(()) => format!("{e} (the install was undone)"),
-                    Err(c) => format!("{e} (undoing the install also failed: {c})"),
-                };
-                job.finish(Err(message));
+                let undo = self.roll_back_install(&row).await;
+                job.finish(Err(failure::install(&e, &undo)));
             }
         }
         self.prune_images().await;
@@ -165,20 +161,11 @@ impl Apps {
                 };
                 if !info.running && info.status != "created" && info.status != "restarting" {
                     let logs = self.inner.engine.logs(&name, 5).await.unwrap_or_default();
-                    return Err(AppError::Engine {
-                        app: app.clone(),
-                        error: crate::engine::EngineError::Refused {
-                            op: "run",
-                            object: name,
-                            message: format!("it stopped (exit code {}); last lines: {}", info.exit_code.unwrap_or(-1), logs.join(" / ")),
-                        },
-                    });
+                    let why = NotReady::Exited { container: c.name.clone(), code: info.exit_code.unwrap_or(-1), logs: logs.join(" / ") };
+                    return Err(AppError::NotReady { app: app.clone(), why });
                 }
                 if info.health == HealthState::Unhealthy {
-                    return Err(AppError::Engine {
-                        app: app.clone(),
-                        error: crate::engine::EngineError::Refused { op: "run", object: name, message: "its health check fails".into() },
-                    });
+                    return Err(AppError::NotReady { app: app.clone(), why: NotReady::Unhealthy { container: c.name.clone() } });
                 }
                 ready &= info.running && matches!(info.health, HealthState::None | HealthState::Healthy);
             }
@@ -186,10 +173,7 @@ impl Apps {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(AppError::Engine {
-                    app: app.clone(),
-                    error: crate::engine::EngineError::Refused { op: "start", object: app.to_string(), message: format!("not ready after {} s", timeout.as_secs()) },
-                });
+                return Err(AppError::NotReady { app: app.clone(), why: NotReady::Timeout { secs: timeout.as_secs() } });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -220,7 +204,7 @@ impl Apps {
                 if running { apps.wait_ready(&row.id, &m).await } else { Ok(()) }
             }
             .await;
-            job.finish(result.map_err(|e| e.to_string()));
+            job.finish(result.map_err(|e| failure::of(&e)));
             apps.wake();
         });
         Ok(id)
@@ -251,40 +235,46 @@ impl Apps {
         let id = job.id;
         let apps = self.clone();
         let row = AppRow { version: new.version.clone(), manifest: new_json, settings, phase: Phase::Updating, ..row };
-        tokio::spawn(async move { apps.run_update(job, row, new, old, true).await });
+        tokio::spawn(async move { apps.run_update(job, row, new, old).await });
         Ok(id)
     }
 
-    /// `safety`: stop the old version and take a safety snapshot before the new one starts
-    /// (not when resuming an update a crash interrupted: the data may be half-migrated).
-    async fn run_update(&self, job: Job, row: AppRow, new: Manifest, old: Manifest, safety: bool) {
+    /// Pull (the old version still runs) → stop → safety snapshot, recorded → the new
+    /// version. Resumed after a crash, an update whose snapshot was recorded goes on from it
+    /// (the data may be half-migrated); one that had not got that far takes it now (its data
+    /// is still the old version's: the new containers come only after the record).
+    async fn run_update(&self, job: Job, row: AppRow, new: Manifest, old: Manifest) {
         let app = &row.id;
         if let Err(e) = self.pull_images(&job, app, &new).await {
             job.step("rollback", 100);
             let back = self.back_to(app, &old).await;
-            job.finish(Err(rollback_message(&e, &old, back, None)));
+            job.finish(Err(failure::update(&e, &old.version, &back, None)));
             self.wake();
             return;
         }
-        let mut point = None;
-        if safety {
-            job.step("stop", 71);
-            let saved = async {
-                self.stop_containers(app, &old).await?;
-                self.safety_snapshot(&job, app, 72).await
-            }
-            .await;
-            match saved {
-                Ok(p) => point = p,
-                Err(e) => {
-                    job.step("rollback", 100);
-                    let back = self.back_to(app, &old).await;
-                    job.finish(Err(rollback_message(&e, &old, back, None)));
-                    self.wake();
-                    return;
+        let point = match self.recorded_safety(app) {
+            Some(point) => point,
+            None => {
+                job.step("stop", 71);
+                let saved = async {
+                    self.stop_containers(app, &old).await?;
+                    let point = self.safety_snapshot(&job, app, 72).await?;
+                    self.inner.store.set_update_safety(app, &safety_json(point.as_ref()))?;
+                    Ok::<_, AppError>(point)
+                }
+                .await;
+                match saved {
+                    Ok(point) => point,
+                    Err(e) => {
+                        job.step("rollback", 100);
+                        let back = self.back_to(app, &old).await;
+                        job.finish(Err(failure::update(&e, &old.version, &back, None)));
+                        self.wake();
+                        return;
+                    }
                 }
             }
-        }
+        };
         job.step("create", 80);
         let result = match self.converge(&row, &new).await {
             Ok(_) => {
@@ -296,7 +286,7 @@ impl Apps {
         match result {
             Ok(()) => {
                 let r = self.inner.store.set_app_version(app, &new.version, &row.manifest, None, Phase::Installed);
-                job.finish(r.map_err(|e| e.to_string()));
+                job.finish(r.map_err(|e| failure::of(&e.into())));
             }
             Err(e) => {
                 job.step("rollback", 90);
@@ -314,11 +304,21 @@ impl Apps {
                 };
                 job.step("rollback", 100);
                 let back = self.back_to(app, &old).await;
-                job.finish(Err(rollback_message(&e, &old, back, restored)));
+                job.finish(Err(failure::update(&e, &old.version, &back, restored.as_ref().map(|(p, r)| (*p, r)))));
             }
         }
         self.prune_images().await;
         self.wake();
+    }
+
+    /// The safety snapshot the update under way recorded: `Some(None)` when it recorded that
+    /// there was no backup target, `None` when it recorded nothing yet.
+    fn recorded_safety(&self, app: &AppId) -> Option<Option<super::SafetyPoint>> {
+        let json: serde_json::Value = serde_json::from_str(&self.inner.store.update_safety(app).ok()??).ok()?;
+        match (json["target"].as_str(), json["snapshot"].as_str()) {
+            (Some(target), Some(snapshot)) => Some(Some(super::SafetyPoint { target: target.into(), snapshot: snapshot.into() })),
+            _ => Some(None),
+        }
     }
 
     /// Records `old` as the service's version again and converges to it.
@@ -351,7 +351,7 @@ impl Apps {
         let app = app.clone();
         tokio::spawn(async move {
             let result = apps.run_remove(&job, &app, delete_data).await;
-            job.finish(result.map_err(|e| e.to_string()));
+            job.finish(result.map_err(|e| failure::of(&e)));
             apps.prune_images().await;
             apps.wake();
         });
@@ -413,23 +413,22 @@ impl Apps {
                     Ok(m) => self.run_install(job, row, m).await,
                     Err(e) => {
                         let _ = self.roll_back_install(&row).await;
-                        job.finish(Err(e.to_string()));
+                        job.finish(Err(failure::of(&e)));
                     }
                 },
                 Phase::Updating => {
                     let old = row.previous.as_deref().and_then(|p| serde_json::from_str::<Manifest>(p).ok());
                     match (self.manifest_of(&row), old) {
-                        // The data may already be the new version's: no safety snapshot of it.
-                        (Ok(new), Some(old)) => self.run_update(job, row, new, old, false).await,
+                        (Ok(new), Some(old)) => self.run_update(job, row, new, old).await,
                         _ => {
                             let _ = self.inner.store.set_app_phase(&row.id, Phase::Installed);
-                            job.finish(Err("the update's previous version was not recorded; kept the new one".into()));
+                            job.finish(Err(failure::key("apps.failure.previous_version_unknown")));
                         }
                     }
                 }
                 Phase::Removing => {
                     let result = self.run_remove(&job, &row.id, false).await;
-                    job.finish(result.map_err(|e| e.to_string()));
+                    job.finish(result.map_err(|e| failure::of(&e)));
                 }
                 Phase::Installed => {}
             }
@@ -437,16 +436,11 @@ impl Apps {
     }
 }
 
-/// The message of a failed update: why, and where the service and its data were left.
-fn rollback_message(e: &AppError, old: &Manifest, back: Result<(), AppError>, restored: Option<(&super::SafetyPoint, Result<(), String>)>) -> String {
-    let data = match restored {
-        None => String::new(),
-        Some((p, Ok(()))) => format!("; its data was put back from the safety snapshot {}", p.snapshot),
-        Some((p, Err(r))) => format!("; putting its data back FAILED ({r}): the safety snapshot {} on backup target {} holds it", p.snapshot, p.target),
-    };
-    match back {
-        Ok(()) => format!("{e} (back to version {}{data})", old.version),
-        Err(b) => format!("{e} (going back to version {} also failed: {b}{data})", old.version),
+/// The `update_safety` column's form of a safety snapshot (`{}`: none, no backup target).
+fn safety_json(point: Option<&super::SafetyPoint>) -> String {
+    match point {
+        Some(p) => serde_json::json!({ "target": p.target, "snapshot": p.snapshot }).to_string(),
+        None => "{}".into(),
     }
 }
 

@@ -30,6 +30,7 @@
 //! without systemd (the wait is then for "running" only).
 
 mod backup;
+pub mod failure;
 mod lifecycle;
 mod reconcile;
 pub mod spec;
@@ -75,6 +76,8 @@ pub enum AppError {
     EngineDown(String),
     #[error("{app}: {error}")]
     Engine { app: AppId, error: EngineError },
+    #[error("'{app}' did not start: {why}")]
+    NotReady { app: AppId, why: NotReady },
     #[error("'{app}' has no container named '{container}'")]
     NoSuchContainer { app: AppId, container: String },
     #[error("the stored definition of '{app}' cannot be read: {message}")]
@@ -85,6 +88,17 @@ pub enum AppError {
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a service did not become ready after an install, start or update.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("its container {container} stopped (exit code {code}); last lines: {logs}")]
+    Exited { container: String, code: i64, logs: String },
+    #[error("its container {container} fails its health check")]
+    Unhealthy { container: String },
+    #[error("it is not ready after {secs} s")]
+    Timeout { secs: u64 },
 }
 
 impl AppError {

@@ -4,7 +4,7 @@ use super::spec;
 use super::{AppError, Apps};
 use crate::catalog::manifest::{Manifest, SettingType};
 use crate::catalog::{AppId, Category};
-use crate::engine::HealthState;
+use crate::engine::{HealthState, Usage};
 use crate::names::Language;
 use crate::store::{JobRow, Phase};
 use serde::Serialize;
@@ -53,6 +53,8 @@ pub struct ContainerView {
     pub health: HealthState,
     pub memory_bytes: Option<u64>,
     pub memory_limit_bytes: u64,
+    /// Share of the whole box's processor time (all cores), 0–100, measured over a second.
+    pub cpu_percent: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -131,15 +133,24 @@ impl Apps {
     pub async fn status(&self, app: &AppId, lang: Language) -> Result<AppStatus, AppError> {
         let mut view = self.view(app, lang, true)?;
         if self.inner.store.app(app)?.is_some_and(|r| r.phase == Phase::Installed) {
-            for c in &mut view.containers {
+            let readings = view.containers.iter().map(|c| async {
                 let name = spec::container_name(app, &c.name);
-                match self.inner.engine.inspect(&name).await {
+                let info = self.inner.engine.inspect(&name).await;
+                let usage = match &info {
+                    Ok(Some(i)) if i.running => self.inner.engine.usage(&name).await.unwrap_or_default(),
+                    _ => Usage::default(),
+                };
+                (info, usage)
+            });
+            // Each usage reading takes a second: the containers are measured together.
+            let readings = futures_util::future::join_all(readings).await;
+            for (c, (info, usage)) in view.containers.iter_mut().zip(readings) {
+                match info {
                     Ok(Some(info)) => {
                         c.status = info.status.clone();
                         c.health = info.health;
-                        if info.running {
-                            c.memory_bytes = self.inner.engine.memory_usage(&name).await.ok().flatten();
-                        }
+                        c.memory_bytes = usage.memory_bytes;
+                        c.cpu_percent = usage.cpu_percent;
                     }
                     Ok(None) => c.status = "missing".into(),
                     Err(_) => c.status = "unknown".into(),
@@ -164,6 +175,7 @@ impl Apps {
                     health: o.map(|o| o.health).unwrap_or(HealthState::None),
                     memory_bytes: None,
                     memory_limit_bytes: c.memory_mb << 20,
+                    cpu_percent: None,
                 }
             })
             .collect();

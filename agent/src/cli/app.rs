@@ -168,7 +168,8 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             }
             for c in a["containers"].as_array().into_iter().flatten() {
                 let mem = c["memory_bytes"].as_u64().map(|b| format!("{} MiB", b >> 20)).unwrap_or_else(|| "—".into());
-                println!("  {:<12} {:<10} health {:<9} memory {mem} of {} MiB", s(&c["name"]), s(&c["status"]), s(&c["health"]), c["memory_limit_bytes"].as_u64().unwrap_or(0) >> 20);
+                let cpu = c["cpu_percent"].as_f64().map(|p| format!("{p:.1} %")).unwrap_or_else(|| "—".into());
+                println!("  {:<12} {:<10} health {:<9} memory {mem} of {} MiB, processor {cpu}", s(&c["name"]), s(&c["status"]), s(&c["health"]), c["memory_limit_bytes"].as_u64().unwrap_or(0) >> 20);
             }
             if a["job"].is_object() {
                 let j = &a["job"];

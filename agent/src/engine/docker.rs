@@ -6,7 +6,7 @@ use super::*;
 use bollard::Docker;
 use bollard::errors::Error as BError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding};
+use bollard::models::{ContainerCpuStats, ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding};
 use bollard::query_parameters as q;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -333,13 +333,14 @@ impl Engine for DockerEngine {
         Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), output })
     }
 
-    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError> {
-        // podman 4.3 answers one-shot stats slowly or oddly; a missing figure is acceptable.
-        let opts = q::StatsOptions { stream: false, one_shot: !self.is_podman().await };
+    async fn usage(&self, name: &str) -> Result<Usage, EngineError> {
+        // Not one-shot: the engine then samples twice, a second apart, and fills
+        // `precpu_stats`, which the processor share needs. podman 4.3 ignores `one_shot`.
+        let opts = q::StatsOptions { stream: false, one_shot: false };
         let mut stream = self.docker()?.stats(name, Some(opts));
-        match tokio::time::timeout(std::time::Duration::from_secs(3), stream.next()).await {
-            Ok(Some(Ok(s))) => Ok(s.memory_stats.and_then(|m| m.usage)),
-            _ => Ok(None),
+        match tokio::time::timeout(std::time::Duration::from_secs(4), stream.next()).await {
+            Ok(Some(Ok(s))) => Ok(Usage { memory_bytes: s.memory_stats.and_then(|m| m.usage), cpu_percent: cpu_percent(s.cpu_stats.as_ref(), s.precpu_stats.as_ref()) }),
+            _ => Ok(Usage::default()),
         }
     }
 
@@ -451,4 +452,13 @@ mod tests {
         assert!(event_of("org.panier.app=wiki", ours, "die".into()).is_none());
         assert!(event_of("org.panier.app", attrs(&[("name", "other")]), "die".into()).is_none());
     }
+}
+
+/// The container's share of the whole box's processor time between two samples, as
+/// `docker stats` computes it but not multiplied by the number of cores (0–100 here).
+fn cpu_percent(now: Option<&ContainerCpuStats>, before: Option<&ContainerCpuStats>) -> Option<f64> {
+    let (now, before) = (now?, before?);
+    let used = now.cpu_usage.as_ref()?.total_usage?.checked_sub(before.cpu_usage.as_ref()?.total_usage?)?;
+    let system = now.system_cpu_usage?.checked_sub(before.system_cpu_usage?)?;
+    (system > 0).then(|| (used as f64 / system as f64 * 100.0).min(100.0))
 }

@@ -90,6 +90,14 @@ pub enum HealthState {
     Unhealthy,
 }
 
+/// A running container's resource use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Usage {
+    pub memory_bytes: Option<u64>,
+    /// Share of the whole box's processor time (all cores), 0–100.
+    pub cpu_percent: Option<f64>,
+}
+
 /// What the engine says about a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerInfo {
@@ -161,8 +169,9 @@ pub trait Engine: Send + Sync {
     async fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, EngineError>;
     async fn logs(&self, name: &str, tail: usize) -> Result<Vec<String>, EngineError>;
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError>;
-    /// Current memory use, if the engine reports it.
-    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError>;
+    /// Current memory and processor use of a running container, as far as the engine
+    /// reports them (takes about a second: the processor share is measured over one).
+    async fn usage(&self, name: &str) -> Result<Usage, EngineError>;
     /// Container events for containers carrying the label key `label`, with Docker's action
     /// names (`die`, `destroy`…) whatever the engine. The stream ends when the connection
     /// drops; the caller reconnects.

@@ -63,7 +63,9 @@ pub struct JobRow {
     pub state: String,
     pub step: String,
     pub percent: i64,
+    /// Why it failed, in English; `message_fr` in French.
     pub message: String,
+    pub message_fr: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
 }
@@ -99,10 +101,11 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         message: r.get(7)?,
         started_at: r.get(8)?,
         finished_at: r.get(9)?,
+        message_fr: r.get(10)?,
     })
 }
 
-const JOB_COLS: &str = "id, app, kind, actor, state, step, percent, message, started_at, finished_at";
+const JOB_COLS: &str = "id, app, kind, actor, state, step, percent, message, started_at, finished_at, message_fr";
 
 impl Store {
     pub fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
@@ -162,11 +165,27 @@ impl Store {
     pub fn set_app_version(&self, id: &AppId, version: &str, manifest: &str, previous: Option<&str>, phase: Phase) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE apps SET version = ?2, manifest = ?3, previous = ?4, phase = ?5, updated_at = ?6 WHERE id = ?1",
+                "UPDATE apps SET version = ?2, manifest = ?3, previous = ?4, phase = ?5, updated_at = ?6, update_safety = NULL WHERE id = ?1",
                 params![id.as_str(), version, manifest, previous, phase.as_str(), super::now()],
             )
             .ctx("changing a service's version")?;
         Ok(())
+    }
+
+    /// Records the safety snapshot of the update under way (`{}` when none could be taken
+    /// because there is no backup target).
+    pub fn set_update_safety(&self, id: &AppId, json: &str) -> Result<(), StoreError> {
+        self.conn().execute("UPDATE apps SET update_safety = ?2 WHERE id = ?1", params![id.as_str(), json]).ctx("recording a safety snapshot")?;
+        Ok(())
+    }
+
+    /// The safety snapshot recorded for the update under way, if one was recorded.
+    pub fn update_safety(&self, id: &AppId) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row("SELECT update_safety FROM apps WHERE id = ?1", [id.as_str()], |r| r.get::<_, Option<String>>(0))
+            .optional()
+            .map(Option::flatten)
+            .ctx("reading a safety snapshot")
     }
 
     /// Replaces a service's settings and adds secrets it did not have (an update).
@@ -230,11 +249,11 @@ impl Store {
         Ok(())
     }
 
-    pub fn finish_job(&self, id: i64, state: &str, message: &str) -> Result<(), StoreError> {
+    pub fn finish_job(&self, id: i64, state: &str, message: &str, message_fr: &str) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE jobs SET state = ?2, message = ?3, finished_at = ?4, percent = CASE WHEN ?2 = 'succeeded' THEN 100 ELSE percent END WHERE id = ?1",
-                params![id, state, message, super::now()],
+                "UPDATE jobs SET state = ?2, message = ?3, message_fr = ?5, finished_at = ?4, percent = CASE WHEN ?2 = 'succeeded' THEN 100 ELSE percent END WHERE id = ?1",
+                params![id, state, message, super::now(), message_fr],
             )
             .ctx("finishing a job")?;
         Ok(())
@@ -244,7 +263,7 @@ impl Store {
     pub fn interrupt_running_jobs(&self) -> Result<usize, StoreError> {
         self.conn()
             .execute(
-                "UPDATE jobs SET state = 'interrupted', message = 'the agent stopped during this job', finished_at = ?1 WHERE state = 'running'",
+                "UPDATE jobs SET state = 'interrupted', message = 'the agent stopped during this job', message_fr = 'l''agent s''est arrêté pendant cette opération', finished_at = ?1 WHERE state = 'running'",
                 [super::now()],
             )
             .ctx("closing interrupted jobs")

@@ -16,7 +16,6 @@ use crate::apps::{AppError, AppStatus, Apps};
 use crate::catalog::AppId;
 use crate::engine::HealthState;
 use crate::i18n::{Messages, messages};
-use crate::jobs::JobError;
 use crate::status::Status;
 use crate::store::JobRow;
 use askama::Template;
@@ -32,20 +31,7 @@ pub fn error_message(t: &Messages, e: &ApiError) -> String {
         let (_, key) = e.status_and_key();
         return t.error(key, &e.to_string()).to_owned();
     };
-    match app_error {
-        AppError::Busy(JobError::Busy { app, kind, id }) => {
-            t.fmt("apps.busy", &[("app", app.as_str()), ("job", &job_kind(t, kind)), ("id", &id.to_string())])
-        }
-        AppError::DiskLow { free_mb, needed_mb, .. } => t.fmt("apps.disk_low", &[("free", &free_mb.to_string()), ("needed", &needed_mb.to_string())]),
-        AppError::UpToDate { version, .. } => t.fmt("apps.up_to_date", &[("version", version)]),
-        AppError::Setting(s) => t.fmt("apps.setting_named", &[("name", &s.name), ("problem", &super::catalog::setting_problem(t, s))]),
-        AppError::ConfirmDelete(app) => t.fmt("apps.confirm_delete", &[("app", app.as_str())]),
-        AppError::EngineDown(_) => t.get("apps.engine_down").to_owned(),
-        _ => {
-            let (_, key) = e.status_and_key();
-            t.error(key, &e.to_string()).to_owned()
-        }
-    }
+    crate::apps::failure::describe(t, app_error)
 }
 
 fn job_kind(t: &Messages, kind: &str) -> String {
@@ -62,6 +48,7 @@ pub struct ContainerRow {
     pub status: String,
     pub health: String,
     pub memory: String,
+    pub cpu: String,
 }
 
 pub struct JobView {
@@ -86,7 +73,11 @@ fn job_view(t: &Messages, j: &JobRow) -> JobView {
         state: t.get(&format!("apps.job_state.{}", j.state)).to_owned(),
         step: t.get(&format!("apps.step.{}", if j.step.is_empty() { "begin" } else { j.step.as_str() })).to_owned(),
         percent: j.percent,
-        message: j.message.clone(),
+        message: match (j.state.as_str(), t.code()) {
+            ("interrupted", _) => String::new(),
+            (_, "fr") if !j.message_fr.is_empty() => j.message_fr.clone(),
+            _ => j.message.clone(),
+        },
         started: format_time(j.started_at),
         actor: j.actor.clone(),
     }
@@ -108,6 +99,12 @@ fn health_key(h: HealthState) -> &'static str {
         HealthState::Healthy => "healthy",
         HealthState::Unhealthy => "unhealthy",
     }
+}
+
+/// One decimal, with the language's decimal separator.
+fn decimal(t: &Messages, value: f64) -> String {
+    let s = format!("{value:.1}");
+    if t.code() == "fr" { s.replace('.', ",") } else { s }
 }
 
 fn mib(bytes: u64) -> String {
@@ -173,6 +170,10 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
                 memory: match c.memory_bytes {
                     Some(b) => t.fmt("apps.memory_of", &[("used", &mib(b)), ("limit", &mib(c.memory_limit_bytes))]),
                     None => t.fmt("apps.memory_unknown", &[("limit", &mib(c.memory_limit_bytes))]),
+                },
+                cpu: match c.cpu_percent {
+                    Some(p) => t.fmt("apps.cpu_of", &[("percent", &decimal(t, p))]),
+                    None => t.get("apps.cpu_unknown").to_owned(),
                 },
             })
             .collect();
