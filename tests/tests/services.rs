@@ -91,6 +91,18 @@ fn lifecycle(engine: String) {
     // Killed by hand → started again by the reconciler; removed by hand → recreated.
     docker(&s.engine, &["kill", &web]).unwrap();
     s.wait_http(&web, "/index.html");
+    if s.engine == engine_url() {
+        // A second network of the service's name (dockerd accepts it through its API, as an
+        // older agent racing with itself made): the reconciler removes the extra one.
+        let sock = s.engine.trim_start_matches("unix://");
+        let body = format!(r#"{{"Name":"panier-{site}","Labels":{{"org.panier.app":"{site}"}}}}"#);
+        let out = std::process::Command::new("curl").args(["-fsS", "--unix-socket", sock, "-H", "content-type: application/json", "-d", &body, "http://engine/networks/create"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        docker(&s.engine, &["rm", "-f", &web]).unwrap();
+        s.wait_http(&web, "/index.html");
+        wait_until(Duration::from_secs(30), "one network left", || objects_of(&s.engine, &site).1.len() == 1).unwrap_or_else(|e| panic!("{e}\n{}", s.agent.log_text()));
+        assert!(s.agent.log_text().contains(&format!("removing a second network named panier-{site}")));
+    }
     docker(&s.engine, &["rm", "-f", &web]).unwrap();
     s.wait_http(&web, "/index.html");
 

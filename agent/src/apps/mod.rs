@@ -159,6 +159,10 @@ struct Inner {
     safety: std::sync::OnceLock<Arc<dyn SafetyBackups>>,
     /// This agent's instance id, on every object it creates (`org.panier.box`).
     instance: String,
+    /// One converge at a time per service: a job, a restore and the reconciler bringing the
+    /// same service up together would each create its network (the engine accepts two of the
+    /// same name) and its containers.
+    converging: Mutex<HashMap<AppId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Apps {
@@ -178,6 +182,7 @@ impl Apps {
                 paused: Mutex::default(),
                 safety: std::sync::OnceLock::new(),
                 instance,
+                converging: Mutex::default(),
             }),
         })
     }

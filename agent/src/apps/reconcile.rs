@@ -28,6 +28,8 @@ impl Apps {
     /// stops them as wanted, and removes its containers that are not in the spec. Returns the
     /// number of moves made.
     pub(super) async fn converge(&self, row: &AppRow, m: &Manifest) -> Result<usize, AppError> {
+        let lock = self.inner.converging.lock().unwrap_or_else(|p| p.into_inner()).entry(row.id.clone()).or_default().clone();
+        let _one_at_a_time = lock.lock().await;
         let engine = &self.inner.engine;
         let app = &row.id;
         let spec = self.app_spec(row, m)?;

@@ -5,12 +5,24 @@
 //! The child's peak resident memory is read from the kernel when it is reaped (`wait4`'s
 //! rusage), so every run records what the backup process cost. A crash or a memory spike of
 //! restic cannot take the agent down: it is a separate process.
+//!
+//! A child that stops making progress is stopped ([`Stall`]): restic 0.14 sometimes hangs for
+//! good when its target fills up (about one run in six here, writing nothing at all), and a
+//! hung backup would keep a cold service stopped. Progress is the child's own reads and
+//! writes (`/proc/<pid>/io`), which a slow upload or a long check keeps moving.
 
 use serde::Deserialize;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a child may go without reading or writing [`STALL_BYTES`] before it is stopped.
+const STALL: Duration = Duration::from_secs(90);
+/// More than restic's once-a-second status lines add up to in [`STALL`].
+const STALL_BYTES: u64 = 256 * 1024;
 
 /// The restic program (overridable for trainees' experiments and the benchmark).
 pub fn program() -> PathBuf {
@@ -120,9 +132,13 @@ pub struct Summary {
 
 /// Runs `restic <args>` against `repo` and waits (blocking: call from `spawn_blocking`).
 /// Each stdout line goes to `on_line` as it arrives.
-pub fn run(repo: &Repo, args: &[&str], mut on_line: impl FnMut(&str, u32)) -> Result<Output, ResticError> {
+pub fn run(repo: &Repo, args: &[&str], on_line: impl FnMut(&str, u32)) -> Result<Output, ResticError> {
+    run_program(&program(), repo, args, on_line, STALL)
+}
+
+fn run_program(program: &std::path::Path, repo: &Repo, args: &[&str], mut on_line: impl FnMut(&str, u32), stall_after: Duration) -> Result<Output, ResticError> {
     let op = args.first().copied().unwrap_or("").to_owned();
-    let mut cmd = Command::new(program());
+    let mut cmd = Command::new(program);
     cmd.arg("--repo").arg(&repo.url).arg("--no-cache").arg("--json");
     for o in &repo.options {
         cmd.arg("-o").arg(o);
@@ -134,8 +150,11 @@ pub fn run(repo: &Repo, args: &[&str], mut on_line: impl FnMut(&str, u32)) -> Re
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Its own process group, so that a stalled child is stopped with its own children (ssh).
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd.spawn().map_err(|e| ResticError::NotInstalled(e.to_string()))?;
     let pid = child.id();
+    let stall = Stall::watch(pid, stall_after);
     let mut stderr = child.stderr.take().expect("piped");
     let err_thread = std::thread::spawn(move || {
         let mut s = String::new();
@@ -150,17 +169,74 @@ pub fn run(repo: &Repo, args: &[&str], mut on_line: impl FnMut(&str, u32)) -> Re
         stdout.extend_from_slice(&line);
         stdout.push(b'\n');
     }
+    let stalled = stall.done();
     let (code, peak) = wait4(pid);
     // The child is reaped by wait4; forgetting it keeps std from waiting on a reused pid.
     std::mem::forget(child);
     let stderr = err_thread.join().unwrap_or_default();
     // restic 0.14: 3 means "some files could not be read" — the snapshot exists; treat the
     // unreadable files as a failure all the same, a backup that silently skips is not trusted.
+    if stalled {
+        return Err(stalled_error(&op, &repo.url, stall_after));
+    }
     if code != Some(0) {
         let detail = if code.is_none() { format!("{stderr}\nthe restic process was killed") } else { stderr };
         return Err(classify(&op, &repo.url, &detail));
     }
     Ok(Output { stdout, peak_rss_kib: peak })
+}
+
+/// Stops a child that has stopped reading and writing (see the module's documentation).
+struct Stall {
+    finished: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
+}
+
+impl Stall {
+    fn watch(pid: u32, limit: Duration) -> Stall {
+        let (finished, stalled) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (f, st) = (finished.clone(), stalled.clone());
+        std::thread::spawn(move || {
+            let (mut mark, mut since) = (io_bytes(pid).unwrap_or(0), Instant::now());
+            while !f.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_secs(1));
+                let Some(now) = io_bytes(pid) else { return };
+                if now.saturating_sub(mark) >= STALL_BYTES {
+                    (mark, since) = (now, Instant::now());
+                } else if since.elapsed() > limit && !f.load(Ordering::SeqCst) {
+                    log::warn!("restic (pid {pid}) made no progress for {} s: stopping it", limit.as_secs());
+                    st.store(true, Ordering::SeqCst);
+                    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+                    return;
+                }
+            }
+        });
+        Stall { finished, stalled }
+    }
+
+    /// Ends the watch (before the child is reaped, so that its pid cannot be reused under
+    /// the watch); whether the child was stopped for stalling.
+    fn done(self) -> bool {
+        self.finished.store(true, Ordering::SeqCst);
+        self.stalled.load(Ordering::SeqCst)
+    }
+}
+
+/// Bytes a process has read and written so far (`rchar` + `wchar`).
+fn io_bytes(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok());
+    Some(field("rchar:")? + field("wchar:")?)
+}
+
+/// A stalled child: a full local target says so; anything else is a plain failure.
+fn stalled_error(op: &str, url: &str, limit: Duration) -> ResticError {
+    let free = url.starts_with('/').then(|| nix::sys::statvfs::statvfs(url).ok()).flatten().map(|st| st.blocks_available() as u64 * st.fragment_size() as u64);
+    // restic writes packs of several MiB: with less room than a few of them, the target is full.
+    match free {
+        Some(bytes) if bytes < 64 << 20 => ResticError::TargetFull,
+        _ => ResticError::Failed { op: op.to_owned(), detail: format!("restic made no progress for {} s and was stopped", limit.as_secs()) },
+    }
 }
 
 /// Reaps `pid`, returning its exit code (None if killed by a signal) and peak RSS in KiB.
@@ -244,5 +320,53 @@ pub fn init_or_open(repo: &Repo) -> Result<bool, ResticError> {
         Ok(_) => Ok(false),
         Err(ResticError::NoRepository(_)) => run(repo, &["init"], |_, _| {}).map(|_| true),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn program(dir: &std::path::Path, script: &str) -> PathBuf {
+        let path = dir.join("restic");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_child_that_stops_reading_and_writing_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo { url: "sftp:box@example:/x".into(), password: "p".into(), options: vec![] };
+        let start = Instant::now();
+        let err = run_program(&program(dir.path(), "sleep 60"), &repo, &["backup"], |_, _| {}, Duration::from_secs(2)).err().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(20), "stopped after {:?}", start.elapsed());
+        assert!(matches!(&err, ResticError::Failed { op, detail } if op == "backup" && detail.contains("no progress for 2 s")), "{err}");
+    }
+
+    #[test]
+    fn a_child_that_keeps_working_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo { url: dir.path().display().to_string(), password: "p".into(), options: vec![] };
+        // Reads 1 MiB a second for 4 s, twice the stall limit.
+        let out = run_program(&program(dir.path(), "for i in 1 2 3 4; do head -c 1048576 /dev/zero | cat > /dev/null; sleep 1; done"), &repo, &["check"], |_, _| {}, Duration::from_secs(2));
+        assert!(out.is_ok(), "{:?}", out.err());
+    }
+
+    #[test]
+    fn a_stalled_child_on_a_full_local_target_means_the_target_is_full() {
+        // A 16 MiB file system stands for a full USB disk.
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small");
+        std::fs::create_dir(&small).unwrap();
+        let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"]).arg(&small).status().is_ok_and(|s| s.success());
+        if mounted {
+            let err = stalled_error("backup", &small.display().to_string(), Duration::from_secs(90));
+            let _ = std::process::Command::new("umount").arg(&small).status();
+            assert!(matches!(err, ResticError::TargetFull), "{err}");
+        }
+        let err = stalled_error("backup", "/", Duration::from_secs(90));
+        assert!(matches!(err, ResticError::Failed { .. }) || std::fs::metadata("/").is_err(), "{err}");
     }
 }

@@ -18,6 +18,18 @@ use std::sync::{Arc, Mutex};
 /// Directories of the data dir saved with the box state when present.
 pub const STATE_DIRS: &[&str] = &["secrets", "certs", "settings"];
 pub const MANIFEST: &str = "panier-backup.json";
+/// Whether a run of `reason` ends with `forget --prune`: nightly runs always; "Back up now"
+/// when the target had a snapshot before (`last_ok` is the previous run's outcome) and was last
+/// pruned a day ago or more (retention is by day: the nightly run drops the day's extras).
+/// Safety snapshots and checks never.
+fn should_prune(reason: &str, last_ok: Option<bool>, pruned_at: Option<i64>, now: i64) -> bool {
+    match reason {
+        "scheduled" => true,
+        "manual" => last_ok.is_some() && pruned_at.is_none_or(|at| now - at >= 24 * 3600),
+        _ => false,
+    }
+}
+
 const KEEP: &[&str] = &["--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "12"];
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -145,8 +157,14 @@ impl Backups {
         let location = Self::location(row)?;
         let opened = self.open(&location, &row.password, false).await?;
         let repo = opened.repo.clone();
-        let r = repo.clone();
-        self.restic(&row.name, move || restic::run(&r, &["unlock"], |_, _| {}).map(|_| ())).await?;
+        // A run that failed may have been killed and left its lock: take stale locks away
+        // first (an exclusive one would stop the prune and the checks). After a good run there
+        // is none, and each restic call costs its key derivation (about half a second here).
+        let (last_ok, pruned_at) = self.inner.store.backup_target_history(row.id, run_id)?;
+        if last_ok == Some(false) {
+            let r = repo.clone();
+            self.restic(&row.name, move || restic::run(&r, &["unlock"], |_, _| {}).map(|_| ())).await?;
+        }
         let host = self.inner.store.box_settings()?.name.map(|n| n.to_string()).unwrap_or_else(|| "panier".into());
         let data_dir = self.inner.data_dir.display().to_string();
         if data_dir.contains(',') {
@@ -186,7 +204,7 @@ impl Backups {
         if let Some(e) = first_error {
             return Err(e);
         }
-        if reason == "scheduled" || reason == "manual" {
+        if should_prune(reason, last_ok, pruned_at, crate::store::now()) {
             let r = repo.clone();
             self.restic(&row.name, move || {
                 let mut args = vec!["forget", "--tag", "panier", "--group-by", "host,paths", "--prune"];
@@ -194,6 +212,7 @@ impl Backups {
                 restic::run(&r, &args, |_, _| {}).map(|_| ())
             })
             .await?;
+            self.inner.store.set_backup_pruned(row.id)?;
         }
         drop(opened);
         Ok(())
@@ -334,5 +353,21 @@ impl Backups {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::should_prune;
+
+    #[test]
+    fn nightly_runs_prune_and_back_up_now_at_most_daily() {
+        let now = 1_800_000_000;
+        assert!(should_prune("scheduled", None, Some(now - 60), now));
+        assert!(!should_prune("manual", None, None, now), "the first snapshot has nothing to forget");
+        assert!(should_prune("manual", Some(true), None, now));
+        assert!(!should_prune("manual", Some(true), Some(now - 3600), now));
+        assert!(should_prune("manual", Some(false), Some(now - 25 * 3600), now));
+        assert!(!should_prune("safety", Some(true), None, now));
     }
 }

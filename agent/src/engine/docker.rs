@@ -36,6 +36,23 @@ impl DockerEngine {
         Ok(d)
     }
 
+    /// Removes every network named `name` but the one with the most containers attached.
+    async fn dedupe_network(&self, name: &str) -> Result<(), EngineError> {
+        let opts = q::ListNetworksOptions { filters: Some(HashMap::from([("name".to_owned(), vec![name.to_owned()])])) };
+        let listed = self.docker()?.list_networks(Some(opts)).await.map_err(self.err("list", "networks"))?;
+        let mut same = Vec::new();
+        for id in listed.into_iter().filter(|n| n.name.as_deref() == Some(name)).filter_map(|n| n.id) {
+            let attached = self.docker()?.inspect_network(&id, None::<q::InspectNetworkOptions>).await.map_err(self.err("inspect the network", name))?.containers.map_or(0, |c| c.len());
+            same.push((attached, id));
+        }
+        same.sort_by_key(|(attached, _)| std::cmp::Reverse(*attached));
+        for (_, extra) in same.iter().skip(1) {
+            log::warn!("removing a second network named {name} ({extra})");
+            self.docker()?.remove_network(extra).await.map_err(self.err("remove the network", name))?;
+        }
+        Ok(())
+    }
+
     fn err(&self, op: &'static str, object: &str) -> impl Fn(BError) -> EngineError + '_ {
         let object = object.to_owned();
         move |e| match e {
@@ -130,6 +147,9 @@ impl Engine for DockerEngine {
         match self.docker()?.inspect_network(name, None::<q::InspectNetworkOptions>).await {
             Ok(_) => return Ok(()),
             Err(BError::DockerResponseServerError { status_code: 404, .. }) => {}
+            // Two networks of that name (made by an older agent racing with itself): keep the
+            // one its containers use, remove the others.
+            Err(BError::DockerResponseServerError { message, .. }) if message.contains("ambiguous") => return self.dedupe_network(name).await,
             Err(e) => return Err(self.err("inspect the network", name)(e)),
         }
         let req = NetworkCreateRequest {

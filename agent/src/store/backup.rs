@@ -158,6 +158,27 @@ impl Store {
         Ok(())
     }
 
+    /// How the previous run to a target ended (`None`: there was none) and when it was last
+    /// pruned, for the run about to start as `current`.
+    pub fn backup_target_history(&self, target_id: i64, current: i64) -> Result<(Option<bool>, Option<i64>), StoreError> {
+        let conn = self.conn();
+        let last_ok = conn
+            .query_row(
+                "SELECT status = 'ok' FROM backup_runs WHERE target_id = ?1 AND id <> ?2 AND reason <> 'check' ORDER BY id DESC LIMIT 1",
+                params![target_id, current],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()
+            .ctx("reading the last backup run")?;
+        let pruned = conn.query_row("SELECT pruned_at FROM backup_targets WHERE id = ?1", [target_id], |r| r.get(0)).ctx("reading a backup target")?;
+        Ok((last_ok, pruned))
+    }
+
+    pub fn set_backup_pruned(&self, target_id: i64) -> Result<(), StoreError> {
+        self.conn().execute("UPDATE backup_targets SET pruned_at = ?2 WHERE id = ?1", params![target_id, super::now()]).ctx("recording a prune")?;
+        Ok(())
+    }
+
     /// Runs left `running` by a crash of the agent are marked failed at start-up.
     pub fn fail_interrupted_backup_runs(&self) -> Result<usize, StoreError> {
         self.conn()
