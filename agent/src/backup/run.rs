@@ -20,12 +20,12 @@ pub const STATE_DIRS: &[&str] = &["secrets", "certs", "settings"];
 pub const MANIFEST: &str = "panier-backup.json";
 /// Whether a run of `reason` ends with `forget --prune`: nightly runs always; "Back up now"
 /// when the target had a snapshot before (`last_ok` is the previous run's outcome) and was last
-/// pruned a day ago or more (retention is by day: the nightly run drops the day's extras).
-/// Safety snapshots and checks never.
-fn should_prune(reason: &str, last_ok: Option<bool>, pruned_at: Option<i64>, now: i64) -> bool {
+/// pruned (or added) a day ago or more: retention is by day, and the nightly run drops the
+/// day's extras. Safety snapshots and checks never.
+fn should_prune(reason: &str, last_ok: Option<bool>, pruned_or_added: i64, now: i64) -> bool {
     match reason {
         "scheduled" => true,
-        "manual" => last_ok.is_some() && pruned_at.is_none_or(|at| now - at >= 24 * 3600),
+        "manual" => last_ok.is_some() && now - pruned_or_added >= 24 * 3600,
         _ => false,
     }
 }
@@ -204,7 +204,7 @@ impl Backups {
         if let Some(e) = first_error {
             return Err(e);
         }
-        if should_prune(reason, last_ok, pruned_at, crate::store::now()) {
+        if should_prune(reason, last_ok, pruned_at.unwrap_or(row.created_at), crate::store::now()) {
             let r = repo.clone();
             self.restic(&row.name, move || {
                 let mut args = vec!["forget", "--tag", "panier", "--group-by", "host,paths", "--prune"];
@@ -363,11 +363,11 @@ mod tests {
     #[test]
     fn nightly_runs_prune_and_back_up_now_at_most_daily() {
         let now = 1_800_000_000;
-        assert!(should_prune("scheduled", None, Some(now - 60), now));
-        assert!(!should_prune("manual", None, None, now), "the first snapshot has nothing to forget");
-        assert!(should_prune("manual", Some(true), None, now));
-        assert!(!should_prune("manual", Some(true), Some(now - 3600), now));
-        assert!(should_prune("manual", Some(false), Some(now - 25 * 3600), now));
-        assert!(!should_prune("safety", Some(true), None, now));
+        let day = 24 * 3600;
+        assert!(should_prune("scheduled", None, now - 60, now));
+        assert!(!should_prune("manual", None, now - 2 * day, now), "the first snapshot has nothing to forget");
+        assert!(!should_prune("manual", Some(true), now - 3600, now), "pruned or added within the day");
+        assert!(should_prune("manual", Some(false), now - day - 3600, now));
+        assert!(!should_prune("safety", Some(true), now - 2 * day, now));
     }
 }
