@@ -16,8 +16,8 @@ done
 mkdir -p "$run_dir" "$data_dir"
 sock="$run_dir/docker.sock"
 echo "panier: starting dockerd (data in $data_dir, log in $run_dir/dockerd.log)" >&2
-setsid dockerd --host "unix://$sock" --data-root "$data_dir" --exec-root "$run_dir/exec" \
-  --pidfile "$run_dir/dockerd.pid" --log-driver journald >"$run_dir/dockerd.log" 2>&1 < /dev/null &
+(cd / && setsid dockerd --host "unix://$sock" --data-root "$data_dir" --exec-root "$run_dir/exec" \
+  --pidfile "$run_dir/dockerd.pid" --log-driver journald >"$run_dir/dockerd.log" 2>&1 < /dev/null &)
 for _ in $(seq 1 60); do
   if answers "$sock"; then
     echo "unix://$sock"

@@ -79,6 +79,9 @@ pub fn podman_url(run_dir: &Path) -> Result<String> {
     Command::new("setsid")
         .args(["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "system", "service", "--time=0", &url])
         .env("CONTAINERS_CONF", &conf)
+        // It outlives this test run: not in a checkout that may be deleted (conmon then fails
+        // every start with "Failed to get working directory").
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

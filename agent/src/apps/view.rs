@@ -129,15 +129,17 @@ impl Apps {
         self.inner.store.apps().unwrap_or_default().into_iter().map(|r| r.id).collect()
     }
 
-    /// One service with fresh readings from the engine (state, memory).
+    /// One service with fresh readings from the engine (state; memory and processor use
+    /// unless a job is moving it, when they would mean little and slow its page down).
     pub async fn status(&self, app: &AppId, lang: Language) -> Result<AppStatus, AppError> {
         let mut view = self.view(app, lang, true)?;
         if self.inner.store.app(app)?.is_some_and(|r| r.phase == Phase::Installed) {
-            let readings = view.containers.iter().map(|c| async {
+            let measure = !self.inner.jobs.busy(app);
+            let readings = view.containers.iter().map(|c| async move {
                 let name = spec::container_name(app, &c.name);
                 let info = self.inner.engine.inspect(&name).await;
                 let usage = match &info {
-                    Ok(Some(i)) if i.running => self.inner.engine.usage(&name).await.unwrap_or_default(),
+                    Ok(Some(i)) if i.running && measure => self.inner.engine.usage(&name).await.unwrap_or_default(),
                     _ => Usage::default(),
                 };
                 (info, usage)

@@ -141,12 +141,14 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
     let app = AppId::parse(id).map_err(|e| ApiError::BadRequest(e.message))?;
     let path = format!("/admin/apps/{app}");
     let mut layout = Layout::new(t, "apps.catalog_title", &path, status.box_name().as_deref()).for_admin(t, actor);
+    // The job first: a job seen finished is then always followed by the state it left (read
+    // the other way round, a stop ending in between left the page on "running" for good).
+    let last_job = apps.jobs().list(Some(&app), 1)?.pop();
     let view = match apps.status(&app, t.language).await {
         Ok(v) => Some(v),
         Err(AppError::NotInstalled(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let last_job = apps.jobs().list(Some(&app), 1)?.pop();
     if view.is_none() && last_job.is_none() && !apps.has_kept_data(&app) {
         // Never installed here: its catalog page is where to go.
         return Err(ApiError::App(AppError::NotInstalled(app)));
