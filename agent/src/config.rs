@@ -74,6 +74,9 @@ struct FileConfig {
     box_name: Option<String>,
     /// Headless provisioning: the setup code to use instead of a random one.
     setup_code: Option<String>,
+    /// Headless provisioning: SSH keys were provisioned, so SSH is opened to the LAN once, at
+    /// the first start that sees this (an admin may close it afterwards).
+    ssh: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +96,7 @@ pub struct Config {
     pub firewall: bool,
     pub provisioned_name: Option<BoxName>,
     pub provisioned_code: Option<SetupCode>,
+    pub provisioned_ssh: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +126,7 @@ impl Config {
             firewall: false,
             provisioned_name: None,
             provisioned_code: None,
+            provisioned_ssh: false,
         }
     }
 
@@ -163,6 +168,7 @@ impl Config {
             firewall: args.firewall.as_deref().map(|f| f == "on").or(file.firewall).unwrap_or(true),
             provisioned_name,
             provisioned_code,
+            provisioned_ssh: file.ssh.unwrap_or(false),
         })
     }
 }

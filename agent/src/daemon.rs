@@ -164,6 +164,27 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
     Ok((routers, code))
 }
 
+/// SSH keys came with headless provisioning: open SSH to the LAN, once (the setting
+/// `provisioned_ssh` remembers it, so an admin who closes it later is not overruled).
+fn open_provisioned_ssh(store: &Store) {
+    let opened = (|| -> Result<bool, crate::store::StoreError> {
+        if store.setting("provisioned_ssh")?.is_some() {
+            return Ok(false);
+        }
+        let mut policy = store.firewall_policy()?;
+        policy.ssh_enabled = true;
+        let audit = crate::store::NewAudit { actor: "provisioning".into(), action: "firewall_ssh", target: "on".into(), result: "ok", detail: "SSH keys were provisioned".into() };
+        store.save_firewall_policy(&policy, None, &audit)?;
+        store.set_setting("provisioned_ssh", "opened")?;
+        Ok(true)
+    })();
+    match opened {
+        Ok(true) => log::info!("SSH keys were provisioned: SSH is open to the local network"),
+        Ok(false) => {}
+        Err(e) => log::error!("cannot open SSH for the provisioned keys: {e}"),
+    }
+}
+
 /// The firewall over nft (or not applied with `--firewall off`); the admin port comes from the
 /// listen address, the portal port from the HTTP entry's (80 when there is none). Services'
 /// ports are what the engine publishes for labelled containers, plus each one's fixed port on
@@ -182,6 +203,9 @@ fn firewall(store: Store, config: &Config, proxy: &Proxy) -> Firewall {
         Some(_) => std::sync::Arc::new(ProxyFixedPorts(proxy.clone())),
         None => std::sync::Arc::new(crate::firewall::NoServices),
     };
+    if config.provisioned_ssh {
+        open_provisioned_ssh(&store);
+    }
     let firewall = Firewall::new(store, backend, std::sync::Arc::new(EngineLabels::new(&config.engine)), fixed, options);
     if config.http_listen.is_some() {
         let (mut changes, fw) = (proxy.changes(), firewall.clone());

@@ -171,3 +171,22 @@ fn hardware_tools_work_without_the_daemon() {
     let check = Command::new(panier_bin()).args(["hw", "check", "--lang", "en"]).output().unwrap();
     assert!(String::from_utf8_lossy(&check.stdout).contains("Verdict"), "{}", String::from_utf8_lossy(&check.stdout));
 }
+
+/// SSH keys from headless provisioning (`ssh = true`, written by the image's provisioning)
+/// open SSH to the LAN at the first start; an admin who closes it is not overruled later.
+#[test]
+fn provisioned_ssh_keys_open_ssh_once() {
+    let mut agent = Agent::start_with(AgentOptions { config: Some("ssh = true\n".into()), ..Default::default() });
+    agent.setup("atelier", "camille", "un mot de passe solide");
+    let session = agent.login("camille", "un mot de passe solide");
+    let ssh = |s: &panier_system_tests::Session| s.get("/api/v1/firewall").1["policy"]["ssh_enabled"].clone();
+    assert_eq!(ssh(&session), true);
+    let log = agent.cli(&["log", "--json"]);
+    assert!(String::from_utf8_lossy(&log.stdout).contains("provisioning"), "the opening is in the audit log");
+
+    let off = agent.cli(&["firewall", "set", "ssh", "off"]);
+    assert!(off.status.success(), "{}", String::from_utf8_lossy(&off.stderr));
+    agent.restart();
+    let session = agent.login("camille", "un mot de passe solide");
+    assert_eq!(ssh(&session), false, "closed by an admin, it stays closed");
+}
