@@ -131,3 +131,20 @@ efi_grubenv() {
   offset=$(sfdisk --json "$disk" | jq -r '.partitiontable.partitions[1].start * 512')
   mcopy -i "$disk@@$offset" ::/EFI/BOOT/grubenv - | tr -d '#' | grep -a =
 }
+
+# busybox_tar OUT: a root filesystem tarball holding Debian's static busybox (busybox-static)
+# and its applets as links, as tests/src/engine.rs builds for the host tests: the suite imports
+# it into the box's Docker Engine (`docker import`), since the box has no registry to pull from.
+busybox_tar() {
+  local out=$1 root applet
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/var/www" "$root/etc"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n' > "$root/etc/passwd"
+  printf 'root:x:0:\nwww:x:33:\n' > "$root/etc/group"
+  tar -C "$root" -cf "$out" .
+  rm -rf "$root"
+}
