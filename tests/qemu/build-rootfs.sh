@@ -8,8 +8,10 @@
 # The release image's root filesystem comes from Buildroot (image/configs/); this one stands in
 # for it where Buildroot's sources cannot be downloaded. It carries the same kinds of pieces
 # (kernel with an initramfs, systemd, Docker Engine, nftables, RAUC, chrony, OpenSSH,
-# smartmontools, dmidecode); the board files and the overlay are applied later, by
-# build-test-image.sh, so that editing them does not rebuild it.
+# smartmontools, dmidecode, nvme-cli and hdparm for `panier hw wipe`); the board files and
+# the overlay are applied later, by build-test-image.sh, so that editing them does not
+# rebuild it. Debian's kernel enables AppArmor, and Docker Engine then refuses to start
+# containers without `apparmor_parser` to load its profile: the apparmor package is included.
 #
 # Debian sources: PANIER_DEBIAN_SOURCES names a sources file (one-line or deb822 `.sources`);
 # by default the host's own Debian sources are used.
@@ -31,7 +33,7 @@ packages=(
   docker.io containerd runc tini
   nftables iproute2 chrony openssh-server curl ca-certificates
   rauc rauc-service grub-common e2fsprogs fdisk util-linux dosfstools
-  smartmontools dmidecode procps less
+  smartmontools dmidecode nvme-cli hdparm apparmor procps less
 )
 
 key=$( { cat "$0"; grep -v '^#' "$sources"; } | sha256sum | cut -c1-16)

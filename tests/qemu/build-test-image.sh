@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Assembles the QEMU test image with the release image's own board files and overlay:
 #   Debian root filesystem (build-rootfs.sh, cached) + buildroot-overlay/ + the panier binary,
-#   + the service catalog (services/, when present), finished by image/board/x86_64/post-build.sh,
+#   + the service catalog (services/, when present, and the suite's test service), finished by image/board/x86_64/post-build.sh,
 #   packed as a gzip squashfs, then GRUB's images (Debian's GRUB, same modules and early config
 #   as the defconfig's), then image/board/x86_64/post-image.sh (grub.cfg, grubenv, genimage,
 #   MBR, RAUC bundle).
@@ -39,7 +39,7 @@ fi
 rootfs_dir=$("$root/tests/qemu/build-rootfs.sh")
 
 # The inputs' checksum: file names and contents of every tree the image is made from.
-trees=(buildroot-overlay image/board image/scripts image/configs tests/qemu/build-test-image.sh)
+trees=(buildroot-overlay image/board image/scripts image/configs tests/qemu/build-test-image.sh tests/catalog/site)
 [ -d "$root/services" ] && trees+=(services)
 inputs=$(
   cd "$root"
@@ -70,10 +70,16 @@ install -m 0755 "$PANIER_BIN" "$target/usr/bin/panier"
 strip "$target/usr/bin/panier"
 # Debian's Docker Engine 20.10 writes a trust key to /etc/docker/key.json at start, on the
 # read-only root here (Buildroot's Docker Engine 28 no longer has that key): test image only.
-printf 'DOCKER_OPTS="--deprecated-key-path=/data/docker/key.json"\n' > "$target/etc/default/docker"
+# Its path is a daemon.json key (not a command-line flag any more in 20.10).
+jq '. + {"deprecated-key-path": "/data/docker/key.json"}' "$root/buildroot-overlay/etc/docker/daemon.json" \
+  > "$target/etc/docker/daemon.json"
 # The service catalog the agent reads (`catalog` in panier.toml); empty until services/ exists.
 mkdir -p "$target/usr/share/panier/services"
 if [ -d "$root/services" ]; then cp -a "$root/services/." "$target/usr/share/panier/services/"; fi
+# The QEMU suite's test service, test image only: tests/catalog/site (busybox httpd, an image
+# the suite imports into the box; the catalog's own services pull from registries) as test-site.
+cp -a "$root/tests/catalog/site" "$target/usr/share/panier/services/test-site"
+sed -i 's/^id = "site"$/id = "test-site"/' "$target/usr/share/panier/services/test-site/manifest.toml"
 # GRUB's menu loads /boot/bzImage and, when present, /boot/initrd.img from the slot.
 kernels=("$target"/boot/vmlinuz-*)
 kernel=$(basename "${kernels[0]}")

@@ -2,8 +2,8 @@
 # Helpers for the QEMU system tests (sourced by run-tests.sh and boot.sh; bash).
 #
 # One VM at a time: vm_start boots a disk image under SeaBIOS or OVMF with TCG, the serial
-# console in $VM_DIR/serial.log, the guest's ports 80, 443 and 22 forwarded to free local
-# ports (VM_HTTP, VM_HTTPS, VM_SSH). The tests talk to the box over HTTP and HTTPS as a browser
+# console in $VM_DIR/serial.log, the QEMU monitor on $VM_DIR/monitor.sock (vm_monitor), the
+# guest's ports 80, 443 and 22 forwarded to free local ports (VM_HTTP, VM_HTTPS, VM_SSH). The tests talk to the box over HTTP and HTTPS as a browser
 # would, and over SSH with the key that headless provisioning installed (VM_KEY) once an admin
 # opened SSH in the agent's firewall.
 
@@ -45,7 +45,7 @@ vm_start() {
     "${fw[@]}" \
     -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
     -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$VM_HTTP-:80,hostfwd=tcp:127.0.0.1:$VM_HTTPS-:443,hostfwd=tcp:127.0.0.1:$VM_SSH-:22" \
-    -display none -serial "file:$VM_DIR/serial.log" -monitor none \
+    -display none -serial "file:$VM_DIR/serial.log" -monitor "unix:$VM_DIR/monitor.sock,server=on,wait=off" \
     "$@" &
   VM_PID=$!
   log "VM started ($firmware, pid $VM_PID): http://127.0.0.1:$VM_HTTP/, https://127.0.0.1:$VM_HTTPS/, ssh port $VM_SSH, serial $VM_DIR/serial.log"
@@ -64,6 +64,13 @@ vm_stop() {
   VM_PID=""
 }
 
+# vm_monitor COMMAND: runs a QEMU monitor command (`info registers`, `info status`), prints
+# its answer. A stalled VM is described this way before the tests give up on it.
+vm_monitor() {
+  # The monitor echoes the command with terminal escapes: those lines are left out.
+  printf '%s\n' "$1" | timeout 10 nc -U -q 2 "$VM_DIR/monitor.sock" 2>/dev/null | tr -d '\r' | grep -av $'\033' || true
+}
+
 # Counts the serial console's lines matching an extended regex.
 serial_count() { grep -aEc "$1" "$VM_DIR/serial.log" 2>/dev/null || true; }
 
@@ -74,7 +81,10 @@ wait_serial() {
   start=$(date +%s)
   while [ "$(serial_count "$regex")" -lt "$want" ]; do
     vm_running || fail "QEMU exited while waiting for /$regex/ on the serial console"
-    [ $(( $(date +%s) - start )) -lt "$timeout" ] || fail "no /$regex/ (x$want) on the serial console within ${timeout}s"
+    if [ $(( $(date +%s) - start )) -ge "$timeout" ]; then
+      { vm_monitor 'info status'; vm_monitor 'info registers'; } > "$VM_DIR/stalled-vm.txt"
+      fail "no /$regex/ (x$want) on the serial console within ${timeout}s (QEMU's state: $VM_DIR/stalled-vm.txt)"
+    fi
     sleep 2
   done
   echo $(( $(date +%s) - VM_STARTED_AT ))
@@ -130,4 +140,21 @@ efi_grubenv() {
   local disk=$1 offset
   offset=$(sfdisk --json "$disk" | jq -r '.partitiontable.partitions[1].start * 512')
   mcopy -i "$disk@@$offset" ::/EFI/BOOT/grubenv - | tr -d '#' | grep -a =
+}
+
+# busybox_tar OUT: a root filesystem tarball holding Debian's static busybox (busybox-static)
+# and its applets as links, as tests/src/engine.rs builds for the host tests: the suite imports
+# it into the box's Docker Engine (`docker import`), since the box has no registry to pull from.
+busybox_tar() {
+  local out=$1 root applet
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/var/www" "$root/etc"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n' > "$root/etc/passwd"
+  printf 'root:x:0:\nwww:x:33:\n' > "$root/etc/group"
+  tar -C "$root" -cf "$out" .
+  rm -rf "$root"
 }

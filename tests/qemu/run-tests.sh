@@ -6,11 +6,17 @@
 #   1. SeaBIOS, first boot: headless provisioning from the EFI partition (box name, SSH key),
 #      data partition grown and formatted, panier ready on the serial console and over HTTP
 #      through QEMU's port forwarding, setup with the setup code shown on the console, Docker
-#      on the data partition, firewall, slot A marked good;
-#   2. OVMF, second boot: state kept; a RAUC bundle made by post-image.sh installs into slot B;
-#      reboot into B, panier ready, state kept, B marked good;
+#      on the data partition, firewall, a test service installed from a busybox image imported
+#      into the box and reached through the proxy by its name (test-site-<box>.local) on a /24
+#      network of Docker's address pools, slot A marked good;
+#   2. OVMF, second boot: state kept, the test service back; a RAUC bundle made by
+#      post-image.sh installs into slot B; reboot into B, panier ready, state and service kept,
+#      B marked good;
 #   3. a bundle whose agent cannot start installs into A; A fails three boots in a row and GRUB
-#      falls back to B, with the state kept.
+#      falls back to B, with the state and the service kept;
+#   4. `panier hw wipe` of an emulated NVMe disk (attached from part 2 on, filled with a
+#      donor's data): the controller's format or sanitize, a full read-back, the certificate,
+#      and the data gone from the disk's backing file on the host.
 # Prints figures (compressed image size against its budget, power-on → panier ready) and a
 # closing "N passed, N failed, N skipped" line.
 #
@@ -74,6 +80,25 @@ echo biblio-test > "$VM_DIR/box_name"
 efi_put "$disk" "$VM_DIR/box_name" /panier/box_name
 
 health_field() { https /api/v1/health | jq -r ".$1"; }
+
+# The test service: its image, and the name the proxy answers it by (<id>-<box>.local).
+SITE_IMAGE=panier-test/busybox:1
+SITE_HOST=test-site-biblio-test.local
+# The emulated NVMe disk's serial: the confirmation `panier hw wipe` asks for.
+NVME_SERIAL=PANIERNVME01
+# wait_site TIMEOUT: waits until test-site answers through the proxy by its name, on the HTTP
+# entry and on the HTTPS one (SNI and Host as a browser sends them); prints its page.
+wait_site() {
+  local start page https_page
+  start=$(date +%s)
+  until page=$(http /index.html -H "Host: $SITE_HOST" 2>/dev/null) && [ -n "$page" ] \
+      && https_page=$(curl -fsS --insecure --max-time 30 --resolve "$SITE_HOST:$VM_HTTPS:127.0.0.1" "https://$SITE_HOST:$VM_HTTPS/index.html" 2>/dev/null) \
+      && [ "$https_page" = "$page" ]; do
+    [ $(( $(date +%s) - start )) -lt "$1" ] || { echo "${page:-no answer}"; return; }
+    sleep 3
+  done
+  echo "$page"
+}
 
 # Waits for the booted slot's panier-mark-good to finish; prints RAUC's verdict on the slot.
 wait_marked_good() {
@@ -145,26 +170,54 @@ pass "no failed systemd unit"
   || fail "Docker Engine does not keep its data on /data or does not log to the journal"
 pass "Docker Engine: data on the data partition, logs to the journal"
 
-# Installing a test service from an image imported into the box and reaching it through the
-# proxy by its name needs a catalog entry the box can install offline: not written yet.
-skip "install a test service through the proxy (no offline test service in the image yet)"
+# A service installed as a mediator would, from an image imported into the box (no registry
+# here): the test image's catalog has test-site (tests/catalog/site, busybox httpd).
+busybox_tar "$VM_DIR/busybox.tar"
+vm_scp "$VM_DIR/busybox.tar" /data/busybox.tar
+rm "$VM_DIR/busybox.tar"
+vm_ssh "docker import --change 'CMD [\"sh\"]' /data/busybox.tar $SITE_IMAGE && rm /data/busybox.tar" > /dev/null \
+  || fail "docker import of the busybox image into the box failed"
+install_log=$(vm_ssh panier app install test-site --follow 2>&1) || fail "installing test-site failed: $install_log"
+[ "$(wait_site 120)" = hello ] || fail "test-site does not answer through the proxy at $SITE_HOST"
+pass "test service installed from an imported image, reachable through the proxy at $SITE_HOST (HTTP and HTTPS)"
+
+# Docker's address pools (daemon.json): /24 networks in 172.30.0.0/16, so that many services fit.
+subnet=$(vm_ssh docker network inspect -f "'{{range .IPAM.Config}}{{.Subnet}}{{end}}'" panier-test-site)
+case $subnet in 172.30.*.0/24) ;; *) fail "the service's network is $subnet, not a /24 of 172.30.0.0/16" ;; esac
+pass "service network from Docker's default-address-pools: $subnet"
 
 [ "$(wait_marked_good)" = good ] || fail "slot A not marked good"
 pass "slot A marked good once panier is healthy"
+stop_start=$(date +%s)
 vm_stop
+figure "power-off with a service running: $(( $(date +%s) - stop_start )) s"
 
 # --- 2. OVMF, state kept, update to slot B ---------------------------------------------------
-vm_start "$disk" ovmf
+# From here on the VM also has an emulated NVMe disk holding a donor's data (part 4).
+nvme="$VM_DIR/nvme.img"
+head -c 64M < <(yes PANIER-DONOR-DATA) > "$nvme"
+vm_start "$disk" ovmf -drive "file=$nvme,format=raw,if=none,id=nv" -device "nvme,serial=$NVME_SERIAL,drive=nv"
 t=$(wait_serial 'panier-ready: http' 600)
 figure "power-on → panier ready, OVMF, second boot: $t s"
 [ "$(health_field setup_done)" = true ] || fail "state lost across reboot: setup no longer done"
 pass "OVMF boot: panier ready, state kept across the reboot"
+# The power-off stopped the service's container (Docker Engine, no live-restore) and left
+# the data partition clean: e2fsck at boot found nothing to recover. (systemd may still log
+# "Failed unmounting var.mount" while journald writes there; its final stage remounts it
+# read-only.)
+if [ "$(serial_count 'panier-data: recovering journal')" -ne 0 ] || [ "$(serial_count 'panier-data: clean')" -eq 0 ]; then
+  fail "the data partition was not clean after the power-off: $(grep -a 'panier-data:' "$VM_DIR/serial.log")"
+fi
+pass "power-off with a service running left the data partition clean"
 wait_ssh 120
 vm_ssh nft list table inet panier > /dev/null || fail "no table inet panier after the reboot"
 vm_ssh nft list table inet panier_boot > /dev/null 2>&1 && fail "the boot table is back after the reboot"
 pass "firewall after the reboot: inet panier, SSH still open (policy kept)"
+[ "$(wait_site 300)" = hello ] || fail "test-site is not back through the proxy after the reboot"
+pass "test-site back after the reboot, through the proxy by its name"
 
 wait_ssh 120
+update_start=$(date +%s)
 bundles=("$image_dir"/panier-test-*.raucb)
 vm_scp "${bundles[0]}" /data/update.raucb
 vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the post-image bundle failed"
@@ -176,12 +229,15 @@ wait_ssh 120
 vm_ssh grep -qw rauc.slot=B /proc/cmdline || fail "the update did not boot slot B"
 [ "$(health_field setup_done)" = true ] || fail "state lost across the update"
 [ "$(wait_marked_good)" = good ] || fail "slot B not marked good"
-pass "RAUC bundle from post-image installed into slot B, booted, marked good, state kept"
+[ "$(wait_site 300)" = hello ] || fail "test-site is not back after the update"
+pass "RAUC bundle from post-image installed into slot B, booted, marked good, state and test-site kept"
+figure "RAUC update: copy, install into B, reboot, B marked good: $(( $(date +%s) - update_start )) s"
 
 # --- 3. A slot that fails three boots falls back -----------------------------------------------
 vm_scp "$image_dir/panier-broken.raucb" /data/update.raucb
 vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the broken-agent bundle failed"
 vm_ssh rm /data/update.raucb
+fallback_start=$(date +%s)
 tries_before=$(serial_count 'Panier: booting system A')
 vm_ssh systemctl reboot || true
 wait_serial 'panier-ready: http' 1500 3 > /dev/null
@@ -191,8 +247,25 @@ tries=$(( $(serial_count 'Panier: booting system A') - tries_before ))
 vm_ssh grep -qw rauc.slot=B /proc/cmdline || fail "GRUB did not fall back to slot B"
 vm_ssh grub-editenv /boot/efi/EFI/BOOT/grubenv list | grep -qx 'A_TRY=3' || fail "A_TRY is not 3"
 [ "$(health_field setup_done)" = true ] || fail "state lost across the fallback"
-pass "a slot whose agent fails three boots falls back to the other, state kept"
+[ "$(wait_site 300)" = hello ] || fail "test-site is not back after the fallback"
+pass "a slot whose agent fails three boots falls back to the other, state and test-site kept"
+figure "fallback: three failed boots of A, then B ready and its service back: $(( $(date +%s) - fallback_start )) s"
+
+# --- 4. Workshop wipe of an NVMe disk, on QEMU's emulated controller ---------------------------
+vm_ssh grep -qw "$NVME_SERIAL" /sys/block/nvme0n1/device/serial || fail "no NVMe disk $NVME_SERIAL at /dev/nvme0n1"
+wipe_log=$(vm_ssh panier hw wipe /dev/nvme0n1 --lang en --yes-i-know "$NVME_SERIAL" --verify full --out /data/wipe 2>&1) \
+  || fail "panier hw wipe of the NVMe disk failed: $wipe_log"
+cert=$(vm_ssh "cat /data/wipe/*.json")
+method=$(jq -r .method <<< "$cert")
+case $method in nvme_*) ;; *) fail "the NVMe disk was not wiped by the controller (method $method): $cert" ;; esac
+[ "$(jq -r '.passed and .verification.passed and .verification.mode == "full"' <<< "$cert")" = true ] \
+  || fail "the wipe certificate does not say verified by a full read: $cert"
 vm_stop
+# The controller's backing file, read on the host: the donor's data is gone.
+if grep -q PANIER-DONOR-DATA "$nvme"; then fail "the donor's data is still in the NVMe disk's backing file"; fi
+[ "$(jq -r .disk.serial <<< "$cert")" = "$NVME_SERIAL" ] || fail "the certificate names another disk: $cert"
+figure "NVMe wipe (64 MiB, full verification): steps $(jq -c '[.steps[] | {method, error}]' <<< "$cert")"
+pass "NVMe disk wiped by the controller ($method), certificate verified, data gone from the backing file"
 
 figure "QEMU suite: $(( $(date +%s) - suite_start )) s"
 log "figures:"
