@@ -95,7 +95,8 @@ fn lifecycle(engine: String) {
         // A second network of the service's name (dockerd accepts it through its API, as an
         // older agent racing with itself made): the reconciler removes the extra one.
         let sock = s.engine.trim_start_matches("unix://");
-        let body = format!(r#"{{"Name":"panier-{site}","Labels":{{"org.panier.app":"{site}"}}}}"#);
+        let labels = docker(&s.engine, &["network", "inspect", "-f", "{{json .Labels}}", &format!("panier-{site}")]).unwrap();
+        let body = format!(r#"{{"Name":"panier-{site}","Labels":{labels}}}"#);
         let out = std::process::Command::new("curl").args(["-fsS", "--unix-socket", sock, "-H", "content-type: application/json", "-d", &body, "http://engine/networks/create"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         docker(&s.engine, &["rm", "-f", &web]).unwrap();
