@@ -79,8 +79,8 @@ const SUITES: &[Suite] = &[
     Suite { name: "image tree checks", default: true, program: "bash", args: &["image/scripts/check-tree.sh"] },
     // The test image booted in QEMU (SeaBIOS and OVMF): setup, a service through the proxy,
     // reboot, RAUC update, fallback, NVMe wipe. Opt-in (`cargo xtask test qemu`): it passes
-    // end to end in 17 minutes on 2 cores, but the reboot into a freshly installed slot under
-    // OVMF stalled before GRUB in 2 runs of 3 (image/README.md, "Known problem").
+    // end to end in 11-17 minutes on 2 cores, but the reboot into a freshly installed slot under
+    // OVMF stalled before GRUB in 2 runs of 4 (image/README.md, "Known problem").
     Suite { name: "qemu", default: false, program: "bash", args: &["tests/qemu/run-tests.sh"] },
 ];
 
