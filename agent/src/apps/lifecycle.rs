@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 /// least: a container whose health check declares a longer start period gets that period
 /// plus a minute (Nextcloud's first start migrates its database for several minutes).
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a service must stay ready before an install, start or update counts as done.
+const STEADY: Duration = Duration::from_secs(3);
 
 fn ready_timeout(m: &Manifest) -> Duration {
     let longest = m.containers.iter().filter_map(|c| c.health.as_ref()).map(|h| h.start_period_s + 60).max().unwrap_or(0);
@@ -150,6 +152,7 @@ impl Apps {
     async fn wait_ready(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
         let start = Instant::now();
         let timeout = ready_timeout(m);
+        let mut steady_since: Option<Instant> = None;
         loop {
             let mut ready = true;
             for c in &m.containers {
@@ -169,8 +172,13 @@ impl Apps {
                 }
                 ready &= info.running && matches!(info.health, HealthState::None | HealthState::Healthy);
             }
-            if ready {
-                return Ok(());
+            // Ready for a few seconds in a row: a container without a health check that stops
+            // just after starting (a missing setting, say) must not count as installed.
+            match (ready, steady_since) {
+                (true, Some(since)) if since.elapsed() >= STEADY => return Ok(()),
+                (true, None) => steady_since = Some(Instant::now()),
+                (true, Some(_)) => {}
+                (false, _) => steady_since = None,
             }
             if start.elapsed() > timeout {
                 return Err(AppError::NotReady { app: app.clone(), why: NotReady::Timeout { secs: timeout.as_secs() } });
