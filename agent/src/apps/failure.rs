@@ -19,11 +19,7 @@ pub fn describe(t: &Messages, e: &AppError) -> String {
         }
         AppError::DiskLow { free_mb, needed_mb, .. } => t.fmt("apps.disk_low", &[("free", &free_mb.to_string()), ("needed", &needed_mb.to_string())]),
         AppError::UpToDate { version, .. } => t.fmt("apps.up_to_date", &[("version", version)]),
-        AppError::Setting(s) => {
-            let args: Vec<(&str, &str)> = s.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let problem = t.fmt(&format!("apps.setting.{}", s.key), &args);
-            t.fmt("apps.setting_named", &[("name", &s.name), ("problem", &problem)])
-        }
+        AppError::Setting(s) => t.fmt("apps.setting_named", &[("name", &s.name), ("problem", &setting_problem(t, s))]),
         AppError::ConfirmDelete(app) => t.fmt("apps.confirm_delete", &[("app", app.as_str())]),
         AppError::EngineDown(_) => t.get("apps.engine_down").to_owned(),
         AppError::Engine { app, error } => t.fmt("apps.failure.in_app", &[("app", app.as_str()), ("problem", &engine(t, error))]),
@@ -37,6 +33,12 @@ pub fn describe(t: &Messages, e: &AppError) -> String {
         AppError::AlreadyInstalled(_) => t.error("app_already_installed", &e.to_string()).to_owned(),
         AppError::NoSuchContainer { .. } => t.error("app_no_such_container", &e.to_string()).to_owned(),
     }
+}
+
+/// What is wrong with one setting, without its name (the install form puts it by the field).
+pub fn setting_problem(t: &Messages, e: &super::spec::SettingError) -> String {
+    let args: Vec<(&str, &str)> = e.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    t.fmt(&format!("apps.setting.{}", e.key), &args)
 }
 
 fn engine(t: &Messages, e: &EngineError) -> String {

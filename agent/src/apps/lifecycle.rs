@@ -267,7 +267,7 @@ impl Apps {
                 let saved = async {
                     self.stop_containers(app, &old).await?;
                     let point = self.safety_snapshot(&job, app, 72).await?;
-                    self.inner.store.set_update_safety(app, &safety_json(point.as_ref()))?;
+                    self.inner.store.set_update_safety(app, &serde_json::to_string(&point).expect("JSON"))?;
                     Ok::<_, AppError>(point)
                 }
                 .await;
@@ -322,11 +322,7 @@ impl Apps {
     /// The safety snapshot the update under way recorded: `Some(None)` when it recorded that
     /// there was no backup target, `None` when it recorded nothing yet.
     fn recorded_safety(&self, app: &AppId) -> Option<Option<super::SafetyPoint>> {
-        let json: serde_json::Value = serde_json::from_str(&self.inner.store.update_safety(app).ok()??).ok()?;
-        match (json["target"].as_str(), json["snapshot"].as_str()) {
-            (Some(target), Some(snapshot)) => Some(Some(super::SafetyPoint { target: target.into(), snapshot: snapshot.into() })),
-            _ => Some(None),
-        }
+        serde_json::from_str(&self.inner.store.update_safety(app).ok()??).ok()
     }
 
     /// Records `old` as the service's version again and converges to it.
@@ -441,14 +437,6 @@ impl Apps {
                 Phase::Installed => {}
             }
         }
-    }
-}
-
-/// The `update_safety` column's form of a safety snapshot (`{}`: none, no backup target).
-fn safety_json(point: Option<&super::SafetyPoint>) -> String {
-    match point {
-        Some(p) => serde_json::json!({ "target": p.target, "snapshot": p.snapshot }).to_string(),
-        None => "{}".into(),
     }
 }
 

@@ -457,6 +457,15 @@ fn proto_str(p: Proto) -> &'static str {
     }
 }
 
+/// The container's share of the whole box's processor time between two samples, as
+/// `docker stats` computes it but not multiplied by the number of cores (0–100 here).
+fn cpu_percent(now: Option<&ContainerCpuStats>, before: Option<&ContainerCpuStats>) -> Option<f64> {
+    let (now, before) = (now?, before?);
+    let used = now.cpu_usage.as_ref()?.total_usage?.checked_sub(before.cpu_usage.as_ref()?.total_usage?)?;
+    let system = now.system_cpu_usage?.checked_sub(before.system_cpu_usage?)?;
+    (system > 0).then(|| (used as f64 / system as f64 * 100.0).min(100.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,11 +483,3 @@ mod tests {
     }
 }
 
-/// The container's share of the whole box's processor time between two samples, as
-/// `docker stats` computes it but not multiplied by the number of cores (0–100 here).
-fn cpu_percent(now: Option<&ContainerCpuStats>, before: Option<&ContainerCpuStats>) -> Option<f64> {
-    let (now, before) = (now?, before?);
-    let used = now.cpu_usage.as_ref()?.total_usage?.checked_sub(before.cpu_usage.as_ref()?.total_usage?)?;
-    let system = now.system_cpu_usage?.checked_sub(before.system_cpu_usage?)?;
-    (system > 0).then(|| (used as f64 / system as f64 * 100.0).min(100.0))
-}

@@ -172,8 +172,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records the safety snapshot of the update under way (`{}` when none could be taken
-    /// because there is no backup target).
+    /// Records the safety snapshot of the update under way (JSON; `null` when none could be
+    /// taken because there is no backup target).
     pub fn set_update_safety(&self, id: &AppId, json: &str) -> Result<(), StoreError> {
         self.conn().execute("UPDATE apps SET update_safety = ?2 WHERE id = ?1", params![id.as_str(), json]).ctx("recording a safety snapshot")?;
         Ok(())

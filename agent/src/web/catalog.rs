@@ -12,7 +12,6 @@ use super::markdown;
 use super::{Layout, PageActor, PageError, admin_language, check_csrf, render};
 use crate::admins::Actor;
 use crate::api::ApiError;
-use crate::apps::spec::SettingError;
 use crate::apps::{AppError, Apps, CatalogCard};
 use crate::catalog::{Category, SettingType};
 use crate::i18n::{Messages, messages};
@@ -127,11 +126,6 @@ fn kind(k: SettingType) -> &'static str {
 }
 
 /// The words for a refused setting, in the admin's language.
-pub fn setting_problem(t: &Messages, e: &SettingError) -> String {
-    let args: Vec<(&str, &str)> = e.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    t.fmt(&format!("apps.setting.{}", e.key), &args)
-}
-
 fn entry_view(t: &'static Messages, actor: &Actor, status: &Status, card: CatalogCard, typed: &BTreeMap<String, String>, problem: Option<(String, String)>, form_error: String) -> EntryPage {
     let fields = card
         .settings
@@ -204,7 +198,7 @@ pub async fn install(
         Err(e) => {
             let e = ApiError::from(e);
             let (problem, form_error) = match &e {
-                ApiError::App(AppError::Setting(s)) => (Some((s.name.clone(), setting_problem(t, s))), t.get("apps.form_has_errors").to_owned()),
+                ApiError::App(AppError::Setting(s)) => (Some((s.name.clone(), crate::apps::failure::setting_problem(t, s))), t.get("apps.form_has_errors").to_owned()),
                 _ => (None, error_message(t, &e)),
             };
             let (code, _) = e.status_and_key();
