@@ -16,8 +16,11 @@ done
 mkdir -p "$run_dir" "$data_dir"
 sock="$run_dir/docker.sock"
 echo "panier: starting dockerd (data in $data_dir, log in $run_dir/dockerd.log)" >&2
-(cd / && setsid dockerd --host "unix://$sock" --data-root "$data_dir" --exec-root "$run_dir/exec" \
-  --pidfile "$run_dir/dockerd.pid" --log-driver journald >"$run_dir/dockerd.log" 2>&1 < /dev/null &)
+# Started in / (a deleted checkout as its working directory breaks later container starts).
+# The redirections are on the subshell so that nothing left in the background holds this
+# script's standard output: callers read it with $(...), which waits for every writer.
+(cd / && exec setsid dockerd --host "unix://$sock" --data-root "$data_dir" --exec-root "$run_dir/exec" \
+  --pidfile "$run_dir/dockerd.pid" --log-driver journald) >"$run_dir/dockerd.log" 2>&1 </dev/null &
 for _ in $(seq 1 60); do
   if answers "$sock"; then
     echo "unix://$sock"
