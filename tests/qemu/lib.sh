@@ -40,6 +40,7 @@ vm_start() {
         -drive "if=pflash,format=raw,file=$VM_DIR/OVMF_VARS.fd")
   fi
   : > "$VM_DIR/serial.log"
+  rm -f "$VM_DIR/reset.mark" "$VM_DIR/unstall.mark"
   VM_STARTED_AT=$(date +%s)
   qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 2048 \
     "${fw[@]}" \
@@ -74,17 +75,67 @@ vm_monitor() {
 # Counts the serial console's lines matching an extended regex.
 serial_count() { grep -aEc "$1" "$VM_DIR/serial.log" 2>/dev/null || true; }
 
+# The firmware's share of a boot: from power-on or a reset to GRUB's "Panier: booting system"
+# line. Under TCG OVMF and SeaBIOS take 5-20 s; FIRMWARE_LIMIT seconds without GRUB after a
+# reset is a stall (see vm_unstall).
+FIRMWARE_LIMIT=${PANIER_QEMU_FIRMWARE_LIMIT:-180}
+
+# vm_unstall: called while waiting on the console. When the VM's last reset (the kernel's
+# "reboot: Restarting system", or power-on) has not reached GRUB within FIRMWARE_LIMIT seconds,
+# the firmware is stuck: QEMU's state is saved in $VM_DIR/stall-N.txt and the VM is reset,
+# as the box's hardware watchdog (RebootWatchdogSec) would do on a real machine. GRUB has not
+# run, so no boot try was counted. Each stall is listed in $VM_DIR/stalls.log (the suite
+# reports them); a reset that stalls three times in a row fails the suite.
+vm_unstall() {
+  local restart boot since now n
+  restart=$(grep -an 'reboot: Restarting system' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 | cut -d: -f1)
+  boot=$(grep -an 'Panier: booting system' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 | cut -d: -f1)
+  restart=${restart:-0} boot=${boot:-0}
+  if [ "$boot" -gt "$restart" ] || { [ "$restart" = 0 ] && [ "$boot" != 0 ]; }; then
+    return 0
+  fi
+  # Since when this reset has been waiting for GRUB (power-on for the first boot).
+  since=$VM_STARTED_AT
+  if [ "$restart" != 0 ]; then
+    if [ "$(cut -d' ' -f1 "$VM_DIR/reset.mark" 2>/dev/null)" != "$restart" ]; then
+      echo "$restart $(date +%s)" > "$VM_DIR/reset.mark"
+    fi
+    since=$(cut -d' ' -f2 "$VM_DIR/reset.mark")
+  fi
+  [ -f "$VM_DIR/unstall.mark" ] && [ "$(cat "$VM_DIR/unstall.mark")" -gt "$since" ] && since=$(cat "$VM_DIR/unstall.mark")
+  now=$(date +%s)
+  [ $(( now - since )) -ge "$FIRMWARE_LIMIT" ] || return 0
+  n=1
+  [ -f "$VM_DIR/stalls.log" ] && n=$(( $(wc -l < "$VM_DIR/stalls.log") + 1 ))
+  {
+    echo "reset at serial line $restart: no GRUB after $(( now - since )) s"
+    echo "firmware output since that reset:"
+    tail -n +"$(( restart + 1 ))" "$VM_DIR/serial.log" | tr -d '\033' | tail -n 20
+    vm_monitor 'info status'
+    vm_monitor 'info cpus'
+    vm_monitor 'info registers -a'
+  } > "$VM_DIR/stall-$n.txt"
+  echo "stall $n: reset at serial line $restart, $(( now - since )) s without GRUB ($VM_DIR/stall-$n.txt)" >> "$VM_DIR/stalls.log"
+  log "NOTE: the firmware did not reach GRUB within ${FIRMWARE_LIMIT}s after a reset; QEMU state saved in $VM_DIR/stall-$n.txt; resetting the VM"
+  [ "$(grep -c "serial line $restart," "$VM_DIR/stalls.log")" -lt 3 ] || fail "the firmware stalled three times in a row after the same reset"
+  vm_monitor 'system_reset' > /dev/null
+  vm_monitor 'cont' > /dev/null
+  date +%s > "$VM_DIR/unstall.mark"
+}
+
 # wait_serial REGEX TIMEOUT [MIN_COUNT]: waits until the serial console has shown REGEX
-# MIN_COUNT times (default 1). Prints the seconds since power-on.
+# MIN_COUNT times (default 1). Prints the seconds since power-on. A firmware stall on the way
+# is handled by vm_unstall.
 wait_serial() {
   local regex=$1 timeout=$2 want=${3:-1} start
   start=$(date +%s)
   while [ "$(serial_count "$regex")" -lt "$want" ]; do
     vm_running || fail "QEMU exited while waiting for /$regex/ on the serial console"
     if [ $(( $(date +%s) - start )) -ge "$timeout" ]; then
-      { vm_monitor 'info status'; vm_monitor 'info registers'; } > "$VM_DIR/stalled-vm.txt"
+      { vm_monitor 'info status'; vm_monitor 'info cpus'; vm_monitor 'info registers -a'; } > "$VM_DIR/stalled-vm.txt"
       fail "no /$regex/ (x$want) on the serial console within ${timeout}s (QEMU's state: $VM_DIR/stalled-vm.txt)"
     fi
+    vm_unstall
     sleep 2
   done
   echo $(( $(date +%s) - VM_STARTED_AT ))

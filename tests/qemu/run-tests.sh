@@ -49,6 +49,10 @@ cleanup() {
   else
     rm -rf "$VM_DIR"
   fi
+  if [ -s "$VM_DIR/stalls.log" ]; then
+    log "firmware stalls before GRUB, each ended by a VM reset (as the box's hardware watchdog would):"
+    cat "$VM_DIR/stalls.log" "$VM_DIR"/stall-*.txt >&2
+  fi
   echo "qemu system tests: $passed passed, $failed failed, $skipped skipped"
 }
 trap cleanup EXIT
