@@ -87,6 +87,9 @@ fn lifecycle(engine: String) {
     }
     let out = ok(&s.agent.cli(&["app", "status", &site]));
     assert!(out.contains("processor"), "{out}");
+    // The manifest's stop grace is the container's own stop timeout, so that the engine
+    // stopping it at the box's shutdown gives it the same time as the agent does.
+    assert_eq!(docker(&s.engine, &["inspect", "-f", "{{.Config.StopTimeout}}", &web]).unwrap(), "1");
 
     // Killed by hand → started again by the reconciler; removed by hand → recreated.
     docker(&s.engine, &["kill", &web]).unwrap();

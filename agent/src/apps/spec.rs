@@ -140,6 +140,7 @@ pub fn app_spec(m: &Manifest, inputs: &SpecInputs<'_>) -> Result<AppSpec, SpecEr
                 retries: h.retries,
                 start_period_s: h.start_period_s,
             }),
+            stop_timeout_s: c.stop_grace_s,
         };
         labels.insert(LABEL_SPEC.to_owned(), spec_hash(&spec));
         spec.labels = labels;

@@ -231,6 +231,7 @@ impl Engine for DockerEngine {
             user: spec.user.clone(),
             labels: Some(spec.labels.clone().into_iter().collect()),
             exposed_ports: Some(exposed),
+            stop_timeout: Some(i64::from(spec.stop_timeout_s)),
             healthcheck: spec.health.as_ref().map(|h| HealthConfig {
                 test: Some(std::iter::once("CMD".to_owned()).chain(h.command.iter().cloned()).collect()),
                 interval: Some(secs(h.interval_s)),

@@ -79,6 +79,9 @@ pub struct ContainerSpec {
     pub ports: Vec<u16>,
     pub published: Vec<PortSpec>,
     pub health: Option<HealthSpec>,
+    /// Seconds between SIGTERM and SIGKILL when the engine itself stops the container (at the
+    /// box's shutdown, or `docker stop` by hand); the agent's own stops pass the same value.
+    pub stop_timeout_s: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
