@@ -117,6 +117,18 @@ fn lifecycle(engine: String) {
     ok(&s.agent.cli(&["app", "start", &site, "--follow"]));
     s.wait_http(&web, "/index.html");
 
+    // A stopped service whose network is gone (as an unclean power-off can leave Docker
+    // Engine, the box's engine; podman refuses to remove a network its containers use):
+    // starting it makes the network again and the container with it.
+    if s.engine == engine_url() {
+        ok(&s.agent.cli(&["app", "stop", &site, "--follow"]));
+        docker(&s.engine, &["network", "rm", &format!("panier-{site}")]).unwrap();
+        let out = ok(&s.agent.cli(&["app", "start", &site, "--follow"]));
+        assert!(out.contains("succeeded"), "{out}\n{}", s.agent.log_text());
+        s.wait_http(&web, "/index.html");
+        assert!(s.agent.log_text().contains("recreating it from its definition"));
+    }
+
     // Uninstall keeps the data; a reinstall finds it.
     std::fs::write(s.volume(&site, "www").join("marker.txt"), "kept").unwrap();
     ok(&s.agent.cli(&["app", "remove", &site, "--follow"]));

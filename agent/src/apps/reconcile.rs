@@ -71,21 +71,27 @@ impl Apps {
                 info = None;
                 moves += 1;
             }
-            if info.is_none() {
-                if !engine.image_present(&c.image).await.map_err(AppError::engine(app))? {
-                    return Err(AppError::Engine {
-                        app: app.clone(),
-                        error: crate::engine::EngineError::NotFound { what: format!("the image {}", c.image) },
-                    });
-                }
-                log::info!(app = app.as_str(); "creating {}", c.name);
-                engine.create(c).await.map_err(AppError::engine(app))?;
+            let created_now = info.is_none();
+            if created_now {
+                self.create_container(app, c).await?;
                 moves += 1;
             }
             let running = info.as_ref().is_some_and(|i| i.running);
             if row.running && !running {
                 log::info!(app = app.as_str(); "starting {}", c.name);
-                engine.start(&c.name).await.map_err(AppError::engine(app))?;
+                if let Err(e) = engine.start(&c.name).await {
+                    if created_now {
+                        return Err(AppError::engine(app)(e));
+                    }
+                    // An older container may no longer start as it is: its network was lost
+                    // (an unclean power-off while the engine created it) or replaced. It holds
+                    // no data (volumes are the service's folders): made again from the spec.
+                    log::warn!(app = app.as_str(); "{} does not start ({e}); recreating it from its definition", c.name);
+                    engine.remove(&c.name).await.map_err(AppError::engine(app))?;
+                    self.create_container(app, c).await?;
+                    engine.start(&c.name).await.map_err(AppError::engine(app))?;
+                    moves += 1;
+                }
                 moves += 1;
             }
             if moves > 0 || info.is_none() {
@@ -100,6 +106,15 @@ impl Apps {
         }
         self.observe(app, observed);
         Ok(moves)
+    }
+
+    async fn create_container(&self, app: &AppId, c: &crate::engine::ContainerSpec) -> Result<(), AppError> {
+        let engine = &self.inner.engine;
+        if !engine.image_present(&c.image).await.map_err(AppError::engine(app))? {
+            return Err(AppError::Engine { app: app.clone(), error: crate::engine::EngineError::NotFound { what: format!("the image {}", c.image) } });
+        }
+        log::info!(app = app.as_str(); "creating {}", c.name);
+        engine.create(c).await.map_err(AppError::engine(app))
     }
 
     /// Whether an engine object is this agent's (and, with `app`, that service's).
