@@ -141,14 +141,33 @@ wait_serial() {
   echo $(( $(date +%s) - VM_STARTED_AT ))
 }
 
+# SSH and scp to the box. Under TCG on a busy 2-core host the guest can take more than ten
+# seconds to answer a handshake, so connections get 30 s and are retried: ssh exits 255 when
+# the connection failed (a remote command's own status is passed through), scp is retried
+# whole (copying again is harmless).
+SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes
+  -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=8)
+
 vm_ssh() {
-  ssh -q -i "$VM_KEY" -p "$VM_SSH" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-    -o ConnectTimeout=10 -o BatchMode=yes root@127.0.0.1 "$@"
+  local try rc
+  for try in 1 2 3; do
+    rc=0
+    ssh -q -i "$VM_KEY" -p "$VM_SSH" "${SSH_OPTS[@]}" root@127.0.0.1 "$@" || rc=$?
+    if [ "$rc" -ne 255 ] || ! vm_running; then return "$rc"; fi
+    [ "$try" = 3 ] || sleep 5
+  done
+  return 255
 }
 
 vm_scp() {
-  scp -q -i "$VM_KEY" -P "$VM_SSH" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-    -o BatchMode=yes "$1" "root@127.0.0.1:$2"
+  local try
+  for try in 1 2 3; do
+    scp -q -i "$VM_KEY" -P "$VM_SSH" "${SSH_OPTS[@]}" "$1" "root@127.0.0.1:$2" && return 0
+    vm_running || return 1
+    log "scp of $1 failed (try $try)"
+    [ "$try" = 3 ] || sleep 5
+  done
+  return 1
 }
 
 # wait_ssh TIMEOUT: waits until SSH answers.

@@ -56,6 +56,8 @@ cleanup() {
   echo "qemu system tests: $passed passed, $failed failed, $skipped skipped"
 }
 trap cleanup EXIT
+# A command that fails outside a check ends the suite (set -e): say which one.
+trap 'log "FAIL: \`$BASH_COMMAND\` failed (exit $?) at line $LINENO"' ERR
 
 image_dir=${PANIER_TEST_IMAGE_DIR:-}
 if [ -z "$image_dir" ]; then
