@@ -43,7 +43,9 @@ fn source_image(dir: &Path, names: [&str; 5]) -> PathBuf {
     std::fs::File::create(&disk).unwrap().set_len(SOURCE_MIB * MIB).unwrap();
     let mut script = String::from("label: gpt\nfirst-lba: 2048\n");
     for (i, (start, size)) in SOURCE.iter().enumerate() {
-        script.push_str(&format!("start={}, size={}, type={}, name=\"{}\"\n", start * 2048, size * 2048, TYPES[i], names[i]));
+        // The data partition as a stick's first boot leaves it: grown to the end, any size.
+        let sectors = if i == 4 { size * 2048 - 7 } else { size * 2048 };
+        script.push_str(&format!("start={}, size={sectors}, type={}, name=\"{}\"\n", start * 2048, TYPES[i], names[i]));
     }
     std::fs::write(dir.join("script"), script).unwrap();
     run("sh", &["-c", &format!("sfdisk -q {} < {}", disk.display(), dir.join("script").display())]);

@@ -174,7 +174,10 @@ pub fn check_panier(table: &Table) -> Result<(), String> {
         if p.type_uuid != type_uuid {
             return Err(format!("partition {number} ({name}) has type {}, not {type_uuid}", p.type_uuid));
         }
-        if p.start_bytes < previous_end || p.size_bytes == 0 || p.start_bytes % 4096 != 0 || p.size_bytes % 4096 != 0 {
+        // The data partition is not copied: on a stick it was grown to the disk's end, to a
+        // size of any number of sectors.
+        let unaligned = p.start_bytes % 4096 != 0 || (number < 5 && p.size_bytes % 4096 != 0);
+        if p.start_bytes < previous_end || p.size_bytes == 0 || unaligned {
             return Err(format!("partition {number} ({name}) overlaps the one before it, starts in the first MiB or is not 4 KiB-aligned"));
         }
         previous_end = p.end_bytes();
@@ -268,6 +271,9 @@ mod tests {
         let mut short = good.clone();
         short.partitions.pop();
         assert!(check_panier(&short).is_err());
+        let mut grown = good.clone();
+        grown.partitions[4].size_bytes = 7_999_999 * 512;
+        assert_eq!(check_panier(&grown), Ok(()), "a stick's grown data partition");
         let mut slots = good.clone();
         slots.partitions[3].size_bytes -= MIB;
         assert!(check_panier(&slots).unwrap_err().contains("system slots"));
