@@ -82,6 +82,10 @@ const SUITES: &[Suite] = &[
     // end to end in 11-17 minutes on 2 cores, but the reboot into a freshly installed slot under
     // OVMF stalled before GRUB in 2 runs of 4 (image/README.md, "Known problem").
     Suite { name: "qemu", default: false, program: "bash", args: &["tests/qemu/run-tests.sh"] },
+    // Install mode in QEMU: boot from a USB stick, install onto an NVMe disk through the API,
+    // boot the installed disk alone. Opt-in (`cargo xtask test "qemu install"`) like the suite
+    // above; its own image directory, so both can share the machine's cache.
+    Suite { name: "qemu install", default: false, program: "bash", args: &["tests/qemu/install-tests.sh"] },
 ];
 
 fn test(root: &Path, only: &[String]) -> Result<(), String> {
