@@ -225,7 +225,8 @@ fn a_target_too_small_is_refused_before_anything_is_written() {
 }
 
 /// A disk that fails mid-copy: its backing file lives on a 24 MiB tmpfs, so writes past
-/// that fail (the loop device answers EIO), as a dying disk would.
+/// that fail (the loop device answers EIO), as a dying disk would. Its size is not a
+/// multiple of 4 KiB, so its backup GPT must be cleared too.
 #[test]
 fn a_failure_mid_copy_leaves_no_partition_table() {
     let source = source_loop(layout::NAMES);
@@ -239,7 +240,8 @@ fn a_failure_mid_copy_leaves_no_partition_table() {
     }
     let _unmount = Unmount(small.path().to_path_buf());
     let file = small.path().join("disk.img");
-    std::fs::File::create(&file).unwrap().set_len(64 * MIB).unwrap();
+    // An odd number of sectors: the backup GPT sits in the last 512 bytes, past any 4 KiB.
+    std::fs::File::create(&file).unwrap().set_len(64 * MIB + 3 * 512).unwrap();
     run("sh", &["-c", &format!("echo 'start=2048, type=L, name=\"donor\"' | sfdisk -q --label gpt {}", file.display())]);
     let target = Loop::attach(tempfile::tempdir().unwrap(), file.clone());
     // Fill the tmpfs but for a few MiB: the copy of slot A cannot complete.
@@ -256,6 +258,10 @@ fn a_failure_mid_copy_leaves_no_partition_table() {
     assert!(stages.contains(&Stage::Copy) && !stages.contains(&Stage::Table), "{stages:?}");
     assert!(err.to_string().contains("is NOT installed: its partition table was cleared"), "{err}");
     assert!(err.message(Lang::Fr).contains("n'est PAS installé"), "{}", err.message(Lang::Fr));
+    // Neither GPT header is left (sfdisk would not even look for the backup without the
+    // protective MBR, other tools would).
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!bytes.windows(8).any(|w| w == b"EFI PART"), "a GPT header survived");
     let out = std::process::Command::new("sfdisk").arg("--json").arg(&file).output().unwrap();
     assert!(!out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("partitiontable"), "a partition table is left: {}", String::from_utf8_lossy(&out.stdout));
 }

@@ -274,10 +274,11 @@ pub fn install(host: &Host, o: &InstallOptions, progress: &mut Progress) -> Resu
 }
 
 /// Zeroes the first and last MiB of a disk: no partition table is left (primary or backup).
+/// The tail starts 4 KiB-aligned and runs to the last sector, whatever the disk's size.
 pub fn clear(target: &File, size: u64) -> std::io::Result<()> {
-    let zeros = AlignedBuf::new(MIB as usize);
+    let zeros = AlignedBuf::new((MIB + 4096) as usize);
     for offset in [0, size.saturating_sub(MIB) / 4096 * 4096] {
-        let len = (size - offset).min(MIB);
+        let len = if offset == 0 { size.min(MIB) } else { size - offset };
         match rawio::zero_out(target, offset, len) {
             Ok(()) => {}
             Err(e) if rawio::is_unsupported(&e) => rawio::write_all_at(target, &zeros.as_slice()[..len as usize], offset)?,
