@@ -40,6 +40,9 @@ fn disk(name: &str, serial: &str, removable: bool) -> DiskIdentity {
 struct FakeMachine {
     gate: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     installed: Mutex<Vec<String>>,
+    /// The machine the probe sees (`hw/testdata/machines/<fixture>`).
+    fixture: &'static str,
+    reboots: Mutex<u32>,
 }
 
 impl Machine for FakeMachine {
@@ -50,11 +53,12 @@ impl Machine for FakeMachine {
         vec![disk("nvme9n1", "FAKE-SERIAL-1", false)]
     }
     fn probe(&self) -> panier_hw::probe::Probe {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw/testdata/machines/lenovo-m720q-sata-ssd");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw/testdata/machines").join(self.fixture);
         panier_hw::probe::probe(&panier_hw::host::Host::fixture(&dir).unwrap())
     }
     fn wipe(&self, device: &Path, _: &str, _: &WipeOptions, progress: &mut dyn FnMut(&str)) -> Result<WipeCertificate, WipeError> {
         progress(&format!("wiping {}", device.display()));
+        self.installed.lock().unwrap().push(format!("wipe {}", device.display()));
         let v = Verification { mode: VerifyMode::Sample, regions_checked: 1, bytes_checked: 1, first_nonzero_offset: None, passed: true, seconds: 0.0 };
         Ok(WipeCertificate::start(self.targets().remove(0)).finish(Method::DiscardAndOverwrite, v))
     }
@@ -86,6 +90,7 @@ impl Machine for FakeMachine {
         Ok(Written { sheet, inventory: dir.join("inventory.csv") })
     }
     fn reboot(&self) -> Result<(), String> {
+        *self.reboots.lock().unwrap() += 1;
         Ok(())
     }
 }
@@ -97,9 +102,16 @@ struct Box_ {
     _dir: tempfile::TempDir,
 }
 
+fn fake(gate: Option<std::sync::mpsc::Receiver<()>>, fixture: &'static str) -> Arc<FakeMachine> {
+    Arc::new(FakeMachine { gate: Mutex::new(gate), installed: Mutex::default(), fixture, reboots: Mutex::default() })
+}
+
 fn new_box(gate: Option<std::sync::mpsc::Receiver<()>>) -> Box_ {
+    box_on(fake(gate, "lenovo-m720q-sata-ssd"))
+}
+
+fn box_on(machine: Arc<FakeMachine>) -> Box_ {
     let dir = tempfile::tempdir().unwrap();
-    let machine = Arc::new(FakeMachine { gate: Mutex::new(gate), installed: Mutex::default() });
     let (routers, code) = panier::daemon::build_with(Store::memory(), &Config::with_data_dir(dir.path()), machine.clone()).unwrap();
     Box_ { web: routers.web.layer(MockConnectInfo("192.0.2.30:40000".parse::<SocketAddr>().unwrap())), code: code.unwrap().display(), machine, _dir: dir }
 }
@@ -117,6 +129,18 @@ fn api(method: &str, uri: &str, code: Option<&str>, body: serde_json::Value) -> 
         r = r.header("x-setup-code", c);
     }
     r.body(Body::from(if method == "GET" { String::new() } else { body.to_string() })).unwrap()
+}
+
+/// The install view once its job is no longer running.
+async fn ended(b: &Box_) -> serde_json::Value {
+    for _ in 0..100 {
+        let view = send(b, api("GET", "/api/v1/install", Some(&b.code), serde_json::Value::Null)).await.1;
+        if view["job"]["state"] != "running" {
+            return view;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the install job did not end");
 }
 
 fn start_body(target: &str, confirm: &str) -> serde_json::Value {
@@ -154,21 +178,14 @@ async fn a_whole_install_then_its_result_and_a_second_one_refused_while_it_runs(
     let (status, body, _) = send(&b, api("POST", "/api/v1/install/restart", Some(&b.code), serde_json::Value::Null)).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("install_running")), "no restart in the middle of an install");
     open.send(()).unwrap();
-    let mut view = serde_json::Value::Null;
-    for _ in 0..100 {
-        view = send(&b, api("GET", "/api/v1/install", Some(&b.code), serde_json::Value::Null)).await.1;
-        if view["job"]["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let view = ended(&b).await;
     assert_eq!((view["job"]["id"].as_i64(), view["job"]["state"].as_str()), (Some(job), Some("succeeded")), "{view:#}");
     let outcome = &view["outcome"];
     assert_eq!(outcome["box_name"], "mediatheque-2");
     let code = outcome["setup_code"].as_str().unwrap().to_owned();
     assert_ne!(code, b.code, "the new box has its own setup code");
     let installed = b.machine.installed.lock().unwrap().clone();
-    assert_eq!(installed, [format!("/dev/nvme9n1 mediatheque-2 {code}")]);
+    assert_eq!(installed, ["wipe /dev/nvme9n1".to_owned(), format!("/dev/nvme9n1 mediatheque-2 {code}")]);
     assert!(view["lines"].as_array().unwrap().iter().any(|l| l == "wiping /dev/nvme9n1"), "{view:#}");
     let (status, _, sheet) = send(&b, api("GET", "/api/v1/install/sheet", Some(&b.code), serde_json::Value::Null)).await;
     assert_eq!(status, StatusCode::OK);
@@ -217,6 +234,29 @@ async fn the_setup_page_links_to_the_install_page_which_refuses_clearly() {
     assert!(sheet.contains("biblio"));
     let (status, _, _) = send(&b, Request::get("/admin/setup/install/sheet").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "no sheet without the token");
+    // "Restart now": with the page's own token only.
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (status, _, _) = send(&b, form(&format!("action=restart&csrf={csrf}"), None)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no restart without the token");
+    let (status, _, page) = send(&b, form(&format!("action=restart&csrf={csrf}"), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"restarting\""), "{page}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(*b.machine.reboots.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn an_unfit_machine_is_refused_with_its_blockers_said_and_nothing_is_erased() {
+    let b = box_on(fake(None, "hp-elitedesk-800-g4-nvme-failing"));
+    let (status, _, text) = send(&b, api("POST", "/api/v1/install", Some(&b.code), start_body("/dev/nvme9n1", "FAKE-SERIAL-1"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    let view = ended(&b).await;
+    assert_eq!(view["job"]["state"], "failed", "{view:#}");
+    let (fr, en) = (view["job"]["message_fr"].as_str().unwrap(), view["job"]["message"].as_str().unwrap());
+    assert!(fr.starts_with("La machine est inapte") && fr.contains("SMART"), "{fr}");
+    assert!(en.starts_with("The machine is unfit") && en.contains("SMART"), "{en}");
+    assert!(view["outcome"].is_null());
+    assert!(b.machine.installed.lock().unwrap().is_empty(), "an unfit machine was wiped or installed");
 }
 
 #[tokio::test]
@@ -224,7 +264,7 @@ async fn install_mode_is_not_offered_on_a_machine_that_does_not_run_from_a_stick
     let dir = tempfile::tempdir().unwrap();
     let (routers, code) = panier::daemon::build(Store::memory(), &Config::with_data_dir(dir.path())).unwrap();
     let web = routers.web.layer(MockConnectInfo("192.0.2.31:40000".parse::<SocketAddr>().unwrap()));
-    let b = Box_ { web, code: code.unwrap().display(), machine: Arc::new(FakeMachine { gate: Mutex::new(None), installed: Mutex::default() }), _dir: dir };
+    let b = Box_ { web, code: code.unwrap().display(), machine: fake(None, "lenovo-m720q-sata-ssd"), _dir: dir };
     let (status, body, _) = send(&b, api("POST", "/api/v1/install", Some(&b.code), start_body("/dev/vda", "x"))).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("install_not_offered")));
     let (_, _, setup) = send(&b, Request::get("/admin/setup").body(Body::empty()).unwrap()).await;
