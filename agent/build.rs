@@ -19,7 +19,10 @@ fn files(dir: &Path, ext: &str) -> Vec<String> {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time: the compiled build script is shared by every clone using the shared
+    // target directory, and `env!` would bake in the directory of the clone that compiled it.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir);
     let mut code = String::new();
     let list = |name: &str, paths: Vec<String>, code: &mut String| {
         writeln!(code, "pub const {name}: &[&str] = &[").unwrap();

@@ -117,9 +117,10 @@ impl Admins {
         Ok(self.store.box_settings()?.setup_done)
     }
 
-    /// Checks the setup code before a whole-box restore from the wizard (same throttle as
-    /// setup; the restore itself is the backup module's).
-    pub fn check_setup_code(&self, code: &str, client: IpAddr) -> Result<(), AdminError> {
+    /// Checks the setup code before an action of the wizard other than setup itself (a
+    /// whole-box restore, an install onto the internal disk): same throttle as setup; a wrong
+    /// code is audited under `action`. The action itself is its domain's.
+    pub fn check_setup_code(&self, code: &str, client: IpAddr, action: &'static str) -> Result<(), AdminError> {
         if self.setup_done()? {
             return Err(AdminError::SetupDone);
         }
@@ -133,7 +134,7 @@ impl Admins {
             Ok(())
         } else {
             self.throttle.failure(Purpose::SetupCode, client);
-            self.store.record(&audit(format!("anonymous@{client}"), "backup_restore_box", "", Err(&"wrong setup code")))?;
+            self.store.record(&audit(format!("anonymous@{client}"), action, "", Err(&"wrong setup code")))?;
             Err(AdminError::WrongSetupCode)
         }
     }

@@ -97,6 +97,8 @@ pub struct Config {
     pub provisioned_name: Option<BoxName>,
     pub provisioned_code: Option<SetupCode>,
     pub provisioned_ssh: bool,
+    /// Where install mode keeps wipe certificates, sheets and the inventory.
+    pub hw_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +129,7 @@ impl Config {
             provisioned_name: None,
             provisioned_code: None,
             provisioned_ssh: false,
+            hw_dir: data_dir.join("hw"),
         }
     }
 
@@ -169,6 +172,7 @@ impl Config {
             provisioned_name,
             provisioned_code,
             provisioned_ssh: file.ssh.unwrap_or(false),
+            hw_dir: crate::install::HW_DIR.into(),
         })
     }
 }

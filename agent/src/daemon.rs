@@ -2,7 +2,8 @@
 //!
 //! Start-up builds each component from what it needs, in dependency order, in [`run`]:
 //! configuration → logging → data directory → store (or diagnostic mode) → throttles and
-//! admins → status → route table, TLS authority, mDNS → HTTP routers → listeners → `READY=1`.
+//! admins → status → jobs → services, backups, install mode → route table, TLS authority,
+//! mDNS → HTTP routers → listeners → `READY=1`.
 //!
 //! Listeners: with an HTTP entry configured (`http_listen`, the box's normal case) the agent is
 //! the box's single web entry: `listen` is HTTPS (admin UI and services by name), the HTTP
@@ -110,6 +111,11 @@ impl RouteSource for AppRoutes {
 /// Builds the components and routers over an open store (within a Tokio runtime: it starts
 /// the session-expiry task). Tests call this too.
 pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
+    build_with(store, config, Arc::new(crate::install::HwMachine::new()))
+}
+
+/// [`build`] with the machine install mode works on (tests give a fake one).
+pub fn build_with(store: Store, config: &Config, machine: Arc<dyn crate::install::Machine>) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
     let throttle = Throttle::default();
     let admins = Admins::new(store.clone(), throttle);
     let code = admins.ensure_setup_code(config.provisioned_code.as_ref()).context("preparing the setup code")?;
@@ -124,7 +130,10 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
             }
         }
     });
-    let apps = build_apps(store.clone(), config)?;
+    // Jobs are shared: services' jobs, and the box's own (install mode).
+    let jobs = crate::jobs::Jobs::new(store.clone());
+    let apps = build_apps(store.clone(), config, jobs.clone())?;
+    let install = crate::install::Install::new(store.clone(), jobs, machine, config.hw_dir.clone());
     // Backups see services through `ServiceHooks`; services' update and data-deletion jobs
     // take safety snapshots through `SafetyBackups` (two narrow traits, one each way).
     let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), Arc::new(apps.clone()));
@@ -157,7 +166,7 @@ pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<c
         None => None,
     };
     let access = Access::new(proxy, reach.as_ref().map(|r| r.tls.clone()), reach.as_ref().and_then(|r| r.mdns.as_ref().map(|m| m.interface().to_owned())));
-    let state = AppState { admins, audit: Audit::new(store), status, apps, backups, access, firewall: firewall.clone() };
+    let state = AppState { admins, audit: Audit::new(store), status, apps, backups, access, firewall: firewall.clone(), install };
     let mut routers = routers(state);
     routers.firewall = Some(firewall);
     routers.reach = reach;
@@ -230,7 +239,7 @@ impl ProxyPorts for ProxyFixedPorts {
 /// The services domain: catalog, engine, jobs, apps. The daemon starts even when the engine
 /// is down (the reconciler retries) or the catalog is unreadable (it is then empty and the
 /// problem is logged). Inside a runtime, the reconciler's background tasks start here.
-fn build_apps(store: Store, config: &Config) -> anyhow::Result<crate::apps::Apps> {
+fn build_apps(store: Store, config: &Config, jobs: crate::jobs::Jobs) -> anyhow::Result<crate::apps::Apps> {
     let catalog = match crate::catalog::Catalog::load(&config.catalog_dir) {
         Ok(c) => c,
         Err(errors) => {
@@ -242,7 +251,6 @@ fn build_apps(store: Store, config: &Config) -> anyhow::Result<crate::apps::Apps
     };
     let engine: std::sync::Arc<dyn crate::engine::Engine> =
         std::sync::Arc::new(crate::engine::docker::DockerEngine::new(&config.engine).context("setting up the container engine client")?);
-    let jobs = crate::jobs::Jobs::new(store.clone());
     let apps = crate::apps::Apps::new(store, engine, jobs, std::sync::Arc::new(catalog), config.data_dir.clone()).context("preparing the services")?;
     if tokio::runtime::Handle::try_current().is_ok() {
         apps.start_background();

@@ -1,8 +1,10 @@
 //! Named jobs: long operations on one service (install, start, stop, restart, update, remove,
-//! backup pause) with a progress step and percentage, and a result kept in the store.
+//! backup pause), or on the box itself (install mode's install onto the internal disk), with a
+//! progress step and percentage, and a result kept in the store.
 //!
-//! Invariant: at most one job per service at a time. [`Jobs::begin`] refuses a second one
-//! with [`JobError::Busy`] naming the running job (it is not queued). The lock lives in this
+//! Invariant: at most one job per service, and one box job, at a time. [`Jobs::begin`] and
+//! [`Jobs::begin_box`] refuse a second one with [`JobError::Busy`] naming the running job (it
+//! is not queued). A box job is stored with the subject [`BOX`], which no service id can be. The lock lives in this
 //! process; a job row left `running` by a crashed process is marked `interrupted` at start
 //! ([`Jobs::recover`]) and the service's phase tells `apps` what to complete or undo.
 //!
@@ -19,7 +21,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("'{app}' is busy: a job ({kind}, #{id}) is already running for it; wait for it to finish")]
-    Busy { app: AppId, kind: String, id: i64 },
+    Busy { app: String, kind: String, id: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,10 +40,14 @@ impl Failure {
     }
 }
 
+/// The subject of box jobs in the store (`jobs.app`): not a valid service id.
+pub const BOX: &str = "@box";
+
 #[derive(Clone)]
 pub struct Jobs {
     store: Store,
-    running: Arc<Mutex<HashMap<AppId, (i64, String)>>>,
+    /// Subject (a service id, or [`BOX`]) → running job id and kind.
+    running: Arc<Mutex<HashMap<String, (i64, String)>>>,
 }
 
 impl Jobs {
@@ -56,25 +62,39 @@ impl Jobs {
 
     /// Starts a job on `app`, or refuses if one is running.
     pub fn begin(&self, app: &AppId, kind: &str, actor: &str) -> Result<Job, JobError> {
+        self.begin_on(app.as_str(), kind, actor)
+    }
+
+    /// Starts a job on the box itself, or refuses if one is running.
+    pub fn begin_box(&self, kind: &str, actor: &str) -> Result<Job, JobError> {
+        self.begin_on(BOX, kind, actor)
+    }
+
+    fn begin_on(&self, subject: &str, kind: &str, actor: &str) -> Result<Job, JobError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((id, kind)) = running.get(app) {
-            return Err(JobError::Busy { app: app.clone(), kind: kind.clone(), id: *id });
+        if let Some((id, kind)) = running.get(subject) {
+            return Err(JobError::Busy { app: subject.to_owned(), kind: kind.clone(), id: *id });
         }
-        let id = self.store.insert_job(app, kind, actor)?;
-        running.insert(app.clone(), (id, kind.to_owned()));
-        log::info!(app = app.as_str(), job = id; "job {kind} started by {actor}");
-        Ok(Job { id, app: app.clone(), jobs: self.clone(), done: false, last: Mutex::new((String::new(), -1)) })
+        let id = self.store.insert_job(subject, kind, actor)?;
+        running.insert(subject.to_owned(), (id, kind.to_owned()));
+        log::info!(app = subject, job = id; "job {kind} started by {actor}");
+        Ok(Job { id, subject: subject.to_owned(), jobs: self.clone(), done: false, last: Mutex::new((String::new(), -1)) })
     }
 
     /// Whether a job runs for `app` (the reconciler leaves such services alone).
     pub fn busy(&self, app: &AppId) -> bool {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).contains_key(app)
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).contains_key(app.as_str())
+    }
+
+    /// The running box job's id, if any.
+    pub fn box_job(&self) -> Option<i64> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).get(BOX).map(|(id, _)| *id)
     }
 
     /// The refusal [`Jobs::begin`] would give now for `app`, if a job runs for it.
     pub fn refusal(&self, app: &AppId) -> Option<JobError> {
         let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        running.get(app).map(|(id, kind)| JobError::Busy { app: app.clone(), kind: kind.clone(), id: *id })
+        running.get(app.as_str()).map(|(id, kind)| JobError::Busy { app: app.to_string(), kind: kind.clone(), id: *id })
     }
 
     pub fn get(&self, id: i64) -> Result<Option<JobRow>, StoreError> {
@@ -85,15 +105,15 @@ impl Jobs {
         self.store.jobs(app, limit)
     }
 
-    fn release(&self, app: &AppId) {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(app);
+    fn release(&self, subject: &str) {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(subject);
     }
 }
 
 /// A running job. Report progress with [`Job::step`]; end it with [`Job::finish`].
 pub struct Job {
     pub id: i64,
-    pub app: AppId,
+    subject: String,
     jobs: Jobs,
     done: bool,
     last: Mutex<(String, i64)>,
@@ -131,10 +151,10 @@ impl Job {
             log::error!(job = self.id; "{e}");
         }
         match result {
-            Ok(()) => log::info!(app = self.app.as_str(), job = self.id; "job succeeded"),
-            Err(f) => log::warn!(app = self.app.as_str(), job = self.id; "job failed: {}", f.en),
+            Ok(()) => log::info!(app = self.subject.as_str(), job = self.id; "job succeeded"),
+            Err(f) => log::warn!(app = self.subject.as_str(), job = self.id; "job failed: {}", f.en),
         }
-        self.jobs.release(&self.app);
+        self.jobs.release(&self.subject);
     }
 }
 
@@ -162,6 +182,10 @@ mod tests {
         let row = jobs.get(id).unwrap().unwrap();
         assert_eq!((row.state.as_str(), row.message.as_str(), row.message_fr.as_str(), row.step.as_str()), ("failed", "no image", "pas d'image", "pull"));
         assert!(jobs.begin(&pad, "install", "camille").is_ok(), "freed after finishing");
+        let install = jobs.begin_box("install", "atelier").unwrap();
+        assert!(matches!(jobs.begin_box("install", "atelier"), Err(JobError::Busy { .. })), "one box job at a time");
+        assert_eq!(jobs.box_job(), Some(install.id));
+        assert_eq!(jobs.get(install.id).unwrap().unwrap().app, BOX);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod hardware;
 mod generated;
 pub mod health;
 pub mod i18n;
+pub mod install;
 pub mod jobs;
 pub mod logging;
 pub mod mdns;

@@ -7,6 +7,7 @@ use crate::apps::Apps;
 use crate::audit::Audit;
 use crate::firewall::Firewall;
 use crate::backup::Backups;
+use crate::install::Install;
 use crate::status::Status;
 use crate::web::access::Access;
 use axum::extract::FromRef;
@@ -20,4 +21,5 @@ pub struct AppState {
     pub apps: Apps,
     pub firewall: Firewall,
     pub access: Access,
+    pub install: Install,
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::blockdev::{self, SafetyError};
-use crate::certificate::{CertificateError, VerifyMode, WipeCertificate};
+use crate::certificate::{CertificateError, VerifyMode};
 use crate::flash::{self, FlashError};
 use crate::host::Host;
 use crate::html::human_bytes;
@@ -217,15 +217,8 @@ pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
         }
         HwCommand::Report(a) => {
             let label = BoxLabel::new(&a.name, &a.setup_code)?;
-            let s = summarize(&host, lang);
-            let all = WipeCertificate::load_dir(&a.certificates);
-            let certs = report::certificates_for(&s.probe, &all);
-            let date = crate::certificate::now();
-            let out = a.out.unwrap_or_else(|| a.certificates.join(format!("sheet-{}.html", label.name)));
-            let inventory = a.inventory.unwrap_or_else(|| a.certificates.join("inventory.csv"));
-            crate::certificate::write_atomic(&out, report::sheet_html(&s.probe, &s.verdict, &certs, &label, &date, lang).as_bytes())?;
-            report::append_inventory(&inventory, &report::csv_line(&s.probe, &s.verdict, &certs, &label, &date))?;
-            println!("{}", tr(lang, Msg::ReportWritten, &[("html", &out.display()), ("csv", &inventory.display())]));
+            let written = report::write(&host, &a.certificates, &label, a.out, a.inventory, lang)?;
+            println!("{}", tr(lang, Msg::ReportWritten, &[("html", &written.sheet.display()), ("csv", &written.inventory.display())]));
             Ok(ExitCode::SUCCESS)
         }
     }

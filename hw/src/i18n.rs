@@ -156,6 +156,28 @@ catalog! {
     FlashProgress => "{disk} : écriture {pct} %", "{disk}: writing {pct}%";
     FlashVerifying => "{disk} : relecture et comparaison de la somme de contrôle…", "{disk}: reading back and comparing the checksum…";
     FlashDone => "Image écrite et vérifiée (SHA-256 {sha256}).", "Image written and verified (SHA-256 {sha256}).";
+    InstallChecking => "Vérification du disque source {source} et du disque cible {target}…", "Checking the source disk {source} and the target disk {target}…";
+    InstallClearing => "{disk} : effacement de l'ancienne table de partitions…", "{disk}: clearing the old partition table…";
+    InstallProvisioning => "Partition EFI : nom de la box {name}, code d'installation, démarrage sur le système A…", "EFI partition: box name {name}, setup code, boot from system A…";
+    InstallCopying => "{disk} : copie de {partition} ({size})…", "{disk}: copying {partition} ({size})…";
+    InstallZeroing => "{disk} : mise à zéro de {partition} ({size})…", "{disk}: zeroing {partition} ({size})…";
+    InstallVerifying => "{disk} : relecture et comparaison des sommes de contrôle (SHA-256)…", "{disk}: reading back and comparing the checksums (SHA-256)…";
+    InstallTable => "{disk} : écriture de la table de partitions (nouveaux identifiants) et du code de démarrage…", "{disk}: writing the partition table (new identifiers) and the boot code…";
+    InstallDone => "Installé et vérifié sur {disk} : {bytes} copiés et relus en {secs} s.", "Installed and verified on {disk}: {bytes} copied and read back in {secs} s.";
+    InstallNotInstalled => "{cause} — ÉCHEC : {disk} n'est PAS installé ({cleanup}).", "{cause} — FAILED: {disk} is NOT installed ({cleanup}).";
+    InstallCleared => "sa table de partitions a été effacée", "its partition table was cleared";
+    InstallClearFailed => "l'effacement de sa table de partitions a aussi échoué : {detail}", "clearing its partition table failed too: {detail}";
+    InstallErrSource => "Disque source : {detail}", "Source disk: {detail}";
+    InstallErrNotPanier => "{disk} n'est pas un disque Panier : {problem}.", "{disk} is not a Panier disk: {problem}.";
+    InstallErrRefused => "Disque cible refusé : {detail}", "Target disk refused: {detail}";
+    InstallErrSameDisk => "{disk} est le disque source : choisissez le disque interne.", "{disk} is the source disk: choose the internal disk.";
+    InstallErrBoxName => "Nom de box invalide « {name} » : 1 à 40 lettres minuscules, chiffres ou tirets (pas au début ni à la fin).", "Invalid box name \"{name}\": 1 to 40 lowercase letters, digits or dashes (not first or last).";
+    InstallErrSetupCode => "Code d'installation invalide : 8 à 32 caractères parmi ABCDEFGHJKMNPQRSTUVWXYZ23456789.", "Invalid setup code: 8 to 32 characters of ABCDEFGHJKMNPQRSTUVWXYZ23456789.";
+    InstallErrTooSmall => "{disk} est trop petit : {size}, l'installation demande {needed}.", "{disk} is too small: {size}, the install needs {needed}.";
+    InstallErrIo => "{disk}, partition {partition} : « {operation} » a échoué à l'octet {offset} ({detail}).", "{disk}, partition {partition}: {operation} failed at byte {offset} ({detail}).";
+    InstallErrMismatch => "{disk}, partition {partition} : la relecture ne correspond pas à ce qui a été écrit.", "{disk}, partition {partition}: the read-back differs from what was written.";
+    InstallErrEfi => "Partition EFI de {disk} : {detail}", "EFI partition of {disk}: {detail}";
+    InstallErrTable => "Table de partitions : {detail}", "Partition table: {detail}";
     FlashMismatch => "ÉCHEC : la relecture ne correspond pas à l'image.", "FAILED: the read-back does not match the image.";
 }
 

@@ -3,7 +3,8 @@
 //! Map: [`host`] (where facts come from) → [`probe`] (what the machine is) → [`verdict`]
 //! (can it be a box, with [`models`] advice) → [`selftest`] (does it work) → [`wipe`] and
 //! [`flash`] (destructive, both behind [`blockdev`]'s safety gate, using [`rawio`]) →
-//! [`certificate`] and [`report`] (what the workshop prints). [`i18n`] holds every sentence
+//! [`certificate`] and [`report`] (what the workshop prints); [`install`] copies the running
+//! system from the workshop's USB stick onto a box's internal disk (behind the same gate). [`i18n`] holds every sentence
 //! in French and English; [`cli`] exposes the commands to the agent's command tree.
 //!
 //! Entry points for the agent: [`cli::HwArgs`] + [`cli::run`], [`cli::FlashArgs`] +
@@ -16,6 +17,7 @@ pub mod flash;
 pub mod host;
 pub mod html;
 pub mod i18n;
+pub mod install;
 pub mod models;
 pub mod probe;
 pub mod rawio;

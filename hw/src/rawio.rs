@@ -22,6 +22,7 @@ pub const ALIGN: usize = 4096;
 const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
 const BLKDISCARD: libc::c_ulong = 0x1277;
 const BLKZEROOUT: libc::c_ulong = 0x127f;
+const BLKRRPART: libc::c_ulong = 0x125f;
 
 /// A zero-initialised buffer whose data starts on a 4096-byte boundary.
 pub struct AlignedBuf {
@@ -87,6 +88,17 @@ pub fn discard(file: &File, offset: u64, len: u64) -> io::Result<()> {
 /// Makes the range read as zeros, using the device's write-zeroes command when it has one.
 pub fn zero_out(file: &File, offset: u64, len: u64) -> io::Result<()> {
     range_ioctl(file, BLKZEROOUT, offset, len)
+}
+
+/// Asks the kernel to re-read the disk's partition table. With an exclusive handle (ours
+/// after the safety gate) the kernel accepts it while nobody else uses the disk.
+pub fn reread_partitions(file: &File) -> io::Result<()> {
+    // SAFETY: BLKRRPART takes no argument.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), BLKRRPART) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 pub fn is_unsupported(err: &io::Error) -> bool {

@@ -24,6 +24,8 @@ pub enum ReportError {
     BoxName(String),
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Sheet(#[from] crate::certificate::CertificateError),
 }
 
 /// The box's label, printed on the sheet.
@@ -166,6 +168,28 @@ pub fn csv_line(probe: &Probe, verdict: &Verdict, certs: &[&WipeCertificate], la
     .map(|f| csv_field(f))
     .collect::<Vec<_>>()
     .join(",")
+}
+
+/// Where [`write`] put the sheet and the inventory line.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub sheet: PathBuf,
+    pub inventory: PathBuf,
+}
+
+/// Probes `host`, judges it, and writes the sheet (default `DIR/sheet-NAME.html`) with the
+/// wipe certificates found in `certificates` for this machine's disks, and one line of the
+/// inventory (default `DIR/inventory.csv`). `panier hw report` and the agent's install job.
+pub fn write(host: &crate::host::Host, certificates: &Path, label: &BoxLabel, out: Option<PathBuf>, inventory: Option<PathBuf>, lang: Lang) -> Result<Written, ReportError> {
+    let s = crate::summarize(host, lang);
+    let all = WipeCertificate::load_dir(certificates);
+    let certs = certificates_for(&s.probe, &all);
+    let date = crate::certificate::now();
+    let sheet = out.unwrap_or_else(|| certificates.join(format!("sheet-{}.html", label.name)));
+    let inventory = inventory.unwrap_or_else(|| certificates.join("inventory.csv"));
+    crate::certificate::write_atomic(&sheet, sheet_html(&s.probe, &s.verdict, &certs, label, &date, lang).as_bytes())?;
+    append_inventory(&inventory, &csv_line(&s.probe, &s.verdict, &certs, label, &date))?;
+    Ok(Written { sheet, inventory })
 }
 
 /// Appends one line (and the header when the file is new), then fsyncs.

@@ -81,6 +81,9 @@ const SUITES: &[Suite] = &[
     // The test image booted in QEMU (SeaBIOS and OVMF): setup, a service through the proxy,
     // reboot, RAUC update, fallback, NVMe wipe (tests/qemu/, about 12 minutes on 2 cores).
     Suite { name: "qemu", program: "bash", args: &["tests/qemu/run-tests.sh"], minutes: 35 },
+    // Install mode in QEMU: boot from a USB stick, install onto an NVMe disk through the API,
+    // boot the installed disk alone (3 to 8 minutes; its own image directory).
+    Suite { name: "qemu install", program: "bash", args: &["tests/qemu/install-tests.sh"], minutes: 20 },
 ];
 
 fn test(root: &Path, only: &[String]) -> Result<(), String> {

@@ -218,7 +218,7 @@ pub struct BoxRestored {
 /// exists. Needs the setup code; refused once setup is done.
 #[utoipa::path(post, path = "/setup/restore", tag = "setup", security(()), request_body = BoxRestoreRequest, responses((status = 200, body = BoxRestored), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn restore_box(State(admins): State<Admins>, State(b): State<Backups>, ClientIp(ip): ClientIp, ApiJson(req): ApiJson<BoxRestoreRequest>) -> Result<Json<BoxRestored>, ApiError> {
-    admins.check_setup_code(&req.code, ip)?;
+    admins.check_setup_code(&req.code, ip, "backup_restore_box")?;
     let box_name = b.restore_box(req.location, &req.password, req.box_name.as_ref(), &format!("anonymous@{ip}")).await?;
     Ok(Json(BoxRestored { box_name }))
 }

@@ -9,6 +9,7 @@ use crate::apps::AppError;
 use crate::jobs::JobError;
 use crate::firewall::FirewallError;
 use crate::backup::BackupError;
+use crate::install::InstallError;
 use crate::store::StoreError;
 use crate::web::access::AccessError;
 use axum::Json;
@@ -44,6 +45,8 @@ pub enum ApiError {
     App(#[from] AppError),
     #[error(transparent)]
     Firewall(#[from] FirewallError),
+    #[error(transparent)]
+    Install(#[from] InstallError),
 }
 
 /// The body of every error answer.
@@ -132,6 +135,16 @@ impl ApiError {
                 FirewallError::NothingPending => (StatusCode::CONFLICT, "firewall_nothing_pending"),
                 FirewallError::NotFresh => (StatusCode::CONFLICT, "firewall_not_fresh"),
                 FirewallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Install(e) => match e {
+                InstallError::NotOffered(_) => (StatusCode::CONFLICT, "install_not_offered"),
+                InstallError::UnknownDisk(_) => (StatusCode::NOT_FOUND, "install_disk_unknown"),
+                InstallError::WrongConfirmation { .. } => (StatusCode::BAD_REQUEST, "install_confirm_wrong"),
+                InstallError::TooSmall { .. } => (StatusCode::BAD_REQUEST, "install_target_too_small"),
+                InstallError::Running { .. } => (StatusCode::CONFLICT, "install_running"),
+                InstallError::NoResult => (StatusCode::NOT_FOUND, "install_no_result"),
+                InstallError::Reboot(_) => (StatusCode::BAD_GATEWAY, "install_restart_failed"),
+                InstallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }

@@ -4,12 +4,14 @@
 //!
 //! Invariants: every route requires a session or the local socket, except the ones marked
 //! `security(())` (health, setup, login) — a test enumerates the document to enforce it.
+//! Install mode's routes also accept, before setup, the setup code in `X-Setup-Code`.
 //! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
 
 mod access;
 mod accounts;
 pub mod backup;
 mod hardware;
+pub mod install;
 mod apps;
 pub mod error;
 pub mod extract;
@@ -41,6 +43,8 @@ impl utoipa::Modify for SessionCookie {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
+        // Install mode before setup (`api::install`): the box's setup code in a header.
+        components.add_security_scheme("setup_code", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Setup-Code"))));
     }
 }
 
@@ -75,6 +79,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(backup::ssh_key))
         .routes(routes!(backup::restore_box))
         .routes(routes!(hardware::hardware))
+        .routes(routes!(install::view, install::start))
+        .routes(routes!(install::sheet))
+        .routes(routes!(install::restart))
         .routes(routes!(apps::catalog))
         .routes(routes!(apps::catalog_entry))
         .routes(routes!(apps::list, apps::install))

@@ -15,9 +15,12 @@ pub struct Health {
     pub status: String,
     pub version: String,
     pub setup_done: bool,
+    /// The box runs from a removable Panier disk (the workshop's USB stick) and offers to
+    /// install itself onto an internal disk (`/admin/setup/install`).
+    pub install_mode: bool,
 }
 
-pub fn health_of(status: &Status) -> Result<Health, ApiError> {
+pub fn health_of(status: &Status, install_mode: bool) -> Result<Health, ApiError> {
     let setup_done = match status.mode() {
         Mode::Normal => status.report_setup_done()?,
         Mode::Diagnostic => false,
@@ -26,13 +29,13 @@ pub fn health_of(status: &Status) -> Result<Health, ApiError> {
         Mode::Normal => "ok",
         Mode::Diagnostic => "diagnostic",
     };
-    Ok(Health { status: label.into(), version: crate::status::VERSION.into(), setup_done })
+    Ok(Health { status: label.into(), version: crate::status::VERSION.into(), setup_done, install_mode })
 }
 
 /// Whether the agent is up, its version and whether setup is done. No session needed.
 #[utoipa::path(get, path = "/health", tag = "system", security(()), responses((status = 200, body = Health)))]
-pub async fn health(State(status): State<Status>) -> Result<Json<Health>, ApiError> {
-    health_of(&status).map(Json)
+pub async fn health(State(status): State<Status>, State(install): State<crate::install::Install>) -> Result<Json<Health>, ApiError> {
+    health_of(&status, install.offered()).map(Json)
 }
 
 /// The dashboard's figures: box, readings, health issues, diagnosis.

@@ -9,6 +9,7 @@ mod backup;
 pub mod client;
 mod diagnostic;
 mod firewall;
+mod install;
 mod log;
 mod status;
 
@@ -50,6 +51,8 @@ pub enum Command {
     Catalog(catalog::Args),
     /// The firewall: show, explain, reload, change, confirm.
     Firewall(firewall::Args),
+    /// Install mode (booted from a Panier USB stick): install onto an internal disk.
+    Install(install::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -86,6 +89,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::App(args) => app::run(args).await,
         Command::Catalog(args) => catalog::run(args),
         Command::Firewall(args) => firewall::run(args).await,
+        Command::Install(args) => install::run(args).await,
     }
 }
 

@@ -234,11 +234,11 @@ impl Store {
         Ok(())
     }
 
-    pub fn insert_job(&self, app: &AppId, kind: &str, actor: &str) -> Result<i64, StoreError> {
+    pub fn insert_job(&self, subject: &str, kind: &str, actor: &str) -> Result<i64, StoreError> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO jobs(app, kind, actor, state, started_at) VALUES (?1, ?2, ?3, 'running', ?4)",
-            params![app.as_str(), kind, actor, super::now()],
+            params![subject, kind, actor, super::now()],
         )
         .ctx("starting a job")?;
         Ok(conn.last_insert_rowid())
@@ -275,10 +275,19 @@ impl Store {
 
     /// The latest jobs, newest first, optionally of one service.
     pub fn jobs(&self, app: Option<&AppId>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+        self.jobs_on(app.map(|a| a.as_str()), limit)
+    }
+
+    /// The latest jobs of a subject (a service id, or `jobs::BOX`), newest first.
+    pub fn jobs_of(&self, subject: &str, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+        self.jobs_on(Some(subject), limit)
+    }
+
+    fn jobs_on(&self, subject: Option<&str>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
         let conn = self.conn();
         let mut st = conn
             .prepare(&format!("SELECT {JOB_COLS} FROM jobs WHERE ?1 IS NULL OR app = ?1 ORDER BY id DESC LIMIT ?2"))
             .ctx("listing jobs")?;
-        st.query_map(params![app.map(|a| a.as_str()), limit], job_row).and_then(|rows| rows.collect()).ctx("listing jobs")
+        st.query_map(params![subject, limit], job_row).and_then(|rows| rows.collect()).ctx("listing jobs")
     }
 }

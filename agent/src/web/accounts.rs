@@ -46,6 +46,8 @@ type FieldErrors = HashMap<&'static str, String>;
 struct SetupPage {
     t: &'static Messages,
     layout: Layout,
+    /// The box started from a Panier USB stick: the page links to the install.
+    install_offered: bool,
     values: HashMap<String, String>,
     errors: FieldErrors,
     form_error: String,
@@ -60,7 +62,7 @@ impl SetupPage {
     }
 }
 
-pub async fn setup_page(State(admins): State<Admins>, State(status): State<Status>, req: Request) -> Result<Response, PageError> {
+pub async fn setup_page(State(admins): State<Admins>, State(status): State<Status>, State(install): State<crate::install::Install>, req: Request) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let settings = status.box_language();
     let lang = anonymous_language(&parts, settings);
@@ -75,12 +77,13 @@ pub async fn setup_page(State(admins): State<Admins>, State(status): State<Statu
     if let Some(name) = status.provisioned_name() {
         values.insert("box_name".to_owned(), name);
     }
-    Ok(with_cookie(render(&SetupPage { t, layout, values, errors: FieldErrors::new(), form_error: String::new() }), set))
+    Ok(with_cookie(render(&SetupPage { t, layout, install_offered: install.offered(), values, errors: FieldErrors::new(), form_error: String::new() }), set))
 }
 
 pub async fn setup_submit(
     State(admins): State<Admins>,
     State(status): State<Status>,
+    State(install): State<crate::install::Install>,
     ClientIp(ip): ClientIp,
     req: Request,
 ) -> Result<Response, PageError> {
@@ -108,7 +111,7 @@ pub async fn setup_submit(
         let mut values: HashMap<String, String> = form.clone();
         values.remove("password");
         values.remove("password2");
-        render(&SetupPage { t, layout, values, errors, form_error })
+        render(&SetupPage { t, layout, install_offered: install.offered(), values, errors, form_error })
     };
     let (Some(box_name), Some(username), Some(password), true) = (box_name, username, password, errors.is_empty()) else {
         return Ok(redisplay(errors, String::new()));

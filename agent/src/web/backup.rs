@@ -164,7 +164,7 @@ pub async fn setup_restore_submit(
     let t = messages(status.box_language());
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("").trim().to_owned();
     let result: Result<String, ApiError> = async {
-        admins.check_setup_code(&field("code"), ip)?;
+        admins.check_setup_code(&field("code"), ip, "backup_restore_box")?;
         let location = match field("source").as_str() {
             "sftp" => Location::Sftp { user: field("user"), host: field("host"), port: field("port").parse().unwrap_or(22), path: field("path") },
             "folder" => Location::Folder { path: field("folder").into() },

@@ -45,7 +45,7 @@ async fn page(State(status): State<Status>, req: axum::extract::Request) -> Resp
 /// The router served in diagnostic mode, on the admin address and on the local socket.
 pub fn router(status: Status) -> Router {
     Router::new()
-        .route("/api/v1/health", get(|State(s): State<Status>| async move { health_of(&s).map(axum::Json) }))
+        .route("/api/v1/health", get(|State(s): State<Status>| async move { health_of(&s, false).map(axum::Json) }))
         .route("/api/v1/status", get(|State(s): State<Status>| async move { s.report().map(axum::Json).map_err(ApiError::from) }))
         .route("/admin/static/panier.css", get(super::stylesheet))
         .route("/admin/lang", get(|q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {

@@ -19,6 +19,7 @@ mod dashboard;
 mod firewall;
 pub mod diagnostic;
 mod hardware;
+mod install;
 mod markdown;
 
 use crate::admins::Actor;
@@ -61,6 +62,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/backups", get(backup::page).post(backup::submit))
         .route("/admin/backups/kit/{name}", get(backup::kit_page))
         .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
+        .route("/admin/setup/install", get(install::show).post(install::submit))
+        .route("/admin/setup/install/sheet", get(install::sheet))
         .route("/admin/catalog", get(catalog::page))
         .route("/admin/catalog/{id}", get(catalog::entry).post(catalog::install))
         .route("/admin/catalog/{id}/icon.svg", get(catalog::icon))

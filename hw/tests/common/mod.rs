@@ -29,6 +29,12 @@ impl Loop {
         Loop { dir, file, dev }
     }
 
+    /// Attaches an existing backing file (kept in `dir`).
+    pub fn attach(dir: tempfile::TempDir, file: PathBuf) -> Self {
+        let dev = PathBuf::from(run("losetup", &["--find", "--show", "--partscan", file.to_str().unwrap()]));
+        Loop { dir, file, dev }
+    }
+
     pub fn name(&self) -> String {
         self.dev.file_name().unwrap().to_string_lossy().into_owned()
     }
