@@ -23,33 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/qemu/lib.sh
 . "$here/lib.sh"
 
-suite_start=$(date +%s)
-passed=0 failed=0
-figures=()
-pass() { passed=$((passed + 1)); log "ok: $*"; }
-figure() { figures+=("$*"); log "figure: $*"; }
-
-VM_DIR=$(mktemp -d /var/tmp/panier-install.XXXXXX)
-cleanup() {
-  local rc=$?
-  if vm_running; then kill "$VM_PID" 2>/dev/null || true; fi
-  if [ "$rc" -ne 0 ]; then
-    failed=$((failed + 1))
-    log "last lines of the serial console:"
-    tail -n 40 "$VM_DIR/serial.log" >&2 2>/dev/null || true
-  fi
-  if [ "${PANIER_KEEP_VM_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-    log "VM directory kept: $VM_DIR"
-  else
-    rm -rf "$VM_DIR"
-  fi
-  if [ "${#figures[@]}" -gt 0 ]; then
-    log "figures:"
-    printf '  %s\n' "${figures[@]}" >&2
-  fi
-  echo "qemu install tests: $passed passed, $failed failed"
-}
-trap cleanup EXIT
+suite_begin "qemu install tests" install
 
 image_dir=${PANIER_TEST_IMAGE_DIR:-}
 if [ -z "$image_dir" ]; then
@@ -62,32 +36,6 @@ fi
 STICK_SERIAL=PANIERSTICK1
 NVME_SERIAL=PANIERNVME42
 BOX=mediatheque-test
-
-# start_box FIRMWARE DRIVE_ARGS...: like lib.sh's vm_start, with the drives given (a USB stick
-# and an NVMe disk here, not vm_start's virtio disk). QEMU exits on a reboot (-no-reboot): a
-# restart is where the workshop removes the stick.
-start_box() {
-  local firmware=$1
-  shift
-  VM_HTTP=$(free_port)
-  VM_HTTPS=$(free_port)
-  VM_SSH=$(free_port)
-  local fw=()
-  if [ "$firmware" = ovmf ]; then
-    [ -f "$VM_DIR/OVMF_VARS.fd" ] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$VM_DIR/OVMF_VARS.fd"
-    fw=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-        -drive "if=pflash,format=raw,file=$VM_DIR/OVMF_VARS.fd")
-  fi
-  : > "$VM_DIR/serial.log"
-  rm -f "$VM_DIR/reset.mark" "$VM_DIR/unstall.mark"
-  VM_STARTED_AT=$(date +%s)
-  nice qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 2048 -no-reboot \
-    "${fw[@]}" "$@" \
-    -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$VM_HTTP-:80,hostfwd=tcp:127.0.0.1:$VM_HTTPS-:443,hostfwd=tcp:127.0.0.1:$VM_SSH-:22" \
-    -display none -serial "file:$VM_DIR/serial.log" -monitor "unix:$VM_DIR/monitor.sock,server=on,wait=off" &
-  VM_PID=$!
-  log "VM started ($firmware, pid $VM_PID): https://127.0.0.1:$VM_HTTPS/, ssh port $VM_SSH, serial $VM_DIR/serial.log"
-}
 
 # wait_exit TIMEOUT: waits until QEMU has exited (a reboot with -no-reboot, a power-off).
 wait_exit() {
@@ -124,7 +72,7 @@ efi_put "$stick" "$VM_KEY.pub" /panier/authorized_keys
 truncate -s 40G "$internal"
 stick_uuid=$(sfdisk --json "$stick" | jq -r .partitiontable.id)
 
-start_box ovmf \
+vm_boot ovmf -no-reboot \
   -device qemu-xhci,id=xhci \
   -drive "if=none,id=stick,file=$stick,format=raw,cache=unsafe" \
   -device "usb-storage,bus=xhci.0,drive=stick,serial=$STICK_SERIAL,bootindex=1" \
@@ -209,7 +157,7 @@ efi_grubenv "$internal" | tr '\n' ' ' | grep -q 'ORDER=A B A_OK=1 A_TRY=0 B_OK=0
 pass "internal disk: Panier's partitions with a new disk UUID, the box's provisioning, grubenv on slot A"
 
 # --- 3. The installed box, from its internal disk alone, under legacy BIOS ---------------------
-start_box seabios -drive "if=none,id=internal,file=$internal,format=raw,cache=unsafe" -device "nvme,serial=$NVME_SERIAL,drive=internal,bootindex=1"
+vm_boot seabios -no-reboot -drive "if=none,id=internal,file=$internal,format=raw,cache=unsafe" -device "nvme,serial=$NVME_SERIAL,drive=internal,bootindex=1"
 t=$(wait_serial 'panier-ready: http' 900)
 figure "power-on → panier ready, the installed box (SeaBIOS, first boot: data grown and formatted): $t s"
 grep -aq "Panier: booting system A from hd0,gpt3" "$VM_DIR/serial.log" || fail "GRUB did not boot slot A of the internal disk"
@@ -232,4 +180,3 @@ pass "the stick's SSH key does not open the installed box"
 
 vm_monitor system_powerdown > /dev/null
 wait_exit 120
-figure "QEMU install tests: $(( $(date +%s) - suite_start )) s"

@@ -18,6 +18,46 @@ VM_STARTED_AT=0
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
+# suite_begin NAME PREFIX: starts a suite: check counters, figures, a VM directory
+# (/var/tmp/panier-PREFIX.*, kept when the suite fails or PANIER_KEEP_VM_DIR=1) and the report
+# at exit (figures, firmware stalls, the serial console's end on a failure, and a closing
+# "NAME: N passed, N failed" line).
+suite_begin() {
+  SUITE_NAME=$1
+  SUITE_START=$(date +%s)
+  passed=0 failed=0
+  figures=()
+  VM_DIR=$(mktemp -d "/var/tmp/panier-$2.XXXXXX")
+  trap suite_end EXIT
+  # A command that fails outside a check ends the suite (set -e): say which one.
+  trap 'log "FAIL: \`$BASH_COMMAND\` failed (exit $?) at line $LINENO"' ERR
+}
+pass() { passed=$((passed + 1)); log "ok: $*"; }
+figure() { figures+=("$*"); log "figure: $*"; }
+
+suite_end() {
+  local rc=$?
+  if vm_running; then kill "$VM_PID" 2>/dev/null || true; fi
+  if [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+    log "last lines of the serial console:"
+    tail -n 40 "$VM_DIR/serial.log" >&2 2>/dev/null || true
+  fi
+  if [ -s "$VM_DIR/stalls.log" ]; then
+    log "firmware stalls before GRUB, each ended by a VM reset (as the box's hardware watchdog would):"
+    cat "$VM_DIR/stalls.log" "$VM_DIR"/stall-*.txt >&2
+  fi
+  if [ "${PANIER_KEEP_VM_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+    log "VM directory kept: $VM_DIR"
+  else
+    rm -rf "$VM_DIR"
+  fi
+  figures+=("$SUITE_NAME: $(( $(date +%s) - SUITE_START )) s")
+  log "figures:"
+  printf '  %s\n' "${figures[@]}" >&2
+  echo "$SUITE_NAME: $passed passed, $failed failed"
+}
+
 free_port() {
   local port
   while :; do
@@ -26,10 +66,10 @@ free_port() {
   done
 }
 
-# vm_start DISK seabios|ovmf [extra qemu args...]
-vm_start() {
-  local disk=$1 firmware=$2
-  shift 2
+# vm_boot seabios|ovmf QEMU_ARGS...: boots a VM with the drives (and any other options) given.
+vm_boot() {
+  local firmware=$1
+  shift
   VM_HTTP=$(free_port)
   VM_HTTPS=$(free_port)
   VM_SSH=$(free_port)
@@ -42,14 +82,19 @@ vm_start() {
   : > "$VM_DIR/serial.log"
   rm -f "$VM_DIR/reset.mark" "$VM_DIR/unstall.mark"
   VM_STARTED_AT=$(date +%s)
-  qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 2048 \
-    "${fw[@]}" \
-    -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+  nice qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 2048 \
+    "${fw[@]}" "$@" \
     -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$VM_HTTP-:80,hostfwd=tcp:127.0.0.1:$VM_HTTPS-:443,hostfwd=tcp:127.0.0.1:$VM_SSH-:22" \
-    -display none -serial "file:$VM_DIR/serial.log" -monitor "unix:$VM_DIR/monitor.sock,server=on,wait=off" \
-    "$@" &
+    -display none -serial "file:$VM_DIR/serial.log" -monitor "unix:$VM_DIR/monitor.sock,server=on,wait=off" &
   VM_PID=$!
   log "VM started ($firmware, pid $VM_PID): http://127.0.0.1:$VM_HTTP/, https://127.0.0.1:$VM_HTTPS/, ssh port $VM_SSH, serial $VM_DIR/serial.log"
+}
+
+# vm_start DISK seabios|ovmf [extra qemu args...]: boots DISK as the VM's virtio disk.
+vm_start() {
+  local disk=$1 firmware=$2
+  shift 2
+  vm_boot "$firmware" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "$@"
 }
 
 vm_running() { [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; }

@@ -18,7 +18,7 @@
 #      donor's data): the controller's format or sanitize, a full read-back, the certificate,
 #      and the data gone from the disk's backing file on the host.
 # Prints figures (compressed image size against its budget, power-on → panier ready) and a
-# closing "N passed, N failed, N skipped" line.
+# closing "N passed, N failed" line.
 #
 # Environment: PANIER_TEST_IMAGE_DIR, an image already built by build-test-image.sh (skips the
 # build); PANIER_BIN (see build-test-image.sh); PANIER_KEEP_VM_DIR=1 keeps the VM directory.
@@ -28,36 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/qemu/lib.sh
 . "$here/lib.sh"
 
-suite_start=$(date +%s)
-passed=0 failed=0 skipped=0
-figures=()
-pass() { passed=$((passed + 1)); log "ok: $*"; }
-skip() { skipped=$((skipped + 1)); log "SKIP: $*"; }
-figure() { figures+=("$*"); log "figure: $*"; }
-
-VM_DIR=$(mktemp -d /var/tmp/panier-qemu.XXXXXX)
-cleanup() {
-  local rc=$?
-  if vm_running; then kill "$VM_PID" 2>/dev/null || true; fi
-  if [ "$rc" -ne 0 ]; then
-    failed=$((failed + 1))
-    log "last lines of the serial console:"
-    tail -n 40 "$VM_DIR/serial.log" >&2 2>/dev/null || true
-  fi
-  if [ "${PANIER_KEEP_VM_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-    log "VM directory kept: $VM_DIR"
-  else
-    rm -rf "$VM_DIR"
-  fi
-  if [ -s "$VM_DIR/stalls.log" ]; then
-    log "firmware stalls before GRUB, each ended by a VM reset (as the box's hardware watchdog would):"
-    cat "$VM_DIR/stalls.log" "$VM_DIR"/stall-*.txt >&2
-  fi
-  echo "qemu system tests: $passed passed, $failed failed, $skipped skipped"
-}
-trap cleanup EXIT
-# A command that fails outside a check ends the suite (set -e): say which one.
-trap 'log "FAIL: \`$BASH_COMMAND\` failed (exit $?) at line $LINENO"' ERR
+suite_begin "qemu system tests" qemu
 
 image_dir=${PANIER_TEST_IMAGE_DIR:-}
 if [ -z "$image_dir" ]; then
@@ -271,6 +242,3 @@ if grep -q PANIER-DONOR-DATA "$nvme"; then fail "the donor's data is still in th
 figure "NVMe wipe (64 MiB, full verification): steps $(jq -c '[.steps[] | {method, error}]' <<< "$cert")"
 pass "NVMe disk wiped by the controller ($method), certificate verified, data gone from the backing file"
 
-figure "QEMU suite: $(( $(date +%s) - suite_start )) s"
-log "figures:"
-printf '  %s\n' "${figures[@]}" >&2
