@@ -25,13 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 suite_begin "qemu install tests" install
 
-image_dir=${PANIER_TEST_IMAGE_DIR:-}
-if [ -z "$image_dir" ]; then
-  image_dir=/var/cache/panier/image/test
-  build_start=$(date +%s)
-  "$here/build-test-image.sh" "$image_dir"
-  figure "test image build: $(( $(date +%s) - build_start )) s"
-fi
+use_test_image
 
 STICK_SERIAL=PANIERSTICK1
 NVME_SERIAL=PANIERNVME42

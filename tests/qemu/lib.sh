@@ -35,6 +35,19 @@ suite_begin() {
 pass() { passed=$((passed + 1)); log "ok: $*"; }
 figure() { figures+=("$*"); log "figure: $*"; }
 
+# use_test_image: sets image_dir to PANIER_TEST_IMAGE_DIR, or to the test image that
+# build-test-image.sh keeps in its default directory (built, or rebuilt when an input changed).
+use_test_image() {
+  image_dir=${PANIER_TEST_IMAGE_DIR:-}
+  if [ -z "$image_dir" ]; then
+    image_dir=/var/cache/panier/image/test
+    local start
+    start=$(date +%s)
+    "$(dirname "${BASH_SOURCE[0]}")/build-test-image.sh" "$image_dir"
+    figure "test image build: $(( $(date +%s) - start )) s"
+  fi
+}
+
 suite_end() {
   local rc=$?
   if vm_running; then kill "$VM_PID" 2>/dev/null || true; fi
