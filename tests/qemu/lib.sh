@@ -29,7 +29,9 @@ suite_begin() {
   figures=()
   VM_DIR=$(mktemp -d "/var/tmp/panier-$2.XXXXXX")
   trap suite_end EXIT
-  # A command that fails outside a check ends the suite (set -e): say which one.
+  # A command that fails outside a check ends the suite (set -e): say which one, also inside
+  # a function (-E).
+  set -E
   trap 'log "FAIL: \`$BASH_COMMAND\` failed (exit $?) at line $LINENO"' ERR
 }
 pass() { passed=$((passed + 1)); log "ok: $*"; }
@@ -146,8 +148,10 @@ FIRMWARE_LIMIT=${PANIER_QEMU_FIRMWARE_LIMIT:-180}
 # reports them); a reset that stalls three times in a row fails the suite.
 vm_unstall() {
   local restart boot since now n
-  restart=$(grep -an 'reboot: Restarting system' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 | cut -d: -f1)
-  boot=$(grep -an 'Panier: booting system' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 | cut -d: -f1)
+  # (`|| true`: grep finding nothing fails the pipeline, which under `set -e -o pipefail`
+  # would end the suite without a word.)
+  restart=$(grep -an 'reboot: Restarting system' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 | cut -d: -f1 || true)
+  boot=$(grep -an 'Panier: booting system' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 | cut -d: -f1 || true)
   restart=${restart:-0} boot=${boot:-0}
   if [ "$boot" -gt "$restart" ] || { [ "$restart" = 0 ] && [ "$boot" != 0 ]; }; then
     return 0
