@@ -83,7 +83,9 @@ pub fn machine(host: &Host, notes: &mut Vec<String>) -> Machine {
     }
     let dmi = |field: &str| host.attr(&format!("{DMI}/{field}")).filter(|v| !is_placeholder(v));
     let serial = dmi("product_serial");
-    if serial.is_none() && host.exists(&format!("{DMI}/product_serial")) {
+    // Root only on most kernels; an empty or placeholder serial (QEMU's default) is no news.
+    let serial_path = format!("{DMI}/product_serial");
+    if serial.is_none() && host.exists(&serial_path) && host.read(&serial_path).is_err() {
         notes.push("the machine's serial number is unreadable (run as root)".into());
     }
     Machine {
