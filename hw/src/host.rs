@@ -194,6 +194,8 @@ pub struct Host {
     root: PathBuf,
     commands: Box<dyn CommandRunner>,
     trail: Option<Trail>,
+    /// System paths a fixture holds that could not be read when it was captured.
+    unreadable: Vec<String>,
 }
 
 impl Host {
@@ -203,12 +205,12 @@ impl Host {
     }
 
     pub fn new(root: impl Into<PathBuf>, commands: Box<dyn CommandRunner>) -> Self {
-        Self { root: root.into(), commands, trail: None }
+        Self { root: root.into(), commands, trail: None, unreadable: Vec::new() }
     }
 
-    /// The same host, keeping a [`Trail`] of what it hands out (see [`Host::trail`]).
-    pub fn recording(root: impl Into<PathBuf>, commands: Box<dyn CommandRunner>) -> Self {
-        Self { trail: Some(Trail::default()), ..Self::new(root, commands) }
+    /// The same host, keeping a [`Trail`] of what it hands out from now on (see [`Host::trail`]).
+    pub fn recording(self) -> Self {
+        Self { trail: Some(Trail::default()), ..self }
     }
 
     /// What a recording host handed out so far; `None` for a host that does not record.
@@ -227,17 +229,20 @@ impl Host {
         }
     }
 
-    /// A fixture machine directory holding `root/` and `commands.toml`.
-    /// A captured machine. Git keeps no empty directories, yet sysfs is full of meaningful
-    /// ones (`wireless/`, `holders/`), so `empty-dirs.txt` lists them and they are made here.
+    /// A captured machine: a directory holding `root/` and `commands.toml`. Git keeps no
+    /// empty directories, yet sysfs is full of meaningful ones (`wireless/`, `holders/`), so
+    /// `empty-dirs.txt` lists them and they are made here. `unreadable.txt` lists the files
+    /// that existed but could not be read (the DMI serial without root): reading them fails.
     pub fn fixture(dir: &Path) -> Result<Self, CommandError> {
-        if let Ok(list) = std::fs::read_to_string(dir.join("empty-dirs.txt")) {
-            for rel in list.lines().filter(|l| !l.trim().is_empty()) {
-                let _ = std::fs::create_dir_all(dir.join("root").join(rel.trim()));
-            }
+        let lines = |file: &str| -> Vec<String> {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+            text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+        };
+        for rel in lines("empty-dirs.txt") {
+            let _ = std::fs::create_dir_all(dir.join("root").join(rel));
         }
         let commands = CapturedCommands::load(&dir.join("commands.toml"))?;
-        Ok(Self::new(dir.join("root"), Box::new(commands)))
+        Ok(Self { unreadable: lines("unreadable.txt"), ..Self::new(dir.join("root"), Box::new(commands)) })
     }
 
     pub fn is_system(&self) -> bool {
@@ -257,7 +262,11 @@ impl Host {
 
     /// A file's bytes (efivarfs variables, SCSI VPD pages).
     pub fn read_bytes(&self, system_path: &str) -> io::Result<Vec<u8>> {
-        let result = std::fs::read(self.path(system_path));
+        let result = if self.unreadable.iter().any(|p| p == system_path) {
+            Err(io::Error::new(io::ErrorKind::PermissionDenied, "unreadable when captured"))
+        } else {
+            std::fs::read(self.path(system_path))
+        };
         self.note(|| Access::Read { path: system_path.to_string(), content: result.as_ref().ok().cloned() });
         result
     }

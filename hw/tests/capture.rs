@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use panier_hw::capture::{self, CaptureOptions};
-use panier_hw::host::{CapturedCommands, Host};
+use panier_hw::host::Host;
 use panier_hw::i18n::Lang;
 use panier_hw::probe::{self, Probe};
 use panier_hw::wipe;
@@ -18,10 +18,8 @@ fn fixture_dir(name: &str) -> PathBuf {
 
 /// Captures a fixture machine as if it were a live one.
 fn capture_fixture(name: &str, out: &Path, options: &CaptureOptions) -> capture::CaptureReport {
-    let dir = fixture_dir(name);
-    Host::fixture(&dir).expect("fixture loads (and makes its empty directories)");
-    let commands = CapturedCommands::load(&dir.join("commands.toml")).unwrap();
-    capture::capture(&dir.join("root"), Box::new(commands), out, options).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let source = Host::fixture(&fixture_dir(name)).expect("fixture loads");
+    capture::capture(source, out, options).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// What legitimately changes between two reads of a live machine: temperatures (CPU and
@@ -162,4 +160,23 @@ fn an_anonymized_capture_replaces_serials_and_macs_everywhere_and_the_same_way()
         nic.mac = anon.mac.clone();
     }
     assert_eq!(p, expected);
+}
+
+#[test]
+fn a_file_that_could_not_be_read_stays_unreadable_in_the_capture() {
+    // As a capture made without root sees the DMI serial (root only on most kernels).
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("lenovo-without-root");
+    let status = std::process::Command::new("cp").arg("-a").arg(fixture_dir("lenovo-m720q-sata-ssd")).arg(&source).status().unwrap();
+    assert!(status.success());
+    std::fs::write(source.join("unreadable.txt"), "/sys/class/dmi/id/product_serial\n").unwrap();
+    let p = probe::probe(&Host::fixture(&source).unwrap());
+    assert_eq!(p.machine.serial, None);
+    assert!(p.notes.iter().any(|n| n.contains("serial number is unreadable")), "{:?}", p.notes);
+
+    let out = tmp.path().join("capture");
+    let report = capture::capture(Host::fixture(&source).unwrap(), &out, &CaptureOptions::default()).unwrap();
+    assert!(report.mismatch.is_empty(), "{:?}", report.mismatch);
+    assert_eq!(std::fs::read_to_string(out.join("unreadable.txt")).unwrap(), "/sys/class/dmi/id/product_serial\n");
+    assert_eq!(probe::probe(&Host::fixture(&out).unwrap()), p);
 }

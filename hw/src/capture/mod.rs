@@ -8,6 +8,7 @@
 //! - `root/`: each file the probe read, with the bytes it read, each directory it listed and
 //!   each link it followed, at the same place (see [`tree`]);
 //! - `empty-dirs.txt`: the directories in `root/` that hold nothing (git keeps none);
+//! - `unreadable.txt` (when needed): files that exist but could not be read;
 //! - `commands.toml` and one file per output: every command the probe ran, with its exit
 //!   status, standard output and standard error, and `missing` for tools not installed;
 //! - `probe.json`: the probe as the capturing machine saw it.
@@ -38,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::host::{Access, CommandOutcome, CommandRunner, Host, SystemCommands};
+use crate::host::{Access, CommandOutcome, Host};
 use crate::i18n::Lang;
 use crate::probe::{self, Probe};
 use crate::wipe;
@@ -81,20 +82,16 @@ pub enum CaptureError {
 
 /// Captures the machine we run on into `dir` (a new or empty directory).
 pub fn capture_system(dir: &Path, options: &CaptureOptions) -> Result<CaptureReport, CaptureError> {
-    capture(Path::new("/"), Box::new(SystemCommands), dir, options)
+    capture(Host::system(), dir, options)
 }
 
-/// Captures the machine seen through `root` and `commands` (the tests capture fixtures).
-pub fn capture(
-    root: &Path,
-    commands: Box<dyn CommandRunner>,
-    dir: &Path,
-    options: &CaptureOptions,
-) -> Result<CaptureReport, CaptureError> {
+/// Captures the machine `source` sees (the tests capture fixture machines).
+pub fn capture(source: Host, dir: &Path, options: &CaptureOptions) -> Result<CaptureReport, CaptureError> {
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(CaptureError::NotEmpty { path: dir.to_path_buf() });
     }
-    let host = Host::recording(root, commands);
+    let host = source.recording();
+    let root = host.root();
     let live = probe::probe(&host);
     for disk in &live.disks {
         wipe::firmware_plan(&host, &disk.identity, Lang::En);
@@ -115,6 +112,10 @@ pub fn capture(
     let mut tree = tree::Tree::new(root, &partial_root, &edit);
     tree.write(&accesses).map_err(write_err)?;
     let files = tree.files;
+    if !tree.unreadable.is_empty() {
+        let list: String = tree.unreadable.iter().map(|p| format!("{p}\n")).collect();
+        std::fs::write(partial.join("unreadable.txt"), list).map_err(write_err)?;
+    }
     let (commands, notes) = write_commands(&partial, &accesses, &anonymizer).map_err(write_err)?;
     let empty = tree::empty_dirs(&partial_root).map_err(write_err)?;
     let empty_list: String = empty.iter().map(|d| format!("{d}\n")).collect();

@@ -8,8 +8,9 @@
 //! `/proc/self/mountinfo` stays a file under `proc/self/`, not under a process number.
 //!
 //! What is written: the bytes each read returned (the first read when a file was read twice);
-//! nothing for a read that failed (the probe cannot tell "unreadable" from "absent"); an
-//! empty file for a file whose existence only was checked;
+//! for a file that exists but could not be read, an empty file and its path in
+//! [`Tree::unreadable`] (`unreadable.txt`: a fixture fails to read it, as root cannot make a
+//! file it can read unreadable); an empty file for a file whose existence only was checked;
 //! a directory for a directory that was listed or checked; for a listed directory, its
 //! entries that are links (sysfs's `slaves/`, `holders/` and class directories hold links,
 //! and the probe uses their names). Plain entries of a listed directory that the probe never
@@ -32,11 +33,13 @@ pub(super) struct Tree<'a> {
     /// Applied to every file's bytes before it is written (anonymization).
     edit: &'a dyn Fn(&[u8]) -> Vec<u8>,
     pub files: usize,
+    /// System paths of files that exist but could not be read.
+    pub unreadable: Vec<String>,
 }
 
 impl<'a> Tree<'a> {
     pub fn new(live: &'a Path, dest: &'a Path, edit: &'a dyn Fn(&[u8]) -> Vec<u8>) -> Self {
-        Self { live, dest, edit, files: 0 }
+        Self { live, dest, edit, files: 0, unreadable: Vec::new() }
     }
 
     /// Writes what the accesses saw: file contents first, so that an existence check made
@@ -50,6 +53,13 @@ impl<'a> Tree<'a> {
         }
         for access in accesses {
             match access {
+                Access::Read { path, content: None }
+                    if self.live.join(path.trim_start_matches('/')).is_file() && !self.unreadable.contains(path) =>
+                {
+                    let at = self.place(path)?;
+                    self.write_file(&at, b"")?;
+                    self.unreadable.push(path.clone());
+                }
                 Access::Exists { path, exists: true } => {
                     let at = self.place(path)?;
                     if self.live.join(&at).is_dir() {
