@@ -114,13 +114,13 @@ pub fn capture(source: Host, dir: &Path, options: &CaptureOptions) -> Result<Cap
     let files = tree.files;
     if !tree.unreadable.is_empty() {
         let list: String = tree.unreadable.iter().map(|p| format!("{p}\n")).collect();
-        std::fs::write(partial.join("unreadable.txt"), list).map_err(write_err)?;
+        write(&partial.join("unreadable.txt"), &list).map_err(write_err)?;
     }
     let (commands, notes) = write_commands(&partial, &accesses, &anonymizer).map_err(write_err)?;
     let empty = tree::empty_dirs(&partial_root).map_err(write_err)?;
     let empty_list: String = empty.iter().map(|d| format!("{d}\n")).collect();
-    std::fs::write(partial.join("empty-dirs.txt"), empty_list).map_err(write_err)?;
-    std::fs::write(partial.join("probe.json"), format!("{probe_json}\n")).map_err(write_err)?;
+    write(&partial.join("empty-dirs.txt"), &empty_list).map_err(write_err)?;
+    write(&partial.join("probe.json"), &format!("{probe_json}\n")).map_err(write_err)?;
 
     let reread = Host::fixture(&partial)
         .map_err(|e| CaptureError::ReadBack { path: partial.clone(), message: e.to_string() })?;
@@ -180,10 +180,10 @@ fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> s
                 let stem = output_stem(argv, &mut names);
                 let ext = if stdout.trim_start().starts_with('{') { "json" } else { "txt" };
                 let stdout_file = format!("{stem}.{ext}");
-                std::fs::write(dir.join(&stdout_file), anonymizer.apply(stdout))?;
+                write(&dir.join(&stdout_file), &anonymizer.apply(stdout))?;
                 let stderr_file = (!stderr.is_empty()).then(|| format!("{stem}.stderr.txt"));
                 if let Some(file) = &stderr_file {
-                    std::fs::write(dir.join(file), anonymizer.apply(stderr))?;
+                    write(&dir.join(file), &anonymizer.apply(stderr))?;
                 }
                 list.command.push(CommandEntry { argv: argv.clone(), stdout: stdout_file, stderr: stderr_file, status: *status });
             }
@@ -192,8 +192,12 @@ fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> s
     let count = list.command.len() + list.missing.len();
     let text = toml::to_string(&list).map_err(std::io::Error::other)?;
     let header = "# Commands the probe ran, with their captured outputs (`panier hw capture`).\n\n";
-    std::fs::write(dir.join("commands.toml"), format!("{header}{text}"))?;
+    write(&dir.join("commands.toml"), &format!("{header}{text}"))?;
     Ok((count, notes))
+}
+
+fn write(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text).map_err(|e| tree::naming(path, e))
 }
 
 /// A file name from a command line: `smartctl --json=c --all /dev/sda` → `smartctl-sda`,

@@ -63,14 +63,14 @@ impl<'a> Tree<'a> {
                 Access::Exists { path, exists: true } => {
                     let at = self.place(path)?;
                     if self.live.join(&at).is_dir() {
-                        std::fs::create_dir_all(self.dest.join(&at))?;
+                        self.make_dir(&at)?;
                     } else {
                         self.write_file(&at, b"")?;
                     }
                 }
                 Access::List { path, entries: Some(entries) } => {
                     let at = self.place(path)?;
-                    std::fs::create_dir_all(self.dest.join(&at))?;
+                    self.make_dir(&at)?;
                     for name in entries {
                         let entry = at.join(name);
                         if keeps_links(&entry)
@@ -150,9 +150,9 @@ impl<'a> Tree<'a> {
             Err(_) => {}
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(|e| naming(parent, e))?;
         }
-        symlink(&target, &path)
+        symlink(&target, &path).map_err(|e| naming(&path, e))
     }
 
     fn write_file(&mut self, at: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -161,12 +161,22 @@ impl<'a> Tree<'a> {
             return Ok(());
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(|e| naming(parent, e))?;
         }
-        std::fs::write(&path, bytes)?;
+        std::fs::write(&path, bytes).map_err(|e| naming(&path, e))?;
         self.files += 1;
         Ok(())
     }
+
+    fn make_dir(&self, at: &Path) -> io::Result<()> {
+        let path = self.dest.join(at);
+        std::fs::create_dir_all(&path).map_err(|e| naming(&path, e))
+    }
+}
+
+/// The error, saying which path it is about.
+pub(super) fn naming(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// Links are kept as links in sysfs only (see the module doc).
@@ -188,8 +198,8 @@ fn split_last(system_path: &str) -> (&str, &str) {
 pub(super) fn empty_dirs(root: &Path) -> io::Result<Vec<String>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
         let mut empty = true;
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
+        for entry in std::fs::read_dir(dir).map_err(|e| naming(dir, e))? {
+            let entry = entry.map_err(|e| naming(dir, e))?;
             empty = false;
             if entry.file_type()?.is_dir() {
                 walk(root, &entry.path(), out)?;
