@@ -145,7 +145,7 @@ fn serial(host: &Host, name: &str) -> Option<String> {
                 return Some(s.trim().to_string());
             }
     // SCSI VPD page 0x80: 4 header bytes, then the serial in ASCII.
-    let raw = std::fs::read(host.path(&format!("{sys}/device/vpd_pg80"))).ok()?;
+    let raw = host.read_bytes(&format!("{sys}/device/vpd_pg80")).ok()?;
     let text = String::from_utf8_lossy(raw.get(4..)?).trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string();
     (!text.is_empty()).then_some(text)
 }

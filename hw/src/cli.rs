@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::blockdev::{self, SafetyError};
+use crate::capture::{self, CaptureError, CaptureOptions};
 use crate::certificate::{CertificateError, VerifyMode};
 use crate::flash::{self, FlashError};
 use crate::host::Host;
@@ -37,6 +38,8 @@ pub enum CliError {
     Flash(#[from] FlashError),
     #[error(transparent)]
     Safety(#[from] SafetyError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error(transparent)]
@@ -61,6 +64,8 @@ pub enum HwCommand {
     Probe(ProbeArgs),
     /// Can this machine become a Panier box? Fit, fit with notes, or unfit.
     Check(CheckArgs),
+    /// Record this machine as a test fixture: the files and command outputs the probe reads.
+    Capture(CaptureArgs),
     /// Bounded hardware tests: memory, disks, CPU under load, network links.
     Selftest(SelftestArgs),
     /// Erase a disk for reuse, verify, and write a wipe certificate.
@@ -77,6 +82,17 @@ pub struct ProbeArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// A new (or empty) directory to write the capture into.
+    pub dir: PathBuf,
+    /// Replace serial numbers and MAC addresses, the same way everywhere.
+    #[arg(long)]
+    pub anonymize: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -185,6 +201,11 @@ pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
             }
             Ok(if s.verdict.level == Level::Unfit { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
+        HwCommand::Capture(a) => {
+            let report = capture::capture_system(&a.dir, &CaptureOptions { anonymize: a.anonymize })?;
+            if a.json { json_out(&report) } else { print_capture(&report, a.anonymize, lang) }
+            Ok(if report.mismatch.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         HwCommand::Selftest(a) => {
             let options = SelftestOptions {
                 memory_mib: a.memory_mib,
@@ -257,6 +278,18 @@ fn confirm(host: &Host, device: &Path, given: Option<&str>, lang: Lang) -> Resul
     let mut typed = String::new();
     let _ = std::io::stdin().lock().read_line(&mut typed);
     Ok(typed.trim().to_string())
+}
+
+fn print_capture(report: &capture::CaptureReport, anonymized: bool, lang: Lang) {
+    let dir = report.dir.display();
+    println!("{}", tr(lang, Msg::CaptureWritten, &[("dir", &dir), ("files", &report.files), ("commands", &report.commands)]));
+    println!("{}", tr(lang, if anonymized { Msg::CaptureAnonymized } else { Msg::CaptureContains }, &[]));
+    for note in &report.notes {
+        println!("  ! {note}");
+    }
+    if !report.mismatch.is_empty() {
+        println!("{}", tr(lang, Msg::CaptureMismatch, &[("parts", &report.mismatch.join(", "))]));
+    }
 }
 
 fn print_probe(s: &HardwareSummary, lang: Lang) {

@@ -10,6 +10,11 @@
 //! that is not installed is reported as [`CommandError::Missing`] so callers can degrade to
 //! a partial result with a note instead of failing.
 //!
+//! A recording host ([`Host::recording`]) also keeps a [`Trail`] of every fact it handed out
+//! (file read, directory listed, existence checked, link read, command run), with the value
+//! it returned; `capture` turns that trail into a fixture. So every read must go through
+//! these methods, never `std::fs` on [`Host::path`], or a capture would miss it.
+//!
 //! Limits: captured commands are matched on their exact argument list; there is no
 //! simulation of timing or of state changes between calls (self-test polling is tested
 //! with a scripted runner in its own tests).
@@ -18,6 +23,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 /// Output of a command that ran (whatever its exit status).
 #[derive(Debug, Clone)]
@@ -79,11 +85,12 @@ impl CommandRunner for SystemCommands {
 }
 
 /// Answers commands from captured outputs: `commands.toml` lists
-/// `[[command]] argv = [...], stdout = "file", status = 0` and `missing = ["tool"]`.
+/// `[[command]] argv = [...], stdout = "file", status = 0` (plus `stderr = "file"` when the
+/// command wrote to it) and `missing = ["tool"]`.
 #[derive(Debug, Clone)]
 pub struct CapturedCommands {
     dir: PathBuf,
-    by_line: HashMap<String, (String, i32)>,
+    by_line: HashMap<String, Capture>,
     missing: Vec<String>,
 }
 
@@ -95,10 +102,12 @@ struct CaptureList {
     missing: Vec<String>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 struct Capture {
     argv: Vec<String>,
     stdout: String,
+    #[serde(default)]
+    stderr: Option<String>,
     #[serde(default)]
     status: i32,
 }
@@ -114,7 +123,7 @@ impl CapturedCommands {
         let by_line = parsed
             .command
             .into_iter()
-            .map(|c| (c.argv.join(" "), (c.stdout, c.status)))
+            .map(|c| (c.argv.join(" "), c))
             .collect();
         Ok(Self {
             dir: list.parent().unwrap_or(Path::new(".")).to_path_buf(),
@@ -130,12 +139,13 @@ impl CommandRunner for CapturedCommands {
             return Err(CommandError::Missing { program: program.to_string() });
         }
         let line = command_line(program, args);
-        let (file, status) =
-            self.by_line.get(&line).ok_or_else(|| CommandError::NotCaptured { command: line.clone() })?;
-        let path = self.dir.join(file);
-        let stdout = std::fs::read_to_string(&path)
-            .map_err(|source| CommandError::Capture { path: path.clone(), source })?;
-        Ok(CommandOutput { status: *status, stdout, stderr: String::new() })
+        let capture = self.by_line.get(&line).ok_or_else(|| CommandError::NotCaptured { command: line.clone() })?;
+        let read = |file: &str| {
+            let path = self.dir.join(file);
+            std::fs::read_to_string(&path).map_err(|source| CommandError::Capture { path, source })
+        };
+        let stderr = capture.stderr.as_deref().map(read).transpose()?.unwrap_or_default();
+        Ok(CommandOutput { status: capture.status, stdout: read(&capture.stdout)?, stderr })
     }
 }
 
@@ -143,46 +153,122 @@ pub fn command_line(program: &str, args: &[&str]) -> String {
     std::iter::once(program).chain(args.iter().copied()).collect::<Vec<_>>().join(" ")
 }
 
+/// One fact a [`Host`] handed out, with the value it returned (`None`: absent or unreadable).
+/// Paths are absolute system paths, as asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    Read { path: String, content: Option<Vec<u8>> },
+    Exists { path: String, exists: bool },
+    List { path: String, entries: Option<Vec<String>> },
+    Link { path: String, target: Option<PathBuf> },
+    Command { argv: Vec<String>, outcome: CommandOutcome },
+}
+
+/// What a recorded command did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandOutcome {
+    Ran { status: i32, stdout: String, stderr: String },
+    Missing,
+    /// Could not be run for another reason (the error's text).
+    Failed(String),
+}
+
+/// Every fact a recording host handed out, in order.
+#[derive(Debug, Default)]
+pub struct Trail {
+    accesses: Mutex<Vec<Access>>,
+}
+
+impl Trail {
+    fn note(&self, access: Access) {
+        self.accesses.lock().unwrap_or_else(|e| e.into_inner()).push(access);
+    }
+
+    pub fn accesses(&self) -> Vec<Access> {
+        self.accesses.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// A filesystem root plus a command runner.
 pub struct Host {
     root: PathBuf,
     commands: Box<dyn CommandRunner>,
+    trail: Option<Trail>,
+    /// System paths a fixture holds that could not be read when it was captured.
+    unreadable: Vec<String>,
 }
 
 impl Host {
     /// The machine we run on.
     pub fn system() -> Self {
-        Self { root: PathBuf::from("/"), commands: Box::new(SystemCommands) }
+        Self::new("/", Box::new(SystemCommands))
     }
 
     pub fn new(root: impl Into<PathBuf>, commands: Box<dyn CommandRunner>) -> Self {
-        Self { root: root.into(), commands }
+        Self { root: root.into(), commands, trail: None, unreadable: Vec::new() }
     }
 
-    /// A fixture machine directory holding `root/` and `commands.toml`.
-    /// A captured machine. Git keeps no empty directories, yet sysfs is full of meaningful
-    /// ones (`wireless/`, `holders/`), so `empty-dirs.txt` lists them and they are made here.
+    /// The same host, keeping a [`Trail`] of what it hands out from now on (see [`Host::trail`]).
+    pub fn recording(self) -> Self {
+        Self { trail: Some(Trail::default()), ..self }
+    }
+
+    /// What a recording host handed out so far; `None` for a host that does not record.
+    pub fn trail(&self) -> Option<&Trail> {
+        self.trail.as_ref()
+    }
+
+    /// The filesystem root (`/`, or a fixture's `root/`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn note(&self, access: impl FnOnce() -> Access) {
+        if let Some(trail) = &self.trail {
+            trail.note(access());
+        }
+    }
+
+    /// A captured machine: a directory holding `root/` and `commands.toml`. Git keeps no
+    /// empty directories, yet sysfs is full of meaningful ones (`wireless/`, `holders/`), so
+    /// `empty-dirs.txt` lists them and they are made here. `unreadable.txt` lists the files
+    /// that existed but could not be read (the DMI serial without root): reading them fails.
     pub fn fixture(dir: &Path) -> Result<Self, CommandError> {
-        if let Ok(list) = std::fs::read_to_string(dir.join("empty-dirs.txt")) {
-            for rel in list.lines().filter(|l| !l.trim().is_empty()) {
-                let _ = std::fs::create_dir_all(dir.join("root").join(rel.trim()));
-            }
+        let lines = |file: &str| -> Vec<String> {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+            text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+        };
+        for rel in lines("empty-dirs.txt") {
+            let _ = std::fs::create_dir_all(dir.join("root").join(rel));
         }
         let commands = CapturedCommands::load(&dir.join("commands.toml"))?;
-        Ok(Self::new(dir.join("root"), Box::new(commands)))
+        Ok(Self { unreadable: lines("unreadable.txt"), ..Self::new(dir.join("root"), Box::new(commands)) })
     }
 
     pub fn is_system(&self) -> bool {
         self.root == Path::new("/")
     }
 
-    /// Maps an absolute system path under this host's root.
+    /// Maps an absolute system path under this host's root. Reading through it bypasses
+    /// the trail: use the methods below.
     pub fn path(&self, system_path: &str) -> PathBuf {
         self.root.join(system_path.trim_start_matches('/'))
     }
 
     pub fn read(&self, system_path: &str) -> io::Result<String> {
-        std::fs::read_to_string(self.path(system_path))
+        let bytes = self.read_bytes(system_path)?;
+        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// A file's bytes (efivarfs variables, SCSI VPD pages).
+    pub fn read_bytes(&self, system_path: &str) -> io::Result<Vec<u8>> {
+        let result = if self.unreadable.iter().any(|p| p == system_path) {
+            Err(io::Error::new(io::ErrorKind::PermissionDenied, "unreadable when captured"))
+        } else {
+            std::fs::read(self.path(system_path))
+        };
+        self.note(|| Access::Read { path: system_path.to_string(), content: result.as_ref().ok().cloned() });
+        result
     }
 
     /// Reads a one-line sysfs attribute, trimmed; `None` when absent, unreadable or empty.
@@ -197,32 +283,50 @@ impl Host {
     }
 
     pub fn exists(&self, system_path: &str) -> bool {
-        self.path(system_path).exists()
+        let exists = self.path(system_path).exists();
+        self.note(|| Access::Exists { path: system_path.to_string(), exists });
+        exists
     }
 
     /// Sorted entry names of a directory; empty when it does not exist.
     pub fn list(&self, system_path: &str) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.path(system_path))
-            .map(|entries| {
-                entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        let names: Option<Vec<String>> = std::fs::read_dir(self.path(system_path)).ok().map(|entries| {
+            let mut names: Vec<String> =
+                entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            names.sort();
+            names
+        });
+        self.note(|| Access::List { path: system_path.to_string(), entries: names.clone() });
+        names.unwrap_or_default()
     }
 
     /// Last component of a symlink's target (a driver's name from `device/driver`).
     pub fn link_name(&self, system_path: &str) -> Option<String> {
-        let target = std::fs::read_link(self.path(system_path)).ok()?;
+        let target = self.read_link(system_path)?;
         Some(target.file_name()?.to_string_lossy().into_owned())
     }
 
     /// Resolved target of a symlink, as text (used to spot USB-attached devices).
     pub fn link_target(&self, system_path: &str) -> Option<String> {
-        std::fs::read_link(self.path(system_path)).ok().map(|p| p.to_string_lossy().into_owned())
+        self.read_link(system_path).map(|p| p.to_string_lossy().into_owned())
+    }
+
+    fn read_link(&self, system_path: &str) -> Option<PathBuf> {
+        let target = std::fs::read_link(self.path(system_path)).ok();
+        self.note(|| Access::Link { path: system_path.to_string(), target: target.clone() });
+        target
     }
 
     pub fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, CommandError> {
-        self.commands.run(program, args)
+        let result = self.commands.run(program, args);
+        self.note(|| Access::Command {
+            argv: std::iter::once(program).chain(args.iter().copied()).map(String::from).collect(),
+            outcome: match &result {
+                Ok(out) => CommandOutcome::Ran { status: out.status, stdout: out.stdout.clone(), stderr: out.stderr.clone() },
+                Err(CommandError::Missing { .. }) => CommandOutcome::Missing,
+                Err(e) => CommandOutcome::Failed(e.to_string()),
+            },
+        });
+        result
     }
 }

@@ -129,6 +129,10 @@ catalog! {
     ReportLabelHint => "Branchez la box au réseau puis ouvrez son adresse depuis un ordinateur ; le code d'installation est demandé une seule fois.", "Plug the box into the network, then open its address from a computer; the setup code is asked for once.";
     ReportNoCertificate => "Aucun certificat d'effacement pour les disques de cette machine.", "No wipe certificate for this machine's disks.";
     ReportWritten => "Fiche écrite : {html} ; inventaire : {csv}", "Sheet written: {html}; inventory: {csv}";
+    CaptureWritten => "Capture écrite dans {dir} : {files} fichiers, {commands} commandes.", "Capture written to {dir}: {files} files, {commands} commands.";
+    CaptureContains => "Elle contient les numéros de série de la machine, des disques et des barrettes mémoire, les adresses MAC et la table des montages ; aucun fichier des disques. --anonymize remplace les numéros de série et les adresses MAC.", "It holds the serial numbers of the machine, its disks and memory modules, the MAC addresses and the mount table; no file from the disks. --anonymize replaces the serial numbers and MAC addresses.";
+    CaptureAnonymized => "Numéros de série et adresses MAC remplacés ; restent la marque, le modèle, les identifiants WWN/EUI des disques et la table des montages.", "Serial numbers and MAC addresses replaced; the make, the model, the disks' WWN/EUI identifiers and the mount table remain.";
+    CaptureMismatch => "ATTENTION : la capture relue ne donne pas le même résultat que la machine ({parts}).", "WARNING: the capture, read back, does not give the same result as the machine ({parts}).";
     StMemory => "Mémoire", "Memory";
     StDiskRead => "Lecture du disque {disk}", "Disk read {disk}";
     StSmart => "Auto-test SMART {disk}", "SMART self-test {disk}";

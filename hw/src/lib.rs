@@ -4,13 +4,15 @@
 //! (can it be a box, with [`models`] advice) → [`selftest`] (does it work) → [`wipe`] and
 //! [`flash`] (destructive, both behind [`blockdev`]'s safety gate, using [`rawio`]) →
 //! [`certificate`] and [`report`] (what the workshop prints); [`install`] copies the running
-//! system from the workshop's USB stick onto a box's internal disk (behind the same gate). [`i18n`] holds every sentence
-//! in French and English; [`cli`] exposes the commands to the agent's command tree.
+//! system from the workshop's USB stick onto a box's internal disk (behind the same gate).
+//! [`i18n`] holds every sentence in French and English; [`cli`] exposes the commands to the
+//! agent's command tree; [`capture`] records a machine as a test fixture through the same probe.
 //!
 //! Entry points for the agent: [`cli::HwArgs`] + [`cli::run`], [`cli::FlashArgs`] +
 //! [`cli::run_flash`], and [`hardware_summary`] for the admin UI's Hardware page.
 
 pub mod blockdev;
+pub mod capture;
 pub mod certificate;
 pub mod cli;
 pub mod flash;

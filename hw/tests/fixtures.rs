@@ -1,5 +1,7 @@
-//! Probe and verdict on captured machines (`hw/testdata/machines/*`): sysfs, procfs and DMI
-//! trees plus `smartctl --json`, dmidecode, hdparm and nvme outputs.
+//! Probe and verdict on fixture machines (`hw/testdata/machines/*`): sysfs, procfs and DMI
+//! trees plus `smartctl --json`, dmidecode, hdparm and nvme outputs. The first five were
+//! written by hand after real machines; the `qemu-*` ones were captured by `panier hw capture`
+//! in QEMU (`testdata/capture-qemu.sh`).
 
 use std::path::PathBuf;
 
@@ -204,4 +206,119 @@ fn verdict_thresholds_on_edited_probes() {
     let mut p = base;
     p.nics.retain(|n| !n.wired);
     assert_eq!(level(&p), Level::Unfit);
+}
+
+// Machines captured from QEMU by `testdata/capture-qemu.sh` (`panier hw capture` inside the
+// project's test image; each fixture's README.md holds the QEMU command line and what it set).
+
+/// Each captured machine probes here exactly as it did in the guest (`probe.json`).
+#[test]
+fn captured_machines_probe_as_their_guest_did() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/machines");
+    let mut captured = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let Ok(text) = std::fs::read_to_string(dir.join(&name).join("probe.json")) else { continue };
+        let in_guest: Probe = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(probe::probe(&machine(&name)), in_guest, "{name}");
+        captured += 1;
+    }
+    assert!(captured >= 6, "{captured} captured machines");
+}
+
+#[test]
+fn qemu_nvme_with_a_smart_critical_warning_is_unfit() {
+    let (host, p) = probed("qemu-q35-ovmf-nvme-failing");
+    assert_eq!((p.firmware.boot_mode, p.firmware.secure_boot), (BootMode::Uefi, Some(false)));
+    let d = &p.disks[0];
+    assert_eq!((d.identity.name.as_str(), d.kind, d.system), ("nvme0n1", DiskKind::Nvme, true));
+    assert_eq!(d.identity.serial.as_deref(), Some("PANIERNVMEFAIL01"));
+    let h = d.health.as_ref().unwrap();
+    assert_eq!((h.smart_passed, h.critical_warning, h.wear_used_pct), (Some(false), Some(4), Some(0)));
+    assert_eq!(p.memory.installed_bytes(), Some(4 << 30));
+
+    let v = verdict::check(&p, &ModelDb::builtin(), Lang::En);
+    assert_eq!(v.level, Level::Unfit, "{v:#?}");
+    assert_eq!(codes(&v, Severity::Blocker), ["disk_failing", "disk_critical_warning"]);
+    assert!(codes(&v, Severity::Note).is_empty(), "{v:#?}");
+    assert_eq!(v.model.unwrap().id, "hp-elitedesk-800-g4-mini", "SMBIOS strings set on QEMU's command line");
+    let (methods, _) = wipe::firmware_plan(&host, &d.identity, Lang::En);
+    assert_eq!(methods, [Method::NvmeFormatUserData], "QEMU's controller formats, without sanitize or crypto erase");
+}
+
+#[test]
+fn qemu_healthy_nvme_with_e1000e_and_8gb_is_fit() {
+    let (_, p) = probed("qemu-q35-ovmf-nvme-e1000e");
+    let h = p.disks[0].health.as_ref().unwrap();
+    assert_eq!((h.smart_passed, h.critical_warning), (Some(true), Some(0)));
+    assert_eq!(p.machine.board.as_deref(), Some("NUC7i5BNB"));
+    let nics: Vec<_> = p.nics.iter().map(|n| (n.driver.as_deref(), n.wired, n.carrier, n.speed_mbps)).collect();
+    assert_eq!(nics, [(Some("e1000e"), true, Some(true), Some(1000))]);
+
+    let v = verdict::check(&p, &ModelDb::builtin(), Lang::Fr);
+    assert_eq!(v.level, Level::Fit, "{v:#?}");
+    assert_eq!(v.model.unwrap().id, "intel-nuc7");
+}
+
+#[test]
+fn qemu_sata_ssd_is_fit_and_offers_no_ata_erase() {
+    let (host, p) = probed("qemu-q35-ovmf-sata-ssd-e1000e");
+    let d = &p.disks[0];
+    assert_eq!((d.kind, d.identity.transport, d.identity.rotational), (DiskKind::SataSsd, Transport::Ata, false));
+    assert_eq!(d.identity.serial.as_deref(), Some("PANIERSSD01"), "from udev's database: ATA disks have no sysfs serial");
+    let h = d.health.as_ref().unwrap();
+    assert_eq!((h.smart_passed, h.reallocated_sectors, h.wear_used_pct), (Some(true), Some(0), None));
+    assert!(h.self_test_supported);
+
+    let v = verdict::check(&p, &ModelDb::builtin(), Lang::En);
+    assert_eq!(v.level, Level::Fit, "{v:#?}");
+    assert_eq!(v.model.unwrap().id, "lenovo-thinkcentre-m720q-tiny");
+    let (methods, notes) = wipe::firmware_plan(&host, &d.identity, Lang::En);
+    assert!(methods.is_empty(), "QEMU's ATA disk has no security feature set");
+    assert!(notes[0].contains("no ATA secure erase"), "{notes:?}");
+}
+
+#[test]
+fn qemu_pc_with_an_hdd_and_a_floppy_controller_is_fit_with_notes() {
+    let (_, p) = probed("qemu-pc-seabios-hdd-e1000");
+    assert_eq!(p.firmware.boot_mode, BootMode::Bios);
+    let disks: Vec<_> = p.disks.iter().map(|d| (d.identity.name.as_str(), d.kind)).collect();
+    assert_eq!(disks, [("sda", DiskKind::Hdd)], "fd0 (the i440FX floppy controller) is no disk");
+    assert!(!p.cpu.aes, "qemu64 CPU model");
+    assert_eq!(p.nics[0].driver.as_deref(), Some("e1000"));
+
+    let v = verdict::check(&p, &ModelDb::builtin(), Lang::En);
+    assert_eq!(v.level, Level::FitWithNotes, "{v:#?}");
+    assert_eq!(codes(&v, Severity::Note), ["disk_is_hdd"]);
+    let info = codes(&v, Severity::Info);
+    assert!(info.contains(&"legacy_bios") && info.contains(&"cpu_no_aes"), "{info:?}");
+    assert_eq!(v.model.unwrap().id, "dell-optiplex-3040-micro");
+}
+
+#[test]
+fn qemu_as_the_system_tests_run_it_virtio_and_2gb_is_fit_with_notes() {
+    let (_, p) = probed("qemu-q35-seabios-virtio-2gb");
+    assert_eq!(p.machine.vendor.as_deref(), Some("QEMU"));
+    assert_eq!(p.machine.serial, None);
+    assert!(!p.notes.iter().any(|n| n.contains("serial number is unreadable")), "empty, not unreadable: {:?}", p.notes);
+    assert_eq!((p.disks[0].identity.transport, p.disks[0].kind), (Transport::Virtio, DiskKind::Other));
+    assert!(p.disks[0].health.is_none());
+
+    let v = verdict::check(&p, &ModelDb::builtin(), Lang::En);
+    assert_eq!(v.level, Level::FitWithNotes, "{v:#?}");
+    assert_eq!(codes(&v, Severity::Note), ["ram_below_recommended", "disk_health_unknown"]);
+    assert!(v.model.is_none());
+}
+
+#[test]
+fn qemu_booted_from_a_usb_stick_without_a_network_card_is_unfit() {
+    let (_, p) = probed("qemu-q35-ovmf-usb-boot-no-nic");
+    let disks: Vec<_> = p.disks.iter().map(|d| (d.identity.name.as_str(), d.kind, d.system, d.is_internal())).collect();
+    assert_eq!(disks, [("sda", DiskKind::SataSsd, false, true), ("sdb", DiskKind::Usb, true, false)]);
+    assert!(p.nics.is_empty(), "unplugged through QEMU's monitor before the capture");
+
+    let v = verdict::check(&p, &ModelDb::builtin(), Lang::Fr);
+    assert_eq!(v.level, Level::Unfit, "{v:#?}");
+    assert_eq!(codes(&v, Severity::Blocker), ["no_wired_nic"]);
+    assert!(codes(&v, Severity::Note).is_empty(), "the USB stick is not judged: {v:#?}");
 }

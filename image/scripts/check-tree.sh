@@ -15,7 +15,7 @@ check() {
 }
 
 # Scripts: bash ones by their shebang, the overlay's POSIX sh ones as sh.
-mapfile -t bash_scripts < <(grep -rlE '^#!/usr/bin/env bash' image tests/qemu 2>/dev/null; ls tests/qemu/lib.sh)
+mapfile -t bash_scripts < <(grep -rlE '^#!/usr/bin/env bash' image tests/qemu hw 2>/dev/null; ls tests/qemu/lib.sh)
 mapfile -t tool_scripts < <(grep -rlE '^#!/usr/bin/env bash' tools 2>/dev/null)
 mapfile -t sh_scripts < <(grep -rlE '^#!/bin/sh' buildroot-overlay; echo buildroot-overlay/usr/libexec/panier/common.sh)
 check "shellcheck (bash)" shellcheck -x "${bash_scripts[@]}"

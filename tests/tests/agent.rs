@@ -170,6 +170,15 @@ fn hardware_tools_work_without_the_daemon() {
     assert!(probe["memory"]["total_bytes"].as_u64().unwrap() > 0);
     let check = Command::new(panier_bin()).args(["hw", "check", "--lang", "en"]).output().unwrap();
     assert!(String::from_utf8_lossy(&check.stdout).contains("Verdict"), "{}", String::from_utf8_lossy(&check.stdout));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("this-machine");
+    let capture = Command::new(panier_bin()).args(["hw", "capture", "--json"]).arg(&dir).output().unwrap();
+    assert!(capture.status.success(), "{}", String::from_utf8_lossy(&capture.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&capture.stdout).unwrap();
+    assert_eq!(report["mismatch"], serde_json::json!([]), "the capture reads back as this machine");
+    assert_eq!(report["probe"]["cpu"], probe["cpu"]);
+    assert!(dir.join("commands.toml").is_file() && dir.join("root/proc/cpuinfo").is_file());
 }
 
 /// SSH keys from headless provisioning (`ssh = true`, written by the image's provisioning)

@@ -63,8 +63,11 @@ pub fn disks(host: &Host, notes: &mut Vec<String>) -> Vec<Disk> {
     let mut smart_missing = false;
     blockdev::list_disks(host, false)
         .into_iter()
-        // eMMC boot and RPMB areas are not disks one can install on.
-        .filter(|name| !name.starts_with("zram") && !name.starts_with("sr") && !name.contains("boot") && !name.contains("rpmb"))
+        // Optical and floppy drives (`fd0`: the floppy controller of many BIOS machines, and of
+        // QEMU's pc), compressed RAM, eMMC boot and RPMB areas are not disks one can install on.
+        .filter(|name| {
+            !["zram", "sr", "fd"].iter().any(|p| name.starts_with(p)) && !name.contains("boot") && !name.contains("rpmb")
+        })
         .map(|name| {
             let identity = blockdev::identity(host, &name);
             let kind = kind(&identity);

@@ -83,7 +83,9 @@ pub fn machine(host: &Host, notes: &mut Vec<String>) -> Machine {
     }
     let dmi = |field: &str| host.attr(&format!("{DMI}/{field}")).filter(|v| !is_placeholder(v));
     let serial = dmi("product_serial");
-    if serial.is_none() && host.path(&format!("{DMI}/product_serial")).exists() {
+    // Root only on most kernels; an empty or placeholder serial (QEMU's default) is no news.
+    let serial_path = format!("{DMI}/product_serial");
+    if serial.is_none() && host.exists(&serial_path) && host.read(&serial_path).is_err() {
         notes.push("the machine's serial number is unreadable (run as root)".into());
     }
     Machine {
@@ -112,7 +114,7 @@ pub fn firmware(host: &Host, notes: &mut Vec<String>) -> Firmware {
     }
     let var = format!("/sys/firmware/efi/efivars/SecureBoot-{EFI_GLOBAL}");
     // efivarfs: 4 bytes of attributes, then the value (one byte, 1 = enabled).
-    let secure_boot = match std::fs::read(host.path(&var)) {
+    let secure_boot = match host.read_bytes(&var) {
         Ok(bytes) if bytes.len() >= 5 => Some(bytes[4] == 1),
         _ => {
             notes.push("Secure Boot state unreadable (efivarfs not mounted?)".into());
