@@ -169,7 +169,7 @@ hardware=$(https /api/v1/hardware -H "X-CSRF-Token: $csrf")
 [ "$(jq -r '[.probe.disks[] | select(.system)] | map(.name) | join(" ")' <<< "$hardware")" = nvme0n1 ] || fail "the system does not run from nvme0n1: $(jq -c '[.probe.disks[] | {name, system}]' <<< "$hardware")"
 pass "setup with the setup code from the sheet; root on nvme0n1, data partition grown to $(jq -r '.readings.disk_total_bytes / 1e9 | floor' <<< "$status") GB"
 
-if vm_ssh true 2> /dev/null; then fail "the stick's SSH key opens the installed box"; fi
+if SSH_TRIES=1 vm_ssh true 2> /dev/null; then fail "the stick's SSH key opens the installed box"; fi
 pass "the stick's SSH key does not open the installed box"
 
 vm_monitor system_powerdown > /dev/null

@@ -210,13 +210,14 @@ wait_serial() {
 SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes
   -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=8)
 
+# SSH_TRIES=1 vm_ssh …: one attempt (to check that SSH is closed).
 vm_ssh() {
-  local try rc
-  for try in 1 2 3; do
+  local try rc tries=${SSH_TRIES:-3}
+  for try in $(seq 1 "$tries"); do
     rc=0
     ssh -q -i "$VM_KEY" -p "$VM_SSH" "${SSH_OPTS[@]}" root@127.0.0.1 "$@" || rc=$?
     if [ "$rc" -ne 255 ] || ! vm_running; then return "$rc"; fi
-    [ "$try" = 3 ] || sleep 5
+    [ "$try" = "$tries" ] || sleep 5
   done
   return 255
 }
@@ -236,7 +237,7 @@ vm_scp() {
 wait_ssh() {
   local timeout=$1 start
   start=$(date +%s)
-  until vm_ssh true 2>/dev/null; do
+  until SSH_TRIES=1 vm_ssh true 2>/dev/null; do
     vm_running || fail "QEMU exited while waiting for SSH"
     [ $(( $(date +%s) - start )) -lt "$timeout" ] || fail "SSH did not answer within ${timeout}s"
     sleep 3
