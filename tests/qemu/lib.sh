@@ -105,11 +105,12 @@ vm_boot() {
   log "VM started ($firmware, pid $VM_PID): http://127.0.0.1:$VM_HTTP/, https://127.0.0.1:$VM_HTTPS/, ssh port $VM_SSH, serial $VM_DIR/serial.log"
 }
 
-# vm_start DISK seabios|ovmf [extra qemu args...]: boots DISK as the VM's virtio disk.
+# vm_start DISK seabios|ovmf [extra qemu args...]: boots DISK as the VM's virtio disk, first
+# in the firmware's boot order (a provisioning stick plugged in beside it is not bootable).
 vm_start() {
   local disk=$1 firmware=$2
   shift 2
-  vm_boot "$firmware" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "$@"
+  vm_boot "$firmware" -drive "if=none,id=disk,file=$disk,format=raw,cache=unsafe" -device virtio-blk-pci,drive=disk,bootindex=1 "$@"
 }
 
 vm_running() { [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; }
@@ -266,6 +267,15 @@ efi_put() {
   offset=$(sfdisk --json "$disk" | jq -r '.partitiontable.partitions[1].start * 512')
   mmd -i "$disk@@$offset" ::/panier 2>/dev/null || true
   mcopy -o -i "$disk@@$offset" "$src" "::$dest"
+}
+
+# provision_stick OUT DIR: a 16 MiB FAT image labelled PANIER holding DIR's files in panier/,
+# as a workshop prepares a provisioning USB stick.
+provision_stick() {
+  truncate -s 16M "$1"
+  mkfs.vfat -n PANIER "$1" > /dev/null
+  mmd -i "$1" ::/panier
+  mcopy -i "$1" "$2"/* ::/panier/
 }
 
 # Reads GRUB's environment block from the EFI partition of a raw disk image.

@@ -3,7 +3,8 @@
 #
 # Builds the test image (build-test-image.sh: Debian root filesystem cached, the release
 # image's board files and overlay, the freshly built agent), then, on one disk:
-#   1. SeaBIOS, first boot: headless provisioning from the EFI partition (box name, SSH key),
+#   1. SeaBIOS, first boot: headless provisioning from a USB stick labelled PANIER (box name,
+#      setup code, static network, SSH key; it wins over the EFI partition's folder),
 #      data partition grown and formatted, panier ready on the serial console and over HTTP
 #      through QEMU's port forwarding, setup with the setup code shown on the console, Docker
 #      on the data partition, firewall, a test service installed from a busybox image imported
@@ -44,10 +45,20 @@ pass "compressed image within budget"
 disk="$VM_DIR/disk.img"
 cp --sparse=always "$image_dir/panier.img" "$disk"
 truncate -s 8G "$disk"
+# The workshop's provisioning stick (a FAT file system labelled PANIER, plugged in at the first
+# boot only): box name, setup code, static network, SSH key. The EFI partition's panier/ folder
+# names another box: the stick wins. (tests/qemu/install-tests.sh covers the EFI folder alone.)
 VM_KEY="$VM_DIR/id_ed25519"
 ssh-keygen -q -t ed25519 -N '' -C panier-qemu-test -f "$VM_KEY"
-efi_put "$disk" "$VM_KEY.pub" /panier/authorized_keys
-echo biblio-test > "$VM_DIR/box_name"
+STICK_CODE=WXYZ2-3456K
+mkdir "$VM_DIR/provision"
+cp "$VM_KEY.pub" "$VM_DIR/provision/authorized_keys"
+echo biblio-test > "$VM_DIR/provision/box_name"
+echo "$STICK_CODE" > "$VM_DIR/provision/setup_code"
+# QEMU's user network, as static settings (the address its DHCP would give, for the forwarding).
+printf 'ADDRESS=10.0.2.15/24\nGATEWAY=10.0.2.2\nDNS=10.0.2.3\n' > "$VM_DIR/provision/network.conf"
+provision_stick "$VM_DIR/provision-stick.img" "$VM_DIR/provision"
+echo from-the-efi-partition > "$VM_DIR/box_name"
 efi_put "$disk" "$VM_DIR/box_name" /panier/box_name
 
 health_field() { https /api/v1/health | jq -r ".$1"; }
@@ -84,7 +95,8 @@ wait_marked_good() {
 }
 
 # --- 1. SeaBIOS, first boot ------------------------------------------------------------------
-vm_start "$disk" seabios
+vm_start "$disk" seabios -device qemu-xhci \
+  -drive "if=none,id=provision,file=$VM_DIR/provision-stick.img,format=raw" -device usb-storage,drive=provision
 t=$(wait_serial 'panier-ready: http' 900)
 figure "power-on → panier ready, SeaBIOS, first boot (format and grow data): $t s"
 pass "SeaBIOS boot: panier ready on the serial console"
@@ -101,6 +113,7 @@ pass "HTTP entry on port 80: portal, /admin redirected to HTTPS"
 # The setup code as a mediator reads it: on the screen (the banner, also on the console).
 wait_serial 'Setup code : [A-Z0-9-]{8,}' 120 > /dev/null
 code=$(grep -aoE 'Setup code : [A-Z0-9-]{8,}' "$VM_DIR/serial.log" | tail -n 1 | sed 's/.*: //')
+[ "$code" = "$STICK_CODE" ] || fail "the console shows the setup code $code, not the provisioning stick's $STICK_CODE"
 body=$(jq -n --arg code "$code" '{code: $code, box_name: "biblio-test", language: "fr", username: "camille", password: "un mot de passe solide"}')
 https /api/v1/setup -X POST -H 'Content-Type: application/json' -d "$body" > /dev/null || fail "setup with the setup code $code failed"
 [ "$(health_field setup_done)" = true ] || fail "setup done but health says otherwise"
@@ -116,8 +129,11 @@ if [ -z "$csrf" ] || [ "$csrf" = null ]; then fail "login after setup failed"; f
 [ "$(https /api/v1/firewall | jq -r .policy.ssh_enabled)" = true ] || fail "the firewall policy does not say SSH is open: $(https /api/v1/firewall)"
 pass "login over HTTPS; the firewall policy says SSH is open to the LAN"
 
-vm_ssh "grep -qx 'box_name = \"biblio-test\"' /etc/panier/panier.toml" || fail "provisioned box name not in panier.toml"
-pass "headless provisioning from the EFI partition: box name and SSH key applied"
+vm_ssh "grep -qx 'box_name = \"biblio-test\"' /etc/panier/panier.toml" || fail "the stick's box name is not in panier.toml (the stick wins over the EFI folder)"
+vm_ssh test -f /run/systemd/network/10-panier-static.network || fail "the stick's static network settings are not applied"
+vm_ssh "ip -4 -o addr show scope global | grep -q '10.0.2.15/24 .*valid_lft forever'" \
+  || fail "the address is not the static one: $(vm_ssh ip -4 -o addr show scope global)"
+pass "headless provisioning from a USB stick labelled PANIER (over the EFI folder): box name, setup code, static address, SSH key"
 
 vm_ssh nft list table inet panier > /dev/null || fail "the agent's table inet panier is missing"
 if vm_ssh nft list table inet panier_boot > /dev/null 2>&1; then
