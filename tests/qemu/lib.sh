@@ -30,9 +30,11 @@ suite_begin() {
   VM_DIR=$(mktemp -d "/var/tmp/panier-$2.XXXXXX")
   trap suite_end EXIT
   # A command that fails outside a check ends the suite (set -e): say which one, also inside
-  # a function (-E).
+  # a function (-E). Only in the suite's own shell: subshells ($(...), <(...)) do not end it,
+  # and `yes` ended by SIGPIPE there is no failure.
   set -E
-  trap 'log "FAIL: \`$BASH_COMMAND\` failed (exit $?) at line $LINENO"' ERR
+  suite_rc=0
+  trap 'suite_rc=$?; [ "$BASHPID" != "$$" ] || log "FAIL: \`$BASH_COMMAND\` failed (exit $suite_rc) at line $LINENO"' ERR
 }
 pass() { passed=$((passed + 1)); log "ok: $*"; }
 figure() { figures+=("$*"); log "figure: $*"; }
