@@ -129,8 +129,11 @@ impl Agent {
         // In a namespace of its own the agent has the whole port space: the HTTP entry takes
         // port 80 on every address there, as on a box, so names work without a port.
         let (http_host, http_port) = if options.netns.is_some() { ("0.0.0.0", 80) } else { ("127.0.0.1", free_port()) };
-        // A block of ports unlikely to collide between parallel tests.
-        let service_port_base = 20000 + (std::process::id() as u16 % 400) * 100 + (port % 97);
+        // A block of 20 ports for the services' fixed ports, one of 590 between 20000 and
+        // 31800: below the kernel's ephemeral range (32768 and up), where every other test
+        // listener and client port lives, and unlikely to be another parallel agent's block.
+        let slot = (std::process::id().wrapping_mul(31).wrapping_add(u32::from(port))) % 590;
+        let service_port_base = 20000 + (slot as u16) * 20;
         let mut cmd = match &options.netns {
             Some(ns) => {
                 let mut c = Command::new("nsenter");
