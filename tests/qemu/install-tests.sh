@@ -24,6 +24,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 suite_begin "qemu install tests" install
+# A restart of the box is where the workshop pulls the stick out: QEMU stays off.
+VM_ON_REBOOT="exit"
 
 use_test_image
 
@@ -31,16 +33,15 @@ STICK_SERIAL=PANIERSTICK1
 NVME_SERIAL=PANIERNVME42
 BOX=mediatheque-test
 
-# wait_exit TIMEOUT: waits until QEMU has exited (a reboot with -no-reboot, a power-off).
+# wait_exit TIMEOUT: waits until QEMU has exited (a reboot or a power-off: VM_ON_REBOOT=exit).
 wait_exit() {
   local start
   start=$(date +%s)
-  while vm_running; do
+  while vm_alive; do
     [ $(( $(date +%s) - start )) -lt "$1" ] || fail "QEMU did not exit within $1 s"
     sleep 2
   done
-  wait "$VM_PID" 2>/dev/null || true
-  VM_PID=""
+  rm -f "$VM_DIR/qemu.pid"
 }
 
 # api METHOD PATH [JSON]: the install API over HTTPS with the stick's setup code; prints the
@@ -66,7 +67,7 @@ efi_put "$stick" "$VM_KEY.pub" /panier/authorized_keys
 truncate -s 40G "$internal"
 stick_uuid=$(sfdisk --json "$stick" | jq -r .partitiontable.id)
 
-vm_boot ovmf -no-reboot \
+vm_boot ovmf \
   -device qemu-xhci,id=xhci \
   -drive "if=none,id=stick,file=$stick,format=raw,cache=unsafe" \
   -device "usb-storage,bus=xhci.0,drive=stick,serial=$STICK_SERIAL,bootindex=1" \
@@ -151,7 +152,7 @@ efi_grubenv "$internal" | tr '\n' ' ' | grep -q 'ORDER=A B A_OK=1 A_TRY=0 B_OK=0
 pass "internal disk: Panier's partitions with a new disk UUID, the box's provisioning, grubenv on slot A"
 
 # --- 3. The installed box, from its internal disk alone, under legacy BIOS ---------------------
-vm_boot seabios -no-reboot -drive "if=none,id=internal,file=$internal,format=raw,cache=unsafe" -device "nvme,serial=$NVME_SERIAL,drive=internal,bootindex=1"
+vm_boot seabios -drive "if=none,id=internal,file=$internal,format=raw,cache=unsafe" -device "nvme,serial=$NVME_SERIAL,drive=internal,bootindex=1"
 t=$(wait_serial 'panier-ready: http' 900)
 figure "power-on → panier ready, the installed box (SeaBIOS, first boot: data grown and formatted): $t s"
 grep -aq "Panier: booting system A from hd0,gpt3" "$VM_DIR/serial.log" || fail "GRUB did not boot slot A of the internal disk"
