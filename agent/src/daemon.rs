@@ -132,6 +132,11 @@ pub fn build_with(store: Store, config: &Config, machine: Arc<dyn crate::install
     });
     // Jobs are shared: services' jobs, and the box's own (install mode).
     let jobs = crate::jobs::Jobs::new(store.clone());
+    // Before anything can start a job: a job begun first would be taken for one a crash left.
+    let interrupted = jobs.recover().context("closing the jobs a previous run left running")?;
+    if interrupted > 0 {
+        log::warn!("{interrupted} job(s) were running when the agent last stopped: marked interrupted");
+    }
     let apps = build_apps(store.clone(), config, jobs.clone())?;
     let install = crate::install::Install::new(store.clone(), jobs, machine, config.hw_dir.clone());
     // Backups see services through `ServiceHooks`; services' update and data-deletion jobs

@@ -235,14 +235,12 @@ impl Apps {
         report
     }
 
-    /// Starts the reconciler loop and the engine event listener, after resuming jobs that a
-    /// crash interrupted. Call once, inside the runtime.
+    /// Starts the reconciler loop and the engine event listener, after resuming what a crash
+    /// interrupted (the daemon has closed the interrupted job rows before: `Jobs::recover`).
+    /// Call once, inside the runtime.
     pub fn start_background(&self) {
         let apps = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = apps.inner.jobs.recover() {
-                log::error!("{e}");
-            }
             if let Ok(info) = apps.inner.engine.info().await {
                 *apps.inner.engine_status.write().unwrap_or_else(|p| p.into_inner()) = EngineStatus::Up { info };
             }
