@@ -270,3 +270,38 @@ async fn install_mode_is_not_offered_on_a_machine_that_does_not_run_from_a_stick
     let (_, _, setup) = send(&b, Request::get("/admin/setup").body(Body::empty()).unwrap()).await;
     assert!(!setup.contains("/admin/setup/install"));
 }
+
+#[tokio::test]
+async fn the_result_and_the_sheet_survive_an_agent_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::with_data_dir(dir.path());
+    let db = dir.path().join("panier.db");
+    let started = |machine: Arc<FakeMachine>| {
+        let (routers, code) = panier::daemon::build_with(Store::open(&db).unwrap(), &config, machine.clone()).unwrap();
+        (routers.web.layer(MockConnectInfo("192.0.2.32:40000".parse::<SocketAddr>().unwrap())), code.map(|c| c.display()), machine)
+    };
+    let (web, code, machine) = started(fake(None, "lenovo-m720q-sata-ssd"));
+    let code = code.unwrap();
+    let b = Box_ { web, code: code.clone(), machine, _dir: tempfile::tempdir().unwrap() };
+    let (status, _, text) = send(&b, api("POST", "/api/v1/install", Some(&b.code), start_body("/dev/nvme9n1", "FAKE-SERIAL-1"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    let before = ended(&b).await;
+    assert_eq!(before["job"]["state"], "succeeded", "{before:#}");
+    drop(b);
+
+    let (web, again, machine) = started(fake(None, "lenovo-m720q-sata-ssd"));
+    let b = Box_ { web, code: again.unwrap_or(code), machine, _dir: tempfile::tempdir().unwrap() };
+    let after = ended(&b).await;
+    assert_eq!(after["job"], before["job"], "{after:#}");
+    assert_eq!((&after["lines"], &after["outcome"]), (&before["lines"], &before["outcome"]), "{after:#}");
+    let (status, _, sheet) = send(&b, api("GET", "/api/v1/install/sheet", Some(&b.code), serde_json::Value::Null)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(sheet.contains(before["outcome"]["setup_code"].as_str().unwrap()), "{sheet}");
+
+    // A result file whose job is not the store's last box job (another store) is not shown.
+    let other = tempfile::tempdir().unwrap();
+    let (routers, code) = panier::daemon::build_with(Store::memory(), &Config { hw_dir: config.hw_dir.clone(), ..Config::with_data_dir(other.path()) }, fake(None, "lenovo-m720q-sata-ssd")).unwrap();
+    let b = Box_ { web: routers.web.layer(MockConnectInfo("192.0.2.33:40000".parse::<SocketAddr>().unwrap())), code: code.unwrap().display(), machine: fake(None, "lenovo-m720q-sata-ssd"), _dir: other };
+    let view = send(&b, api("GET", "/api/v1/install", Some(&b.code), serde_json::Value::Null)).await.1;
+    assert!(view["job"].is_null() && view["outcome"].is_null() && view["lines"].as_array().unwrap().is_empty(), "{view:#}");
+}

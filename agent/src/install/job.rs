@@ -52,10 +52,12 @@ impl Work {
             Ok(outcome) => {
                 log::info!("install onto {} done in {:.0} s: box {}, sheet {}", outcome.target, outcome.seconds, outcome.box_name, outcome.sheet.display());
                 self.install.live().outcome = Some(outcome);
+                self.install.save();
                 job.finish(Ok(()));
             }
             Err(failure) => {
                 self.install.say(if self.language == Language::Fr { &failure.fr } else { &failure.en });
+                self.install.save();
                 job.finish(Err(failure));
             }
         }

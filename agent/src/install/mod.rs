@@ -14,9 +14,12 @@
 //! disk is claimed. Every start, refusal of the setup code, result and restart is audited.
 //! Who may act: the local socket, an admin session, or before setup the setup code (the API's
 //! `InstallActor`, the setup wizard's page); this module receives the actor's audit name.
-//! Limits: the progress lines and the outcome live in memory (the job row, the sheet, the
-//! certificate and `install-*.json` in the hardware directory stay on disk); after an agent
-//! restart the page shows the job's result without the sheet link.
+//! Durable: the job row is in the store; the sheet, the certificate and `install-*.json` are
+//! in the hardware directory, and so is `install-last.json`, the last install's progress lines
+//! and outcome, written when it ends and read back at start, so that the page still shows the
+//! result and the sheet after an agent restart (when it is the store's last box job).
+//! Limits: the tokens that let a browser follow an install live in memory; after a restart an
+//! admin session or the setup code shows the result.
 
 mod job;
 pub mod machine;
@@ -25,13 +28,15 @@ use crate::jobs::{JobError, Jobs};
 use crate::names::{BoxName, Language, SetupCode};
 use crate::store::{JobRow, NewAudit, Store, StoreError};
 pub use machine::{HwMachine, Machine, NotOffered, Source};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Where certificates, sheets and the inventory go (the stick's data partition on a box).
 pub const HW_DIR: &str = panier_hw::cli::DEFAULT_DIR;
 const MAX_LINES: usize = 300;
+/// The last install's lines and outcome, in the hardware directory.
+const LAST: &str = "install-last.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -67,7 +72,7 @@ pub struct TargetDisk {
 }
 
 /// What a finished install produced.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Outcome {
     pub job: i64,
     pub box_name: String,
@@ -129,6 +134,14 @@ struct Inner {
     live: Mutex<Live>,
 }
 
+/// What `install-last.json` holds.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    job: i64,
+    lines: Vec<String>,
+    outcome: Option<Outcome>,
+}
+
 #[derive(Default)]
 struct Live {
     job: Option<i64>,
@@ -136,6 +149,27 @@ struct Live {
     outcome: Option<Outcome>,
     /// Hashes of the tokens that let a browser follow the install (cookie of the page).
     tokens: Vec<String>,
+}
+
+impl Live {
+    /// The last install's lines and outcome from `install-last.json`, when its job is the
+    /// store's last box job (a file left from another box's store is not shown).
+    fn restored(store: &Store, hw_dir: &std::path::Path) -> Live {
+        let path = hw_dir.join(LAST);
+        let Ok(bytes) = std::fs::read(&path) else { return Live::default() };
+        let saved: Saved = match serde_json::from_slice(&bytes) {
+            Ok(saved) => saved,
+            Err(e) => {
+                log::warn!("{} is not an install result ({e}); left aside", path.display());
+                return Live::default();
+            }
+        };
+        let last = store.jobs_of(crate::jobs::BOX, 1).ok().and_then(|mut jobs| jobs.pop());
+        if last.map(|j| j.id) != Some(saved.job) {
+            return Live::default();
+        }
+        Live { job: Some(saved.job), lines: saved.lines, outcome: saved.outcome, tokens: Vec::new() }
+    }
 }
 
 pub(crate) fn audit(actor: &str, action: &'static str, target: &str, result: Result<(), String>) -> NewAudit {
@@ -153,7 +187,22 @@ impl Install {
             Ok(s) => log::warn!("install mode: the system runs from the removable Panier disk {} (slot {:?})", s.disk.path, s.slot),
             Err(why) => log::info!("install mode not offered: {why}"),
         }
-        Install { inner: Arc::new(Inner { machine, jobs, store, hw_dir, source, live: Mutex::default() }) }
+        let live = Mutex::new(Live::restored(&store, &hw_dir));
+        Install { inner: Arc::new(Inner { machine, jobs, store, hw_dir, source, live }) }
+    }
+
+    /// Writes the ended job's lines and outcome to `install-last.json`.
+    fn save(&self) {
+        let saved = {
+            let live = self.live();
+            let Some(job) = live.job else { return };
+            Saved { job, lines: live.lines.clone(), outcome: live.outcome.clone() }
+        };
+        let path = self.inner.hw_dir.join(LAST);
+        let json = serde_json::to_vec_pretty(&saved).expect("the install's result serializes");
+        if let Err(e) = panier_hw::certificate::write_atomic(&path, &json) {
+            log::error!("the install's result could not be kept: {e}");
+        }
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Live> {
