@@ -6,13 +6,15 @@
 use std::fmt::Write;
 use std::path::Path;
 
-fn files(dir: &Path, ext: &str) -> Vec<String> {
+/// The files of `root/dir` ending in `.ext`, as paths relative to `root`, sorted.
+fn files(root: &Path, dir: &str, ext: &str) -> Vec<String> {
+    let dir = &root.join(dir);
     let mut out: Vec<String> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == ext))
-        .map(|p| p.canonicalize().unwrap().display().to_string())
+        .map(|p| p.strip_prefix(root).expect("listed under the package").display().to_string())
         .collect();
     out.sort();
     out
@@ -26,14 +28,16 @@ fn main() {
     let mut code = String::new();
     let list = |name: &str, paths: Vec<String>, code: &mut String| {
         writeln!(code, "pub const {name}: &[&str] = &[").unwrap();
+        // The package's directory as the crate is compiled, not as this script ran: the
+        // script's output is shared by every clone using the shared target directory.
         for p in paths {
-            writeln!(code, "    include_str!({p:?}),").unwrap();
+            writeln!(code, "    include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/\", {p:?})),").unwrap();
         }
         writeln!(code, "];").unwrap();
     };
-    list("MIGRATIONS", files(&root.join("migrations"), "sql"), &mut code);
-    list("CATALOG_FR", files(&root.join("i18n/fr"), "toml"), &mut code);
-    list("CATALOG_EN", files(&root.join("i18n/en"), "toml"), &mut code);
+    list("MIGRATIONS", files(root, "migrations", "sql"), &mut code);
+    list("CATALOG_FR", files(root, "i18n/fr", "toml"), &mut code);
+    list("CATALOG_EN", files(root, "i18n/en", "toml"), &mut code);
     // Relative paths: cargo resolves them against the package root of each build. Absolute
     // ones would tie a shared target directory to the clone that built it first, and another
     // clone would keep that clone's (older) list of files.

@@ -33,8 +33,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace this run is for. `cargo run` sets CARGO_MANIFEST_DIR at run time; the
+/// compile-time value is only a fallback: clones sharing one target directory share one
+/// `xtask` binary, and the path baked into it is the clone that built it last.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest_dir.parent().expect("xtask sits in the workspace").to_path_buf()
 }
 
 /// Runs a command in the workspace root, failing with its name when it fails.
