@@ -4,9 +4,10 @@
 //!
 //! Invariant: at most one job per service, and one box job, at a time. [`Jobs::begin`] and
 //! [`Jobs::begin_box`] refuse a second one with [`JobError::Busy`] naming the running job (it
-//! is not queued). A box job is stored with the subject [`BOX`], which no service id can be. The lock lives in this
-//! process; a job row left `running` by a crashed process is marked `interrupted` at start
-//! ([`Jobs::recover`]) and the service's phase tells `apps` what to complete or undo.
+//! is not queued). A box job is stored with the subject [`BOX`], which no service id can be.
+//! The lock lives in this process; a job row left `running` by a crashed process is marked
+//! `interrupted` at start ([`Jobs::recover`], which the daemon calls before anything can begin
+//! a job) and the service's phase tells `apps` what to complete or undo.
 //!
 //! A [`Job`] that is dropped without [`Job::finish`] is recorded as failed, so a panic or an
 //! early return cannot leave a job `running` forever.

@@ -144,15 +144,14 @@ vm_alive() {
 vm_follow_reboot() {
   [ "$VM_ON_REBOOT" = restart ] && [ -n "$(vm_pid)" ] || return 0
   vm_alive && return 0
-  local line done_line
-  line=$(grep -an 'reboot: \(Restarting system\|Power down\)' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 || true)
-  done_line=$(cat "$VM_DIR/restarted.mark" 2>/dev/null || echo 0)
-  case $line in
-    *Restarting*) [ "${line%%:*}" -gt "$done_line" ] || [ "$VM_DIR/unstall.mark" -nt "$VM_DIR/restarted.mark" ] || return 0 ;;
-    *) [ "$VM_DIR/unstall.mark" -nt "$VM_DIR/restarted.mark" ] || return 0 ;;
-  esac
-  echo "${line%%:*}" > "$VM_DIR/restarted.mark"
-  vm_launch
+  # The serial line of the last reboot, and of the last one followed.
+  local line followed
+  line=$(grep -an 'reboot: Restarting system' "$VM_DIR/serial.log" 2>/dev/null | tail -n 1 | cut -d: -f1 || true)
+  followed=$(cat "$VM_DIR/restarted.mark" 2>/dev/null || true)
+  if [ "${line:-0}" -gt "${followed:-0}" ] || [ "$VM_DIR/unstall.mark" -nt "$VM_DIR/restarted.mark" ]; then
+    echo "${line:-0}" > "$VM_DIR/restarted.mark"
+    vm_launch
+  fi
 }
 
 # Whether the VM runs, following its reboots.

@@ -86,7 +86,7 @@ const SUITES: &[Suite] = &[
     // reboot, RAUC update, fallback, NVMe wipe (tests/qemu/, about 12 minutes on 2 cores).
     Suite { name: "qemu", program: "bash", args: &["tests/qemu/run-tests.sh"], minutes: 35 },
     // Install mode in QEMU: boot from a USB stick, install onto an NVMe disk through the API,
-    // boot the installed disk alone (3 to 8 minutes; its own image directory).
+    // boot the installed disk alone (3 to 6 minutes; the qemu suite's test image).
     Suite { name: "qemu install", program: "bash", args: &["tests/qemu/install-tests.sh"], minutes: 20 },
 ];
 

@@ -51,7 +51,7 @@ impl Work {
         match result {
             Ok(outcome) => {
                 log::info!("install onto {} done in {:.0} s: box {}, sheet {}", outcome.target, outcome.seconds, outcome.box_name, outcome.sheet.display());
-                self.install.live().outcome = Some(outcome);
+                self.install.live().last.outcome = Some(outcome);
                 self.install.save();
                 job.finish(Ok(()));
             }

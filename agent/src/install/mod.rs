@@ -134,42 +134,41 @@ struct Inner {
     live: Mutex<Live>,
 }
 
-/// What `install-last.json` holds.
-#[derive(Serialize, Deserialize)]
-struct Saved {
-    job: i64,
+/// The running or last install: its job, progress lines and outcome (what
+/// `install-last.json` holds).
+#[derive(Default, Clone, Serialize, Deserialize)]
+struct Last {
+    job: Option<i64>,
     lines: Vec<String>,
     outcome: Option<Outcome>,
+}
+
+impl Last {
+    /// The last install from `install-last.json`, when its job is the store's last box job
+    /// (a file left from another box's store is not shown).
+    fn restored(store: &Store, hw_dir: &std::path::Path) -> Last {
+        let path = hw_dir.join(LAST);
+        let Ok(bytes) = std::fs::read(&path) else { return Last::default() };
+        let saved: Last = match serde_json::from_slice(&bytes) {
+            Ok(saved) => saved,
+            Err(e) => {
+                log::warn!("{} is not an install result ({e}); left aside", path.display());
+                return Last::default();
+            }
+        };
+        let last_job = store.jobs_of(crate::jobs::BOX, 1).ok().and_then(|mut jobs| jobs.pop());
+        if saved.job.is_none() || last_job.map(|j| j.id) != saved.job {
+            return Last::default();
+        }
+        saved
+    }
 }
 
 #[derive(Default)]
 struct Live {
-    job: Option<i64>,
-    lines: Vec<String>,
-    outcome: Option<Outcome>,
+    last: Last,
     /// Hashes of the tokens that let a browser follow the install (cookie of the page).
     tokens: Vec<String>,
-}
-
-impl Live {
-    /// The last install's lines and outcome from `install-last.json`, when its job is the
-    /// store's last box job (a file left from another box's store is not shown).
-    fn restored(store: &Store, hw_dir: &std::path::Path) -> Live {
-        let path = hw_dir.join(LAST);
-        let Ok(bytes) = std::fs::read(&path) else { return Live::default() };
-        let saved: Saved = match serde_json::from_slice(&bytes) {
-            Ok(saved) => saved,
-            Err(e) => {
-                log::warn!("{} is not an install result ({e}); left aside", path.display());
-                return Live::default();
-            }
-        };
-        let last = store.jobs_of(crate::jobs::BOX, 1).ok().and_then(|mut jobs| jobs.pop());
-        if last.map(|j| j.id) != Some(saved.job) {
-            return Live::default();
-        }
-        Live { job: Some(saved.job), lines: saved.lines, outcome: saved.outcome, tokens: Vec::new() }
-    }
 }
 
 pub(crate) fn audit(actor: &str, action: &'static str, target: &str, result: Result<(), String>) -> NewAudit {
@@ -187,17 +186,16 @@ impl Install {
             Ok(s) => log::warn!("install mode: the system runs from the removable Panier disk {} (slot {:?})", s.disk.path, s.slot),
             Err(why) => log::info!("install mode not offered: {why}"),
         }
-        let live = Mutex::new(Live::restored(&store, &hw_dir));
+        let live = Mutex::new(Live { last: Last::restored(&store, &hw_dir), tokens: Vec::new() });
         Install { inner: Arc::new(Inner { machine, jobs, store, hw_dir, source, live }) }
     }
 
     /// Writes the ended job's lines and outcome to `install-last.json`.
     fn save(&self) {
-        let saved = {
-            let live = self.live();
-            let Some(job) = live.job else { return };
-            Saved { job, lines: live.lines.clone(), outcome: live.outcome.clone() }
-        };
+        let saved = self.live().last.clone();
+        if saved.job.is_none() {
+            return;
+        }
         let path = self.inner.hw_dir.join(LAST);
         let json = serde_json::to_vec_pretty(&saved).expect("the install's result serializes");
         if let Err(e) = panier_hw::certificate::write_atomic(&path, &json) {
@@ -240,11 +238,8 @@ impl Install {
 
     pub fn view(&self) -> Result<InstallView, InstallError> {
         let targets = self.targets();
-        let (job_id, lines, outcome) = {
-            let live = self.live();
-            (live.job, live.lines.clone(), live.outcome.clone())
-        };
-        let job = match job_id {
+        let Last { job, lines, outcome } = self.live().last.clone();
+        let job = match job {
             Some(id) => self.inner.jobs.get(id)?,
             None => self.inner.store.jobs_of(crate::jobs::BOX, 1)?.pop(),
         };
@@ -285,12 +280,7 @@ impl Install {
             JobError::Store(s) => InstallError::Store(s),
         })?;
         let id = job.id;
-        {
-            let mut live = self.live();
-            live.job = Some(id);
-            live.lines.clear();
-            live.outcome = None;
-        }
+        self.live().last = Last { job: Some(id), ..Last::default() };
         let work = job::Work { install: self.clone(), source, target, box_name: req.box_name.clone(), setup_code: SetupCode::generate(), language: req.language, actor: actor.to_owned() };
         std::thread::Builder::new()
             .name("install".into())
@@ -303,16 +293,16 @@ impl Install {
         if line.is_empty() {
             return;
         }
-        let mut live = self.live();
-        if live.lines.len() >= MAX_LINES {
-            live.lines.remove(0);
+        let lines = &mut self.live().last.lines;
+        if lines.len() >= MAX_LINES {
+            lines.remove(0);
         }
-        live.lines.push(line.to_owned());
+        lines.push(line.to_owned());
     }
 
     /// The last install's sheet (HTML).
     pub fn sheet(&self) -> Result<String, InstallError> {
-        let outcome = self.live().outcome.clone().ok_or(InstallError::NoResult)?;
+        let outcome = self.live().last.outcome.clone().ok_or(InstallError::NoResult)?;
         std::fs::read_to_string(&outcome.sheet).map_err(|_| InstallError::NoResult)
     }
 
