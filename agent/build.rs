@@ -1,6 +1,7 @@
 //! Collects the files that parallel work adds without editing a shared list:
 //! - `migrations/NNNN_name.sql`, applied in file-name order;
 //! - `i18n/<lang>/*.toml`, one message-catalog file per domain and language.
+//!
 //! The result is `$OUT_DIR/generated.rs`, included by `store` and `i18n`.
 
 use std::fmt::Write;
