@@ -48,6 +48,12 @@ fi
 make -s -C "$br" O="$out" show-info > "$out/show-info.json"
 jq -e '.panier' "$out/show-info.json" > /dev/null || { echo "validate: show-info has no panier package"; failed=1; }
 
+# check-package imports python-magic and flake8 (Debian: python3-magic, flake8); a Python from
+# pyenv or a venv may not see Debian's modules.
+if ! python3 -c 'import magic, flake8' 2> /dev/null; then
+  echo "validate: utils/check-package needs the Python modules magic and flake8 for $(command -v python3) (Debian: apt install python3-magic flake8)"
+  failed=1
+fi
 (cd "$external" && "$br/utils/check-package" -b "$external"/package/*/* "$external/Config.in" "$external/external.mk") || failed=1
 
 if [ "$failed" = 0 ]; then echo "validate: all checks passed"; else echo "validate: FAILED"; exit 1; fi
