@@ -15,7 +15,7 @@ packages=(
   # backups
   restic openssh-client openssh-server
   # hardware tools
-  smartmontools dmidecode nvme-cli hdparm util-linux
+  smartmontools dmidecode hdparm util-linux
   # image: checks, assembly and QEMU boot
   shellcheck grub-common grub-pc-bin grub-efi-amd64-bin mmdebstrap squashfs-tools
   dosfstools mtools e2fsprogs fdisk genimage qemu-system-x86 ovmf rauc systemd

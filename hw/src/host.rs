@@ -3,7 +3,9 @@
 //! Owns [`Host`], the single handle every probe and self-test reads through. On a real box
 //! the root is `/` and commands run for real ([`SystemCommands`]); in tests the root is a
 //! fixture tree (`hw/testdata/machines/<name>/root`) and commands answer from captured
-//! outputs listed in `commands.toml` ([`CapturedCommands`]).
+//! outputs listed in `commands.toml` ([`CapturedCommands`]). NVMe Identify Controller data,
+//! which comes from an ioctl and not from a tool, goes the same way: sent for real, or read
+//! from the file `commands.toml` names for that disk.
 //!
 //! Invariants: paths handed to [`Host::read`] are absolute system paths (`/sys/...`); they
 //! are re-rooted, never read from the real system when a fixture root is set. A command
@@ -47,9 +49,14 @@ pub enum CommandError {
     CaptureList { path: PathBuf, message: String },
 }
 
-/// Runs external tools (smartctl, dmidecode, nvme, hdparm).
+/// Runs external tools (smartctl, dmidecode, hdparm), and asks NVMe disks who they are.
 pub trait CommandRunner: Send + Sync {
     fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, CommandError>;
+
+    /// The Identify Controller data of the NVMe disk `device` (`/dev/nvme0n1`).
+    fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
+        Err(CommandError::NotCaptured { command: format!("NVMe identify {device}") })
+    }
 }
 
 /// Runs commands for real, looking them up in `PATH` plus the sbin directories (the tools
@@ -82,16 +89,24 @@ impl CommandRunner for SystemCommands {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
+
+    fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
+        let command = format!("NVMe identify {device}");
+        let file = std::fs::File::open(device).map_err(|source| CommandError::Spawn { command: command.clone(), source })?;
+        crate::nvme::identify_controller(&file).map_err(|source| CommandError::Spawn { command, source })
+    }
 }
 
 /// Answers commands from captured outputs: `commands.toml` lists
 /// `[[command]] argv = [...], stdout = "file", status = 0` (plus `stderr = "file"` when the
-/// command wrote to it) and `missing = ["tool"]`.
+/// command wrote to it), `missing = ["tool"]`, and `[[nvme_identify]] device = "/dev/nvme0n1"`
+/// with `data = "file.bin"` (the 4096 bytes) or `error = "why it failed"`.
 #[derive(Debug, Clone)]
 pub struct CapturedCommands {
     dir: PathBuf,
     by_line: HashMap<String, Capture>,
     missing: Vec<String>,
+    identify: HashMap<String, IdentifyCapture>,
 }
 
 #[derive(serde::Deserialize)]
@@ -100,6 +115,17 @@ struct CaptureList {
     command: Vec<Capture>,
     #[serde(default)]
     missing: Vec<String>,
+    #[serde(default)]
+    nvme_identify: Vec<IdentifyCapture>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct IdentifyCapture {
+    device: String,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -125,10 +151,12 @@ impl CapturedCommands {
             .into_iter()
             .map(|c| (c.argv.join(" "), c))
             .collect();
+        let identify = parsed.nvme_identify.into_iter().map(|c| (c.device.clone(), c)).collect();
         Ok(Self {
             dir: list.parent().unwrap_or(Path::new(".")).to_path_buf(),
             by_line,
             missing: parsed.missing,
+            identify,
         })
     }
 }
@@ -147,6 +175,21 @@ impl CommandRunner for CapturedCommands {
         let stderr = capture.stderr.as_deref().map(read).transpose()?.unwrap_or_default();
         Ok(CommandOutput { status: capture.status, stdout: read(&capture.stdout)?, stderr })
     }
+
+    fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
+        let command = format!("NVMe identify {device}");
+        let capture = self.identify.get(device).ok_or_else(|| CommandError::NotCaptured { command: command.clone() })?;
+        match (&capture.data, &capture.error) {
+            (Some(file), _) => {
+                let path = self.dir.join(file);
+                std::fs::read(&path).map_err(|source| CommandError::Capture { path, source })
+            }
+            (None, error) => Err(CommandError::Spawn {
+                command,
+                source: io::Error::other(error.clone().unwrap_or_else(|| "failed".into())),
+            }),
+        }
+    }
 }
 
 pub fn command_line(program: &str, args: &[&str]) -> String {
@@ -162,6 +205,8 @@ pub enum Access {
     List { path: String, entries: Option<Vec<String>> },
     Link { path: String, target: Option<PathBuf> },
     Command { argv: Vec<String>, outcome: CommandOutcome },
+    /// NVMe Identify Controller: the data, or why it could not be read.
+    NvmeIdentify { device: String, outcome: Result<Vec<u8>, String> },
 }
 
 /// What a recorded command did.
@@ -326,6 +371,19 @@ impl Host {
                 Err(CommandError::Missing { .. }) => CommandOutcome::Missing,
                 Err(e) => CommandOutcome::Failed(e.to_string()),
             },
+        });
+        result
+    }
+
+    /// The Identify Controller data of the NVMe disk `device` (`/dev/nvme0n1`).
+    pub fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
+        let result = self.commands.nvme_identify(device);
+        self.note(|| Access::NvmeIdentify {
+            device: device.to_string(),
+            outcome: result.as_ref().map(Vec::clone).map_err(|e| match e {
+                CommandError::Spawn { source, .. } => source.to_string(),
+                other => other.to_string(),
+            }),
         });
         result
     }

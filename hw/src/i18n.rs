@@ -92,6 +92,7 @@ catalog! {
     WipeAtaLocked => "{disk} : le disque est protégé par un mot de passe ATA ; effacement par réécriture.", "{disk}: the disk has an ATA password set; erasing by overwrite.";
     WipeDiscarded => "{disk} : blocs libérés (discard).", "{disk}: blocks discarded.";
     WipeOverwriteProgress => "{disk} : réécriture {pct} %", "{disk}: overwrite {pct}%";
+    WipeSanitizeProgress => "{disk} : effacement par le contrôleur {pct} %", "{disk}: sanitize by the controller {pct}%";
     WipeVerifying => "{disk} : vérification…", "{disk}: verifying…";
     WipeDone => "Effacement vérifié. Certificat : {json} et {html}", "Wipe verified. Certificate: {json} and {html}";
     WipeNotVerified => "ÉCHEC : le disque ne se relit pas à zéro (octet {offset}). Certificat : {json}", "FAILED: the disk does not read back as zeros (byte {offset}). Certificate: {json}";

@@ -21,6 +21,7 @@ pub mod html;
 pub mod i18n;
 pub mod install;
 pub mod models;
+pub mod nvme;
 pub mod probe;
 pub mod rawio;
 pub mod report;

@@ -12,8 +12,12 @@
 //! checks that the disk reads back as zeros through `O_DIRECT` (not the page cache); when a
 //! firmware erase leaves non-zero data (crypto erase on many drives) we overwrite and verify
 //! again, so a passed certificate always means "reads as zeros".
-//! Limits: firmware methods are driven through `nvme` and `hdparm` and can only be
-//! exercised on real hardware; their selection logic is unit-tested on captured outputs.
+//! NVMe commands go straight to the controller ([`crate::nvme`]: no nvme-cli); ATA security
+//! commands through `hdparm`.
+//!
+//! Limits: NVMe Format runs for real in the QEMU suite (QEMU's controller formats with a
+//! user-data erase); NVMe sanitize and ATA secure erase can only be exercised on real
+//! hardware, and their selection logic is tested on captured and hand-made outputs.
 //! A frozen ATA disk needs a suspend/resume cycle or a hot-plug, which we only advise.
 
 use std::path::Path;
@@ -25,6 +29,7 @@ use crate::blockdev::{self, DiskIdentity, SafetyError, Transport};
 use crate::certificate::{Verification, VerifyMode, WipeCertificate, WipeStep};
 use crate::host::Host;
 use crate::i18n::{Lang, Msg, tr};
+use crate::nvme;
 use crate::rawio::{self, AlignedBuf};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -89,36 +94,23 @@ pub fn parse_hdparm_security(text: &str) -> AtaSecurity {
     }
 }
 
-/// NVMe capabilities from `nvme id-ctrl -o json`: (sanitize crypto, sanitize block,
-/// format supported, format crypto).
-pub fn parse_nvme_caps(json: &str) -> Option<(bool, bool, bool, bool)> {
-    let v: serde_json::Value = serde_json::from_str(json).ok()?;
-    let sanicap = v["sanicap"].as_u64().unwrap_or(0);
-    let oacs = v["oacs"].as_u64().unwrap_or(0);
-    let fna = v["fna"].as_u64().unwrap_or(0);
-    Some((sanicap & 1 != 0, sanicap & 2 != 0, oacs & 2 != 0, oacs & 2 != 0 && fna & 4 != 0))
-}
-
 /// Firmware methods worth trying on this disk, best first, and notes on why others are not.
 pub fn firmware_plan(host: &Host, disk: &DiskIdentity, lang: Lang) -> (Vec<Method>, Vec<String>) {
     let mut methods = Vec::new();
     let mut notes = Vec::new();
     match disk.transport {
-        Transport::Nvme => {
-            let ctrl = nvme_controller(&disk.path);
-            match host.run("nvme", &["id-ctrl", &ctrl, "-o", "json"]).ok().and_then(|o| parse_nvme_caps(&o.stdout)) {
-                Some((crypto, block, format, format_crypto)) => {
-                    let wanted = [
-                        (crypto, Method::NvmeSanitizeCrypto),
-                        (block, Method::NvmeSanitizeBlock),
-                        (format_crypto, Method::NvmeFormatCrypto),
-                        (format, Method::NvmeFormatUserData),
-                    ];
-                    methods.extend(wanted.into_iter().filter(|(ok, _)| *ok).map(|(_, m)| m));
-                }
-                None => notes.push(tr(lang, Msg::WipeNoNvmeCaps, &[("disk", &disk.name)])),
+        Transport::Nvme => match host.nvme_identify(&disk.path).ok().and_then(|data| nvme::Controller::parse(&data)) {
+            Some(c) => {
+                let wanted = [
+                    (c.sanitize_crypto, Method::NvmeSanitizeCrypto),
+                    (c.sanitize_block, Method::NvmeSanitizeBlock),
+                    (c.format_crypto, Method::NvmeFormatCrypto),
+                    (c.format, Method::NvmeFormatUserData),
+                ];
+                methods.extend(wanted.into_iter().filter(|(ok, _)| *ok).map(|(_, m)| m));
             }
-        }
+            None => notes.push(tr(lang, Msg::WipeNoNvmeCaps, &[("disk", &disk.name)])),
+        },
         Transport::Ata => match host.run("hdparm", &["-I", &disk.path]) {
             Ok(out) => {
                 let sec = parse_hdparm_security(&out.stdout);
@@ -142,18 +134,10 @@ pub fn firmware_plan(host: &Host, disk: &DiskIdentity, lang: Lang) -> (Vec<Metho
     (methods, notes)
 }
 
-/// `/dev/nvme0n1` → `/dev/nvme0` (sanitize and id-ctrl address the controller).
-fn nvme_controller(path: &str) -> String {
-    match path.rfind('n') {
-        Some(i) if i > "/dev/nvme".len() => path[..i].to_string(),
-        _ => path.to_string(),
-    }
-}
-
 const ATA_PASSWORD: &str = "PanierWipe";
 
-fn run_firmware(host: &Host, disk: &DiskIdentity, method: Method, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
-    let ctrl = nvme_controller(&disk.path);
+/// Runs one firmware method on the claimed disk (`file`, held exclusively).
+fn run_firmware(host: &Host, file: &std::fs::File, disk: &DiskIdentity, method: Method, lang: Lang, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
     let check = |out: Result<crate::host::CommandOutput, crate::host::CommandError>| match out {
         Ok(o) if o.status == 0 => Ok(o.stdout),
         Ok(o) => Err(format!("status {}: {}", o.status, o.stderr.trim())),
@@ -161,24 +145,30 @@ fn run_firmware(host: &Host, disk: &DiskIdentity, method: Method, progress: &mut
     };
     match method {
         Method::NvmeSanitizeCrypto | Method::NvmeSanitizeBlock => {
-            let action = if method == Method::NvmeSanitizeCrypto { "4" } else { "2" };
-            check(host.run("nvme", &["sanitize", &ctrl, "--sanact", action]))?;
+            let action = if method == Method::NvmeSanitizeCrypto { nvme::SanitizeAction::CryptoErase } else { nvme::SanitizeAction::BlockErase };
+            nvme::sanitize(file, action).map_err(|e| e.to_string())?;
             let deadline = Instant::now() + std::time::Duration::from_secs(4 * 3600);
+            let mut last_tenth = None;
             loop {
                 std::thread::sleep(std::time::Duration::from_secs(2));
-                let log = check(host.run("nvme", &["sanitize-log", &ctrl, "-o", "json"]))?;
-                let status = find_number(&serde_json::from_str(&log).unwrap_or_default(), "sstat").unwrap_or(0) & 0x7;
-                match status {
-                    1 => return Ok(()),
-                    2 if Instant::now() < deadline => progress("…"),
-                    3 => return Err("the drive reports the sanitize failed".into()),
-                    _ => return Err(format!("unexpected sanitize status {status}")),
+                match nvme::sanitize_status(file).map_err(|e| e.to_string())? {
+                    nvme::SanitizeStatus::Done => return Ok(()),
+                    nvme::SanitizeStatus::Running(done) if Instant::now() < deadline => {
+                        let pct = (done * 100.0) as u64;
+                        if last_tenth != Some(pct / 10) {
+                            last_tenth = Some(pct / 10);
+                            progress(&tr(lang, Msg::WipeSanitizeProgress, &[("disk", &disk.name), ("pct", &pct)]));
+                        }
+                    }
+                    nvme::SanitizeStatus::Running(_) => return Err("the sanitize did not end within 4 hours".into()),
+                    nvme::SanitizeStatus::Failed => return Err("the drive reports the sanitize failed".into()),
+                    other => return Err(format!("unexpected sanitize status {other:?}")),
                 }
             }
         }
         Method::NvmeFormatCrypto | Method::NvmeFormatUserData => {
-            let ses = if method == Method::NvmeFormatCrypto { "--ses=2" } else { "--ses=1" };
-            check(host.run("nvme", &["format", &disk.path, ses, "--force"])).map(|_| ())
+            let erase = if method == Method::NvmeFormatCrypto { nvme::EraseSetting::Crypto } else { nvme::EraseSetting::UserData };
+            nvme::format(file, erase).map_err(|e| e.to_string())
         }
         Method::AtaSecureEraseEnhanced | Method::AtaSecureErase => {
             check(host.run("hdparm", &["--user-master", "u", "--security-set-pass", ATA_PASSWORD, &disk.path]))?;
@@ -191,14 +181,6 @@ fn run_firmware(host: &Host, disk: &DiskIdentity, method: Method, progress: &mut
             result.map(|_| ())
         }
         Method::DiscardAndOverwrite => unreachable!("not a firmware method"),
-    }
-}
-
-fn find_number(v: &serde_json::Value, key: &str) -> Option<u64> {
-    match v {
-        serde_json::Value::Object(map) => map.get(key).and_then(|x| x.as_u64()).or_else(|| map.values().find_map(|x| find_number(x, key))),
-        serde_json::Value::Array(items) => items.iter().find_map(|x| find_number(x, key)),
-        _ => None,
     }
 }
 
@@ -297,7 +279,7 @@ pub fn wipe(host: &Host, device: &Path, confirmation: &str, options: &WipeOption
     for method in methods {
         progress(&tr(lang, Msg::WipeTrying, &[("method", &format!("{method:?}"))]));
         let step = WipeStep::begin(method);
-        match run_firmware(host, &disk, method, progress) {
+        match run_firmware(host, &claimed.file, &disk, method, lang, progress) {
             Ok(()) => {
                 cert.steps.push(step.end(None));
                 let v = verify_zeros(&claimed.file, &disk.name, disk.size_bytes, options.verify, options.samples, seed)?;
@@ -321,4 +303,50 @@ pub fn wipe(host: &Host, device: &Path, confirmation: &str, options: &WipeOption
     progress(&tr(lang, Msg::WipeVerifying, &[("disk", &disk.name)]));
     let v = verify_zeros(&claimed.file, &disk.name, disk.size_bytes, options.verify, options.samples, seed)?;
     Ok(cert.finish(Method::DiscardAndOverwrite, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{CommandError, CommandOutput, CommandRunner};
+
+    /// An NVMe disk that answers Identify with `0`, and no tools.
+    struct Identify(Vec<u8>);
+
+    impl CommandRunner for Identify {
+        fn run(&self, program: &str, _: &[&str]) -> Result<CommandOutput, CommandError> {
+            Err(CommandError::Missing { program: program.to_string() })
+        }
+
+        fn nvme_identify(&self, _: &str) -> Result<Vec<u8>, CommandError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    fn plan(identify: Vec<u8>) -> (Vec<Method>, Vec<String>) {
+        let host = Host::new("/nonexistent", Box::new(Identify(identify)));
+        let disk = DiskIdentity {
+            name: "nvme0n1".into(),
+            path: "/dev/nvme0n1".into(),
+            model: Some("M".into()),
+            serial: Some("S".into()),
+            size_bytes: 256 << 30,
+            transport: Transport::Nvme,
+            rotational: false,
+            removable: false,
+        };
+        firmware_plan(&host, &disk, Lang::En)
+    }
+
+    #[test]
+    fn nvme_methods_come_from_identify_best_first() {
+        use Method::*;
+        let all = nvme::controller_data("S", "M", 0x2, 0x3, 0x4);
+        assert_eq!(plan(all).0, [NvmeSanitizeCrypto, NvmeSanitizeBlock, NvmeFormatCrypto, NvmeFormatUserData]);
+        assert_eq!(plan(nvme::controller_data("S", "M", 0x0, 0x2, 0x4)).0, [NvmeSanitizeBlock]);
+        assert_eq!(plan(nvme::controller_data("S", "M", 0x0, 0x0, 0x0)), (vec![], vec![]), "nothing the controller can do: overwrite");
+        let (methods, notes) = plan(vec![0; 512]);
+        assert!(methods.is_empty());
+        assert_eq!(notes, ["nvme0n1: NVMe capabilities unreadable, erasing by overwrite."]);
+    }
 }

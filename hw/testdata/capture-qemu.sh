@@ -21,6 +21,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# This script starts QEMU itself (a guest reboot stays inside QEMU): lib.sh's restarts are off.
+VM_ON_REBOOT=off
 # shellcheck source=tests/qemu/lib.sh
 . "$repo/tests/qemu/lib.sh"
 
@@ -142,7 +144,7 @@ capture_machine() {
   : > "$VM_DIR/serial.log"
   VM_STARTED_AT=$(date +%s)
   nice -n 10 "${cmd[@]}" &
-  VM_PID=$!
+  echo $! > "$VM_DIR/qemu.pid"
   wait_ssh 900
   started=$(( $(date +%s) - VM_STARTED_AT ))
   log "$name: SSH answers after ${started}s"
@@ -192,7 +194,7 @@ capture_machine() {
   log "$name: captured in $dest (${started}s to SSH)"
 }
 
-trap 'vm_running && kill "$VM_PID" 2>/dev/null; true' EXIT
+trap 'vm_alive && kill "$(vm_pid)" 2>/dev/null; true' EXIT
 for name in "$@"; do
   capture_machine "$name"
 done

@@ -163,6 +163,30 @@ fn an_anonymized_capture_replaces_serials_and_macs_everywhere_and_the_same_way()
 }
 
 #[test]
+fn an_nvme_disks_identify_data_is_captured_and_anonymized() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("hp");
+    let report = capture_fixture("hp-elitedesk-800-g4-nvme-failing", &out, &CaptureOptions { anonymize: true });
+    assert!(report.mismatch.is_empty(), "{:?}", report.mismatch);
+    let commands = std::fs::read_to_string(out.join("commands.toml")).unwrap();
+    assert!(commands.contains("[[nvme_identify]]\ndevice = \"/dev/nvme0n1\"\ndata = \"nvme-identify-nvme0n1.bin\""), "{commands}");
+
+    let original = std::fs::read(fixture_dir("hp-elitedesk-800-g4-nvme-failing").join("nvme-identify-nvme0n1.bin")).unwrap();
+    let data = std::fs::read(out.join("nvme-identify-nvme0n1.bin")).unwrap();
+    assert_eq!(data.len(), 4096);
+    let anon = panier_hw::nvme::Controller::parse(&data).unwrap();
+    let disk_serial = report.probe.disks[0].identity.serial.clone().unwrap();
+    assert_eq!(anon.serial, disk_serial, "the same stand-in as sysfs");
+    assert_ne!(anon.serial, "S41GNX0M412345");
+    let differing: Vec<usize> = (0..4096).filter(|&i| data[i] != original[i]).collect();
+    assert!(differing.iter().all(|i| (4..24).contains(i)), "only the serial changed: {differing:?}");
+    assert_eq!(
+        wipe::firmware_plan(&Host::fixture(&out).unwrap(), &report.probe.disks[0].identity, Lang::En).0,
+        [wipe::Method::NvmeFormatUserData]
+    );
+}
+
+#[test]
 fn a_file_that_could_not_be_read_stays_unreadable_in_the_capture() {
     // As a capture made without root sees the DMI serial (root only on most kernels).
     let tmp = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! Probe and verdict on fixture machines (`hw/testdata/machines/*`): sysfs, procfs and DMI
-//! trees plus `smartctl --json`, dmidecode, hdparm and nvme outputs. The first five were
-//! written by hand after real machines; the `qemu-*` ones were captured by `panier hw capture`
-//! in QEMU (`testdata/capture-qemu.sh`).
+//! trees plus `smartctl --json`, dmidecode and hdparm outputs and NVMe Identify Controller
+//! data. The first five were written by hand after real machines; the `qemu-*` ones were
+//! captured by `panier hw capture` in QEMU (`testdata/capture-qemu.sh`).
 
 use std::path::PathBuf;
 

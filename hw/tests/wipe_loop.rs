@@ -120,3 +120,16 @@ fn system_disk_is_refused_even_with_its_serial() {
     let err = wipe::wipe(&host, std::path::Path::new(&format!("/dev/{name}")), &token, &options(VerifyMode::Sample), &mut |_| {}).unwrap_err();
     assert!(matches!(err, WipeError::Refused(SafetyError::SystemDisk { .. })), "{err}");
 }
+
+#[test]
+fn an_nvme_command_to_a_disk_that_is_not_nvme_fails_by_name_and_changes_nothing() {
+    let disk = Loop::with_secret(SIZE, SECRET);
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(&disk.dev).unwrap();
+    let identify = panier_hw::nvme::identify_controller(&file).unwrap_err();
+    assert!(identify.to_string().starts_with("NVMe identify: "), "{identify}");
+    let format = panier_hw::nvme::format(&file, panier_hw::nvme::EraseSetting::UserData).unwrap_err();
+    assert!(format.to_string().starts_with("NVMe namespace ID: "), "{format}");
+    assert!(disk.backing_contains(SECRET));
+    let captured = Host::system().nvme_identify(&disk.dev.to_string_lossy()).unwrap_err();
+    assert!(captured.to_string().contains("NVMe identify"), "{captured}");
+}

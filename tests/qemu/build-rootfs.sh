@@ -8,7 +8,8 @@
 # The release image's root filesystem comes from Buildroot (image/configs/); this one stands in
 # for it where Buildroot's sources cannot be downloaded. It carries the same kinds of pieces
 # (kernel with an initramfs, systemd, Docker Engine, nftables, RAUC, chrony, OpenSSH,
-# smartmontools, dmidecode, nvme-cli and hdparm for `panier hw wipe`); the board files and
+# smartmontools, dmidecode and hdparm for `panier hw`; no nvme-cli, as in the release image:
+# the wipe sends NVMe commands itself, and the suite's NVMe wipe proves it); the board files and
 # the overlay are applied later, by build-test-image.sh, so that editing them does not
 # rebuild it. Debian's kernel enables AppArmor, and Docker Engine then refuses to start
 # containers without `apparmor_parser` to load its profile: the apparmor package is included.
@@ -33,7 +34,7 @@ packages=(
   docker.io containerd runc tini
   nftables iproute2 chrony openssh-server curl ca-certificates
   rauc rauc-service grub-common e2fsprogs fdisk util-linux dosfstools
-  smartmontools dmidecode nvme-cli hdparm apparmor procps less
+  smartmontools dmidecode hdparm apparmor procps less
 )
 
 key=$( { cat "$0"; grep -v '^#' "$sources"; } | sha256sum | cut -c1-16)

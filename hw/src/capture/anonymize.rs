@@ -2,7 +2,8 @@
 //!
 //! The values come from what the probe found (the machine's DMI serial, each disk's serial,
 //! each NIC's address) and from the tools' own outputs it read (`Serial Number:` lines of
-//! dmidecode and hdparm, smartctl's `serial_number`, nvme's `sn`). Each value is replaced
+//! dmidecode and hdparm, smartctl's `serial_number`, an NVMe disk's Identify Controller
+//! data). Each value is replaced
 //! everywhere it appears, in files, command outputs and `probe.json`, by one stand-in:
 //! `ANON0001`-like text of the same length for a serial (a SCSI VPD page and hdparm's
 //! layout count bytes), and for a MAC address the same maker prefix (the first three bytes
@@ -35,8 +36,10 @@ impl Anonymizer {
         serials.extend(probe.machine.serial.clone());
         serials.extend(probe.disks.iter().filter_map(|d| d.identity.serial.clone()));
         for access in accesses {
-            if let Access::Command { argv, outcome: CommandOutcome::Ran { stdout, .. } } = access {
-                serials.extend(serials_in_output(&argv[0], stdout));
+            match access {
+                Access::Command { argv, outcome: CommandOutcome::Ran { stdout, .. } } => serials.extend(serials_in_output(&argv[0], stdout)),
+                Access::NvmeIdentify { outcome: Ok(data), .. } => serials.extend(crate::nvme::Controller::parse(data).map(|c| c.serial)),
+                _ => {}
             }
         }
         let mut anonymizer = Self::default();
@@ -110,9 +113,9 @@ fn serials_in_output(program: &str, stdout: &str) -> Vec<String> {
             .filter_map(|l| l.trim().strip_prefix("Serial Number:"))
             .map(|s| s.trim().to_string())
             .collect(),
-        "smartctl" | "nvme" => {
+        "smartctl" => {
             let json: Value = serde_json::from_str(stdout).unwrap_or(Value::Null);
-            ["serial_number", "sn"].iter().filter_map(|key| json[key].as_str()).map(|s| s.trim().to_string()).collect()
+            json["serial_number"].as_str().map(|s| s.trim().to_string()).into_iter().collect()
         }
         _ => Vec::new(),
     }
@@ -136,6 +139,5 @@ mod tests {
         let dmi = "Memory Device\n\tSerial Number: 1A2B3C4D\n\tPart Number: X\n";
         assert_eq!(serials_in_output("dmidecode", dmi), ["1A2B3C4D"]);
         assert_eq!(serials_in_output("smartctl", r#"{"serial_number":"S3YJ "}"#), ["S3YJ"]);
-        assert_eq!(serials_in_output("nvme", r#"{"sn":"PANIER01  "}"#), ["PANIER01"]);
     }
 }

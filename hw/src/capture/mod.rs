@@ -3,14 +3,16 @@
 //! know yet and it can be added to the models database and the tests.
 //!
 //! Made by construction: the real probe runs through a recording [`Host`] (plus the wipe's
-//! choice of firmware method for each disk, which runs `nvme id-ctrl` and `hdparm -I`), and
+//! choice of firmware method for each disk, which asks NVMe disks for their Identify
+//! Controller data and runs `hdparm -I`), and
 //! the capture holds what that host handed out, no more:
 //! - `root/`: each file the probe read, with the bytes it read, each directory it listed and
 //!   each link it followed, at the same place (see [`tree`]);
 //! - `empty-dirs.txt`: the directories in `root/` that hold nothing (git keeps none);
 //! - `unreadable.txt` (when needed): files that exist but could not be read;
 //! - `commands.toml` and one file per output: every command the probe ran, with its exit
-//!   status, standard output and standard error, and `missing` for tools not installed;
+//!   status, standard output and standard error, and `missing` for tools not installed; each
+//!   NVMe disk's Identify Controller data (`nvme-identify-<disk>.bin`) or why it failed;
 //! - `probe.json`: the probe as the capturing machine saw it.
 //!
 //! Before it is kept, the capture is probed again: a capture whose probe differs from the
@@ -146,6 +148,17 @@ struct CommandList {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     missing: Vec<String>,
     command: Vec<CommandEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nvme_identify: Vec<IdentifyEntry>,
+}
+
+#[derive(Serialize)]
+struct IdentifyEntry {
+    device: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -160,11 +173,26 @@ struct CommandEntry {
 /// `commands.toml` and the outputs; returns how many commands it holds and notes on the
 /// ones left out.
 fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> std::io::Result<(usize, Vec<String>)> {
-    let mut list = CommandList { missing: Vec::new(), command: Vec::new() };
+    let mut list = CommandList { missing: Vec::new(), command: Vec::new(), nvme_identify: Vec::new() };
     let mut seen = BTreeSet::new();
     let mut names = BTreeSet::new();
     let mut notes = Vec::new();
     for access in accesses {
+        if let Access::NvmeIdentify { device, outcome } = access {
+            if list.nvme_identify.iter().any(|e| &e.device == device) {
+                continue;
+            }
+            let entry = match outcome {
+                Ok(data) => {
+                    let file = format!("nvme-identify-{}.bin", device.rsplit('/').next().unwrap_or(device));
+                    std::fs::write(dir.join(&file), anonymizer.apply_bytes(data)).map_err(|e| tree::naming(&dir.join(&file), e))?;
+                    IdentifyEntry { device: device.clone(), data: Some(file), error: None }
+                }
+                Err(why) => IdentifyEntry { device: device.clone(), data: None, error: Some(why.clone()) },
+            };
+            list.nvme_identify.push(entry);
+            continue;
+        }
         let Access::Command { argv, outcome } = access else { continue };
         if !seen.insert(argv.clone()) {
             continue;
@@ -189,7 +217,7 @@ fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> s
             }
         }
     }
-    let count = list.command.len() + list.missing.len();
+    let count = list.command.len() + list.missing.len() + list.nvme_identify.len();
     let text = toml::to_string(&list).map_err(std::io::Error::other)?;
     let header = "# Commands the probe ran, with their captured outputs (`panier hw capture`).\n\n";
     write(&dir.join("commands.toml"), &format!("{header}{text}"))?;
@@ -201,7 +229,7 @@ fn write(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// A file name from a command line: `smartctl --json=c --all /dev/sda` → `smartctl-sda`,
-/// `dmidecode -t 17` → `dmidecode-17`, `nvme id-ctrl /dev/nvme0 -o json` → `nvme-id-ctrl-nvme0`.
+/// `dmidecode -t 17` → `dmidecode-17`, `hdparm -I /dev/sda` → `hdparm-sda`.
 fn output_stem(argv: &[String], taken: &mut BTreeSet<String>) -> String {
     let words = argv[1..]
         .iter()
@@ -240,7 +268,7 @@ mod tests {
         let argv = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
         assert_eq!(output_stem(&argv("smartctl --json=c --all /dev/nvme0n1"), &mut taken), "smartctl-nvme0n1");
         assert_eq!(output_stem(&argv("dmidecode -t 17"), &mut taken), "dmidecode-17");
-        assert_eq!(output_stem(&argv("nvme id-ctrl /dev/nvme0 -o json"), &mut taken), "nvme-id-ctrl-nvme0");
+        assert_eq!(output_stem(&argv("hdparm -I /dev/sda"), &mut taken), "hdparm-sda");
         assert_eq!(output_stem(&argv("dmidecode -t 17"), &mut taken), "dmidecode-17-2");
     }
 }
