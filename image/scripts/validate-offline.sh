@@ -5,9 +5,13 @@
 #    drops unknown symbols and those with unmet dependencies, and still exits 0);
 # 3. BR2_LEGACY is unset (a renamed option sets it, and only the next make target fails);
 # 4. `make show-info` works (every package's .mk parses);
-# 5. utils/check-package is clean on the external tree.
+# 5. utils/check-package is clean on the external tree;
+# 6. with LINUX_DIR (a kernel source tree): every line of the kernel fragments survives into a
+#    .config made from x86_64_defconfig plus the fragments, as Buildroot will make it (the
+#    kernel's Kconfig drops symbols the same silent way).
 #
-# Usage: BUILDROOT_DIR=/path/to/buildroot-2026.05.x image/scripts/validate-offline.sh [OUTPUT_DIR]
+# Usage: BUILDROOT_DIR=/path/to/buildroot-2026.05.x [LINUX_DIR=/path/to/linux-6.18] \
+#          image/scripts/validate-offline.sh [OUTPUT_DIR]
 set -euo pipefail
 
 br=${BUILDROOT_DIR:?set BUILDROOT_DIR to a Buildroot 2026.05.x checkout}
@@ -55,5 +59,26 @@ if ! python3 -c 'import magic, flake8' 2> /dev/null; then
   failed=1
 fi
 (cd "$external" && "$br/utils/check-package" -b "$external"/package/*/* "$external/Config.in" "$external/external.mk") || failed=1
+
+if [ -n "${LINUX_DIR:-}" ]; then
+  kout="$out/linux-config"
+  fragments=("$external"/board/x86_64/kernel/*.config)
+  echo "validate: kernel fragments against $(make -s -C "$LINUX_DIR" kernelversion 2>/dev/null || echo '?') in $LINUX_DIR"
+  make -s -C "$LINUX_DIR" O="$kout" ARCH=x86_64 x86_64_defconfig
+  ARCH=x86_64 "$LINUX_DIR/scripts/kconfig/merge_config.sh" -m -O "$kout" "$kout/.config" "${fragments[@]}" > "$kout/merge.log" 2>&1
+  make -s -C "$LINUX_DIR" O="$kout" ARCH=x86_64 olddefconfig
+  for fragment in "${fragments[@]}"; do
+    while IFS= read -r line; do
+      case $line in
+        CONFIG_*=*)
+          if ! grep -qxF -- "$line" "$kout/.config"; then
+            echo "validate: ${fragment##*/}: '$line', .config has '$(grep -E "^(# )?${line%%=*}[= ]" "$kout/.config" || echo 'nothing')'"
+            failed=1
+          fi
+          ;;
+      esac
+    done < "$fragment"
+  done
+fi
 
 if [ "$failed" = 0 ]; then echo "validate: all checks passed"; else echo "validate: FAILED"; exit 1; fi
