@@ -7,7 +7,7 @@
 #
 # The release image's root filesystem comes from Buildroot (image/configs/); this one stands in
 # for it where Buildroot's sources cannot be downloaded. It carries the same kinds of pieces
-# (kernel with an initramfs, systemd, Docker Engine, nftables, RAUC, chrony, OpenSSH,
+# (kernel with an initramfs, systemd, Docker Engine, nftables, RAUC, chrony, OpenSSH, restic,
 # smartmontools, dmidecode and hdparm for `panier hw`; no nvme-cli, as in the release image:
 # the wipe sends NVMe commands itself, and the suite's NVMe wipe proves it); the board files and
 # the overlay are applied later, by build-test-image.sh, so that editing them does not
@@ -34,7 +34,7 @@ packages=(
   docker.io containerd runc tini
   nftables iproute2 chrony openssh-server curl ca-certificates
   rauc rauc-service grub-common e2fsprogs fdisk util-linux dosfstools
-  smartmontools dmidecode hdparm apparmor procps less
+  smartmontools dmidecode hdparm restic apparmor procps less
 )
 
 key=$( { cat "$0"; grep -v '^#' "$sources"; } | sha256sum | cut -c1-16)

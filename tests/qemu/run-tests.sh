@@ -171,6 +171,24 @@ subnet=$(vm_ssh docker network inspect -f "'{{range .IPAM.Config}}{{.Subnet}}{{e
 case $subnet in 172.30.*.0/24) ;; *) fail "the service's network is $subnet, not a /24 of 172.30.0.0/16" ;; esac
 pass "service network from Docker's default-address-pools: $subnet"
 
+# Backups run restic, which the image must carry (the release image restic's own binary, the
+# test image Debian's): the box backs itself up to a folder on its data partition, and plain
+# restic reads the repository with the emergency kit's password.
+vm_ssh command -v restic > /dev/null || fail "no restic in the image: backups cannot run"
+kit=$(vm_ssh panier backup target add box-folder --folder /data/backup-test --json 2>&1) \
+  || fail "adding a folder backup target failed: $kit"
+vm_ssh panier backup kit box-folder --confirm > /dev/null || fail "confirming the emergency kit failed"
+backup_log=$(vm_ssh panier backup run --target box-folder 2>&1) || fail "panier backup run failed in the box: $backup_log"
+snapshots=$(vm_ssh panier backup list box-folder --json) || fail "panier backup list failed"
+jq -e '[.[] | .tags[]? | select(. == "part=state")] | length > 0' <<< "$snapshots" > /dev/null \
+  || fail "no snapshot of the box's state after the backup: $snapshots"
+repo=$(jq -r .restic_repository <<< "$kit")
+restic_count=$(jq -r .password <<< "$kit" | vm_ssh "RESTIC_PASSWORD=\$(cat) restic -r $repo snapshots --json --no-lock" | jq length) \
+  || fail "plain restic cannot read the box's repository with the kit's password"
+[ "$restic_count" = "$(jq length <<< "$snapshots")" ] || fail "restic lists $restic_count snapshots, the agent $(jq length <<< "$snapshots")"
+[ "$(wait_site 120)" = hello ] || fail "test-site is not back after the backup"
+pass "backup of the box with the image's restic to a folder target: $restic_count snapshots, read by plain restic with the kit's password, test-site back"
+
 [ "$(wait_marked_good)" = good ] || fail "slot A not marked good"
 pass "slot A marked good once panier is healthy"
 stop_start=$(date +%s)
