@@ -2,7 +2,8 @@
 # The image tree checks (cargo xtask test, suite "image tree checks"), without Buildroot:
 # Runs shellcheck on every script, grub-script-check on the GRUB configs, `nft -c` on the boot
 # firewall, `systemd-analyze verify` on the overlay's units, no symbol twice in the defconfig,
-# and a real genimage + MBR run of the board's layout with stand-in contents.
+# a real genimage + MBR run of the board's layout with stand-in contents, and the kernel
+# fragments against Debian's kernel source.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -78,6 +79,21 @@ layout() {
   return "$rc"
 }
 check "genimage layout, MBR boot code and signed bundle (post-image.sh)" layout
+
+# The kernel fragments against Debian's kernel source (linux-source-6.1, tools/install-deps.sh),
+# unpacked once into the cache.
+kernel_tarballs=(/usr/src/linux-source-*.tar.xz)
+kernel_fragments() {
+  local tarball=${kernel_tarballs[0]} dir
+  [ -f "$tarball" ] || { echo "no /usr/src/linux-source-*.tar.xz (Debian's linux-source-6.1)"; return 1; }
+  dir="${PANIER_IMAGE_CACHE:-/var/cache/panier/image}/$(basename "$tarball" .tar.xz)-$(stat -c %Y "$tarball")"
+  if [ ! -d "$dir" ]; then
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    tar -xJf "$tarball" -C "$dir.tmp" --strip-components=1 && mv "$dir.tmp" "$dir"
+  fi
+  image/scripts/check-kernel-fragments.sh "$dir"
+}
+check "kernel fragments against $(basename "${kernel_tarballs[0]}" .tar.xz)" kernel_fragments
 
 echo "image tree checks: $passed passed, $failed failed"
 [ "$failed" = 0 ]

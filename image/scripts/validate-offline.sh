@@ -61,24 +61,7 @@ fi
 (cd "$external" && "$br/utils/check-package" -b "$external"/package/*/* "$external/Config.in" "$external/external.mk") || failed=1
 
 if [ -n "${LINUX_DIR:-}" ]; then
-  kout="$out/linux-config"
-  fragments=("$external"/board/x86_64/kernel/*.config)
-  echo "validate: kernel fragments against $(make -s -C "$LINUX_DIR" kernelversion 2>/dev/null || echo '?') in $LINUX_DIR"
-  make -s -C "$LINUX_DIR" O="$kout" ARCH=x86_64 x86_64_defconfig
-  ARCH=x86_64 "$LINUX_DIR/scripts/kconfig/merge_config.sh" -m -O "$kout" "$kout/.config" "${fragments[@]}" > "$kout/merge.log" 2>&1
-  make -s -C "$LINUX_DIR" O="$kout" ARCH=x86_64 olddefconfig
-  for fragment in "${fragments[@]}"; do
-    while IFS= read -r line; do
-      case $line in
-        CONFIG_*=*)
-          if ! grep -qxF -- "$line" "$kout/.config"; then
-            echo "validate: ${fragment##*/}: '$line', .config has '$(grep -E "^(# )?${line%%=*}[= ]" "$kout/.config" || echo 'nothing')'"
-            failed=1
-          fi
-          ;;
-      esac
-    done < "$fragment"
-  done
+  "$external/scripts/check-kernel-fragments.sh" "$LINUX_DIR" "$out/linux-config" || failed=1
 fi
 
 if [ "$failed" = 0 ]; then echo "validate: all checks passed"; else echo "validate: FAILED"; exit 1; fi
