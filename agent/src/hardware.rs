@@ -7,7 +7,7 @@ use crate::names::Language;
 use panier_hw::HardwareSummary;
 use panier_hw::i18n::Lang;
 
-fn lang(language: Language) -> Lang {
+pub fn lang(language: Language) -> Lang {
     match language {
         Language::Fr => Lang::Fr,
         Language::En => Lang::En,

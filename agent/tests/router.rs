@@ -208,4 +208,6 @@ async fn pages_redirect_and_render_in_french() {
     assert_eq!(status, StatusCode::OK);
     let page = String::from_utf8(page).unwrap();
     assert!(page.contains("Verdict :") && page.contains("Disques"), "{page}");
+    assert!(page.contains("UEFI") || page.contains("BIOS (ancien mode)"), "the boot mode in words: {page}");
+    assert!(!page.contains("Uefi") && !page.contains("Bios<"), "no Rust names on the page: {page}");
 }

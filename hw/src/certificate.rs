@@ -165,7 +165,7 @@ impl WipeCertificate {
             (tr(lang, Msg::LabelSerial, &[]), d.serial.clone().unwrap_or_else(|| "—".into())),
             (tr(lang, Msg::LabelSize, &[]), html::human_bytes(d.size_bytes)),
             (tr(lang, Msg::LabelDevice, &[]), d.path.clone()),
-            (tr(lang, Msg::LabelMethod, &[]), self.method.map(method_label).unwrap_or("—").to_string()),
+            (tr(lang, Msg::LabelMethod, &[]), self.method.map(|m| method_label(m, lang)).unwrap_or_else(|| "—".into())),
             (tr(lang, Msg::LabelStarted, &[]), self.started_at.clone()),
             (tr(lang, Msg::LabelEnded, &[]), self.ended_at.clone()),
         ];
@@ -183,7 +183,7 @@ impl WipeCertificate {
             out.push_str("<ol class=\"steps\">");
             for s in &self.steps {
                 let outcome = s.error.clone().unwrap_or_else(|| "OK".into());
-                out.push_str(&format!("<li>{} — {} → {} : {}</li>", html::escape(method_label(s.method)), html::escape(&s.started_at), html::escape(&s.ended_at), html::escape(&outcome)));
+                out.push_str(&format!("<li>{} — {} → {} : {}</li>", html::escape(&method_label(s.method, lang)), html::escape(&s.started_at), html::escape(&s.ended_at), html::escape(&outcome)));
             }
             out.push_str("</ol>");
         }
@@ -199,16 +199,16 @@ impl WipeCertificate {
     }
 }
 
-pub fn method_label(method: Method) -> &'static str {
-    match method {
-        Method::NvmeSanitizeCrypto => "NVMe sanitize (crypto erase)",
-        Method::NvmeSanitizeBlock => "NVMe sanitize (block erase)",
-        Method::NvmeFormatCrypto => "NVMe format (crypto erase)",
-        Method::NvmeFormatUserData => "NVMe format (user data erase)",
-        Method::AtaSecureEraseEnhanced => "ATA enhanced security erase",
-        Method::AtaSecureErase => "ATA security erase",
-        Method::DiscardAndOverwrite => "discard + zero overwrite",
-    }
+pub fn method_label(method: Method, lang: Lang) -> String {
+    tr(lang, match method {
+        Method::NvmeSanitizeCrypto => Msg::MethodNvmeSanitizeCrypto,
+        Method::NvmeSanitizeBlock => Msg::MethodNvmeSanitizeBlock,
+        Method::NvmeFormatCrypto => Msg::MethodNvmeFormatCrypto,
+        Method::NvmeFormatUserData => Msg::MethodNvmeFormatUserData,
+        Method::AtaSecureEraseEnhanced => Msg::MethodAtaSecureEraseEnhanced,
+        Method::AtaSecureErase => Msg::MethodAtaSecureErase,
+        Method::DiscardAndOverwrite => Msg::MethodDiscardAndOverwrite,
+    }, &[])
 }
 
 /// Temporary file in the same directory, fsync, rename, fsync the directory.

@@ -18,6 +18,7 @@ use clap::{Args, Subcommand};
 use crate::blockdev::{self, SafetyError};
 use crate::capture::{self, CaptureError, CaptureOptions};
 use crate::certificate::{CertificateError, VerifyMode};
+use crate::describe;
 use crate::flash::{self, FlashError};
 use crate::host::Host;
 use crate::html::human_bytes;
@@ -194,7 +195,7 @@ pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
             if a.json {
                 json_out(&s.verdict)
             } else {
-                println!("{} : {}", tr(lang, Msg::LabelVerdict, &[]), s.verdict.label);
+                println!("{}{} {}", tr(lang, Msg::LabelVerdict, &[]), if lang == Lang::Fr { " :" } else { ":" }, s.verdict.label);
                 for f in &s.verdict.findings {
                     println!("  [{}] {}", f.severity.label(lang), f.message);
                 }
@@ -294,30 +295,26 @@ fn print_capture(report: &capture::CaptureReport, anonymized: bool, lang: Lang) 
 
 fn print_probe(s: &HardwareSummary, lang: Lang) {
     let p = &s.probe;
-    let m = &p.machine;
     let t = |msg| tr(lang, msg, &[]);
-    let or_q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
-    println!("{} : {} {} {} (S/N {})", t(Msg::LabelMachine), or_q(&m.vendor), or_q(&m.product), m.version.clone().unwrap_or_default(), or_q(&m.serial));
-    println!("{} : {:?}, Secure Boot {:?}, BIOS {} {}", t(Msg::LabelFirmware), p.firmware.boot_mode, p.firmware.secure_boot, or_q(&m.bios_version), or_q(&m.bios_date));
-    println!("{} : {} — {} cores / {} threads, x86-64 {}, VT {}, AES {}", t(Msg::LabelCpu), or_q(&p.cpu.model), p.cpu.cores, p.cpu.threads, p.cpu.x86_64, p.cpu.virtualization.is_some(), p.cpu.aes);
-    println!("{} : {}", t(Msg::LabelMemory), crate::verdict::human_gib(p.memory.total_bytes));
-    for module in &p.memory.modules {
-        println!("  {} {} {} {:?} MT/s", module.locator, crate::verdict::human_gib(module.size_bytes), module.kind.clone().unwrap_or_default(), module.speed_mts);
-    }
+    // French puts a space before the colon.
+    let line = |label: Msg, value: &str| println!("{}{} {value}", t(label), if lang == Lang::Fr { " :" } else { ":" });
+    let serial = p.machine.serial.clone().unwrap_or_else(|| t(Msg::WordUnknown));
+    line(Msg::LabelMachine, &format!("{} ({} {serial})", describe::machine(p, lang), t(Msg::WordSerial)));
+    line(Msg::LabelFirmware, &describe::firmware(p, lang));
+    line(Msg::LabelCpu, &describe::cpu(&p.cpu, lang));
+    line(Msg::LabelMemory, &describe::memory(p));
     for d in &p.disks {
-        println!("{} : {} {:?} {} {} S/N {}{}", t(Msg::LabelDisks), d.identity.name, d.kind, or_q(&d.identity.model), human_bytes(d.identity.size_bytes), or_q(&d.identity.serial), if d.system { " (system)" } else { "" });
-        if let Some(h) = &d.health {
-            println!("  SMART {:?}, {:?} h, reallocated {:?}, pending {:?}, wear {:?} %", h.smart_passed, h.power_on_hours, h.reallocated_sectors, h.pending_sectors, h.wear_used_pct);
-        }
+        line(Msg::LabelDisks, &format!("{} — {}", d.identity.name, describe::disk(d, lang)));
+        println!("  {}", describe::health(d.health.as_ref(), lang));
     }
     for n in &p.nics {
-        println!("{} : {} {} {} carrier {:?} {:?} Mb/s", t(Msg::LabelNetwork), n.name, if n.wired { "wired" } else { "wireless" }, n.driver.clone().unwrap_or_default(), n.carrier, n.speed_mbps);
+        line(Msg::LabelNetwork, &format!("{} — {}", n.name, describe::nic(n, lang)));
     }
     if let Some(temp) = p.cpu_temperature_c {
-        println!("{} : {temp:.0} °C", t(Msg::LabelTemperature));
+        line(Msg::LabelTemperature, &format!("{temp:.0} °C"));
     }
     if let Some(b) = &p.battery {
-        println!("{} : {:?} %, health {:?} %", t(Msg::LabelBattery), b.capacity_pct, b.health_pct);
+        line(Msg::LabelBattery, &describe::battery(b, lang));
     }
     for note in &p.notes {
         println!("  ! {note}");

@@ -15,6 +15,7 @@ pub mod blockdev;
 pub mod capture;
 pub mod certificate;
 pub mod cli;
+pub mod describe;
 pub mod flash;
 pub mod host;
 pub mod html;

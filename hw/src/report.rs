@@ -13,10 +13,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::certificate::WipeCertificate;
+use crate::describe;
 use crate::html::{self, escape, human_bytes};
 use crate::i18n::{Lang, Msg, tr};
-use crate::probe::{BootMode, Probe};
-use crate::verdict::{Level, Severity, Verdict, human_gib};
+use crate::probe::Probe;
+use crate::verdict::{Level, Severity, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -94,39 +95,22 @@ pub fn sheet_html(probe: &Probe, verdict: &Verdict, certs: &[&WipeCertificate], 
     b.push_str("</ul><h2>");
     b.push_str(&escape(&t(Msg::LabelMachine)));
     b.push_str("</h2><table>");
-    let m = &probe.machine;
-    let join = |parts: &[&Option<String>]| parts.iter().filter_map(|p| p.as_deref()).collect::<Vec<_>>().join(" ");
-    row(&mut b, &t(Msg::LabelMachine), &join(&[&m.vendor, &m.product, &m.version]));
-    row(&mut b, &t(Msg::LabelSerial), m.serial.as_deref().unwrap_or("—"));
-    let firmware = match probe.firmware.boot_mode { BootMode::Uefi => "UEFI", BootMode::Bios => "BIOS (legacy)" };
-    let secure = match probe.firmware.secure_boot { Some(true) => ", Secure Boot on", Some(false) => ", Secure Boot off", None => "" };
-    row(&mut b, &t(Msg::LabelFirmware), &format!("{firmware}{secure} — {}", join(&[&m.bios_vendor, &m.bios_version, &m.bios_date])));
-    let c = &probe.cpu;
-    row(&mut b, &t(Msg::LabelCpu), &format!("{} ({} cores, {} threads{}{})", c.model.as_deref().unwrap_or("?"), c.cores, c.threads, if c.virtualization.is_some() { ", VT" } else { "" }, if c.aes { ", AES" } else { "" }));
-    let modules: Vec<String> = probe.memory.modules.iter().map(|m| format!("{} {} {}", human_gib(m.size_bytes), m.kind.as_deref().unwrap_or(""), m.speed_mts.map(|s| format!("{s} MT/s")).unwrap_or_default())).collect();
-    let installed = probe.memory.installed_bytes().unwrap_or(probe.memory.total_bytes);
-    row(&mut b, &t(Msg::LabelMemory), &format!("{} {}", human_gib(installed), if modules.is_empty() { String::new() } else { format!("({})", modules.join(" + ")) }));
+    row(&mut b, &t(Msg::LabelMachine), &describe::machine(probe, lang));
+    row(&mut b, &t(Msg::LabelSerial), probe.machine.serial.as_deref().unwrap_or("—"));
+    row(&mut b, &t(Msg::LabelFirmware), &describe::firmware(probe, lang));
+    row(&mut b, &t(Msg::LabelCpu), &describe::cpu(&probe.cpu, lang));
+    row(&mut b, &t(Msg::LabelMemory), &describe::memory(probe));
     for d in &probe.disks {
-        let health = match &d.health {
-            Some(h) => format!(
-                "SMART {}, {} h{}{}",
-                match h.smart_passed { Some(true) => "OK", Some(false) => "FAILED", None => "?" },
-                h.power_on_hours.map(|x| x.to_string()).unwrap_or("?".into()),
-                h.wear_used_pct.map(|w| format!(", {w} % used")).unwrap_or_default(),
-                h.reallocated_sectors.map(|r| format!(", {r} reallocated")).unwrap_or_default()
-            ),
-            None => "SMART ?".into(),
-        };
-        row(&mut b, &format!("{} {}", t(Msg::LabelDisks), d.identity.name), &format!("{:?} — {} — {} — S/N {} — {health}", d.kind, d.identity.model.as_deref().unwrap_or("?"), human_bytes(d.identity.size_bytes), d.identity.serial.as_deref().unwrap_or("?")));
+        row(&mut b, &format!("{} {}", t(Msg::LabelDisks), d.identity.name), &format!("{} — {}", describe::disk(d, lang), describe::health(d.health.as_ref(), lang)));
     }
     for n in &probe.nics {
-        row(&mut b, &format!("{} {}", t(Msg::LabelNetwork), n.name), &format!("{} {} {} {}", if n.wired { "Ethernet" } else { "Wi-Fi" }, n.driver.as_deref().unwrap_or(""), n.mac.as_deref().unwrap_or(""), n.speed_mbps.map(|s| format!("{s} Mb/s")).unwrap_or_default()));
+        row(&mut b, &format!("{} {}", t(Msg::LabelNetwork), n.name), &describe::nic(n, lang));
     }
     if let Some(temp) = probe.cpu_temperature_c {
         row(&mut b, &t(Msg::LabelTemperature), &format!("{temp:.0} °C"));
     }
     if let Some(bat) = &probe.battery {
-        row(&mut b, &t(Msg::LabelBattery), &format!("{} % ({} % health)", bat.capacity_pct.unwrap_or(0), bat.health_pct.map(|h| h.to_string()).unwrap_or("?".into())));
+        row(&mut b, &t(Msg::LabelBattery), &describe::battery(bat, lang));
     }
     row(&mut b, &t(Msg::LabelDate), date);
     b.push_str("</table>");

@@ -26,7 +26,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::blockdev::{self, DiskIdentity, SafetyError, Transport};
-use crate::certificate::{Verification, VerifyMode, WipeCertificate, WipeStep};
+use crate::certificate::{Verification, VerifyMode, WipeCertificate, WipeStep, method_label};
 use crate::host::Host;
 use crate::i18n::{Lang, Msg, tr};
 use crate::nvme;
@@ -277,7 +277,7 @@ pub fn wipe(host: &Host, device: &Path, confirmation: &str, options: &WipeOption
     }
     let seed = cert.seed();
     for method in methods {
-        progress(&tr(lang, Msg::WipeTrying, &[("method", &format!("{method:?}"))]));
+        progress(&tr(lang, Msg::WipeTrying, &[("method", &method_label(method, lang))]));
         let step = WipeStep::begin(method);
         match run_firmware(host, &claimed.file, &disk, method, lang, progress) {
             Ok(()) => {
@@ -286,13 +286,13 @@ pub fn wipe(host: &Host, device: &Path, confirmation: &str, options: &WipeOption
                 if v.passed {
                     return Ok(cert.finish(method, v));
                 }
-                let note = tr(lang, Msg::WipeFirmwareNotZero, &[("method", &format!("{method:?}"))]);
+                let note = tr(lang, Msg::WipeFirmwareNotZero, &[("method", &method_label(method, lang))]);
                 progress(&note);
                 cert.notes.push(note);
                 break;
             }
             Err(reason) => {
-                progress(&tr(lang, Msg::WipeMethodFailed, &[("method", &format!("{method:?}")), ("reason", &reason)]));
+                progress(&tr(lang, Msg::WipeMethodFailed, &[("method", &method_label(method, lang)), ("reason", &reason)]));
                 cert.steps.push(step.end(Some(reason)));
             }
         }

@@ -30,8 +30,16 @@ fn sheet_and_inventory_for_a_wiped_machine() {
     assert!(page.contains("<b>apte</b>"));
     assert!(page.contains("Intel(R) Core(TM) i5-8500T"));
     assert!(page.contains("S3YJNB0K612345A"));
-    assert!(page.contains(&ours.id) && page.contains("ATA enhanced security erase"));
+    assert!(page.contains(&ours.id) && page.contains("effacement sécurisé ATA renforcé"));
     assert!(page.contains("After Power Loss"));
+    // French through and through: words, not Rust's names or English.
+    assert!(page.contains("SSD SATA — Samsung SSD 860 — 250.1 GB") && page.contains("n° de série S3YJNB0K612345A"), "{page}");
+    assert!(page.contains("6 cœurs, 6 fils") && page.contains("filaire, e1000e") && page.contains("sans fil, iwlwifi, a4:c3:f0:11:22:33, non connecté"), "{page}");
+    for leak in ["SataSsd", "Some(", "None", "cores", "threads", "reallocated", "wired", "Secure Boot on", "Secure Boot off", "legacy"] {
+        assert!(!page.contains(leak), "'{leak}' on the French sheet");
+    }
+    let english = report::sheet_html(&s.probe, &s.verdict, &certs, &label, "2026-11-22T10:00:00Z", Lang::En);
+    assert!(english.contains("SATA SSD — Samsung SSD 860 — 250.1 GB") && english.contains("ATA enhanced security erase") && english.contains("cores"), "{english}");
 
     let dir = tempfile::tempdir().unwrap();
     let inventory = dir.path().join("inventory.csv");

@@ -40,8 +40,9 @@ fn or_dash(v: Option<String>) -> String {
     v.filter(|s| !s.is_empty()).unwrap_or_else(|| "—".into())
 }
 
-fn gb(bytes: u64) -> String {
-    format!("{:.0} Go", bytes as f64 / 1e9)
+/// Gigabytes, "Go" in French.
+fn gb(bytes: u64, t: &Messages) -> String {
+    format!("{:.0} {}", bytes as f64 / 1e9, if t.language == crate::names::Language::Fr { "Go" } else { "GB" })
 }
 
 pub async fn page(SessionActor(actor): SessionActor, State(status): State<Status>) -> Result<Response, PageError> {
@@ -55,13 +56,13 @@ pub async fn page(SessionActor(actor): SessionActor, State(status): State<Status
         Fact { label: t.get("hardware.machine"), value: or_dash(Some(machine)) },
         Fact { label: t.get("hardware.serial"), value: or_dash(p.machine.serial.clone()) },
         Fact { label: t.get("hardware.bios"), value: or_dash(Some([p.machine.bios_version.clone(), p.machine.bios_date.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · "))) },
-        Fact { label: t.get("hardware.boot"), value: format!("{:?}", p.firmware.boot_mode) },
+        Fact { label: t.get("hardware.boot"), value: panier_hw::describe::boot(p, crate::hardware::lang(t.language)) },
         Fact {
             label: t.get("hardware.cpu"),
             value: format!("{} ({} / {})", or_dash(p.cpu.model.clone()), p.cpu.cores, p.cpu.threads),
         },
         Fact { label: t.get("hardware.virtualization"), value: yes_no(p.cpu.virtualization.is_some()) },
-        Fact { label: t.get("hardware.memory"), value: gb(p.memory.installed_bytes().unwrap_or(p.memory.total_bytes)) },
+        Fact { label: t.get("hardware.memory"), value: gb(p.memory.installed_bytes().unwrap_or(p.memory.total_bytes), t) },
         Fact {
             label: t.get("hardware.network"),
             value: or_dash(Some(
@@ -82,7 +83,7 @@ pub async fn page(SessionActor(actor): SessionActor, State(status): State<Status
             DiskView {
                 name: d.identity.name.clone(),
                 model: or_dash(d.identity.model.clone()),
-                size: gb(d.identity.size_bytes),
+                size: gb(d.identity.size_bytes, t),
                 health: match h.and_then(|h| h.smart_passed) {
                     Some(true) => t.get("hardware.smart_ok").to_owned(),
                     Some(false) => t.get("hardware.smart_failed").to_owned(),
