@@ -195,7 +195,7 @@ pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
             if a.json {
                 json_out(&s.verdict)
             } else {
-                println!("{}{} {}", tr(lang, Msg::LabelVerdict, &[]), if lang == Lang::Fr { " :" } else { ":" }, s.verdict.label);
+                println!("{}", labelled(lang, Msg::LabelVerdict, &s.verdict.label));
                 for f in &s.verdict.findings {
                     println!("  [{}] {}", f.severity.label(lang), f.message);
                 }
@@ -293,11 +293,15 @@ fn print_capture(report: &capture::CaptureReport, anonymized: bool, lang: Lang) 
     }
 }
 
+/// "Verdict : apte" / "Verdict: fit" (French puts a space before the colon).
+fn labelled(lang: Lang, label: Msg, value: &str) -> String {
+    format!("{}{} {value}", tr(lang, label, &[]), if lang == Lang::Fr { " :" } else { ":" })
+}
+
 fn print_probe(s: &HardwareSummary, lang: Lang) {
     let p = &s.probe;
     let t = |msg| tr(lang, msg, &[]);
-    // French puts a space before the colon.
-    let line = |label: Msg, value: &str| println!("{}{} {value}", t(label), if lang == Lang::Fr { " :" } else { ":" });
+    let line = |label: Msg, value: &str| println!("{}", labelled(lang, label, value));
     let serial = p.machine.serial.clone().unwrap_or_else(|| t(Msg::WordUnknown));
     line(Msg::LabelMachine, &format!("{} ({} {serial})", describe::machine(p, lang), t(Msg::WordSerial)));
     line(Msg::LabelFirmware, &describe::firmware(p, lang));

@@ -67,8 +67,10 @@ pub fn memory(probe: &Probe) -> String {
         .modules
         .iter()
         .map(|m| {
-            let speed = m.speed_mts.map(|s| format!(" {s} MT/s")).unwrap_or_default();
-            format!("{} {}{speed}", human_gib(m.size_bytes), m.kind.as_deref().unwrap_or("")).replace("  ", " ").trim().to_string()
+            let mut words = vec![human_gib(m.size_bytes)];
+            words.extend(m.kind.clone().filter(|k| !k.is_empty()));
+            words.extend(m.speed_mts.map(|s| format!("{s} MT/s")));
+            words.join(" ")
         })
         .collect();
     if modules.is_empty() { human_gib(installed) } else { format!("{} ({})", human_gib(installed), modules.join(" + ")) }

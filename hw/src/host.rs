@@ -55,7 +55,7 @@ pub trait CommandRunner: Send + Sync {
 
     /// The Identify Controller data of the NVMe disk `device` (`/dev/nvme0n1`).
     fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
-        Err(CommandError::NotCaptured { command: format!("NVMe identify {device}") })
+        Err(CommandError::NotCaptured { command: identify_command(device) })
     }
 }
 
@@ -91,7 +91,7 @@ impl CommandRunner for SystemCommands {
     }
 
     fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
-        let command = format!("NVMe identify {device}");
+        let command = identify_command(device);
         let file = std::fs::File::open(device).map_err(|source| CommandError::Spawn { command: command.clone(), source })?;
         crate::nvme::identify_controller(&file).map_err(|source| CommandError::Spawn { command, source })
     }
@@ -119,13 +119,20 @@ struct CaptureList {
     nvme_identify: Vec<IdentifyCapture>,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
-struct IdentifyCapture {
-    device: String,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
+/// One `[[nvme_identify]]` entry of `commands.toml` (read here, written by `capture`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub(crate) struct IdentifyCapture {
+    pub device: String,
+    /// The file holding the 4096 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Why the data could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn identify_command(device: &str) -> String {
+    format!("NVMe identify {device}")
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -177,7 +184,7 @@ impl CommandRunner for CapturedCommands {
     }
 
     fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
-        let command = format!("NVMe identify {device}");
+        let command = identify_command(device);
         let capture = self.identify.get(device).ok_or_else(|| CommandError::NotCaptured { command: command.clone() })?;
         match (&capture.data, &capture.error) {
             (Some(file), _) => {

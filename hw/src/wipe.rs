@@ -310,7 +310,7 @@ mod tests {
     use super::*;
     use crate::host::{CommandError, CommandOutput, CommandRunner};
 
-    /// An NVMe disk that answers Identify with `0`, and no tools.
+    /// An NVMe disk that answers Identify with the bytes it holds, and no tools.
     struct Identify(Vec<u8>);
 
     impl CommandRunner for Identify {

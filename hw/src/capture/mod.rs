@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::host::{Access, CommandOutcome, Host};
+use crate::host::{Access, CommandOutcome, Host, IdentifyCapture};
 use crate::i18n::Lang;
 use crate::probe::{self, Probe};
 use crate::wipe;
@@ -149,16 +149,7 @@ struct CommandList {
     missing: Vec<String>,
     command: Vec<CommandEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    nvme_identify: Vec<IdentifyEntry>,
-}
-
-#[derive(Serialize)]
-struct IdentifyEntry {
-    device: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    nvme_identify: Vec<IdentifyCapture>,
 }
 
 #[derive(Serialize)]
@@ -186,9 +177,9 @@ fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> s
                 Ok(data) => {
                     let file = format!("nvme-identify-{}.bin", device.rsplit('/').next().unwrap_or(device));
                     std::fs::write(dir.join(&file), anonymizer.apply_bytes(data)).map_err(|e| tree::naming(&dir.join(&file), e))?;
-                    IdentifyEntry { device: device.clone(), data: Some(file), error: None }
+                    IdentifyCapture { device: device.clone(), data: Some(file), error: None }
                 }
-                Err(why) => IdentifyEntry { device: device.clone(), data: None, error: Some(why.clone()) },
+                Err(why) => IdentifyCapture { device: device.clone(), data: None, error: Some(why.clone()) },
             };
             list.nvme_identify.push(entry);
             continue;
