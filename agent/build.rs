@@ -15,7 +15,12 @@ fn files(root: &Path, dir: &str, ext: &str) -> Vec<String> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == ext))
-        .map(|p| p.strip_prefix(root).expect("listed under the package").display().to_string())
+        .map(|p| {
+            p.strip_prefix(root)
+                .expect("listed under the package")
+                .display()
+                .to_string()
+        })
         .collect();
     out.sort();
     out
@@ -32,7 +37,11 @@ fn main() {
         // The package's directory as the crate is compiled, not as this script ran: the
         // script's output is shared by every clone using the shared target directory.
         for p in paths {
-            writeln!(code, "    include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/\", {p:?})),").unwrap();
+            writeln!(
+                code,
+                "    include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/\", {p:?})),"
+            )
+            .unwrap();
         }
         writeln!(code, "];").unwrap();
     };
@@ -45,5 +54,9 @@ fn main() {
     for dir in ["migrations", "i18n/fr", "i18n/en"] {
         println!("cargo:rerun-if-changed={dir}");
     }
-    std::fs::write(Path::new(&std::env::var("OUT_DIR").unwrap()).join("generated.rs"), code).unwrap();
+    std::fs::write(
+        Path::new(&std::env::var("OUT_DIR").unwrap()).join("generated.rs"),
+        code,
+    )
+    .unwrap();
 }

@@ -85,12 +85,23 @@ pub struct Admins {
     throttle: Throttle,
 }
 
-fn audit(actor: String, action: &'static str, target: &str, result: Result<(), &dyn std::fmt::Display>) -> NewAudit {
+fn audit(
+    actor: String,
+    action: &'static str,
+    target: &str,
+    result: Result<(), &dyn std::fmt::Display>,
+) -> NewAudit {
     let (result, detail) = match result {
         Ok(()) => ("ok", String::new()),
         Err(e) => ("refused", e.to_string()),
     };
-    NewAudit { actor, action, target: target.to_owned(), result, detail }
+    NewAudit {
+        actor,
+        action,
+        target: target.to_owned(),
+        result,
+        detail,
+    }
 }
 
 impl Admins {
@@ -100,7 +111,10 @@ impl Admins {
 
     /// Makes sure a setup code exists while setup is not done; returns it for the journal and
     /// the console. A provisioned code (from the configuration) is used when there is none yet.
-    pub fn ensure_setup_code(&self, provisioned: Option<&SetupCode>) -> Result<Option<SetupCode>, StoreError> {
+    pub fn ensure_setup_code(
+        &self,
+        provisioned: Option<&SetupCode>,
+    ) -> Result<Option<SetupCode>, StoreError> {
         if self.store.box_settings()?.setup_done {
             return Ok(None);
         }
@@ -110,7 +124,10 @@ impl Admins {
     }
 
     pub fn setup_code(&self) -> Result<Option<SetupCode>, StoreError> {
-        Ok(self.store.setting("setup_code")?.and_then(|c| SetupCode::parse(&c).ok()))
+        Ok(self
+            .store
+            .setting("setup_code")?
+            .and_then(|c| SetupCode::parse(&c).ok()))
     }
 
     pub fn setup_done(&self) -> Result<bool, StoreError> {
@@ -120,7 +137,12 @@ impl Admins {
     /// Checks the setup code before an action of the wizard other than setup itself (a
     /// whole-box restore, an install onto the internal disk): same throttle as setup; a wrong
     /// code is audited under `action`. The action itself is its domain's.
-    pub fn check_setup_code(&self, code: &str, client: IpAddr, action: &'static str) -> Result<(), AdminError> {
+    pub fn check_setup_code(
+        &self,
+        code: &str,
+        client: IpAddr,
+        action: &'static str,
+    ) -> Result<(), AdminError> {
         if self.setup_done()? {
             return Err(AdminError::SetupDone);
         }
@@ -134,7 +156,12 @@ impl Admins {
             Ok(())
         } else {
             self.throttle.failure(Purpose::SetupCode, client);
-            self.store.record(&audit(format!("anonymous@{client}"), action, "", Err(&"wrong setup code")))?;
+            self.store.record(&audit(
+                format!("anonymous@{client}"),
+                action,
+                "",
+                Err(&"wrong setup code"),
+            ))?;
             Err(AdminError::WrongSetupCode)
         }
     }
@@ -154,13 +181,24 @@ impl Admins {
         let actor = format!("anonymous@{client}");
         if !ok {
             self.throttle.failure(Purpose::SetupCode, client);
-            self.store.record(&audit(actor, "setup", req.box_name.as_str(), Err(&"wrong setup code")))?;
+            self.store.record(&audit(
+                actor,
+                "setup",
+                req.box_name.as_str(),
+                Err(&"wrong setup code"),
+            ))?;
             return Err(AdminError::WrongSetupCode);
         }
         self.throttle.success(Purpose::SetupCode, client);
         let hash = auth::hash_password(&req.password);
         let entry = audit(actor, "setup", req.box_name.as_str(), Ok(()));
-        match self.store.complete_setup(&req.box_name, req.language, req.username.as_str(), &hash, &entry)? {
+        match self.store.complete_setup(
+            &req.box_name,
+            req.language,
+            req.username.as_str(),
+            &hash,
+            &entry,
+        )? {
             Some(_) => {
                 log::info!(user = req.username.as_str(); "setup done: box named {}, first admin {}", req.box_name, req.username);
                 Ok(())
@@ -175,7 +213,12 @@ impl Admins {
     }
 
     /// Checks a username and password and opens a session.
-    pub fn login(&self, username: &str, password: &str, client: IpAddr) -> Result<NewSession, AdminError> {
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<NewSession, AdminError> {
         if !self.setup_done()? {
             return Err(AdminError::SetupNotDone);
         }
@@ -183,21 +226,41 @@ impl Admins {
             return Err(AdminError::Throttled(wait.as_secs().max(1)));
         }
         let admin = self.store.admin_by_name(username)?;
-        let hash = admin.as_ref().map_or(auth::dummy_hash(), |a| a.password_hash.as_str());
+        let hash = admin
+            .as_ref()
+            .map_or(auth::dummy_hash(), |a| a.password_hash.as_str());
         let ok = auth::verify_password(password, hash) && admin.is_some();
-        let name_for_log: String = username.chars().filter(|c| !c.is_control()).take(64).collect();
+        let name_for_log: String = username
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
         let actor = format!("{name_for_log}@{client}");
         let Some(admin) = admin.filter(|_| ok) else {
             self.throttle.failure(Purpose::Login, client);
-            self.store.record(&audit(actor, "login", "", Err(&"wrong username or password")))?;
+            self.store.record(&audit(
+                actor,
+                "login",
+                "",
+                Err(&"wrong username or password"),
+            ))?;
             log::warn!(user = name_for_log.as_str(); "failed login from {client}");
             return Err(AdminError::WrongCredentials);
         };
         self.throttle.success(Purpose::Login, client);
         let (token, csrf) = (auth::random_token(), auth::random_token());
-        self.store.insert_session(&auth::token_hash(&token), admin.id, &csrf, &client.to_string())?;
+        self.store.insert_session(
+            &auth::token_hash(&token),
+            admin.id,
+            &csrf,
+            &client.to_string(),
+        )?;
         self.store.record(&audit(actor, "login", "", Ok(())))?;
-        Ok(NewSession { token, csrf, username: admin.username })
+        Ok(NewSession {
+            token,
+            csrf,
+            username: admin.username,
+        })
     }
 
     /// The live session for a cookie token, refreshed at most once a minute.
@@ -213,14 +276,21 @@ impl Admins {
     }
 
     pub fn logout(&self, actor: &Actor, everywhere: bool) -> Result<(), AdminError> {
-        let Some(session) = actor.session() else { return Ok(()) };
+        let Some(session) = actor.session() else {
+            return Ok(());
+        };
         if everywhere {
             self.store.delete_sessions_of(session.admin_id)?;
         } else {
             self.store.delete_session(&session.token_hash)?;
         }
-        let action = if everywhere { "logout_everywhere" } else { "logout" };
-        self.store.record(&audit(actor.audit_name(), action, "", Ok(())))?;
+        let action = if everywhere {
+            "logout_everywhere"
+        } else {
+            "logout"
+        };
+        self.store
+            .record(&audit(actor.audit_name(), action, "", Ok(())))?;
         Ok(())
     }
 
@@ -228,10 +298,26 @@ impl Admins {
         self.store.admins()
     }
 
-    pub fn add(&self, actor: &Actor, username: &Username, password: &Password) -> Result<(), AdminError> {
-        let added = self.store.insert_admin(username.as_str(), &auth::hash_password(password))?;
-        let result = if added { Ok(()) } else { Err(AdminError::UsernameTaken(username.to_string())) };
-        self.store.record(&audit(actor.audit_name(), "admin_add", username.as_str(), result.as_ref().map(|_| ()).map_err(|e| e as _)))?;
+    pub fn add(
+        &self,
+        actor: &Actor,
+        username: &Username,
+        password: &Password,
+    ) -> Result<(), AdminError> {
+        let added = self
+            .store
+            .insert_admin(username.as_str(), &auth::hash_password(password))?;
+        let result = if added {
+            Ok(())
+        } else {
+            Err(AdminError::UsernameTaken(username.to_string()))
+        };
+        self.store.record(&audit(
+            actor.audit_name(),
+            "admin_add",
+            username.as_str(),
+            result.as_ref().map(|_| ()).map_err(|e| e as _),
+        ))?;
         result
     }
 
@@ -241,29 +327,51 @@ impl Admins {
             Some(false) => Err(AdminError::LastAdmin(username.to_owned())),
             Some(true) => Ok(()),
         };
-        self.store.record(&audit(actor.audit_name(), "admin_remove", username, result.as_ref().map(|_| ()).map_err(|e| e as _)))?;
+        self.store.record(&audit(
+            actor.audit_name(),
+            "admin_remove",
+            username,
+            result.as_ref().map(|_| ()).map_err(|e| e as _),
+        ))?;
         result
     }
 
     /// Changes a password. An admin changing their own password must give the current one;
     /// root on the local socket may reset anyone's. Other sessions of that admin end.
-    pub fn change_password(&self, actor: &Actor, username: &str, current: Option<&str>, new: &Password) -> Result<(), AdminError> {
-        let admin = self.store.admin_by_name(username)?.ok_or_else(|| AdminError::NoSuchAdmin(username.to_owned()))?;
+    pub fn change_password(
+        &self,
+        actor: &Actor,
+        username: &str,
+        current: Option<&str>,
+        new: &Password,
+    ) -> Result<(), AdminError> {
+        let admin = self
+            .store
+            .admin_by_name(username)?
+            .ok_or_else(|| AdminError::NoSuchAdmin(username.to_owned()))?;
         let own = actor.session().is_some_and(|s| s.admin_id == admin.id);
-        let result = if own && !current.is_some_and(|c| auth::verify_password(c, &admin.password_hash)) {
-            Err(AdminError::WrongCurrentPassword)
-        } else {
-            let keep = actor.session().map(|s| s.token_hash.as_str());
-            self.store.set_password(username, &auth::hash_password(new), keep)?;
-            Ok(())
-        };
-        self.store.record(&audit(actor.audit_name(), "admin_passwd", username, result.as_ref().map(|_| ()).map_err(|e| e as _)))?;
+        let result =
+            if own && !current.is_some_and(|c| auth::verify_password(c, &admin.password_hash)) {
+                Err(AdminError::WrongCurrentPassword)
+            } else {
+                let keep = actor.session().map(|s| s.token_hash.as_str());
+                self.store
+                    .set_password(username, &auth::hash_password(new), keep)?;
+                Ok(())
+            };
+        self.store.record(&audit(
+            actor.audit_name(),
+            "admin_passwd",
+            username,
+            result.as_ref().map(|_| ()).map_err(|e| e as _),
+        ))?;
         result
     }
 
     pub fn set_language(&self, actor: &Actor, language: Language) -> Result<(), AdminError> {
         if let Some(s) = actor.session() {
-            self.store.set_admin_language(s.admin_id, Some(language.code()))?;
+            self.store
+                .set_admin_language(s.admin_id, Some(language.code()))?;
         }
         Ok(())
     }
@@ -285,22 +393,54 @@ mod tests {
         let admins = Admins::new(Store::memory(), Throttle::default());
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         let code = admins.ensure_setup_code(None).unwrap().unwrap();
-        assert!(matches!(admins.setup(setup_request("AAAAA-AAAAA"), ip), Err(AdminError::WrongSetupCode)));
+        assert!(matches!(
+            admins.setup(setup_request("AAAAA-AAAAA"), ip),
+            Err(AdminError::WrongSetupCode)
+        ));
         admins.setup(setup_request(&code.display()), ip).unwrap();
-        assert!(matches!(admins.setup(setup_request(&code.display()), ip), Err(AdminError::SetupDone)));
-        assert!(admins.setup_code().unwrap().is_none(), "the code is discarded");
+        assert!(matches!(
+            admins.setup(setup_request(&code.display()), ip),
+            Err(AdminError::SetupDone)
+        ));
+        assert!(
+            admins.setup_code().unwrap().is_none(),
+            "the code is discarded"
+        );
 
         let s = admins.login("camille", "un mot de passe", ip).unwrap();
         let actor = Actor::Admin(admins.session(&s.token).unwrap().unwrap());
-        admins.add(&actor, &Username::parse("dominique").unwrap(), &Password::parse("autre mot de passe").unwrap()).unwrap();
-        assert!(matches!(admins.remove(&actor, "nobody"), Err(AdminError::NoSuchAdmin(_))));
+        admins
+            .add(
+                &actor,
+                &Username::parse("dominique").unwrap(),
+                &Password::parse("autre mot de passe").unwrap(),
+            )
+            .unwrap();
+        assert!(matches!(
+            admins.remove(&actor, "nobody"),
+            Err(AdminError::NoSuchAdmin(_))
+        ));
         admins.remove(&actor, "dominique").unwrap();
-        assert!(matches!(admins.remove(&actor, "camille"), Err(AdminError::LastAdmin(_))));
+        assert!(matches!(
+            admins.remove(&actor, "camille"),
+            Err(AdminError::LastAdmin(_))
+        ));
         let log = Store::audit_after(&admins.store, 0, 100).unwrap();
-        let actions: Vec<_> = log.iter().map(|e| (e.action.as_str(), e.result.as_str())).collect();
+        let actions: Vec<_> = log
+            .iter()
+            .map(|e| (e.action.as_str(), e.result.as_str()))
+            .collect();
         assert_eq!(
             actions,
-            [("setup", "refused"), ("setup", "ok"), ("login", "ok"), ("admin_add", "ok"), ("admin_remove", "refused"), ("admin_remove", "ok"), ("admin_remove", "refused")]
+            [
+                ("setup", "refused"),
+                ("setup", "ok"),
+                ("login", "ok"),
+                ("admin_add", "ok"),
+                ("admin_remove", "refused"),
+                ("admin_remove", "ok"),
+                ("admin_remove", "refused")
+            ]
         );
     }
 }

@@ -11,8 +11,8 @@
 //! - Throttles are per client address and per purpose: failures from one address never slow
 //!   down an admin logging in from another.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -29,18 +29,26 @@ pub fn hash_password(password: &crate::names::Password) -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     let salt = SaltString::encode_b64(&bytes).expect("16 bytes make a valid salt");
-    Argon2::default().hash_password(password.expose().as_bytes(), &salt).expect("argon2 hashing cannot fail with default parameters").to_string()
+    Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .expect("argon2 hashing cannot fail with default parameters")
+        .to_string()
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A hash that no password matches, verified when the username is unknown so that the time
 /// to answer does not tell which usernames exist.
 pub fn dummy_hash() -> &'static str {
-    static HASH: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| hash_password(&crate::names::Password::parse("dummy-password-never-used").unwrap()));
+    static HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        hash_password(&crate::names::Password::parse("dummy-password-never-used").unwrap())
+    });
     &HASH
 }
 
@@ -57,7 +65,11 @@ pub fn token_hash(token: &str) -> String {
 
 /// Constant-time string comparison for tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// What a throttle guards.
@@ -99,7 +111,10 @@ impl Throttle {
             let now = Instant::now();
             entries.retain(|_, e| e.blocked_until.is_some_and(|u| u + Self::MAX_DELAY > now));
         }
-        let entry = entries.entry((purpose, ip)).or_insert(Entry { failures: 0, blocked_until: None });
+        let entry = entries.entry((purpose, ip)).or_insert(Entry {
+            failures: 0,
+            blocked_until: None,
+        });
         entry.failures += 1;
         if entry.failures >= Self::FREE_FAILURES {
             let exp = (entry.failures - Self::FREE_FAILURES).min(20);
@@ -109,7 +124,10 @@ impl Throttle {
     }
 
     pub fn success(&self, purpose: Purpose, ip: IpAddr) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(&(purpose, ip));
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(purpose, ip));
     }
 }
 
@@ -136,8 +154,14 @@ mod tests {
         }
         t.failure(Purpose::Login, a);
         assert!(t.check(Purpose::Login, a).is_err());
-        assert!(t.check(Purpose::Login, b).is_ok(), "another address is not slowed down");
-        assert!(t.check(Purpose::SetupCode, a).is_ok(), "another purpose is not slowed down");
+        assert!(
+            t.check(Purpose::Login, b).is_ok(),
+            "another address is not slowed down"
+        );
+        assert!(
+            t.check(Purpose::SetupCode, a).is_ok(),
+            "another purpose is not slowed down"
+        );
         for _ in 0..40 {
             t.failure(Purpose::Login, a);
         }

@@ -104,11 +104,18 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the configuration file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid value for {field} ({origin}): {message}")]
-    Value { field: &'static str, origin: String, message: String },
+    Value {
+        field: &'static str,
+        origin: String,
+        message: String,
+    },
 }
 
 impl Config {
@@ -138,37 +145,86 @@ impl Config {
         let origin = args.config.display().to_string();
         // With no address given anywhere, the box's production entries: HTTPS on 443 and HTTP
         // on 80. An explicit `listen` alone keeps the plain-HTTP admin UI of development.
-        let production = args.listen.is_none() && file.listen.is_none() && args.http_listen.is_none() && file.http_listen.is_none();
-        let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| "0.0.0.0:443".into());
+        let production = args.listen.is_none()
+            && file.listen.is_none()
+            && args.http_listen.is_none()
+            && file.http_listen.is_none();
+        let listen_text = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "0.0.0.0:443".into());
         let listen = parse_addr("listen", &listen_text, &origin)?;
-        let http_text = args.http_listen.clone().or(file.http_listen).or_else(|| production.then(|| "0.0.0.0:80".to_owned()));
-        let http_listen = http_text.map(|t| parse_addr("http_listen", &t, &origin)).transpose()?;
-        let engine = args.engine.clone().or(file.engine).unwrap_or_else(|| "unix:///run/docker.sock".into());
+        let http_text = args
+            .http_listen
+            .clone()
+            .or(file.http_listen)
+            .or_else(|| production.then(|| "0.0.0.0:80".to_owned()));
+        let http_listen = http_text
+            .map(|t| parse_addr("http_listen", &t, &origin))
+            .transpose()?;
+        let engine = args
+            .engine
+            .clone()
+            .or(file.engine)
+            .unwrap_or_else(|| "unix:///run/docker.sock".into());
         if !engine.starts_with("unix://") {
-            return Err(ConfigError::Value { field: "engine", origin, message: format!("'{engine}' is not a unix:// socket URL") });
+            return Err(ConfigError::Value {
+                field: "engine",
+                origin,
+                message: format!("'{engine}' is not a unix:// socket URL"),
+            });
         }
         let provisioned_name = file
             .box_name
             .map(|n| BoxName::parse(&n))
             .transpose()
-            .map_err(|e| ConfigError::Value { field: "box_name", origin: origin.clone(), message: e.message })?;
+            .map_err(|e| ConfigError::Value {
+                field: "box_name",
+                origin: origin.clone(),
+                message: e.message,
+            })?;
         let provisioned_code = file
             .setup_code
             .map(|c| SetupCode::parse(&c))
             .transpose()
-            .map_err(|e| ConfigError::Value { field: "setup_code", origin: origin.clone(), message: e.message })?;
+            .map_err(|e| ConfigError::Value {
+                field: "setup_code",
+                origin: origin.clone(),
+                message: e.message,
+            })?;
         Ok(Config {
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| "/var/lib/panier".into()),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| "/var/lib/panier".into()),
             listen,
             http_listen,
-            service_port_base: args.service_port_base.or(file.service_port_base).unwrap_or(8001),
+            service_port_base: args
+                .service_port_base
+                .or(file.service_port_base)
+                .unwrap_or(8001),
             lan_interface: args.lan_interface.clone().or(file.lan_interface),
             mdns: !args.no_mdns && file.mdns.unwrap_or(true),
             extra_routes: file.extra_routes,
-            socket: args.socket.clone().or(file.socket).unwrap_or_else(|| DEFAULT_SOCKET.into()),
+            socket: args
+                .socket
+                .clone()
+                .or(file.socket)
+                .unwrap_or_else(|| DEFAULT_SOCKET.into()),
             engine,
-            catalog_dir: args.catalog.clone().or(file.catalog).unwrap_or_else(|| DEFAULT_CATALOG.into()),
-            firewall: args.firewall.as_deref().map(|f| f == "on").or(file.firewall).unwrap_or(true),
+            catalog_dir: args
+                .catalog
+                .clone()
+                .or(file.catalog)
+                .unwrap_or_else(|| DEFAULT_CATALOG.into()),
+            firewall: args
+                .firewall
+                .as_deref()
+                .map(|f| f == "on")
+                .or(file.firewall)
+                .unwrap_or(true),
             provisioned_name,
             provisioned_code,
             provisioned_ssh: file.ssh.unwrap_or(false),
@@ -177,7 +233,11 @@ impl Config {
     }
 }
 
-fn parse_addr(field: &'static str, text: &str, origin: &str) -> Result<std::net::SocketAddr, ConfigError> {
+fn parse_addr(
+    field: &'static str,
+    text: &str,
+    origin: &str,
+) -> Result<std::net::SocketAddr, ConfigError> {
     text.parse().map_err(|_| ConfigError::Value {
         field,
         origin: origin.to_owned(),
@@ -187,9 +247,15 @@ fn parse_addr(field: &'static str, text: &str, origin: &str) -> Result<std::net:
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() }),
+        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
-        Err(source) => Err(ConfigError::Read { path: path.to_owned(), source }),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -217,7 +283,11 @@ mod tests {
     fn file_and_flags_merge() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("panier.toml");
-        std::fs::write(&path, "data_dir = \"/srv/panier\"\nlisten = \"0.0.0.0:9\"\nsetup_code = \"abcde-fghjk\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/panier\"\nlisten = \"0.0.0.0:9\"\nsetup_code = \"abcde-fghjk\"\n",
+        )
+        .unwrap();
         let c = Config::load(&args(&path)).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/srv/panier"));
         assert_eq!(c.listen.port(), 8443, "the flag wins over the file");
@@ -231,10 +301,20 @@ mod tests {
         let mut a = args(&path);
         a.listen = None;
         let c = Config::load(&a).unwrap();
-        assert_eq!((c.listen.port(), c.http_listen.map(|h| h.port())), (443, Some(80)));
+        assert_eq!(
+            (c.listen.port(), c.http_listen.map(|h| h.port())),
+            (443, Some(80))
+        );
         let c = Config::load(&args(&path)).unwrap();
-        assert_eq!(c.http_listen, None, "an explicit listen alone stays plain HTTP");
-        std::fs::write(&path, "[[extra_routes]]\nname = \"imprimante\"\nupstream = \"192.168.1.20:80\"\n").unwrap();
+        assert_eq!(
+            c.http_listen, None,
+            "an explicit listen alone stays plain HTTP"
+        );
+        std::fs::write(
+            &path,
+            "[[extra_routes]]\nname = \"imprimante\"\nupstream = \"192.168.1.20:80\"\n",
+        )
+        .unwrap();
         let c = Config::load(&args(&path)).unwrap();
         assert_eq!(c.extra_routes[0].name, "imprimante");
     }
@@ -245,19 +325,29 @@ mod tests {
         let path = dir.path().join("panier.toml");
         std::fs::write(&path, "datadir = \"/x\"\n").unwrap();
         let err = Config::load(&args(&path)).unwrap_err().to_string();
-        assert!(err.contains("panier.toml") && err.contains("datadir"), "{err}");
+        assert!(
+            err.contains("panier.toml") && err.contains("datadir"),
+            "{err}"
+        );
     }
 
     #[test]
     fn the_readme_example_is_a_valid_file() {
         let readme = include_str!("../../README.md");
-        let example = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("README has a toml example");
+        let example = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("README has a toml example");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("panier.toml");
         std::fs::write(&path, example).unwrap();
         let mut a = args(&path);
         a.listen = None;
         let c = Config::load(&a).unwrap();
-        assert_eq!((c.listen.port(), c.http_listen.map(|h| h.port()), c.firewall), (443, Some(80), true));
+        assert_eq!(
+            (c.listen.port(), c.http_listen.map(|h| h.port()), c.firewall),
+            (443, Some(80), true)
+        );
     }
 }

@@ -22,11 +22,11 @@ use crate::auth::Throttle;
 use crate::config::{AgentArgs, Config};
 use crate::diagnostic;
 use crate::firewall::{EngineLabels, Firewall, FirewallOptions, Port, ProxyPorts};
+use crate::mdns::Mdns;
+use crate::proxy::{Entry, ExtraRoutes, FixedPorts, Forwarder, Proxy, Refresh, RouteSource};
 use crate::state::AppState;
 use crate::status::Status;
 use crate::store::{DB_FILE, Store};
-use crate::mdns::Mdns;
-use crate::proxy::{Entry, ExtraRoutes, FixedPorts, Forwarder, Proxy, Refresh, RouteSource};
 use crate::tls::Tls;
 use crate::web::access::Access;
 use anyhow::{Context, bail};
@@ -55,14 +55,22 @@ struct UdsPeer {
 
 impl Connected<IncomingStream<'_, UnixListener>> for UdsPeer {
     fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
-        UdsPeer { uid: stream.io().peer_cred().ok().map(|c| c.uid()) }
+        UdsPeer {
+            uid: stream.io().peer_cred().ok().map(|c| c.uid()),
+        }
     }
 }
 
 /// Marks requests from the local socket with the peer's uid. The socket's mode (0660, group
 /// `panier`) is the access control; the uid decides root-only actions.
-async fn mark_local(ConnectInfo(peer): ConnectInfo<UdsPeer>, mut req: Request, next: Next) -> axum::response::Response {
-    req.extensions_mut().insert(LocalPeer { uid: peer.uid.unwrap_or(u32::MAX) });
+async fn mark_local(
+    ConnectInfo(peer): ConnectInfo<UdsPeer>,
+    mut req: Request,
+    next: Next,
+) -> axum::response::Response {
+    req.extensions_mut().insert(LocalPeer {
+        uid: peer.uid.unwrap_or(u32::MAX),
+    });
     next.run(req).await
 }
 
@@ -86,7 +94,10 @@ pub struct Reach {
 
 /// The route sources: the installed services' web entries and the configuration file's routes.
 fn route_sources(config: &Config, apps: &crate::apps::Apps) -> Vec<Arc<dyn RouteSource>> {
-    vec![Arc::new(AppRoutes(apps.clone())), Arc::new(ExtraRoutes(config.extra_routes.clone()))]
+    vec![
+        Arc::new(AppRoutes(apps.clone())),
+        Arc::new(ExtraRoutes(config.extra_routes.clone())),
+    ]
 }
 
 /// The proxy's view of the services: each running service with a web entry, by its id.
@@ -110,16 +121,29 @@ impl RouteSource for AppRoutes {
 
 /// Builds the components and routers over an open store (within a Tokio runtime: it starts
 /// the session-expiry task). Tests call this too.
-pub fn build(store: Store, config: &Config) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
+pub fn build(
+    store: Store,
+    config: &Config,
+) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
     build_with(store, config, Arc::new(crate::install::HwMachine::new()))
 }
 
 /// [`build`] with the machine install mode works on (tests give a fake one).
-pub fn build_with(store: Store, config: &Config, machine: Arc<dyn crate::install::Machine>) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
+pub fn build_with(
+    store: Store,
+    config: &Config,
+    machine: Arc<dyn crate::install::Machine>,
+) -> anyhow::Result<(Routers, Option<crate::names::SetupCode>)> {
     let throttle = Throttle::default();
     let admins = Admins::new(store.clone(), throttle);
-    let code = admins.ensure_setup_code(config.provisioned_code.as_ref()).context("preparing the setup code")?;
-    let status = Status::normal(store.clone(), config.data_dir.clone(), config.provisioned_name.clone());
+    let code = admins
+        .ensure_setup_code(config.provisioned_code.as_ref())
+        .context("preparing the setup code")?;
+    let status = Status::normal(
+        store.clone(),
+        config.data_dir.clone(),
+        config.provisioned_name.clone(),
+    );
     let expiry = admins.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -133,18 +157,31 @@ pub fn build_with(store: Store, config: &Config, machine: Arc<dyn crate::install
     // Jobs are shared: services' jobs, and the box's own (install mode).
     let jobs = crate::jobs::Jobs::new(store.clone());
     // Before anything can start a job: a job begun first would be taken for one a crash left.
-    let interrupted = jobs.recover().context("closing the jobs a previous run left running")?;
+    let interrupted = jobs
+        .recover()
+        .context("closing the jobs a previous run left running")?;
     if interrupted > 0 {
-        log::warn!("{interrupted} job(s) were running when the agent last stopped: marked interrupted");
+        log::warn!(
+            "{interrupted} job(s) were running when the agent last stopped: marked interrupted"
+        );
     }
     let apps = build_apps(store.clone(), config, jobs.clone())?;
     let install = crate::install::Install::new(store.clone(), jobs, machine, config.hw_dir.clone());
     // Backups see services through `ServiceHooks`; services' update and data-deletion jobs
     // take safety snapshots through `SafetyBackups` (two narrow traits, one each way).
-    let backups = crate::backup::Backups::new(store.clone(), config.data_dir.clone(), Arc::new(apps.clone()));
+    let backups = crate::backup::Backups::new(
+        store.clone(),
+        config.data_dir.clone(),
+        Arc::new(apps.clone()),
+    );
     apps.set_safety_backups(Arc::new(backups.clone()));
     backups.spawn_scheduler();
-    let proxy = Proxy::new(store.clone(), route_sources(config, &apps), config.service_port_base, config.provisioned_name.as_ref().map(|n| n.to_string()));
+    let proxy = Proxy::new(
+        store.clone(),
+        route_sources(config, &apps),
+        config.service_port_base,
+        config.provisioned_name.as_ref().map(|n| n.to_string()),
+    );
     // A service's route appears as soon as its container has an address (not at the next
     // 5 s round of the proxy's refresh loop).
     let (mut app_changes, woken) = (apps.changes(), proxy.clone());
@@ -156,22 +193,48 @@ pub fn build_with(store: Store, config: &Config, machine: Arc<dyn crate::install
     let firewall = firewall(store.clone(), config, &proxy);
     let reach = match config.http_listen {
         Some(_) => {
-            let tls = Tls::load_or_create(&config.data_dir).context("preparing the box's certificate authority")?;
-            let lan_interface = config.lan_interface.clone().or_else(crate::mdns::lan::default_interface);
+            let tls = Tls::load_or_create(&config.data_dir)
+                .context("preparing the box's certificate authority")?;
+            let lan_interface = config
+                .lan_interface
+                .clone()
+                .or_else(crate::mdns::lan::default_interface);
             let mdns = match (&lan_interface, config.mdns) {
-                (Some(interface), true) => Mdns::start(interface, store.clone(), proxy.clone()).map_err(|e| log::error!("{e}; names will not be announced")).ok(),
+                (Some(interface), true) => Mdns::start(interface, store.clone(), proxy.clone())
+                    .map_err(|e| log::error!("{e}; names will not be announced"))
+                    .ok(),
                 (None, true) => {
                     log::warn!("no LAN interface found; names will not be announced with mDNS");
                     None
                 }
                 (_, false) => None,
             };
-            Some(Reach { proxy: proxy.clone(), tls, mdns, lan_interface })
+            Some(Reach {
+                proxy: proxy.clone(),
+                tls,
+                mdns,
+                lan_interface,
+            })
         }
         None => None,
     };
-    let access = Access::new(proxy, reach.as_ref().map(|r| r.tls.clone()), reach.as_ref().and_then(|r| r.mdns.as_ref().map(|m| m.interface().to_owned())));
-    let state = AppState { admins, audit: Audit::new(store), status, apps, backups, access, firewall: firewall.clone(), install };
+    let access = Access::new(
+        proxy,
+        reach.as_ref().map(|r| r.tls.clone()),
+        reach
+            .as_ref()
+            .and_then(|r| r.mdns.as_ref().map(|m| m.interface().to_owned())),
+    );
+    let state = AppState {
+        admins,
+        audit: Audit::new(store),
+        status,
+        apps,
+        backups,
+        access,
+        firewall: firewall.clone(),
+        install,
+    };
     let mut routers = routers(state);
     routers.firewall = Some(firewall);
     routers.reach = reach;
@@ -187,7 +250,13 @@ fn open_provisioned_ssh(store: &Store) {
         }
         let mut policy = store.firewall_policy()?;
         policy.ssh_enabled = true;
-        let audit = crate::store::NewAudit { actor: "provisioning".into(), action: "firewall_ssh", target: "on".into(), result: "ok", detail: "SSH keys were provisioned".into() };
+        let audit = crate::store::NewAudit {
+            actor: "provisioning".into(),
+            action: "firewall_ssh",
+            target: "on".into(),
+            result: "ok",
+            detail: "SSH keys were provisioned".into(),
+        };
         store.save_firewall_policy(&policy, None, &audit)?;
         store.set_setting("provisioned_ssh", "opened")?;
         Ok(true)
@@ -205,11 +274,17 @@ fn open_provisioned_ssh(store: &Store) {
 /// the proxy when the box is its web entry; the firewall re-reads them as soon as the
 /// proxy's table changes.
 fn firewall(store: Store, config: &Config, proxy: &Proxy) -> Firewall {
-    let backend: Option<std::sync::Arc<dyn crate::firewall::FirewallBackend>> =
-        if config.firewall { Some(std::sync::Arc::new(crate::firewall::Nft::default())) } else { None };
+    let backend: Option<std::sync::Arc<dyn crate::firewall::FirewallBackend>> = if config.firewall {
+        Some(std::sync::Arc::new(crate::firewall::Nft::default()))
+    } else {
+        None
+    };
     let options = FirewallOptions {
         admin_port: Port::new(config.listen.port()).unwrap_or(Port::new(443).expect("valid")),
-        portal_port: config.http_listen.and_then(|a| Port::new(a.port()).ok()).unwrap_or(Port::new(80).expect("valid")),
+        portal_port: config
+            .http_listen
+            .and_then(|a| Port::new(a.port()).ok())
+            .unwrap_or(Port::new(80).expect("valid")),
         revert_after: crate::firewall::REVERT_AFTER,
         detect_lan: crate::firewall::lan::detect,
     };
@@ -220,7 +295,13 @@ fn firewall(store: Store, config: &Config, proxy: &Proxy) -> Firewall {
     if config.provisioned_ssh {
         open_provisioned_ssh(&store);
     }
-    let firewall = Firewall::new(store, backend, std::sync::Arc::new(EngineLabels::new(&config.engine)), fixed, options);
+    let firewall = Firewall::new(
+        store,
+        backend,
+        std::sync::Arc::new(EngineLabels::new(&config.engine)),
+        fixed,
+        options,
+    );
     if config.http_listen.is_some() {
         let (mut changes, fw) = (proxy.changes(), firewall.clone());
         tokio::spawn(async move {
@@ -237,14 +318,23 @@ struct ProxyFixedPorts(Proxy);
 
 impl ProxyPorts for ProxyFixedPorts {
     fn proxy_ports(&self) -> Vec<(String, Port)> {
-        self.0.table().routes.iter().filter_map(|p| Some((p.route.name.clone(), Port::new(p.port?).ok()?))).collect()
+        self.0
+            .table()
+            .routes
+            .iter()
+            .filter_map(|p| Some((p.route.name.clone(), Port::new(p.port?).ok()?)))
+            .collect()
     }
 }
 
 /// The services domain: catalog, engine, jobs, apps. The daemon starts even when the engine
 /// is down (the reconciler retries) or the catalog is unreadable (it is then empty and the
 /// problem is logged). Inside a runtime, the reconciler's background tasks start here.
-fn build_apps(store: Store, config: &Config, jobs: crate::jobs::Jobs) -> anyhow::Result<crate::apps::Apps> {
+fn build_apps(
+    store: Store,
+    config: &Config,
+    jobs: crate::jobs::Jobs,
+) -> anyhow::Result<crate::apps::Apps> {
     let catalog = match crate::catalog::Catalog::load(&config.catalog_dir) {
         Ok(c) => c,
         Err(errors) => {
@@ -254,9 +344,18 @@ fn build_apps(store: Store, config: &Config, jobs: crate::jobs::Jobs) -> anyhow:
             crate::catalog::Catalog::default()
         }
     };
-    let engine: std::sync::Arc<dyn crate::engine::Engine> =
-        std::sync::Arc::new(crate::engine::docker::DockerEngine::new(&config.engine).context("setting up the container engine client")?);
-    let apps = crate::apps::Apps::new(store, engine, jobs, std::sync::Arc::new(catalog), config.data_dir.clone()).context("preparing the services")?;
+    let engine: std::sync::Arc<dyn crate::engine::Engine> = std::sync::Arc::new(
+        crate::engine::docker::DockerEngine::new(&config.engine)
+            .context("setting up the container engine client")?,
+    );
+    let apps = crate::apps::Apps::new(
+        store,
+        engine,
+        jobs,
+        std::sync::Arc::new(catalog),
+        config.data_dir.clone(),
+    )
+    .context("preparing the services")?;
     if tokio::runtime::Handle::try_current().is_ok() {
         apps.start_background();
     }
@@ -265,14 +364,30 @@ fn build_apps(store: Store, config: &Config, jobs: crate::jobs::Jobs) -> anyhow:
 
 pub fn routers(state: AppState) -> Routers {
     let api = crate::api::router().with_state(state.clone());
-    let banners = axum::middleware::from_fn_with_state(state.backups.clone(), crate::web::backup::with_alerts);
-    let web = crate::web::router().with_state(state).merge(api.clone()).layer(banners);
-    Routers { web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)), socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)), firewall: None, reach: None }
+    let banners = axum::middleware::from_fn_with_state(
+        state.backups.clone(),
+        crate::web::backup::with_alerts,
+    );
+    let web = crate::web::router()
+        .with_state(state)
+        .merge(api.clone())
+        .layer(banners);
+    Routers {
+        web: web.layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        socket: api.layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        firewall: None,
+        reach: None,
+    }
 }
 
 fn diagnostic_routers(diagnosis: diagnostic::Diagnosis, data_dir: &Path) -> Routers {
     let router = crate::web::diagnostic::router(Status::diagnostic(diagnosis, data_dir.to_owned()));
-    Routers { web: router.clone(), socket: router, firewall: None, reach: None }
+    Routers {
+        web: router.clone(),
+        socket: router,
+        firewall: None,
+        reach: None,
+    }
 }
 
 /// Opens the store, or enters diagnostic mode (keeping the database aside) if it cannot.
@@ -297,14 +412,21 @@ fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("another panier agent is already running on {}", path.display());
+            bail!(
+                "another panier agent is already running on {}",
+                path.display()
+            );
         }
-        std::fs::remove_file(path).with_context(|| format!("removing the stale socket {}", path.display()))?;
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing the stale socket {}", path.display()))?;
     }
-    let listener = UnixListener::bind(path).with_context(|| format!("listening on the socket {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).with_context(|| format!("setting the mode of {}", path.display()))?;
+    let listener = UnixListener::bind(path)
+        .with_context(|| format!("listening on the socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("setting the mode of {}", path.display()))?;
     if let Ok(Some(group)) = nix::unistd::Group::from_name("panier") {
-        nix::unistd::chown(path, None, Some(group.gid)).with_context(|| format!("giving {} to the panier group", path.display()))?;
+        nix::unistd::chown(path, None, Some(group.gid))
+            .with_context(|| format!("giving {} to the panier group", path.display()))?;
     }
     Ok(listener)
 }
@@ -321,7 +443,8 @@ async fn stop_signal() {
 
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let config = Config::load(&args)?;
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o750)).ok();
 
     let (routers, code, mode) = match open_state(&config)? {
@@ -329,7 +452,11 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
             let (routers, code) = build(store, &config)?;
             (routers, code, "normal")
         }
-        Err(diagnosis) => (diagnostic_routers(diagnosis, &config.data_dir), None, "diagnostic"),
+        Err(diagnosis) => (
+            diagnostic_routers(diagnosis, &config.data_dir),
+            None,
+            "diagnostic",
+        ),
     };
 
     if let Some(firewall) = &routers.firewall {
@@ -341,22 +468,61 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     };
     let unix = bind_socket(&config.socket)?;
     let socket_router = routers.socket.layer(axum::middleware::from_fn(mark_local));
-    let local = axum::serve(unix, socket_router.into_make_service_with_connect_info::<UdsPeer>()).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let tcp = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {} for the admin UI", config.listen))?;
+    let local = axum::serve(
+        unix,
+        socket_router.into_make_service_with_connect_info::<UdsPeer>(),
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let tcp = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {} for the admin UI", config.listen))?;
     let admin_addr = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let (url, servers) = match config.http_listen {
         None => {
-            let web = axum::serve(tcp, routers.web.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stopped(stop_rx.clone()));
-            let servers = tokio::spawn(async move { tokio::try_join!(async { web.await }, async { local.await }).map(|_| ()) });
+            let web = axum::serve(
+                tcp,
+                routers
+                    .web
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped(stop_rx.clone()));
+            let servers = tokio::spawn(async move {
+                tokio::try_join!(async { web.await }, async { local.await }).map(|_| ())
+            });
             (format!("http://{admin_addr}/admin"), servers)
         }
         Some(http_addr) => {
-            let http = TcpListener::bind(http_addr).await.with_context(|| format!("listening on {http_addr} for the portal"))?;
-            let http_port = http.local_addr().map(|a| a.port()).unwrap_or(http_addr.port());
-            let https_port = tcp.local_addr().map(|a| a.port()).unwrap_or(config.listen.port());
-            let entries = web_entries(&config, routers.web, routers.reach, http_port, https_port, stop_rx.clone())?;
-            let https = tokio::spawn(crate::proxy::serve(tcp, Some(entries.acceptor), entries.https, stop_rx.clone()));
-            let plain = tokio::spawn(crate::proxy::serve(http, None, entries.http, stop_rx.clone()));
+            let http = TcpListener::bind(http_addr)
+                .await
+                .with_context(|| format!("listening on {http_addr} for the portal"))?;
+            let http_port = http
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(http_addr.port());
+            let https_port = tcp
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(config.listen.port());
+            let entries = web_entries(
+                &config,
+                routers.web,
+                routers.reach,
+                http_port,
+                https_port,
+                stop_rx.clone(),
+            )?;
+            let https = tokio::spawn(crate::proxy::serve(
+                tcp,
+                Some(entries.acceptor),
+                entries.https,
+                stop_rx.clone(),
+            ));
+            let plain = tokio::spawn(crate::proxy::serve(
+                http,
+                None,
+                entries.http,
+                stop_rx.clone(),
+            ));
             let servers = tokio::spawn(async move {
                 let (a, b, c) = tokio::join!(https, plain, local);
                 a.map_err(std::io::Error::other)?;
@@ -368,9 +534,16 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         }
     };
 
-    log::info!("panier {} ready ({mode} mode): admin UI at {url}, local API at {}", crate::status::VERSION, config.socket.display());
+    log::info!(
+        "panier {} ready ({mode} mode): admin UI at {url}, local API at {}",
+        crate::status::VERSION,
+        config.socket.display()
+    );
     if let Some(code) = &code {
-        log::warn!("setup code: {} (open {url} to set up the box)", code.display());
+        log::warn!(
+            "setup code: {} (open {url} to set up the box)",
+            code.display()
+        );
         println!("Setup code: {}", code.display());
     }
     println!("Admin UI: {url}");
@@ -399,7 +572,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         Ok(Ok(Ok(()))) => log::info!("stopped cleanly"),
         Ok(Ok(Err(e))) => log::warn!("a listener failed while stopping: {e}"),
         Ok(Err(e)) => log::warn!("the servers task failed: {e}"),
-        Err(_) => log::warn!("requests still running after {}s; stopping anyway", STOP_GRACE.as_secs()),
+        Err(_) => log::warn!(
+            "requests still running after {}s; stopping anyway",
+            STOP_GRACE.as_secs()
+        ),
     }
     let _ = std::fs::remove_file(&config.socket);
     Ok(())
@@ -424,14 +600,25 @@ fn web_entries(
     let forwarder = Forwarder::default();
     let (tls, proxy, portal) = match reach {
         Some(reach) => {
-            let fixed_bind = config.http_listen.map(|a| a.ip()).unwrap_or(config.listen.ip());
+            let fixed_bind = config
+                .http_listen
+                .map(|a| a.ip())
+                .unwrap_or(config.listen.ip());
             let refresh = Refresh {
                 proxy: reach.proxy.clone(),
                 tls: Some(reach.tls.clone()),
                 mdns: reach.mdns,
-                fixed: FixedPorts::new(fixed_bind, forwarder.clone(), reach.proxy.clone(), stop.clone()),
+                fixed: FixedPorts::new(
+                    fixed_bind,
+                    forwarder.clone(),
+                    reach.proxy.clone(),
+                    stop.clone(),
+                ),
                 lan_interface: reach.lan_interface.clone(),
-                listen: [Some(config.listen), config.http_listen].into_iter().flatten().collect(),
+                listen: [Some(config.listen), config.http_listen]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
                 http_port: Some(http_port),
                 https_port: Some(https_port),
             };
@@ -439,19 +626,42 @@ fn web_entries(
             // certificate and the first request a table.
             refresh.once(true);
             tokio::spawn(crate::proxy::run_refresh(refresh, stop));
-            let portal = crate::portal::router(crate::portal::Portal::new(reach.proxy.clone(), reach.tls.clone(), reach.lan_interface, https_port));
+            let portal = crate::portal::router(crate::portal::Portal::new(
+                reach.proxy.clone(),
+                reach.tls.clone(),
+                reach.lan_interface,
+                https_port,
+            ));
             (reach.tls, Some(reach.proxy), portal)
         }
         None => {
             // Diagnostic mode: no store, so no routes; the admin UI still gets a certificate.
-            let tls = Tls::load_or_create(&config.data_dir).context("preparing the box's certificate authority")?;
+            let tls = Tls::load_or_create(&config.data_dir)
+                .context("preparing the box's certificate authority")?;
             let table = crate::proxy::Table::new("panier", &Default::default(), vec![]);
-            tls.ensure_leaf(&crate::proxy::leaf_names(&table, &[])).context("issuing the server certificate")?;
+            tls.ensure_leaf(&crate::proxy::leaf_names(&table, &[]))
+                .context("issuing the server certificate")?;
             (tls, None, crate::portal::diagnostic_router(https_port))
         }
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config().context("configuring TLS")?);
-    let https = Entry { proxy: proxy.clone(), forwarder: forwarder.clone(), https: true, fixed: None, box_router: Some(admin) };
-    let http = Entry { proxy, forwarder, https: false, fixed: None, box_router: Some(portal) };
-    Ok(WebEntries { acceptor, https: Arc::new(https), http: Arc::new(http) })
+    let https = Entry {
+        proxy: proxy.clone(),
+        forwarder: forwarder.clone(),
+        https: true,
+        fixed: None,
+        box_router: Some(admin),
+    };
+    let http = Entry {
+        proxy,
+        forwarder,
+        https: false,
+        fixed: None,
+        box_router: Some(portal),
+    };
+    Ok(WebEntries {
+        acceptor,
+        https: Arc::new(https),
+        http: Arc::new(http),
+    })
 }

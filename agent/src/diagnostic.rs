@@ -34,9 +34,15 @@ pub struct Diagnosis {
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnosticError {
     #[error("cannot move {path} aside: {source}")]
-    Move { path: PathBuf, source: std::io::Error },
+    Move {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {message}")]
     Read { path: PathBuf, message: String },
 }
@@ -45,17 +51,30 @@ pub enum DiagnosticError {
 pub fn recorded(data_dir: &Path) -> Result<Option<Diagnosis>, DiagnosticError> {
     let path = data_dir.join(RECORD_FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| DiagnosticError::Read { path, message: e.to_string() }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DiagnosticError::Read {
+                path,
+                message: e.to_string(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(DiagnosticError::Read { path, message: e.to_string() }),
+        Err(e) => Err(DiagnosticError::Read {
+            path,
+            message: e.to_string(),
+        }),
     }
 }
 
 /// Moves the database aside and records why. Returns the record.
 pub fn keep_aside(data_dir: &Path, error: &OpenError) -> Result<Diagnosis, DiagnosticError> {
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     let aside_dir = data_dir.join("kept-aside");
-    std::fs::create_dir_all(&aside_dir).map_err(|source| DiagnosticError::Move { path: aside_dir.clone(), source })?;
+    std::fs::create_dir_all(&aside_dir).map_err(|source| DiagnosticError::Move {
+        path: aside_dir.clone(),
+        source,
+    })?;
     let mut kept = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
         let from = data_dir.join(format!("{DB_FILE}{suffix}"));
@@ -63,10 +82,18 @@ pub fn keep_aside(data_dir: &Path, error: &OpenError) -> Result<Diagnosis, Diagn
             continue;
         }
         let to = aside_dir.join(format!("{DB_FILE}.{stamp}{suffix}"));
-        std::fs::rename(&from, &to).map_err(|source| DiagnosticError::Move { path: from.clone(), source })?;
+        std::fs::rename(&from, &to).map_err(|source| DiagnosticError::Move {
+            path: from.clone(),
+            source,
+        })?;
         kept.push(to);
     }
-    let diagnosis = Diagnosis { reason: error.key().to_owned(), detail: error.to_string(), kept_aside: kept, at: crate::store::now() };
+    let diagnosis = Diagnosis {
+        reason: error.key().to_owned(),
+        detail: error.to_string(),
+        kept_aside: kept,
+        at: crate::store::now(),
+    };
     let path = data_dir.join(RECORD_FILE);
     let json = serde_json::to_vec_pretty(&diagnosis).expect("a diagnosis serializes");
     write_atomic(&path, &json).map_err(|source| DiagnosticError::Write { path, source })?;

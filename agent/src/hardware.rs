@@ -17,5 +17,7 @@ pub fn lang(language: Language) -> Lang {
 /// Probes the machine and judges it, in `language`.
 pub async fn summary(language: Language) -> HardwareSummary {
     let lang = lang(language);
-    tokio::task::spawn_blocking(move || panier_hw::hardware_summary(lang)).await.expect("the hardware probe does not panic")
+    tokio::task::spawn_blocking(move || panier_hw::hardware_summary(lang))
+        .await
+        .expect("the hardware probe does not panic")
 }

@@ -53,26 +53,49 @@ fn disk_space(i: &Inputs<'_>) -> Option<Issue> {
         5..10 => Severity::Warning,
         _ => return None,
     };
-    Some(Issue { key: "disk_low", severity, args: vec![("percent".into(), p.to_string())] })
+    Some(Issue {
+        key: "disk_low",
+        severity,
+        args: vec![("percent".into(), p.to_string())],
+    })
 }
 
 /// Memory: below 5 % available means services are being squeezed.
 fn memory(i: &Inputs<'_>) -> Option<Issue> {
-    let (total, avail) = (i.readings.memory_total_bytes?, i.readings.memory_available_bytes?);
+    let (total, avail) = (
+        i.readings.memory_total_bytes?,
+        i.readings.memory_available_bytes?,
+    );
     let p = percent(avail, total);
-    (p < 5).then(|| Issue { key: "memory_low", severity: Severity::Warning, args: vec![("percent".into(), p.to_string())] })
+    (p < 5).then(|| Issue {
+        key: "memory_low",
+        severity: Severity::Warning,
+        args: vec![("percent".into(), p.to_string())],
+    })
 }
 
 /// Backups: the most serious backup alert (stale, failed or missing target are critical; an
 /// unconfirmed emergency kit is a warning). The Backups page lists them all.
 fn backups(i: &Inputs<'_>) -> Option<Issue> {
-    let a = i.backup_alerts.iter().find(|a| a.key != "backup_kit_unconfirmed").or_else(|| i.backup_alerts.first())?;
-    let severity = if a.key == "backup_kit_unconfirmed" { Severity::Warning } else { Severity::Critical };
+    let a = i
+        .backup_alerts
+        .iter()
+        .find(|a| a.key != "backup_kit_unconfirmed")
+        .or_else(|| i.backup_alerts.first())?;
+    let severity = if a.key == "backup_kit_unconfirmed" {
+        Severity::Warning
+    } else {
+        Severity::Critical
+    };
     let mut args = vec![("target".to_owned(), a.target.clone())];
     if let Some(h) = a.hours {
         args.push(("hours".into(), h.to_string()));
     }
-    Some(Issue { key: a.key, severity, args })
+    Some(Issue {
+        key: a.key,
+        severity,
+        args,
+    })
 }
 
 #[cfg(test)]
@@ -94,9 +117,34 @@ mod tests {
 
     #[test]
     fn thresholds() {
-        assert!(run(&Inputs { backup_alerts: &[], readings: &readings(50, 50) }).is_empty());
-        let issues = run(&Inputs { backup_alerts: &[], readings: &readings(3, 2) });
-        assert_eq!(issues.iter().map(|i| (i.key, i.severity)).collect::<Vec<_>>(), [("disk_low", Severity::Critical), ("memory_low", Severity::Warning)]);
-        assert_eq!(run(&Inputs { backup_alerts: &[], readings: &readings(7, 50) })[0].severity, Severity::Warning);
+        assert!(
+            run(&Inputs {
+                backup_alerts: &[],
+                readings: &readings(50, 50)
+            })
+            .is_empty()
+        );
+        let issues = run(&Inputs {
+            backup_alerts: &[],
+            readings: &readings(3, 2),
+        });
+        assert_eq!(
+            issues
+                .iter()
+                .map(|i| (i.key, i.severity))
+                .collect::<Vec<_>>(),
+            [
+                ("disk_low", Severity::Critical),
+                ("memory_low", Severity::Warning)
+            ]
+        );
+        assert_eq!(
+            run(&Inputs {
+                backup_alerts: &[],
+                readings: &readings(7, 50)
+            })[0]
+                .severity,
+            Severity::Warning
+        );
     }
 }

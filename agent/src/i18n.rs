@@ -18,7 +18,8 @@ pub struct Messages {
 fn parse(language: Language, files: &[&str]) -> Messages {
     let mut map = HashMap::new();
     for text in files {
-        let table: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("a message catalog of {} is invalid: {e}", language.code()));
+        let table: toml::Table = toml::from_str(text)
+            .unwrap_or_else(|e| panic!("a message catalog of {} is invalid: {e}", language.code()));
         flatten("", &table, &mut map);
     }
     Messages { language, map }
@@ -26,10 +27,17 @@ fn parse(language: Language, files: &[&str]) -> Messages {
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {
     for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             toml::Value::String(s) => {
-                assert!(out.insert(key.clone(), s.clone()).is_none(), "message {key} is defined in two catalog files");
+                assert!(
+                    out.insert(key.clone(), s.clone()).is_none(),
+                    "message {key} is defined in two catalog files"
+                );
             }
             toml::Value::Table(t) => flatten(&key, t, out),
             other => panic!("message {key} is not text: {other}"),
@@ -65,7 +73,10 @@ impl Messages {
     /// The text for an error key (`error.<key>`), falling back to `fallback` (the English
     /// message of the error) when the catalog has no entry.
     pub fn error<'a>(&'a self, key: &str, fallback: &'a str) -> &'a str {
-        self.map.get(&format!("error.{key}")).map(String::as_str).unwrap_or(fallback)
+        self.map
+            .get(&format!("error.{key}"))
+            .map(String::as_str)
+            .unwrap_or(fallback)
     }
 
     pub fn code(&self) -> &'static str {
@@ -83,7 +94,11 @@ mod tests {
     use super::*;
 
     fn placeholders(text: &str) -> Vec<&str> {
-        let mut out: Vec<&str> = text.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(name, _)| name)).collect();
+        let mut out: Vec<&str> = text
+            .split('{')
+            .skip(1)
+            .filter_map(|p| p.split_once('}').map(|(name, _)| name))
+            .collect();
         out.sort();
         out
     }
@@ -93,9 +108,16 @@ mod tests {
         let (fr, en) = (messages(Language::Fr), messages(Language::En));
         let only_fr: Vec<_> = fr.keys().difference(&en.keys()).copied().collect();
         let only_en: Vec<_> = en.keys().difference(&fr.keys()).copied().collect();
-        assert!(only_fr.is_empty() && only_en.is_empty(), "only in fr: {only_fr:?}; only in en: {only_en:?}");
+        assert!(
+            only_fr.is_empty() && only_en.is_empty(),
+            "only in fr: {only_fr:?}; only in en: {only_en:?}"
+        );
         for key in fr.keys() {
-            assert_eq!(placeholders(fr.get(key)), placeholders(en.get(key)), "placeholders differ for {key}");
+            assert_eq!(
+                placeholders(fr.get(key)),
+                placeholders(en.get(key)),
+                "placeholders differ for {key}"
+            );
         }
     }
 
@@ -107,7 +129,11 @@ mod tests {
             let text = std::fs::read_to_string(entry.path()).unwrap();
             for part in text.split("t.get(\"").skip(1) {
                 let key = part.split('"').next().unwrap();
-                assert!(fr.map.contains_key(key), "{} uses unknown key {key}", entry.path().display());
+                assert!(
+                    fr.map.contains_key(key),
+                    "{} uses unknown key {key}",
+                    entry.path().display()
+                );
             }
         }
     }

@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("'{app}' is busy: a job ({kind}, #{id}) is already running for it; wait for it to finish")]
+    #[error(
+        "'{app}' is busy: a job ({kind}, #{id}) is already running for it; wait for it to finish"
+    )]
     Busy { app: String, kind: String, id: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -37,7 +39,10 @@ pub struct Failure {
 impl Failure {
     /// Says it with each language's message catalog.
     pub fn said(say: impl Fn(&Messages) -> String) -> Failure {
-        Failure { en: say(messages(Language::En)), fr: say(messages(Language::Fr)) }
+        Failure {
+            en: say(messages(Language::En)),
+            fr: say(messages(Language::Fr)),
+        }
     }
 }
 
@@ -53,7 +58,10 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn new(store: Store) -> Jobs {
-        Jobs { store, running: Arc::default() }
+        Jobs {
+            store,
+            running: Arc::default(),
+        }
     }
 
     /// Closes jobs a previous process left running.
@@ -74,28 +82,49 @@ impl Jobs {
     fn begin_on(&self, subject: &str, kind: &str, actor: &str) -> Result<Job, JobError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((id, kind)) = running.get(subject) {
-            return Err(JobError::Busy { app: subject.to_owned(), kind: kind.clone(), id: *id });
+            return Err(JobError::Busy {
+                app: subject.to_owned(),
+                kind: kind.clone(),
+                id: *id,
+            });
         }
         let id = self.store.insert_job(subject, kind, actor)?;
         running.insert(subject.to_owned(), (id, kind.to_owned()));
         log::info!(app = subject, job = id; "job {kind} started by {actor}");
-        Ok(Job { id, subject: subject.to_owned(), jobs: self.clone(), done: false, last: Mutex::new((String::new(), -1)) })
+        Ok(Job {
+            id,
+            subject: subject.to_owned(),
+            jobs: self.clone(),
+            done: false,
+            last: Mutex::new((String::new(), -1)),
+        })
     }
 
     /// Whether a job runs for `app` (the reconciler leaves such services alone).
     pub fn busy(&self, app: &AppId) -> bool {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).contains_key(app.as_str())
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(app.as_str())
     }
 
     /// The running box job's id, if any.
     pub fn box_job(&self) -> Option<i64> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).get(BOX).map(|(id, _)| *id)
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(BOX)
+            .map(|(id, _)| *id)
     }
 
     /// The refusal [`Jobs::begin`] would give now for `app`, if a job runs for it.
     pub fn refusal(&self, app: &AppId) -> Option<JobError> {
         let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        running.get(app.as_str()).map(|(id, kind)| JobError::Busy { app: app.to_string(), kind: kind.clone(), id: *id })
+        running.get(app.as_str()).map(|(id, kind)| JobError::Busy {
+            app: app.to_string(),
+            kind: kind.clone(),
+            id: *id,
+        })
     }
 
     pub fn get(&self, id: i64) -> Result<Option<JobRow>, StoreError> {
@@ -107,7 +136,10 @@ impl Jobs {
     }
 
     fn release(&self, subject: &str) {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(subject);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(subject);
     }
 }
 
@@ -129,7 +161,11 @@ impl Job {
             return;
         }
         *last = (step.to_owned(), percent);
-        if let Err(e) = self.jobs.store.update_job(self.id, step, percent.clamp(0, 100)) {
+        if let Err(e) = self
+            .jobs
+            .store
+            .update_job(self.id, step, percent.clamp(0, 100))
+        {
             log::warn!(job = self.id; "{e}");
         }
     }
@@ -153,7 +189,9 @@ impl Job {
         }
         match result {
             Ok(()) => log::info!(app = self.subject.as_str(), job = self.id; "job succeeded"),
-            Err(f) => log::warn!(app = self.subject.as_str(), job = self.id; "job failed: {}", f.en),
+            Err(f) => {
+                log::warn!(app = self.subject.as_str(), job = self.id; "job failed: {}", f.en)
+            }
         }
         self.jobs.release(&self.subject);
     }
@@ -161,7 +199,9 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
-        self.close(Err(Failure::said(|t| t.get("apps.failure.ended_unexpectedly").to_owned())));
+        self.close(Err(Failure::said(|t| {
+            t.get("apps.failure.ended_unexpectedly").to_owned()
+        })));
     }
 }
 
@@ -176,15 +216,38 @@ mod tests {
         let job = jobs.begin(&pad, "install", "camille").unwrap();
         let err = jobs.begin(&pad, "remove", "camille").err().unwrap();
         assert!(err.to_string().contains("already running"), "{err}");
-        assert!(jobs.begin(&AppId::parse("wiki").unwrap(), "install", "x").is_ok());
+        assert!(
+            jobs.begin(&AppId::parse("wiki").unwrap(), "install", "x")
+                .is_ok()
+        );
         job.step("pull", 40);
         let id = job.id;
-        job.finish(Err(Failure { en: "no image".into(), fr: "pas d'image".into() }));
+        job.finish(Err(Failure {
+            en: "no image".into(),
+            fr: "pas d'image".into(),
+        }));
         let row = jobs.get(id).unwrap().unwrap();
-        assert_eq!((row.state.as_str(), row.message.as_str(), row.message_fr.as_str(), row.step.as_str()), ("failed", "no image", "pas d'image", "pull"));
-        assert!(jobs.begin(&pad, "install", "camille").is_ok(), "freed after finishing");
+        assert_eq!(
+            (
+                row.state.as_str(),
+                row.message.as_str(),
+                row.message_fr.as_str(),
+                row.step.as_str()
+            ),
+            ("failed", "no image", "pas d'image", "pull")
+        );
+        assert!(
+            jobs.begin(&pad, "install", "camille").is_ok(),
+            "freed after finishing"
+        );
         let install = jobs.begin_box("install", "atelier").unwrap();
-        assert!(matches!(jobs.begin_box("install", "atelier"), Err(JobError::Busy { .. })), "one box job at a time");
+        assert!(
+            matches!(
+                jobs.begin_box("install", "atelier"),
+                Err(JobError::Busy { .. })
+            ),
+            "one box job at a time"
+        );
         assert_eq!(jobs.box_job(), Some(install.id));
         assert_eq!(jobs.get(install.id).unwrap().unwrap().app, BOX);
     }
@@ -192,10 +255,17 @@ mod tests {
     #[test]
     fn a_dropped_job_is_failed_in_both_languages() {
         let jobs = Jobs::new(Store::memory());
-        let id = jobs.begin(&AppId::parse("pad").unwrap(), "install", "camille").unwrap().id;
+        let id = jobs
+            .begin(&AppId::parse("pad").unwrap(), "install", "camille")
+            .unwrap()
+            .id;
         let row = jobs.get(id).unwrap().unwrap();
         assert_eq!(row.state, "failed");
-        assert!(row.message.contains("ended unexpectedly"), "{}", row.message);
+        assert!(
+            row.message.contains("ended unexpectedly"),
+            "{}",
+            row.message
+        );
         assert!(row.message_fr.contains("inattendue"), "{}", row.message_fr);
     }
 }

@@ -12,10 +12,15 @@ pub fn init() {
         Ok("warn") => LevelFilter::Warn,
         _ => LevelFilter::Info,
     };
-    let journal = std::path::Path::new("/run/systemd/journal/socket").exists() && std::env::var_os("PANIER_LOG_STDERR").is_none();
+    let journal = std::path::Path::new("/run/systemd/journal/socket").exists()
+        && std::env::var_os("PANIER_LOG_STDERR").is_none();
     if journal {
         if let Ok(logger) = systemd_journal_logger::JournalLog::new() {
-            if logger.with_syslog_identifier("panier".into()).install().is_ok() {
+            if logger
+                .with_syslog_identifier("panier".into())
+                .install()
+                .is_ok()
+            {
                 log::set_max_level(level);
                 return;
             }
@@ -31,7 +36,11 @@ struct Stderr;
 struct Fields(String);
 
 impl<'kvs> log::kv::VisitSource<'kvs> for Fields {
-    fn visit_pair(&mut self, key: log::kv::Key<'kvs>, value: log::kv::Value<'kvs>) -> Result<(), log::kv::Error> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
         self.0.push_str(&format!(" {key}={value}"));
         Ok(())
     }
@@ -51,7 +60,12 @@ impl Log for Stderr {
             Level::Info => "info",
             Level::Debug | Level::Trace => "debug",
         };
-        let _ = writeln!(std::io::stderr().lock(), "panier {level}: {}{}", record.args(), fields.0);
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "panier {level}: {}{}",
+            record.args(),
+            fields.0
+        );
     }
 
     fn flush(&self) {}

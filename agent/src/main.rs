@@ -18,7 +18,10 @@ fn main() -> ExitCode {
                 libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
             }
             panier::logging::init();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
             match runtime.block_on(panier::daemon::run(args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -31,7 +34,10 @@ fn main() -> ExitCode {
         Command::Hw(args) => hw_exit(panier_hw::cli::run(args)),
         Command::Flash(args) => hw_exit(panier_hw::cli::run_flash(args)),
         command => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
             match runtime.block_on(cli::run(command)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -18,12 +18,18 @@ pub struct Invalid {
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> Invalid {
-    Invalid { key, message: message.into() }
+    Invalid {
+        key,
+        message: message.into(),
+    }
 }
 
 fn reject_control(value: &str, what: &str) -> Result<(), Invalid> {
     if value.chars().any(char::is_control) {
-        return Err(invalid("control_characters", format!("{what} contains control characters")));
+        return Err(invalid(
+            "control_characters",
+            format!("{what} contains control characters"),
+        ));
     }
     Ok(())
 }
@@ -73,13 +79,25 @@ impl BoxName {
             return Err(invalid("box_name_empty", "the box name is empty"));
         }
         if v.len() > Self::MAX_LEN {
-            return Err(invalid("box_name_too_long", format!("the box name is longer than {} characters", Self::MAX_LEN)));
+            return Err(invalid(
+                "box_name_too_long",
+                format!("the box name is longer than {} characters", Self::MAX_LEN),
+            ));
         }
-        if !v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(invalid("box_name_chars", "the box name may only hold lowercase letters a-z, digits and hyphens"));
+        if !v
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(invalid(
+                "box_name_chars",
+                "the box name may only hold lowercase letters a-z, digits and hyphens",
+            ));
         }
         if v.starts_with('-') || v.ends_with('-') {
-            return Err(invalid("box_name_hyphen", "the box name cannot start or end with a hyphen"));
+            return Err(invalid(
+                "box_name_hyphen",
+                "the box name cannot start or end with a hyphen",
+            ));
         }
         Ok(BoxName(v.to_owned()))
     }
@@ -97,8 +115,14 @@ impl Username {
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         reject_control(value, "the username")?;
         let v = value.trim();
-        let ok_chars = v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
-        if v.is_empty() || v.len() > 32 || !ok_chars || !v.starts_with(|c: char| c.is_ascii_lowercase()) {
+        let ok_chars = v.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+        if v.is_empty()
+            || v.len() > 32
+            || !ok_chars
+            || !v.starts_with(|c: char| c.is_ascii_lowercase())
+        {
             return Err(invalid(
                 "username_invalid",
                 "the username must be 1 to 32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter",
@@ -122,10 +146,19 @@ impl Password {
         reject_control(value, "the password")?;
         let n = value.chars().count();
         if n < Self::MIN_LEN {
-            return Err(invalid("password_too_short", format!("the password must have at least {} characters", Self::MIN_LEN)));
+            return Err(invalid(
+                "password_too_short",
+                format!(
+                    "the password must have at least {} characters",
+                    Self::MIN_LEN
+                ),
+            ));
         }
         if n > 1024 {
-            return Err(invalid("password_too_long", "the password is longer than 1024 characters"));
+            return Err(invalid(
+                "password_too_long",
+                "the password is longer than 1024 characters",
+            ));
         }
         Ok(Password(value.to_owned()))
     }
@@ -169,7 +202,10 @@ impl Language {
         match value.trim() {
             "fr" => Ok(Language::Fr),
             "en" => Ok(Language::En),
-            _ => Err(invalid("language_unknown", "the language must be 'fr' or 'en'")),
+            _ => Err(invalid(
+                "language_unknown",
+                "the language must be 'fr' or 'en'",
+            )),
         }
     }
 }
@@ -188,15 +224,27 @@ impl SetupCode {
     pub fn generate() -> Self {
         use rand::Rng;
         let mut rng = rand::rng();
-        let code = (0..Self::LEN).map(|_| Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())] as char).collect();
+        let code = (0..Self::LEN)
+            .map(|_| Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())] as char)
+            .collect();
         SetupCode(code)
     }
 
     /// Parses a code as typed by a person (any case, spaces and hyphens ignored).
     pub fn parse(value: &str) -> Result<Self, Invalid> {
-        let normalized: String = value.chars().filter(|c| !matches!(c, '-' | ' ')).collect::<String>().to_ascii_uppercase();
-        if normalized.len() < 8 || normalized.len() > 32 || !normalized.bytes().all(|b| Self::ALPHABET.contains(&b)) {
-            return Err(invalid("setup_code_format", "the setup code has letters and digits that cannot be in a setup code"));
+        let normalized: String = value
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' '))
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if normalized.len() < 8
+            || normalized.len() > 32
+            || !normalized.bytes().all(|b| Self::ALPHABET.contains(&b))
+        {
+            return Err(invalid(
+                "setup_code_format",
+                "the setup code has letters and digits that cannot be in a setup code",
+            ));
         }
         Ok(SetupCode(normalized))
     }
@@ -209,7 +257,11 @@ impl SetupCode {
     /// The code as shown to people: groups of five.
     pub fn display(&self) -> String {
         let chars: Vec<char> = self.0.chars().collect();
-        chars.chunks(5).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+        chars
+            .chunks(5)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("-")
     }
 
     /// Constant-time comparison, so the time to answer does not reveal a prefix.
@@ -232,7 +284,16 @@ mod tests {
     #[test]
     fn box_names() {
         assert!(BoxName::parse("mediatheque-2").is_ok());
-        for bad in ["", "-x", "x-", "Médiathèque", "a.b", "a b", "x\u{7}", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "-x",
+            "x-",
+            "Médiathèque",
+            "a.b",
+            "a b",
+            "x\u{7}",
+            &"a".repeat(41),
+        ] {
             assert!(BoxName::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -245,7 +306,10 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("long enough pass").is_ok());
         assert!(Password::parse("long enough\u{0}pass").is_err());
-        assert_eq!(format!("{:?}", Password::parse("secret-secret").unwrap()), "Password(…)");
+        assert_eq!(
+            format!("{:?}", Password::parse("secret-secret").unwrap()),
+            "Password(…)"
+        );
     }
 
     #[test]
@@ -264,7 +328,9 @@ mod tests {
         struct Body {
             box_name: BoxName,
         }
-        let err = serde_json::from_str::<Body>(r#"{"box_name":"Bad Name"}"#).unwrap_err().to_string();
+        let err = serde_json::from_str::<Body>(r#"{"box_name":"Bad Name"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lowercase"), "{err}");
     }
 }

@@ -5,8 +5,8 @@
 use crate::admins::Admins;
 use crate::apps::Apps;
 use crate::audit::Audit;
-use crate::firewall::Firewall;
 use crate::backup::Backups;
+use crate::firewall::Firewall;
 use crate::install::Install;
 use crate::status::Status;
 use crate::web::access::Access;

@@ -53,20 +53,42 @@ pub struct Status {
 
 impl Status {
     pub fn normal(store: Store, data_dir: PathBuf, provisioned_name: Option<BoxName>) -> Status {
-        Status { store: Some(store), diagnosis: None, data_dir, started: Instant::now(), provisioned_name, setup_seen: Default::default() }
+        Status {
+            store: Some(store),
+            diagnosis: None,
+            data_dir,
+            started: Instant::now(),
+            provisioned_name,
+            setup_seen: Default::default(),
+        }
     }
 
     pub fn diagnostic(diagnosis: Diagnosis, data_dir: PathBuf) -> Status {
-        Status { store: None, diagnosis: Some(diagnosis), data_dir, started: Instant::now(), provisioned_name: None, setup_seen: Default::default() }
+        Status {
+            store: None,
+            diagnosis: Some(diagnosis),
+            data_dir,
+            started: Instant::now(),
+            provisioned_name: None,
+            setup_seen: Default::default(),
+        }
     }
 
     /// The box's default language (French when unknown).
     pub fn box_language(&self) -> Language {
-        self.store.as_ref().and_then(|s| s.box_settings().ok()).map(|s| s.language).unwrap_or_default()
+        self.store
+            .as_ref()
+            .and_then(|s| s.box_settings().ok())
+            .map(|s| s.language)
+            .unwrap_or_default()
     }
 
     pub fn box_name(&self) -> Option<String> {
-        self.store.as_ref().and_then(|s| s.box_settings().ok()).and_then(|s| s.name).map(|n| n.to_string())
+        self.store
+            .as_ref()
+            .and_then(|s| s.box_settings().ok())
+            .and_then(|s| s.name)
+            .map(|n| n.to_string())
     }
 
     /// The name given by headless provisioning, offered in the setup wizard.
@@ -75,7 +97,11 @@ impl Status {
     }
 
     pub fn mode(&self) -> Mode {
-        if self.diagnosis.is_some() { Mode::Diagnostic } else { Mode::Normal }
+        if self.diagnosis.is_some() {
+            Mode::Diagnostic
+        } else {
+            Mode::Normal
+        }
     }
 
     pub fn diagnosis(&self) -> Option<&Diagnosis> {
@@ -106,10 +132,17 @@ impl Status {
         };
         let readings = system::read(&self.data_dir);
         let backup_alerts = match &self.store {
-            Some(store) => crate::backup::alerts_from(&store.backup_targets()?, &store.backup_runs(200)?, crate::store::now()),
+            Some(store) => crate::backup::alerts_from(
+                &store.backup_targets()?,
+                &store.backup_runs(200)?,
+                crate::store::now(),
+            ),
             None => vec![],
         };
-        let issues = health::run(&health::Inputs { readings: &readings, backup_alerts: &backup_alerts });
+        let issues = health::run(&health::Inputs {
+            readings: &readings,
+            backup_alerts: &backup_alerts,
+        });
         Ok(StatusReport {
             mode: self.mode(),
             version: VERSION.to_owned(),

@@ -39,7 +39,11 @@ pub fn read(data_dir: &Path) -> Readings {
 
 fn uptime() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/uptime").ok()?;
-    text.split_whitespace().next()?.parse::<f64>().ok().map(|s| s as u64)
+    text.split_whitespace()
+        .next()?
+        .parse::<f64>()
+        .ok()
+        .map(|s| s as u64)
 }
 
 fn load() -> Option<[f64; 3]> {
@@ -49,7 +53,9 @@ fn load() -> Option<[f64; 3]> {
 }
 
 fn memory() -> (Option<u64>, Option<u64>) {
-    let Ok(text) = std::fs::read_to_string("/proc/meminfo") else { return (None, None) };
+    let Ok(text) = std::fs::read_to_string("/proc/meminfo") else {
+        return (None, None);
+    };
     let field = |name: &str| {
         text.lines()
             .find(|l| l.starts_with(name))
@@ -64,7 +70,10 @@ fn disk(path: &Path) -> (Option<u64>, Option<u64>) {
     match nix::sys::statvfs::statvfs(path) {
         Ok(s) => {
             let frag = s.fragment_size() as u64;
-            (Some(s.blocks() as u64 * frag), Some(s.blocks_available() as u64 * frag))
+            (
+                Some(s.blocks() as u64 * frag),
+                Some(s.blocks_available() as u64 * frag),
+            )
         }
         Err(_) => (None, None),
     }
@@ -79,7 +88,11 @@ fn temperature(class: &Path) -> Option<f64> {
             best = Some(best.map_or(c, |b: f64| b.max(c)));
         }
     };
-    let read_i64 = |p: &Path| std::fs::read_to_string(p).ok().and_then(|t| t.trim().parse::<i64>().ok());
+    let read_i64 = |p: &Path| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+    };
     if let Ok(zones) = std::fs::read_dir(class.join("thermal")) {
         for zone in zones.flatten() {
             let kind = std::fs::read_to_string(zone.path().join("type")).unwrap_or_default();
@@ -102,11 +115,18 @@ fn temperature(class: &Path) -> Option<f64> {
 /// Addresses of interfaces that look like LAN ports: up, not loopback, not the container
 /// engine's bridges and veths.
 pub fn lan_addresses() -> Vec<String> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for ifa in addrs {
         let name = ifa.interface_name.as_str();
-        if name == "lo" || name.starts_with("docker") || name.starts_with("br-") || name.starts_with("veth") || name.starts_with("cni") {
+        if name == "lo"
+            || name.starts_with("docker")
+            || name.starts_with("br-")
+            || name.starts_with("veth")
+            || name.starts_with("cni")
+        {
             continue;
         }
         let Some(addr) = ifa.address else { continue };

@@ -77,9 +77,20 @@ struct Admin {
 }
 
 async fn call(web: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-    let r = web.clone().layer(MockConnectInfo("192.0.2.10:40000".parse::<SocketAddr>().unwrap())).oneshot(req).await.unwrap();
+    let r = web
+        .clone()
+        .layer(MockConnectInfo(
+            "192.0.2.10:40000".parse::<SocketAddr>().unwrap(),
+        ))
+        .oneshot(req)
+        .await
+        .unwrap();
     let (parts, body) = r.into_parts();
-    (parts.status, parts.headers, String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned())
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned(),
+    )
 }
 
 async fn admin() -> Admin {
@@ -87,27 +98,78 @@ async fn admin() -> Admin {
     let pad = dir.path().join("catalog/pad");
     std::fs::create_dir_all(&pad).unwrap();
     std::fs::write(pad.join("manifest.toml"), MANIFEST).unwrap();
-    std::fs::write(pad.join("icon.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"/>").unwrap();
-    std::fs::write(pad.join("description.fr.md"), "## Écrire ensemble\n\nUn **bloc-notes** partagé. <script>alert(1)</script>\n").unwrap();
-    std::fs::write(pad.join("description.en.md"), "## Write together\n\nA shared **pad**.\n").unwrap();
+    std::fs::write(
+        pad.join("icon.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"/>",
+    )
+    .unwrap();
+    std::fs::write(
+        pad.join("description.fr.md"),
+        "## Écrire ensemble\n\nUn **bloc-notes** partagé. <script>alert(1)</script>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pad.join("description.en.md"),
+        "## Write together\n\nA shared **pad**.\n",
+    )
+    .unwrap();
     let mut config = Config::with_data_dir(&dir.path().join("data"));
     config.catalog_dir = dir.path().join("catalog");
     config.engine = format!("unix://{}/no-engine.sock", dir.path().display());
     let (routers, code) = daemon::build(Store::memory(), &config).unwrap();
     let web = routers.web;
-    let json = |uri: &str, body: serde_json::Value| Request::builder().method("POST").uri(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
+    let json = |uri: &str, body: serde_json::Value| {
+        Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
     let setup = serde_json::json!({"code": code.unwrap().display(), "box_name": "biblio", "username": "camille", "password": "un mot de passe"});
-    assert_eq!(call(&web, json("/api/v1/setup", setup)).await.0, StatusCode::NO_CONTENT);
-    let (status, headers, body) = call(&web, json("/api/v1/login", serde_json::json!({"username": "camille", "password": "un mot de passe"}))).await;
+    assert_eq!(
+        call(&web, json("/api/v1/setup", setup)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, headers, body) = call(
+        &web,
+        json(
+            "/api/v1/login",
+            serde_json::json!({"username": "camille", "password": "un mot de passe"}),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let cookie = headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let csrf = serde_json::from_str::<serde_json::Value>(&body).unwrap()["csrf_token"].as_str().unwrap().to_owned();
-    Admin { web, cookie, csrf, _dir: dir }
+    let cookie = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = serde_json::from_str::<serde_json::Value>(&body).unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Admin {
+        web,
+        cookie,
+        csrf,
+        _dir: dir,
+    }
 }
 
 impl Admin {
     async fn get(&self, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-        call(&self.web, Request::builder().uri(uri).header(header::COOKIE, &self.cookie).body(Body::empty()).unwrap()).await
+        call(
+            &self.web,
+            Request::builder()
+                .uri(uri)
+                .header(header::COOKIE, &self.cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
     }
     async fn post(&self, uri: &str, form: &str) -> (StatusCode, axum::http::HeaderMap, String) {
         let req = Request::builder()
@@ -126,32 +188,83 @@ async fn catalog_page_groups_cards_with_icon_needs_and_fit() {
     let a = admin().await;
     let (status, _, html) = a.get("/admin/catalog").await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("href=\"/admin/catalog\" aria-current=\"page\""), "in the navigation");
-    assert!(html.contains("Documents collaboratifs"), "the category's title");
-    assert!(!html.contains("Visioconférence"), "empty categories are left out");
-    assert!(html.contains("id=\"card-pad\"") && html.contains("Bloc-notes") && html.contains("Des textes écrits à plusieurs."), "{html}");
+    assert!(
+        html.contains("href=\"/admin/catalog\" aria-current=\"page\""),
+        "in the navigation"
+    );
+    assert!(
+        html.contains("Documents collaboratifs"),
+        "the category's title"
+    );
+    assert!(
+        !html.contains("Visioconférence"),
+        "empty categories are left out"
+    );
+    assert!(
+        html.contains("id=\"card-pad\"")
+            && html.contains("Bloc-notes")
+            && html.contains("Des textes écrits à plusieurs."),
+        "{html}"
+    );
     assert!(html.contains("src=\"/admin/catalog/pad/icon.svg\""));
-    assert!(html.contains("Besoins : 64 Mio de mémoire, 20 Mio de disque."), "{html}");
-    assert!(html.contains("Tient sur cette boîte.") || html.contains("Trop gros"), "says whether it fits");
+    assert!(
+        html.contains("Besoins : 64 Mio de mémoire, 20 Mio de disque."),
+        "{html}"
+    );
+    assert!(
+        html.contains("Tient sur cette boîte.") || html.contains("Trop gros"),
+        "says whether it fits"
+    );
     assert!(html.contains("href=\"/admin/catalog/pad\""));
 
     let (status, headers, svg) = a.get("/admin/catalog/pad/icon.svg").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
-    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'none'"));
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     assert!(svg.starts_with("<svg"));
-    assert_eq!(a.get("/admin/catalog/nope/icon.svg").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        a.get("/admin/catalog/nope/icon.svg").await.0,
+        StatusCode::NOT_FOUND
+    );
 
     // In English when the admin chooses it.
-    let (status, _, _) = a.post("/admin/admins", &format!("csrf={}&action=language&language=en", a.csrf)).await;
+    let (status, _, _) = a
+        .post(
+            "/admin/admins",
+            &format!("csrf={}&action=language&language=en", a.csrf),
+        )
+        .await;
     assert!(status.is_success() || status.is_redirection(), "{status}");
     let (_, _, html) = a.get("/admin/catalog").await;
-    assert!(html.contains("<h1>Service catalog</h1>") && html.contains("Collaborative documents") && html.contains("Needs: 64 MiB of memory, 20 MiB of disk."), "{html}");
-    assert!(html.contains("Texts written together."), "the card in English");
+    assert!(
+        html.contains("<h1>Service catalog</h1>")
+            && html.contains("Collaborative documents")
+            && html.contains("Needs: 64 MiB of memory, 20 MiB of disk."),
+        "{html}"
+    );
+    assert!(
+        html.contains("Texts written together."),
+        "the card in English"
+    );
 
     // Without a session: the login page.
-    let (status, headers, _) = call(&a.web, Request::builder().uri("/admin/catalog").body(Body::empty()).unwrap()).await;
-    assert_eq!((status, headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/admin/login"));
+    let (status, headers, _) = call(
+        &a.web,
+        Request::builder()
+            .uri("/admin/catalog")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, headers[header::LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/admin/login")
+    );
 }
 
 #[tokio::test]
@@ -160,49 +273,110 @@ async fn entry_page_renders_the_description_and_a_typed_form() {
     let (status, _, html) = a.get("/admin/catalog/pad").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("<h1>Bloc-notes</h1>"), "{html}");
-    assert!(html.contains("<h3>Écrire ensemble</h3>") && html.contains("<strong>bloc-notes</strong>"), "Markdown rendered");
-    assert!(!html.contains("<script>alert") && html.contains("&lt;script&gt;"), "raw HTML is escaped");
+    assert!(
+        html.contains("<h3>Écrire ensemble</h3>") && html.contains("<strong>bloc-notes</strong>"),
+        "Markdown rendered"
+    );
+    assert!(
+        !html.contains("<script>alert") && html.contains("&lt;script&gt;"),
+        "raw HTML is escaped"
+    );
     assert!(html.contains(&format!("name=\"csrf\" value=\"{}\"", a.csrf)));
-    assert!(html.contains("<label for=\"setting-title\">Titre de l&#39;accueil (obligatoire)</label>") || html.contains("Titre de l&#x27;accueil (obligatoire)"), "{html}");
+    assert!(
+        html.contains("<label for=\"setting-title\">Titre de l&#39;accueil (obligatoire)</label>")
+            || html.contains("Titre de l&#x27;accueil (obligatoire)"),
+        "{html}"
+    );
     assert!(html.contains("type=\"password\" id=\"setting-admin_password\""));
-    assert!(html.contains("type=\"checkbox\" id=\"setting-public\" name=\"setting.public\" value=\"true\" checked"), "boolean default true");
-    assert!(html.contains("<option value=\"clair\" selected>clair</option>") && html.contains("<option value=\"sombre\">"));
+    assert!(
+        html.contains(
+            "type=\"checkbox\" id=\"setting-public\" name=\"setting.public\" value=\"true\" checked"
+        ),
+        "boolean default true"
+    );
+    assert!(
+        html.contains("<option value=\"clair\" selected>clair</option>")
+            && html.contains("<option value=\"sombre\">")
+    );
     assert!(html.contains("type=\"number\" id=\"setting-workers\" name=\"setting.workers\" value=\"2\" min=\"1\" max=\"8\""), "{html}");
 
     let (status, _, html) = a.get("/admin/catalog/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(html.contains("Ce service n&#39;est pas dans le catalogue.") || html.contains("Ce service n&#x27;est pas dans le catalogue."), "{html}");
+    assert!(
+        html.contains("Ce service n&#39;est pas dans le catalogue.")
+            || html.contains("Ce service n&#x27;est pas dans le catalogue."),
+        "{html}"
+    );
 }
 
 #[tokio::test]
 async fn install_form_checks_csrf_and_shows_refused_settings_next_to_the_field() {
     let a = admin().await;
-    let (status, _, _) = a.post("/admin/catalog/pad", "csrf=wrong&setting.title=Bienvenue").await;
+    let (status, _, _) = a
+        .post("/admin/catalog/pad", "csrf=wrong&setting.title=Bienvenue")
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = a.post("/admin/catalog/pad", "setting.title=Bienvenue").await;
+    let (status, _, _) = a
+        .post("/admin/catalog/pad", "setting.title=Bienvenue")
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no token at all");
 
     // Out of bounds: refused, said next to the field, what was typed kept.
-    let form = format!("csrf={}&setting.title=Bienvenue&setting.workers=99&setting.theme=sombre", a.csrf);
+    let form = format!(
+        "csrf={}&setting.title=Bienvenue&setting.workers=99&setting.theme=sombre",
+        a.csrf
+    );
     let (status, _, html) = a.post("/admin/catalog/pad", &form).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
     assert!(html.contains("id=\"form-error\""), "{html}");
     assert!(html.contains("<p class=\"error\" id=\"setting-workers-error\">99 est en dehors des limites (de 1 à 8).</p>"), "{html}");
-    assert!(html.contains("value=\"Bienvenue\"") && html.contains("<option value=\"sombre\" selected>"), "typed values kept");
-    assert!(html.contains("type=\"checkbox\" id=\"setting-public\" name=\"setting.public\" value=\"true\">"), "an unticked box stays unticked");
+    assert!(
+        html.contains("value=\"Bienvenue\"") && html.contains("<option value=\"sombre\" selected>"),
+        "typed values kept"
+    );
+    assert!(
+        html.contains(
+            "type=\"checkbox\" id=\"setting-public\" name=\"setting.public\" value=\"true\">"
+        ),
+        "an unticked box stays unticked"
+    );
 
     // A required field left empty, and a short password.
-    let (status, _, html) = a.post("/admin/catalog/pad", &format!("csrf={}&setting.title=", a.csrf)).await;
+    let (status, _, html) = a
+        .post(
+            "/admin/catalog/pad",
+            &format!("csrf={}&setting.title=", a.csrf),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(html.contains("id=\"setting-title-error\">ce champ est obligatoire.</p>"), "{html}");
-    let (status, _, html) = a.post("/admin/catalog/pad", &format!("csrf={}&setting.title=x&setting.admin_password=court", a.csrf)).await;
+    assert!(
+        html.contains("id=\"setting-title-error\">ce champ est obligatoire.</p>"),
+        "{html}"
+    );
+    let (status, _, html) = a
+        .post(
+            "/admin/catalog/pad",
+            &format!(
+                "csrf={}&setting.title=x&setting.admin_password=court",
+                a.csrf
+            ),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("id=\"setting-admin_password-error\">un mot de passe doit faire au moins 10 caractères.</p>"), "{html}");
     assert!(!html.contains("court"), "a password is never sent back");
 
     // Valid settings without a container engine: either refused at once (the agent already
     // knows the engine is down) or a job that fails, is rolled back and says so.
-    let (status, headers, html) = a.post("/admin/catalog/pad", &format!("csrf={}&setting.title=Bienvenue&setting.public=true", a.csrf)).await;
+    let (status, headers, html) = a
+        .post(
+            "/admin/catalog/pad",
+            &format!(
+                "csrf={}&setting.title=Bienvenue&setting.public=true",
+                a.csrf
+            ),
+        )
+        .await;
     if status == StatusCode::SEE_OTHER {
         assert_eq!(headers[header::LOCATION], "/admin/apps/pad");
         let mut page = String::new();
@@ -213,11 +387,18 @@ async fn install_form_checks_csrf_and_shows_refused_settings_next_to_the_field()
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        assert!(page.contains("id=\"job-failed\"") && page.contains("<strong id=\"job-kind\">Installation</strong>"), "{page}");
+        assert!(
+            page.contains("id=\"job-failed\"")
+                && page.contains("<strong id=\"job-kind\">Installation</strong>"),
+            "{page}"
+        );
         assert!(page.contains("Détail technique : <code>"), "{page}");
     } else {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
-        assert!(html.contains("Le moteur de conteneurs ne répond pas."), "{html}");
+        assert!(
+            html.contains("Le moteur de conteneurs ne répond pas."),
+            "{html}"
+        );
     }
 
     // Refusals are audited as the API does.
@@ -230,15 +411,40 @@ async fn service_page_refusals_are_plain_words_and_the_dashboard_lists_services(
     let a = admin().await;
     let (status, _, html) = a.get("/admin/apps/pad").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "never installed");
-    assert!(html.contains("Ce service n&#39;est pas installé.") || html.contains("Ce service n&#x27;est pas installé."), "{html}");
+    assert!(
+        html.contains("Ce service n&#39;est pas installé.")
+            || html.contains("Ce service n&#x27;est pas installé."),
+        "{html}"
+    );
 
-    assert_eq!(a.post("/admin/apps/pad", "csrf=wrong&action=stop").await.0, StatusCode::FORBIDDEN);
-    let (status, _, html) = a.post("/admin/apps/pad", &format!("csrf={}&action=delete_data&confirm=autre", a.csrf)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "the id must be typed to delete data");
-    assert!(html.contains("tapez exactement l&#39;identifiant du service : pad") || html.contains("tapez exactement l&#x27;identifiant du service : pad"), "{html}");
+    assert_eq!(
+        a.post("/admin/apps/pad", "csrf=wrong&action=stop").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, html) = a
+        .post(
+            "/admin/apps/pad",
+            &format!("csrf={}&action=delete_data&confirm=autre", a.csrf),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the id must be typed to delete data"
+    );
+    assert!(
+        html.contains("tapez exactement l&#39;identifiant du service : pad")
+            || html.contains("tapez exactement l&#x27;identifiant du service : pad"),
+        "{html}"
+    );
 
     let (status, _, html) = a.get("/admin").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Services installés") && html.contains("Aucun service installé pour l&#39;instant.") || html.contains("Aucun service installé pour l&#x27;instant."), "{html}");
+    assert!(
+        html.contains("Services installés")
+            && html.contains("Aucun service installé pour l&#39;instant.")
+            || html.contains("Aucun service installé pour l&#x27;instant."),
+        "{html}"
+    );
     assert!(html.contains("href=\"/admin/catalog\""));
 }

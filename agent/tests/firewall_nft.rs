@@ -4,7 +4,10 @@
 
 use panier::admins::Actor;
 use panier::firewall::ruleset::ruleset;
-use panier::firewall::{BackendError, Change, Exposure, Firewall, FirewallBackend, FirewallError, FirewallOptions, FirewallState, Nft, NoServices, Port, Subnet};
+use panier::firewall::{
+    BackendError, Change, Exposure, Firewall, FirewallBackend, FirewallError, FirewallOptions,
+    FirewallState, Nft, NoServices, Port, Subnet,
+};
 use panier::store::Store;
 use std::process::Command;
 use std::sync::Arc;
@@ -16,7 +19,13 @@ fn in_scratch_netns(name: &str, f: impl FnOnce() + Send) {
         return;
     }
     let _ = Command::new("ip").args(["netns", "del", name]).output();
-    assert!(Command::new("ip").args(["netns", "add", name]).status().unwrap().success());
+    assert!(
+        Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .unwrap()
+            .success()
+    );
     let result = std::thread::scope(|s| {
         s.spawn(|| {
             let file = std::fs::File::open(format!("/var/run/netns/{name}")).unwrap();
@@ -32,7 +41,13 @@ fn in_scratch_netns(name: &str, f: impl FnOnce() + Send) {
 }
 
 fn state() -> FirewallState {
-    FirewallState { lan_subnets: vec![Subnet::parse("10.203.7.0/24").unwrap()], admin_port: Port::new(8443).unwrap(), portal_port: Port::new(80).unwrap(), ssh_enabled: false, services: vec![] }
+    FirewallState {
+        lan_subnets: vec![Subnet::parse("10.203.7.0/24").unwrap()],
+        admin_port: Port::new(8443).unwrap(),
+        portal_port: Port::new(80).unwrap(),
+        ssh_enabled: false,
+        services: vec![],
+    }
 }
 
 /// The real nft, fed a batch with one extra rule that jumps to a chain that does not exist.
@@ -66,13 +81,50 @@ fn refused_batch_keeps_the_previous_table_and_says_why() {
 
         // Through a firewall change: refused, nft's message, nothing stored, table unchanged.
         let store = Store::memory();
-        let options = FirewallOptions { admin_port: Port::new(8443).unwrap(), portal_port: Port::new(80).unwrap(), revert_after: panier::firewall::REVERT_AFTER, detect_lan: || vec![] };
-        let fw = Firewall::new(store.clone(), Some(Arc::new(Corrupting(Nft::default()))), Arc::new(NoServices), Arc::new(NoServices), options);
-        let err = fw.change(&Actor::Local { uid: 0 }, None, Change::Exposure { app: panier::firewall::AppName::parse("pad").unwrap(), exposure: Exposure::Outside }).unwrap_err();
-        let FirewallError::Refused { message } = &err else { panic!("{err:?}") };
-        assert!(message.contains("no_such_chain") || message.contains("No such file"), "nft's own words: {message}");
-        assert!(store.firewall_policy().unwrap().exposures.is_empty(), "nothing stored");
-        assert_eq!(nft.rule_count().unwrap(), Some(count), "the previous table is still there");
-        assert!(nft.show().unwrap().unwrap().contains("the admin UI: LAN only, always"));
+        let options = FirewallOptions {
+            admin_port: Port::new(8443).unwrap(),
+            portal_port: Port::new(80).unwrap(),
+            revert_after: panier::firewall::REVERT_AFTER,
+            detect_lan: || vec![],
+        };
+        let fw = Firewall::new(
+            store.clone(),
+            Some(Arc::new(Corrupting(Nft::default()))),
+            Arc::new(NoServices),
+            Arc::new(NoServices),
+            options,
+        );
+        let err = fw
+            .change(
+                &Actor::Local { uid: 0 },
+                None,
+                Change::Exposure {
+                    app: panier::firewall::AppName::parse("pad").unwrap(),
+                    exposure: Exposure::Outside,
+                },
+            )
+            .unwrap_err();
+        let FirewallError::Refused { message } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            message.contains("no_such_chain") || message.contains("No such file"),
+            "nft's own words: {message}"
+        );
+        assert!(
+            store.firewall_policy().unwrap().exposures.is_empty(),
+            "nothing stored"
+        );
+        assert_eq!(
+            nft.rule_count().unwrap(),
+            Some(count),
+            "the previous table is still there"
+        );
+        assert!(
+            nft.show()
+                .unwrap()
+                .unwrap()
+                .contains("the admin UI: LAN only, always")
+        );
     });
 }

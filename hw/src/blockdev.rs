@@ -34,7 +34,11 @@ pub enum SafetyError {
     #[error("{device} is the disk the system runs from ({mountpoint} is on it): refused")]
     SystemDisk { device: String, mountpoint: String },
     #[error("{device} is mounted ({partition} on {mountpoint}): unmount it first")]
-    Mounted { device: String, partition: String, mountpoint: String },
+    Mounted {
+        device: String,
+        partition: String,
+        mountpoint: String,
+    },
     #[error("{device} is used as swap ({partition})")]
     Swap { device: String, partition: String },
     #[error("{device} is held by {holders} (LVM, RAID or device-mapper)")]
@@ -44,7 +48,10 @@ pub enum SafetyError {
     #[error("confirmation for {device} does not match: expected its serial `{expected}`")]
     WrongConfirmation { device: String, expected: String },
     #[error("cannot open {device}: {source}")]
-    Open { device: String, source: std::io::Error },
+    Open {
+        device: String,
+        source: std::io::Error,
+    },
 }
 
 /// What identifies a disk on a certificate, a sheet or a confirmation prompt.
@@ -87,7 +94,9 @@ pub fn list_disks(host: &Host, with_loops: bool) -> Vec<String> {
         .into_iter()
         .filter(|name| {
             host.exists(&format!("/sys/block/{name}/device"))
-                || (with_loops && name.starts_with("loop") && host.exists(&format!("/sys/block/{name}/loop")))
+                || (with_loops
+                    && name.starts_with("loop")
+                    && host.exists(&format!("/sys/block/{name}/loop")))
         })
         .collect()
 }
@@ -96,7 +105,8 @@ pub fn identity(host: &Host, name: &str) -> DiskIdentity {
     let sys = format!("/sys/block/{name}");
     let transport = transport(host, name);
     let model = host.attr(&format!("{sys}/device/model")).or_else(|| {
-        host.attr(&format!("{sys}/loop/backing_file")).map(|file| format!("loop device on {file}"))
+        host.attr(&format!("{sys}/loop/backing_file"))
+            .map(|file| format!("loop device on {file}"))
     });
     DiskIdentity {
         name: name.to_string(),
@@ -136,17 +146,25 @@ fn transport(host: &Host, name: &str) -> Transport {
 
 fn serial(host: &Host, name: &str) -> Option<String> {
     let sys = format!("/sys/block/{name}");
-    if let Some(s) = host.attr(&format!("{sys}/device/serial")).or_else(|| host.attr(&format!("{sys}/serial"))) {
+    if let Some(s) = host
+        .attr(&format!("{sys}/device/serial"))
+        .or_else(|| host.attr(&format!("{sys}/serial")))
+    {
         return Some(s);
     }
     if let Some(devnum) = host.attr(&format!("{sys}/dev"))
         && let Ok(db) = host.read(&format!("/run/udev/data/b{devnum}"))
-            && let Some(s) = db.lines().find_map(|l| l.strip_prefix("E:ID_SERIAL_SHORT=")) {
-                return Some(s.trim().to_string());
-            }
+        && let Some(s) = db
+            .lines()
+            .find_map(|l| l.strip_prefix("E:ID_SERIAL_SHORT="))
+    {
+        return Some(s.trim().to_string());
+    }
     // SCSI VPD page 0x80: 4 header bytes, then the serial in ASCII.
     let raw = host.read_bytes(&format!("{sys}/device/vpd_pg80")).ok()?;
-    let text = String::from_utf8_lossy(raw.get(4..)?).trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string();
+    let text = String::from_utf8_lossy(raw.get(4..)?)
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+        .to_string();
     (!text.is_empty()).then_some(text)
 }
 
@@ -154,7 +172,9 @@ fn serial(host: &Host, name: &str) -> Option<String> {
 pub fn partitions(host: &Host, disk: &str) -> Vec<String> {
     host.list(&format!("/sys/block/{disk}"))
         .into_iter()
-        .filter(|entry| entry.starts_with(disk) && host.exists(&format!("/sys/block/{disk}/{entry}/partition")))
+        .filter(|entry| {
+            entry.starts_with(disk) && host.exists(&format!("/sys/block/{disk}/{entry}/partition"))
+        })
         .collect()
 }
 
@@ -182,11 +202,19 @@ pub fn disks_under(host: &Host, devnum: &str) -> Vec<String> {
     out
 }
 
-fn collect_disks(host: &Host, index: &[(String, String, String)], devnum: &str, out: &mut Vec<String>, depth: u32) {
+fn collect_disks(
+    host: &Host,
+    index: &[(String, String, String)],
+    devnum: &str,
+    out: &mut Vec<String>,
+    depth: u32,
+) {
     if depth > 8 {
         return;
     }
-    let Some((_, _, disk)) = index.iter().find(|(d, _, _)| d == devnum) else { return };
+    let Some((_, _, disk)) = index.iter().find(|(d, _, _)| d == devnum) else {
+        return;
+    };
     let slaves = host.list(&format!("/sys/block/{disk}/slaves"));
     if !slaves.is_empty() {
         for slave in slaves {
@@ -198,15 +226,16 @@ fn collect_disks(host: &Host, index: &[(String, String, String)], devnum: &str, 
     }
     if let Some(file) = host.attr(&format!("/sys/block/{disk}/loop/backing_file"))
         && host.is_system()
-            && let Ok(meta) = std::fs::metadata(file.trim_end_matches(" (deleted)")) {
-                let dev = meta.dev();
-                let backing = format!("{}:{}", libc::major(dev), libc::minor(dev));
-                let before = out.len();
-                collect_disks(host, index, &backing, out, depth + 1);
-                if out.len() > before {
-                    return;
-                }
-            }
+        && let Ok(meta) = std::fs::metadata(file.trim_end_matches(" (deleted)"))
+    {
+        let dev = meta.dev();
+        let backing = format!("{}:{}", libc::major(dev), libc::minor(dev));
+        let before = out.len();
+        collect_disks(host, index, &backing, out, depth + 1);
+        if out.len() > before {
+            return;
+        }
+    }
     if !out.contains(disk) {
         out.push(disk.clone());
     }
@@ -229,14 +258,21 @@ pub fn mounts(host: &Host) -> Vec<Mount> {
             Some(Mount {
                 devnum: fields.get(2)?.to_string(),
                 mountpoint: unescape_mount(fields.get(4)?),
-                source: fields.get(sep + 2).map(|s| s.to_string()).unwrap_or_default(),
+                source: fields
+                    .get(sep + 2)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
             })
         })
         .collect()
 }
 
 fn unescape_mount(field: &str) -> String {
-    field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 const SYSTEM_MOUNTS: [&str; 4] = ["/", "/boot", "/boot/efi", "/usr"];
@@ -259,24 +295,39 @@ pub fn system_disks(host: &Host) -> Vec<(String, String)> {
 /// Why a disk may not be written to, short of the confirmation and exclusive open.
 pub fn check_not_in_use(host: &Host, disk: &str) -> Result<(), SafetyError> {
     if let Some((_, mountpoint)) = system_disks(host).into_iter().find(|(d, _)| d == disk) {
-        return Err(SafetyError::SystemDisk { device: disk.to_string(), mountpoint });
+        return Err(SafetyError::SystemDisk {
+            device: disk.to_string(),
+            mountpoint,
+        });
     }
     let mut members = vec![disk.to_string()];
     members.extend(partitions(host, disk));
     let devnums: Vec<(String, String)> = members
         .iter()
         .filter_map(|m| {
-            let path = if m == disk { format!("/sys/block/{disk}/dev") } else { format!("/sys/block/{disk}/{m}/dev") };
+            let path = if m == disk {
+                format!("/sys/block/{disk}/dev")
+            } else {
+                format!("/sys/block/{disk}/{m}/dev")
+            };
             host.attr(&path).map(|d| (d, m.clone()))
         })
         .collect();
     for mount in mounts(host) {
         // A mount on a dm/md/loop device stacked on this disk counts too.
-        let direct = devnums.iter().find(|(d, _)| *d == mount.devnum).map(|(_, m)| m.clone());
-        let stacked = direct.is_none() && disks_under(host, &mount.devnum).iter().any(|d| d == disk)
+        let direct = devnums
+            .iter()
+            .find(|(d, _)| *d == mount.devnum)
+            .map(|(_, m)| m.clone());
+        let stacked = direct.is_none()
+            && disks_under(host, &mount.devnum).iter().any(|d| d == disk)
             && !devnums.iter().any(|(d, _)| *d == mount.devnum);
         if let Some(partition) = direct.or_else(|| stacked.then(|| mount.source.clone())) {
-            return Err(SafetyError::Mounted { device: disk.to_string(), partition, mountpoint: mount.mountpoint });
+            return Err(SafetyError::Mounted {
+                device: disk.to_string(),
+                partition,
+                mountpoint: mount.mountpoint,
+            });
         }
     }
     let swaps = host.read("/proc/swaps").unwrap_or_default();
@@ -284,14 +335,24 @@ pub fn check_not_in_use(host: &Host, disk: &str) -> Result<(), SafetyError> {
         let source = line.split_whitespace().next().unwrap_or_default();
         let name = source.trim_start_matches("/dev/");
         if members.iter().any(|m| m == name) {
-            return Err(SafetyError::Swap { device: disk.to_string(), partition: name.to_string() });
+            return Err(SafetyError::Swap {
+                device: disk.to_string(),
+                partition: name.to_string(),
+            });
         }
     }
     for member in &members {
-        let dir = if member == disk { format!("/sys/block/{disk}/holders") } else { format!("/sys/block/{disk}/{member}/holders") };
+        let dir = if member == disk {
+            format!("/sys/block/{disk}/holders")
+        } else {
+            format!("/sys/block/{disk}/{member}/holders")
+        };
         let holders = host.list(&dir);
         if !holders.is_empty() {
-            return Err(SafetyError::Held { device: disk.to_string(), holders: holders.join(", ") });
+            return Err(SafetyError::Held {
+                device: disk.to_string(),
+                holders: holders.join(", "),
+            });
         }
     }
     Ok(())
@@ -299,13 +360,22 @@ pub fn check_not_in_use(host: &Host, disk: &str) -> Result<(), SafetyError> {
 
 /// Resolves a user-given path (`/dev/sdb`, `/dev/disk/by-id/...`, `sdb`) to a whole disk.
 pub fn resolve(host: &Host, given: &Path) -> Result<String, SafetyError> {
-    let path = if given.is_absolute() { given.to_path_buf() } else { Path::new("/dev").join(given) };
-    let real = std::fs::canonicalize(&path).map_err(|_| SafetyError::NotFound { path: path.clone() })?;
-    let meta = std::fs::metadata(&real).map_err(|_| SafetyError::NotFound { path: path.clone() })?;
+    let path = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        Path::new("/dev").join(given)
+    };
+    let real =
+        std::fs::canonicalize(&path).map_err(|_| SafetyError::NotFound { path: path.clone() })?;
+    let meta =
+        std::fs::metadata(&real).map_err(|_| SafetyError::NotFound { path: path.clone() })?;
     if !meta.file_type().is_block_device() {
         return Err(SafetyError::NotBlockDevice { path });
     }
-    let name = real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = real
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if host.exists(&format!("/sys/class/block/{name}/partition")) {
         let disk = host
             .list("/sys/block")
@@ -328,13 +398,20 @@ pub struct ClaimedDisk {
 }
 
 /// The safety gate (see the module doc). `confirmation` is what the operator typed.
-pub fn claim_for_destruction(host: &Host, given: &Path, confirmation: &str) -> Result<ClaimedDisk, SafetyError> {
+pub fn claim_for_destruction(
+    host: &Host,
+    given: &Path,
+    confirmation: &str,
+) -> Result<ClaimedDisk, SafetyError> {
     let name = resolve(host, given)?;
     check_not_in_use(host, &name)?;
     let identity = identity(host, &name);
     let expected = identity.confirmation_token().to_string();
     if confirmation.trim() != expected {
-        return Err(SafetyError::WrongConfirmation { device: name, expected });
+        return Err(SafetyError::WrongConfirmation {
+            device: name,
+            expected,
+        });
     }
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -343,9 +420,14 @@ pub fn claim_for_destruction(host: &Host, given: &Path, confirmation: &str) -> R
         .open(&identity.path)
         .map_err(|source| {
             if source.raw_os_error() == Some(libc::EBUSY) {
-                SafetyError::Busy { device: name.clone() }
+                SafetyError::Busy {
+                    device: name.clone(),
+                }
             } else {
-                SafetyError::Open { device: name.clone(), source }
+                SafetyError::Open {
+                    device: name.clone(),
+                    source,
+                }
             }
         })?;
     Ok(ClaimedDisk { identity, file })

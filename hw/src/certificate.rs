@@ -47,7 +47,12 @@ pub struct WipeStep {
 
 impl WipeStep {
     pub fn begin(method: Method) -> Self {
-        Self { method, started_at: now(), ended_at: String::new(), error: None }
+        Self {
+            method,
+            started_at: now(),
+            ended_at: String::new(),
+            error: None,
+        }
     }
 
     pub fn end(mut self, error: Option<String>) -> Self {
@@ -81,7 +86,10 @@ pub fn now() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
     #[error("cannot write certificate {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read certificate {path}: {message}")]
     Read { path: PathBuf, message: String },
 }
@@ -89,7 +97,8 @@ pub enum CertificateError {
 impl WipeCertificate {
     pub fn start(disk: DiskIdentity) -> Self {
         let mut random = [0u8; 8];
-        let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut random));
+        let _ = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut random));
         let id = random.iter().map(|b| format!("{b:02x}")).collect();
         Self {
             id,
@@ -119,8 +128,23 @@ impl WipeCertificate {
     }
 
     fn file_stem(&self) -> String {
-        let who: String = self.disk.confirmation_token().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-        let when: String = self.ended_at.chars().filter(|c| c.is_ascii_digit()).collect();
+        let who: String = self
+            .disk
+            .confirmation_token()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let when: String = self
+            .ended_at
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .collect();
         format!("wipe-{who}-{when}")
     }
 
@@ -136,8 +160,14 @@ impl WipeCertificate {
     }
 
     pub fn load(path: &Path) -> Result<Self, CertificateError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CertificateError::Read { path: path.into(), message: e.to_string() })?;
-        serde_json::from_str(&text).map_err(|e| CertificateError::Read { path: path.into(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|e| CertificateError::Read {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        serde_json::from_str(&text).map_err(|e| CertificateError::Read {
+            path: path.into(),
+            message: e.to_string(),
+        })
     }
 
     /// Every certificate in `dir` (unreadable files are skipped), oldest first.
@@ -147,7 +177,11 @@ impl WipeCertificate {
                 entries
                     .filter_map(|e| e.ok())
                     .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("wipe-")))
+                    .filter(|p| {
+                        p.extension().is_some_and(|x| x == "json")
+                            && p.file_name()
+                                .is_some_and(|n| n.to_string_lossy().starts_with("wipe-"))
+                    })
                     .filter_map(|p| Self::load(&p).ok())
                     .collect()
             })
@@ -159,67 +193,134 @@ impl WipeCertificate {
     /// The certificate's body as an HTML fragment (also embedded in the refurbishment sheet).
     pub fn html_fragment(&self, lang: Lang) -> String {
         let d = &self.disk;
-        let verdict = if self.passed { tr(lang, Msg::CertPassed, &[]) } else { tr(lang, Msg::CertFailed, &[]) };
+        let verdict = if self.passed {
+            tr(lang, Msg::CertPassed, &[])
+        } else {
+            tr(lang, Msg::CertFailed, &[])
+        };
         let mut rows = vec![
-            (tr(lang, Msg::LabelModel, &[]), d.model.clone().unwrap_or_default()),
-            (tr(lang, Msg::LabelSerial, &[]), d.serial.clone().unwrap_or_else(|| "—".into())),
-            (tr(lang, Msg::LabelSize, &[]), html::human_bytes(d.size_bytes)),
+            (
+                tr(lang, Msg::LabelModel, &[]),
+                d.model.clone().unwrap_or_default(),
+            ),
+            (
+                tr(lang, Msg::LabelSerial, &[]),
+                d.serial.clone().unwrap_or_else(|| "—".into()),
+            ),
+            (
+                tr(lang, Msg::LabelSize, &[]),
+                html::human_bytes(d.size_bytes),
+            ),
             (tr(lang, Msg::LabelDevice, &[]), d.path.clone()),
-            (tr(lang, Msg::LabelMethod, &[]), self.method.map(|m| method_label(m, lang)).unwrap_or_else(|| "—".into())),
+            (
+                tr(lang, Msg::LabelMethod, &[]),
+                self.method
+                    .map(|m| method_label(m, lang))
+                    .unwrap_or_else(|| "—".into()),
+            ),
             (tr(lang, Msg::LabelStarted, &[]), self.started_at.clone()),
             (tr(lang, Msg::LabelEnded, &[]), self.ended_at.clone()),
         ];
         if let Some(v) = &self.verification {
-            let mode = match v.mode { VerifyMode::Sample => tr(lang, Msg::CertVerifySample, &[]), VerifyMode::Full => tr(lang, Msg::CertVerifyFull, &[]) };
-            rows.push((tr(lang, Msg::LabelVerification, &[]), format!("{mode} — {} ({} × {})", verdict, v.regions_checked, html::human_bytes(v.bytes_checked))));
+            let mode = match v.mode {
+                VerifyMode::Sample => tr(lang, Msg::CertVerifySample, &[]),
+                VerifyMode::Full => tr(lang, Msg::CertVerifyFull, &[]),
+            };
+            rows.push((
+                tr(lang, Msg::LabelVerification, &[]),
+                format!(
+                    "{mode} — {} ({} × {})",
+                    verdict,
+                    v.regions_checked,
+                    html::human_bytes(v.bytes_checked)
+                ),
+            ));
         }
         rows.push((tr(lang, Msg::LabelCertificateId, &[]), self.id.clone()));
-        let mut out = format!("<section class=\"cert {}\"><h2>{}</h2><table>", if self.passed { "ok" } else { "bad" }, html::escape(&tr(lang, Msg::CertTitle, &[])));
+        let mut out = format!(
+            "<section class=\"cert {}\"><h2>{}</h2><table>",
+            if self.passed { "ok" } else { "bad" },
+            html::escape(&tr(lang, Msg::CertTitle, &[]))
+        );
         for (k, v) in rows {
-            out.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", html::escape(&k), html::escape(&v)));
+            out.push_str(&format!(
+                "<tr><th>{}</th><td>{}</td></tr>",
+                html::escape(&k),
+                html::escape(&v)
+            ));
         }
         out.push_str("</table>");
         if !self.steps.is_empty() {
             out.push_str("<ol class=\"steps\">");
             for s in &self.steps {
                 let outcome = s.error.clone().unwrap_or_else(|| "OK".into());
-                out.push_str(&format!("<li>{} — {} → {} : {}</li>", html::escape(&method_label(s.method, lang)), html::escape(&s.started_at), html::escape(&s.ended_at), html::escape(&outcome)));
+                out.push_str(&format!(
+                    "<li>{} — {} → {} : {}</li>",
+                    html::escape(&method_label(s.method, lang)),
+                    html::escape(&s.started_at),
+                    html::escape(&s.ended_at),
+                    html::escape(&outcome)
+                ));
             }
             out.push_str("</ol>");
         }
         for n in &self.notes {
             out.push_str(&format!("<p class=\"note\">{}</p>", html::escape(n)));
         }
-        out.push_str(&format!("<p class=\"result\">{}</p></section>", html::escape(&verdict)));
+        out.push_str(&format!(
+            "<p class=\"result\">{}</p></section>",
+            html::escape(&verdict)
+        ));
         out
     }
 
     pub fn to_html(&self, lang: Lang) -> String {
-        html::page(&tr(lang, Msg::CertTitle, &[]), lang, &self.html_fragment(lang))
+        html::page(
+            &tr(lang, Msg::CertTitle, &[]),
+            lang,
+            &self.html_fragment(lang),
+        )
     }
 }
 
 pub fn method_label(method: Method, lang: Lang) -> String {
-    tr(lang, match method {
-        Method::NvmeSanitizeCrypto => Msg::MethodNvmeSanitizeCrypto,
-        Method::NvmeSanitizeBlock => Msg::MethodNvmeSanitizeBlock,
-        Method::NvmeFormatCrypto => Msg::MethodNvmeFormatCrypto,
-        Method::NvmeFormatUserData => Msg::MethodNvmeFormatUserData,
-        Method::AtaSecureEraseEnhanced => Msg::MethodAtaSecureEraseEnhanced,
-        Method::AtaSecureErase => Msg::MethodAtaSecureErase,
-        Method::DiscardAndOverwrite => Msg::MethodDiscardAndOverwrite,
-    }, &[])
+    tr(
+        lang,
+        match method {
+            Method::NvmeSanitizeCrypto => Msg::MethodNvmeSanitizeCrypto,
+            Method::NvmeSanitizeBlock => Msg::MethodNvmeSanitizeBlock,
+            Method::NvmeFormatCrypto => Msg::MethodNvmeFormatCrypto,
+            Method::NvmeFormatUserData => Msg::MethodNvmeFormatUserData,
+            Method::AtaSecureEraseEnhanced => Msg::MethodAtaSecureEraseEnhanced,
+            Method::AtaSecureErase => Msg::MethodAtaSecureErase,
+            Method::DiscardAndOverwrite => Msg::MethodDiscardAndOverwrite,
+        },
+        &[],
+    )
 }
 
 /// Temporary file in the same directory, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CertificateError> {
-    let err = |source| CertificateError::Write { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let err = |source| CertificateError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
     let mut file = std::fs::File::create(&tmp).map_err(err)?;
     file.write_all(bytes).map_err(err)?;
     file.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(err)
 }

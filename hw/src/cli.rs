@@ -178,7 +178,10 @@ fn print_line(line: &str) {
 }
 
 fn json_out<T: serde::Serialize>(value: &T) {
-    println!("{}", serde_json::to_string_pretty(value).expect("serializable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serializable")
+    );
 }
 
 pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
@@ -187,7 +190,11 @@ pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
     match args.command {
         HwCommand::Probe(a) => {
             let s = summarize(&host, lang);
-            if a.json { json_out(&s.probe) } else { print_probe(&s, lang) }
+            if a.json {
+                json_out(&s.probe)
+            } else {
+                print_probe(&s, lang)
+            }
             Ok(ExitCode::SUCCESS)
         }
         HwCommand::Check(a) => {
@@ -200,12 +207,29 @@ pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
                     println!("  [{}] {}", f.severity.label(lang), f.message);
                 }
             }
-            Ok(if s.verdict.level == Level::Unfit { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if s.verdict.level == Level::Unfit {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         HwCommand::Capture(a) => {
-            let report = capture::capture_system(&a.dir, &CaptureOptions { anonymize: a.anonymize })?;
-            if a.json { json_out(&report) } else { print_capture(&report, a.anonymize, lang) }
-            Ok(if report.mismatch.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            let report = capture::capture_system(
+                &a.dir,
+                &CaptureOptions {
+                    anonymize: a.anonymize,
+                },
+            )?;
+            if a.json {
+                json_out(&report)
+            } else {
+                print_capture(&report, a.anonymize, lang)
+            }
+            Ok(if report.mismatch.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         HwCommand::Selftest(a) => {
             let options = SelftestOptions {
@@ -218,29 +242,74 @@ pub fn run(args: HwArgs) -> Result<ExitCode, CliError> {
                 ..SelftestOptions::default()
             };
             let json = a.json;
-            let mut progress = |line: &str| if !json { print_line(line) };
+            let mut progress = |line: &str| {
+                if !json {
+                    print_line(line)
+                }
+            };
             let summary = selftest::run(&host, &options, &mut progress);
-            if a.json { json_out(&summary) } else { println!("{}", selftest::summary_line(lang, &summary)) }
-            Ok(if summary.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            if a.json {
+                json_out(&summary)
+            } else {
+                println!("{}", selftest::summary_line(lang, &summary))
+            }
+            Ok(if summary.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         HwCommand::Wipe(a) => {
             let confirmation = confirm(&host, &a.device, a.yes_i_know.as_deref(), lang)?;
-            let options = WipeOptions { verify: a.verify, samples: a.samples, firmware_methods: !a.overwrite_only, lang };
+            let options = WipeOptions {
+                verify: a.verify,
+                samples: a.samples,
+                firmware_methods: !a.overwrite_only,
+                lang,
+            };
             let cert = wipe::wipe(&host, &a.device, &confirmation, &options, &mut print_line)?;
             let (json, html) = cert.save(&a.out, lang)?;
             if cert.passed {
-                println!("{}", tr(lang, Msg::WipeDone, &[("json", &json.display()), ("html", &html.display())]));
+                println!(
+                    "{}",
+                    tr(
+                        lang,
+                        Msg::WipeDone,
+                        &[("json", &json.display()), ("html", &html.display())]
+                    )
+                );
                 Ok(ExitCode::SUCCESS)
             } else {
-                let offset = cert.verification.as_ref().and_then(|v| v.first_nonzero_offset).unwrap_or(0);
-                println!("{}", tr(lang, Msg::WipeNotVerified, &[("offset", &offset), ("json", &json.display())]));
+                let offset = cert
+                    .verification
+                    .as_ref()
+                    .and_then(|v| v.first_nonzero_offset)
+                    .unwrap_or(0);
+                println!(
+                    "{}",
+                    tr(
+                        lang,
+                        Msg::WipeNotVerified,
+                        &[("offset", &offset), ("json", &json.display())]
+                    )
+                );
                 Ok(ExitCode::FAILURE)
             }
         }
         HwCommand::Report(a) => {
             let label = BoxLabel::new(&a.name, &a.setup_code)?;
             let written = report::write(&host, &a.certificates, &label, a.out, a.inventory, lang)?;
-            println!("{}", tr(lang, Msg::ReportWritten, &[("html", &written.sheet.display()), ("csv", &written.inventory.display())]));
+            println!(
+                "{}",
+                tr(
+                    lang,
+                    Msg::ReportWritten,
+                    &[
+                        ("html", &written.sheet.display()),
+                        ("csv", &written.inventory.display())
+                    ]
+                )
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -250,17 +319,36 @@ pub fn run_flash(args: FlashArgs) -> Result<ExitCode, CliError> {
     let host = Host::system();
     let confirmation = confirm(&host, &args.device, args.yes_i_know.as_deref(), args.lang)?;
     let json = args.json;
-    let mut progress = |line: &str| if !json { print_line(line) };
-    let report = flash::flash(&args.image, &args.device, &confirmation, args.lang, &mut progress)?;
+    let mut progress = |line: &str| {
+        if !json {
+            print_line(line)
+        }
+    };
+    let report = flash::flash(
+        &args.image,
+        &args.device,
+        &confirmation,
+        args.lang,
+        &mut progress,
+    )?;
     if args.json {
         json_out(&report);
     }
-    Ok(if report.verified { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.verified {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The operator's confirmation: `--yes-i-know`, or the serial typed on a terminal.
 /// (The safety gate compares it; this only collects it.)
-fn confirm(host: &Host, device: &Path, given: Option<&str>, lang: Lang) -> Result<String, CliError> {
+fn confirm(
+    host: &Host,
+    device: &Path,
+    given: Option<&str>,
+    lang: Lang,
+) -> Result<String, CliError> {
     if let Some(given) = given {
         return Ok(given.to_string());
     }
@@ -269,11 +357,24 @@ fn confirm(host: &Host, device: &Path, given: Option<&str>, lang: Lang) -> Resul
     let id = blockdev::identity(host, &name);
     let serial = id.confirmation_token().to_string();
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Confirmation(tr(lang, Msg::ConfirmNeeded, &[("serial", &serial)])));
+        return Err(CliError::Confirmation(tr(
+            lang,
+            Msg::ConfirmNeeded,
+            &[("serial", &serial)],
+        )));
     }
     print!(
         "{}",
-        tr(lang, Msg::ConfirmPrompt, &[("disk", &id.path), ("model", &id.model.clone().unwrap_or_default()), ("size", &human_bytes(id.size_bytes)), ("serial", &serial)])
+        tr(
+            lang,
+            Msg::ConfirmPrompt,
+            &[
+                ("disk", &id.path),
+                ("model", &id.model.clone().unwrap_or_default()),
+                ("size", &human_bytes(id.size_bytes)),
+                ("serial", &serial)
+            ]
+        )
     );
     let _ = std::io::stdout().flush();
     let mut typed = String::new();
@@ -283,36 +384,86 @@ fn confirm(host: &Host, device: &Path, given: Option<&str>, lang: Lang) -> Resul
 
 fn print_capture(report: &capture::CaptureReport, anonymized: bool, lang: Lang) {
     let dir = report.dir.display();
-    println!("{}", tr(lang, Msg::CaptureWritten, &[("dir", &dir), ("files", &report.files), ("commands", &report.commands)]));
-    println!("{}", tr(lang, if anonymized { Msg::CaptureAnonymized } else { Msg::CaptureContains }, &[]));
+    println!(
+        "{}",
+        tr(
+            lang,
+            Msg::CaptureWritten,
+            &[
+                ("dir", &dir),
+                ("files", &report.files),
+                ("commands", &report.commands)
+            ]
+        )
+    );
+    println!(
+        "{}",
+        tr(
+            lang,
+            if anonymized {
+                Msg::CaptureAnonymized
+            } else {
+                Msg::CaptureContains
+            },
+            &[]
+        )
+    );
     for note in &report.notes {
         println!("  ! {note}");
     }
     if !report.mismatch.is_empty() {
-        println!("{}", tr(lang, Msg::CaptureMismatch, &[("parts", &report.mismatch.join(", "))]));
+        println!(
+            "{}",
+            tr(
+                lang,
+                Msg::CaptureMismatch,
+                &[("parts", &report.mismatch.join(", "))]
+            )
+        );
     }
 }
 
 /// "Verdict : apte" / "Verdict: fit" (French puts a space before the colon).
 fn labelled(lang: Lang, label: Msg, value: &str) -> String {
-    format!("{}{} {value}", tr(lang, label, &[]), if lang == Lang::Fr { " :" } else { ":" })
+    format!(
+        "{}{} {value}",
+        tr(lang, label, &[]),
+        if lang == Lang::Fr { " :" } else { ":" }
+    )
 }
 
 fn print_probe(s: &HardwareSummary, lang: Lang) {
     let p = &s.probe;
     let t = |msg| tr(lang, msg, &[]);
     let line = |label: Msg, value: &str| println!("{}", labelled(lang, label, value));
-    let serial = p.machine.serial.clone().unwrap_or_else(|| t(Msg::WordUnknown));
-    line(Msg::LabelMachine, &format!("{} ({} {serial})", describe::machine(p, lang), t(Msg::WordSerial)));
+    let serial = p
+        .machine
+        .serial
+        .clone()
+        .unwrap_or_else(|| t(Msg::WordUnknown));
+    line(
+        Msg::LabelMachine,
+        &format!(
+            "{} ({} {serial})",
+            describe::machine(p, lang),
+            t(Msg::WordSerial)
+        ),
+    );
     line(Msg::LabelFirmware, &describe::firmware(p, lang));
     line(Msg::LabelCpu, &describe::cpu(&p.cpu, lang));
     line(Msg::LabelMemory, &describe::memory(p));
     for d in &p.disks {
-        line(Msg::LabelDisks, &format!("{} — {}", d.identity.name, describe::disk(d, lang)));
+        line(
+            Msg::LabelDisks,
+            &format!("{} — {}", d.identity.name, describe::disk(d, lang)),
+        );
         println!("  {}", describe::health(d.health.as_ref(), lang));
     }
     for n in &p.nics {
-        line(Msg::LabelNetwork, &format!("{} — {}", n.name, describe::nic(n, lang)));
+        line(
+            Msg::LabelNetwork,
+            &format!("{} — {}", n.name, describe::nic(n, lang)),
+        );
     }
     if let Some(temp) = p.cpu_temperature_c {
         line(Msg::LabelTemperature, &format!("{temp:.0} °C"));

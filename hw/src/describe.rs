@@ -14,14 +14,23 @@ fn t(lang: Lang, msg: Msg) -> String {
 }
 
 fn or_unknown(value: Option<&str>, lang: Lang) -> String {
-    value.map(String::from).unwrap_or_else(|| t(lang, Msg::WordUnknown))
+    value
+        .map(String::from)
+        .unwrap_or_else(|| t(lang, Msg::WordUnknown))
 }
 
 /// "LENOVO 10T7S0BE00 ThinkCentre M720q".
 pub fn machine(probe: &Probe, lang: Lang) -> String {
     let m = &probe.machine;
-    let words: Vec<&str> = [&m.vendor, &m.product, &m.version].into_iter().filter_map(|p| p.as_deref()).collect();
-    if words.is_empty() { t(lang, Msg::WordUnknown) } else { words.join(" ") }
+    let words: Vec<&str> = [&m.vendor, &m.product, &m.version]
+        .into_iter()
+        .filter_map(|p| p.as_deref())
+        .collect();
+    if words.is_empty() {
+        t(lang, Msg::WordUnknown)
+    } else {
+        words.join(" ")
+    }
 }
 
 /// "UEFI, Secure Boot off", or "BIOS (legacy)".
@@ -40,13 +49,24 @@ pub fn boot(probe: &Probe, lang: Lang) -> String {
 /// "UEFI, Secure Boot off — LENOVO M1UKT4BA 08/20/2019".
 pub fn firmware(probe: &Probe, lang: Lang) -> String {
     let m = &probe.machine;
-    let bios: Vec<&str> = [&m.bios_vendor, &m.bios_version, &m.bios_date].into_iter().filter_map(|p| p.as_deref()).collect();
-    if bios.is_empty() { boot(probe, lang) } else { format!("{} — {}", boot(probe, lang), bios.join(" ")) }
+    let bios: Vec<&str> = [&m.bios_vendor, &m.bios_version, &m.bios_date]
+        .into_iter()
+        .filter_map(|p| p.as_deref())
+        .collect();
+    if bios.is_empty() {
+        boot(probe, lang)
+    } else {
+        format!("{} — {}", boot(probe, lang), bios.join(" "))
+    }
 }
 
 /// "Intel(R) Core(TM) i5-8500T (6 cores, 6 threads, VT, AES)".
 pub fn cpu(c: &Cpu, lang: Lang) -> String {
-    let mut parts = vec![tr(lang, Msg::CpuCounts, &[("cores", &c.cores), ("threads", &c.threads)])];
+    let mut parts = vec![tr(
+        lang,
+        Msg::CpuCounts,
+        &[("cores", &c.cores), ("threads", &c.threads)],
+    )];
     if !c.x86_64 {
         parts.push(t(lang, Msg::WordNot64Bit));
     }
@@ -56,12 +76,19 @@ pub fn cpu(c: &Cpu, lang: Lang) -> String {
     if c.aes {
         parts.push("AES".into());
     }
-    format!("{} ({})", or_unknown(c.model.as_deref(), lang), parts.join(", "))
+    format!(
+        "{} ({})",
+        or_unknown(c.model.as_deref(), lang),
+        parts.join(", ")
+    )
 }
 
 /// "16 GiB (8 GiB DDR4 2667 MT/s + 8 GiB DDR4 2667 MT/s)".
 pub fn memory(probe: &Probe) -> String {
-    let installed = probe.memory.installed_bytes().unwrap_or(probe.memory.total_bytes);
+    let installed = probe
+        .memory
+        .installed_bytes()
+        .unwrap_or(probe.memory.total_bytes);
     let modules: Vec<String> = probe
         .memory
         .modules
@@ -73,18 +100,25 @@ pub fn memory(probe: &Probe) -> String {
             words.join(" ")
         })
         .collect();
-    if modules.is_empty() { human_gib(installed) } else { format!("{} ({})", human_gib(installed), modules.join(" + ")) }
+    if modules.is_empty() {
+        human_gib(installed)
+    } else {
+        format!("{} ({})", human_gib(installed), modules.join(" + "))
+    }
 }
 
 pub fn disk_kind(kind: DiskKind, lang: Lang) -> String {
-    t(lang, match kind {
-        DiskKind::Hdd => Msg::DiskHdd,
-        DiskKind::SataSsd => Msg::DiskSataSsd,
-        DiskKind::Nvme => Msg::DiskNvme,
-        DiskKind::Usb => Msg::DiskUsb,
-        DiskKind::Emmc => Msg::DiskEmmc,
-        DiskKind::Other => Msg::DiskOther,
-    })
+    t(
+        lang,
+        match kind {
+            DiskKind::Hdd => Msg::DiskHdd,
+            DiskKind::SataSsd => Msg::DiskSataSsd,
+            DiskKind::Nvme => Msg::DiskNvme,
+            DiskKind::Usb => Msg::DiskUsb,
+            DiskKind::Emmc => Msg::DiskEmmc,
+            DiskKind::Other => Msg::DiskOther,
+        },
+    )
 }
 
 /// "NVMe SSD — SAMSUNG MZVLB256HAHQ-000H1 — 256 GB — serial number S41GNX0M412345 — system disk".
@@ -93,7 +127,11 @@ pub fn disk(d: &Disk, lang: Lang) -> String {
         disk_kind(d.kind, lang),
         or_unknown(d.identity.model.as_deref(), lang),
         human_bytes(d.identity.size_bytes),
-        format!("{} {}", t(lang, Msg::WordSerial), or_unknown(d.identity.serial.as_deref(), lang)),
+        format!(
+            "{} {}",
+            t(lang, Msg::WordSerial),
+            or_unknown(d.identity.serial.as_deref(), lang)
+        ),
     ];
     if d.system {
         parts.push(t(lang, Msg::WordSystemDisk));
@@ -103,7 +141,9 @@ pub fn disk(d: &Disk, lang: Lang) -> String {
 
 /// "SMART OK, 41000 power-on hours, 8 reallocated sectors, 0 pending, 3 % worn".
 pub fn health(h: Option<&DiskHealth>, lang: Lang) -> String {
-    let Some(h) = h else { return t(lang, Msg::SmartUnknown) };
+    let Some(h) = h else {
+        return t(lang, Msg::SmartUnknown);
+    };
     let status = match h.smart_passed {
         Some(true) => "OK".to_string(),
         Some(false) => t(lang, Msg::SmartFailed),
@@ -127,7 +167,14 @@ pub fn health(h: Option<&DiskHealth>, lang: Lang) -> String {
 
 /// "wired, e1000e, 8c:16:45:12:34:56, cable connected, 1000 Mb/s" ("connected" for Wi-Fi).
 pub fn nic(n: &Nic, lang: Lang) -> String {
-    let mut parts = vec![t(lang, if n.wired { Msg::WordWired } else { Msg::WordWireless })];
+    let mut parts = vec![t(
+        lang,
+        if n.wired {
+            Msg::WordWired
+        } else {
+            Msg::WordWireless
+        },
+    )];
     parts.extend(n.driver.clone());
     parts.extend(n.mac.clone());
     let link = match (n.wired, n.carrier) {
@@ -146,7 +193,14 @@ pub fn nic(n: &Nic, lang: Lang) -> String {
 pub fn battery(b: &Battery, lang: Lang) -> String {
     let unknown = t(lang, Msg::WordUnknown);
     let pct = |v: Option<u8>| v.map(|v| v.to_string()).unwrap_or_else(|| unknown.clone());
-    tr(lang, Msg::BatteryLine, &[("charge", &pct(b.capacity_pct)), ("health", &pct(b.health_pct))])
+    tr(
+        lang,
+        Msg::BatteryLine,
+        &[
+            ("charge", &pct(b.capacity_pct)),
+            ("health", &pct(b.health_pct)),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -174,11 +228,29 @@ mod tests {
 
     #[test]
     fn a_disk_reads_as_words_in_both_languages() {
-        let h = DiskHealth { smart_passed: Some(false), power_on_hours: Some(41000), reallocated_sectors: Some(8), wear_used_pct: Some(100), ..Default::default() };
-        assert_eq!(disk(&nvme(None), Lang::Fr), "SSD NVMe — SAMSUNG MZVLB256HAHQ — 256.1 GB — n° de série inconnu — disque système");
-        assert_eq!(disk(&nvme(None), Lang::En), "NVMe SSD — SAMSUNG MZVLB256HAHQ — 256.1 GB — serial number unknown — system disk");
-        assert_eq!(health(Some(&h), Lang::Fr), "SMART EN ÉCHEC, 41000 h de fonctionnement, 8 secteurs réalloués, usure 100 %");
-        assert_eq!(health(Some(&h), Lang::En), "SMART FAILED, 41000 power-on hours, 8 reallocated sectors, 100% worn");
+        let h = DiskHealth {
+            smart_passed: Some(false),
+            power_on_hours: Some(41000),
+            reallocated_sectors: Some(8),
+            wear_used_pct: Some(100),
+            ..Default::default()
+        };
+        assert_eq!(
+            disk(&nvme(None), Lang::Fr),
+            "SSD NVMe — SAMSUNG MZVLB256HAHQ — 256.1 GB — n° de série inconnu — disque système"
+        );
+        assert_eq!(
+            disk(&nvme(None), Lang::En),
+            "NVMe SSD — SAMSUNG MZVLB256HAHQ — 256.1 GB — serial number unknown — system disk"
+        );
+        assert_eq!(
+            health(Some(&h), Lang::Fr),
+            "SMART EN ÉCHEC, 41000 h de fonctionnement, 8 secteurs réalloués, usure 100 %"
+        );
+        assert_eq!(
+            health(Some(&h), Lang::En),
+            "SMART FAILED, 41000 power-on hours, 8 reallocated sectors, 100% worn"
+        );
         assert_eq!(health(None, Lang::En), "SMART unknown");
     }
 }

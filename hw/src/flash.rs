@@ -36,11 +36,24 @@ pub enum FlashError {
     #[error(transparent)]
     Refused(#[from] SafetyError),
     #[error("cannot read image {path}: {source}")]
-    Image { path: PathBuf, source: std::io::Error },
+    Image {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("image {path} ({image_bytes} bytes) does not fit on {device} ({device_bytes} bytes)")]
-    TooLarge { path: PathBuf, image_bytes: u64, device_bytes: u64, device: String },
+    TooLarge {
+        path: PathBuf,
+        image_bytes: u64,
+        device_bytes: u64,
+        device: String,
+    },
     #[error("{device}: {operation} failed at byte {offset}: {source}")]
-    Io { device: String, operation: &'static str, offset: u64, source: std::io::Error },
+    Io {
+        device: String,
+        operation: &'static str,
+        offset: u64,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,21 +80,48 @@ fn is_hole(file: &File, offset: u64, len: u64) -> bool {
     next as u64 >= offset + len
 }
 
-pub fn flash(image: &Path, device: &Path, confirmation: &str, lang: Lang, progress: &mut dyn FnMut(&str)) -> Result<FlashReport, FlashError> {
-    let image_err = |source| FlashError::Image { path: image.to_path_buf(), source };
+pub fn flash(
+    image: &Path,
+    device: &Path,
+    confirmation: &str,
+    lang: Lang,
+    progress: &mut dyn FnMut(&str),
+) -> Result<FlashReport, FlashError> {
+    let image_err = |source| FlashError::Image {
+        path: image.to_path_buf(),
+        source,
+    };
     let source = File::open(image).map_err(image_err)?;
     let image_bytes = source.metadata().map_err(image_err)?.len();
     let claimed = blockdev::claim_for_destruction(&Host::system(), device, confirmation)?;
     let disk = claimed.identity.clone();
     let padded = image_bytes.next_multiple_of(512);
     if padded > disk.size_bytes {
-        return Err(FlashError::TooLarge { path: image.into(), image_bytes, device_bytes: disk.size_bytes, device: disk.name });
+        return Err(FlashError::TooLarge {
+            path: image.into(),
+            image_bytes,
+            device_bytes: disk.size_bytes,
+            device: disk.name,
+        });
     }
     let io = |operation, offset| {
         let device = disk.name.clone();
-        move |source| FlashError::Io { device, operation, offset, source }
+        move |source| FlashError::Io {
+            device,
+            operation,
+            offset,
+            source,
+        }
     };
-    progress(&tr(lang, Msg::FlashStart, &[("image", &image.display()), ("size", &human_bytes(image_bytes)), ("disk", &disk.name)]));
+    progress(&tr(
+        lang,
+        Msg::FlashStart,
+        &[
+            ("image", &image.display()),
+            ("size", &human_bytes(image_bytes)),
+            ("disk", &disk.name),
+        ],
+    ));
 
     let started = Instant::now();
     let mut hasher = Sha256::new();
@@ -96,25 +136,34 @@ pub fn flash(image: &Path, device: &Path, confirmation: &str, lang: Lang, progre
             hasher.update(&zeros.as_slice()[..len as usize]);
             match rawio::zero_out(&claimed.file, offset, disk_len) {
                 Ok(()) => {}
-                Err(e) if rawio::is_unsupported(&e) => {
-                    rawio::write_all_at(&claimed.file, &zeros.as_slice()[..disk_len as usize], offset).map_err(io("write", offset))?
-                }
+                Err(e) if rawio::is_unsupported(&e) => rawio::write_all_at(
+                    &claimed.file,
+                    &zeros.as_slice()[..disk_len as usize],
+                    offset,
+                )
+                .map_err(io("write", offset))?,
                 Err(e) => return Err(io("zero-out", offset)(e)),
             }
             zeroed += len;
         } else {
             let slice = buf.as_mut_slice();
             slice[..disk_len as usize].fill(0);
-            std::os::unix::fs::FileExt::read_exact_at(&source, &mut slice[..len as usize], offset).map_err(image_err)?;
+            std::os::unix::fs::FileExt::read_exact_at(&source, &mut slice[..len as usize], offset)
+                .map_err(image_err)?;
             hasher.update(&slice[..len as usize]);
-            rawio::write_all_at(&claimed.file, &slice[..disk_len as usize], offset).map_err(io("write", offset))?;
+            rawio::write_all_at(&claimed.file, &slice[..disk_len as usize], offset)
+                .map_err(io("write", offset))?;
             written += len;
         }
         offset += len;
         let tenth = offset * 10 / image_bytes.max(1);
         if tenth != last_tenth {
             last_tenth = tenth;
-            progress(&tr(lang, Msg::FlashProgress, &[("disk", &disk.name), ("pct", &(tenth * 10))]));
+            progress(&tr(
+                lang,
+                Msg::FlashProgress,
+                &[("disk", &disk.name), ("pct", &(tenth * 10))],
+            ));
         }
     }
     claimed.file.sync_all().map_err(io("sync", image_bytes))?;
@@ -134,7 +183,11 @@ pub fn flash(image: &Path, device: &Path, confirmation: &str, lang: Lang, progre
     }
     let readback_sha256 = hex(&readback.finalize());
     let verified = readback_sha256 == sha256;
-    progress(&if verified { tr(lang, Msg::FlashDone, &[("sha256", &sha256)]) } else { tr(lang, Msg::FlashMismatch, &[]) });
+    progress(&if verified {
+        tr(lang, Msg::FlashDone, &[("sha256", &sha256)])
+    } else {
+        tr(lang, Msg::FlashMismatch, &[])
+    });
     Ok(FlashReport {
         image: image.to_path_buf(),
         disk,

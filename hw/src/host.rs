@@ -55,7 +55,9 @@ pub trait CommandRunner: Send + Sync {
 
     /// The Identify Controller data of the NVMe disk `device` (`/dev/nvme0n1`).
     fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
-        Err(CommandError::NotCaptured { command: identify_command(device) })
+        Err(CommandError::NotCaptured {
+            command: identify_command(device),
+        })
     }
 }
 
@@ -76,13 +78,17 @@ impl SystemCommands {
 
 impl CommandRunner for SystemCommands {
     fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, CommandError> {
-        let exe = Self::locate(program)
-            .ok_or_else(|| CommandError::Missing { program: program.to_string() })?;
+        let exe = Self::locate(program).ok_or_else(|| CommandError::Missing {
+            program: program.to_string(),
+        })?;
         let output = Command::new(&exe)
             .args(args)
             .env("LC_ALL", "C")
             .output()
-            .map_err(|source| CommandError::Spawn { command: command_line(program, args), source })?;
+            .map_err(|source| CommandError::Spawn {
+                command: command_line(program, args),
+                source,
+            })?;
         Ok(CommandOutput {
             status: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -92,8 +98,12 @@ impl CommandRunner for SystemCommands {
 
     fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
         let command = identify_command(device);
-        let file = std::fs::File::open(device).map_err(|source| CommandError::Spawn { command: command.clone(), source })?;
-        crate::nvme::identify_controller(&file).map_err(|source| CommandError::Spawn { command, source })
+        let file = std::fs::File::open(device).map_err(|source| CommandError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+        crate::nvme::identify_controller(&file)
+            .map_err(|source| CommandError::Spawn { command, source })
     }
 }
 
@@ -147,8 +157,10 @@ struct Capture {
 
 impl CapturedCommands {
     pub fn load(list: &Path) -> Result<Self, CommandError> {
-        let text = std::fs::read_to_string(list)
-            .map_err(|source| CommandError::Capture { path: list.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(list).map_err(|source| CommandError::Capture {
+            path: list.to_path_buf(),
+            source,
+        })?;
         let parsed: CaptureList = toml::from_str(&text).map_err(|e| CommandError::CaptureList {
             path: list.to_path_buf(),
             message: e.to_string(),
@@ -158,7 +170,11 @@ impl CapturedCommands {
             .into_iter()
             .map(|c| (c.argv.join(" "), c))
             .collect();
-        let identify = parsed.nvme_identify.into_iter().map(|c| (c.device.clone(), c)).collect();
+        let identify = parsed
+            .nvme_identify
+            .into_iter()
+            .map(|c| (c.device.clone(), c))
+            .collect();
         Ok(Self {
             dir: list.parent().unwrap_or(Path::new(".")).to_path_buf(),
             by_line,
@@ -171,21 +187,42 @@ impl CapturedCommands {
 impl CommandRunner for CapturedCommands {
     fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, CommandError> {
         if self.missing.iter().any(|m| m == program) {
-            return Err(CommandError::Missing { program: program.to_string() });
+            return Err(CommandError::Missing {
+                program: program.to_string(),
+            });
         }
         let line = command_line(program, args);
-        let capture = self.by_line.get(&line).ok_or_else(|| CommandError::NotCaptured { command: line.clone() })?;
+        let capture = self
+            .by_line
+            .get(&line)
+            .ok_or_else(|| CommandError::NotCaptured {
+                command: line.clone(),
+            })?;
         let read = |file: &str| {
             let path = self.dir.join(file);
             std::fs::read_to_string(&path).map_err(|source| CommandError::Capture { path, source })
         };
-        let stderr = capture.stderr.as_deref().map(read).transpose()?.unwrap_or_default();
-        Ok(CommandOutput { status: capture.status, stdout: read(&capture.stdout)?, stderr })
+        let stderr = capture
+            .stderr
+            .as_deref()
+            .map(read)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(CommandOutput {
+            status: capture.status,
+            stdout: read(&capture.stdout)?,
+            stderr,
+        })
     }
 
     fn nvme_identify(&self, device: &str) -> Result<Vec<u8>, CommandError> {
         let command = identify_command(device);
-        let capture = self.identify.get(device).ok_or_else(|| CommandError::NotCaptured { command: command.clone() })?;
+        let capture = self
+            .identify
+            .get(device)
+            .ok_or_else(|| CommandError::NotCaptured {
+                command: command.clone(),
+            })?;
         match (&capture.data, &capture.error) {
             (Some(file), _) => {
                 let path = self.dir.join(file);
@@ -200,26 +237,51 @@ impl CommandRunner for CapturedCommands {
 }
 
 pub fn command_line(program: &str, args: &[&str]) -> String {
-    std::iter::once(program).chain(args.iter().copied()).collect::<Vec<_>>().join(" ")
+    std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One fact a [`Host`] handed out, with the value it returned (`None`: absent or unreadable).
 /// Paths are absolute system paths, as asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Access {
-    Read { path: String, content: Option<Vec<u8>> },
-    Exists { path: String, exists: bool },
-    List { path: String, entries: Option<Vec<String>> },
-    Link { path: String, target: Option<PathBuf> },
-    Command { argv: Vec<String>, outcome: CommandOutcome },
+    Read {
+        path: String,
+        content: Option<Vec<u8>>,
+    },
+    Exists {
+        path: String,
+        exists: bool,
+    },
+    List {
+        path: String,
+        entries: Option<Vec<String>>,
+    },
+    Link {
+        path: String,
+        target: Option<PathBuf>,
+    },
+    Command {
+        argv: Vec<String>,
+        outcome: CommandOutcome,
+    },
     /// NVMe Identify Controller: the data, or why it could not be read.
-    NvmeIdentify { device: String, outcome: Result<Vec<u8>, String> },
+    NvmeIdentify {
+        device: String,
+        outcome: Result<Vec<u8>, String>,
+    },
 }
 
 /// What a recorded command did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommandOutcome {
-    Ran { status: i32, stdout: String, stderr: String },
+    Ran {
+        status: i32,
+        stdout: String,
+        stderr: String,
+    },
     Missing,
     /// Could not be run for another reason (the error's text).
     Failed(String),
@@ -233,11 +295,17 @@ pub struct Trail {
 
 impl Trail {
     fn note(&self, access: Access) {
-        self.accesses.lock().unwrap_or_else(|e| e.into_inner()).push(access);
+        self.accesses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(access);
     }
 
     pub fn accesses(&self) -> Vec<Access> {
-        self.accesses.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.accesses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -257,12 +325,20 @@ impl Host {
     }
 
     pub fn new(root: impl Into<PathBuf>, commands: Box<dyn CommandRunner>) -> Self {
-        Self { root: root.into(), commands, trail: None, unreadable: Vec::new() }
+        Self {
+            root: root.into(),
+            commands,
+            trail: None,
+            unreadable: Vec::new(),
+        }
     }
 
     /// The same host, keeping a [`Trail`] of what it hands out from now on (see [`Host::trail`]).
     pub fn recording(self) -> Self {
-        Self { trail: Some(Trail::default()), ..self }
+        Self {
+            trail: Some(Trail::default()),
+            ..self
+        }
     }
 
     /// What a recording host handed out so far; `None` for a host that does not record.
@@ -288,13 +364,20 @@ impl Host {
     pub fn fixture(dir: &Path) -> Result<Self, CommandError> {
         let lines = |file: &str| -> Vec<String> {
             let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-            text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
         };
         for rel in lines("empty-dirs.txt") {
             let _ = std::fs::create_dir_all(dir.join("root").join(rel));
         }
         let commands = CapturedCommands::load(&dir.join("commands.toml"))?;
-        Ok(Self { unreadable: lines("unreadable.txt"), ..Self::new(dir.join("root"), Box::new(commands)) })
+        Ok(Self {
+            unreadable: lines("unreadable.txt"),
+            ..Self::new(dir.join("root"), Box::new(commands))
+        })
     }
 
     pub fn is_system(&self) -> bool {
@@ -315,11 +398,17 @@ impl Host {
     /// A file's bytes (efivarfs variables, SCSI VPD pages).
     pub fn read_bytes(&self, system_path: &str) -> io::Result<Vec<u8>> {
         let result = if self.unreadable.iter().any(|p| p == system_path) {
-            Err(io::Error::new(io::ErrorKind::PermissionDenied, "unreadable when captured"))
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "unreadable when captured",
+            ))
         } else {
             std::fs::read(self.path(system_path))
         };
-        self.note(|| Access::Read { path: system_path.to_string(), content: result.as_ref().ok().cloned() });
+        self.note(|| Access::Read {
+            path: system_path.to_string(),
+            content: result.as_ref().ok().cloned(),
+        });
         result
     }
 
@@ -336,19 +425,30 @@ impl Host {
 
     pub fn exists(&self, system_path: &str) -> bool {
         let exists = self.path(system_path).exists();
-        self.note(|| Access::Exists { path: system_path.to_string(), exists });
+        self.note(|| Access::Exists {
+            path: system_path.to_string(),
+            exists,
+        });
         exists
     }
 
     /// Sorted entry names of a directory; empty when it does not exist.
     pub fn list(&self, system_path: &str) -> Vec<String> {
-        let names: Option<Vec<String>> = std::fs::read_dir(self.path(system_path)).ok().map(|entries| {
-            let mut names: Vec<String> =
-                entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-            names.sort();
-            names
+        let names: Option<Vec<String>> =
+            std::fs::read_dir(self.path(system_path))
+                .ok()
+                .map(|entries| {
+                    let mut names: Vec<String> = entries
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    names
+                });
+        self.note(|| Access::List {
+            path: system_path.to_string(),
+            entries: names.clone(),
         });
-        self.note(|| Access::List { path: system_path.to_string(), entries: names.clone() });
         names.unwrap_or_default()
     }
 
@@ -360,21 +460,32 @@ impl Host {
 
     /// Resolved target of a symlink, as text (used to spot USB-attached devices).
     pub fn link_target(&self, system_path: &str) -> Option<String> {
-        self.read_link(system_path).map(|p| p.to_string_lossy().into_owned())
+        self.read_link(system_path)
+            .map(|p| p.to_string_lossy().into_owned())
     }
 
     fn read_link(&self, system_path: &str) -> Option<PathBuf> {
         let target = std::fs::read_link(self.path(system_path)).ok();
-        self.note(|| Access::Link { path: system_path.to_string(), target: target.clone() });
+        self.note(|| Access::Link {
+            path: system_path.to_string(),
+            target: target.clone(),
+        });
         target
     }
 
     pub fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, CommandError> {
         let result = self.commands.run(program, args);
         self.note(|| Access::Command {
-            argv: std::iter::once(program).chain(args.iter().copied()).map(String::from).collect(),
+            argv: std::iter::once(program)
+                .chain(args.iter().copied())
+                .map(String::from)
+                .collect(),
             outcome: match &result {
-                Ok(out) => CommandOutcome::Ran { status: out.status, stdout: out.stdout.clone(), stderr: out.stderr.clone() },
+                Ok(out) => CommandOutcome::Ran {
+                    status: out.status,
+                    stdout: out.stdout.clone(),
+                    stderr: out.stderr.clone(),
+                },
                 Err(CommandError::Missing { .. }) => CommandOutcome::Missing,
                 Err(e) => CommandOutcome::Failed(e.to_string()),
             },

@@ -225,7 +225,11 @@ mod tests {
     use super::*;
 
     fn placeholders(text: &str) -> Vec<&str> {
-        let mut names: Vec<&str> = text.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(n, _)| n)).collect();
+        let mut names: Vec<&str> = text
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(n, _)| n))
+            .collect();
         names.sort();
         names.dedup();
         names
@@ -242,7 +246,13 @@ mod tests {
 
     #[test]
     fn arguments_are_substituted() {
-        assert_eq!(tr(Lang::Fr, Msg::RamTooLow, &[("ram", &"1.0 GiB")]), "Mémoire insuffisante : 1.0 GiB (2 Go au minimum).");
-        assert_eq!(tr(Lang::En, Msg::StNic, &[("nic", &"eno1")]), "Network link eno1");
+        assert_eq!(
+            tr(Lang::Fr, Msg::RamTooLow, &[("ram", &"1.0 GiB")]),
+            "Mémoire insuffisante : 1.0 GiB (2 Go au minimum)."
+        );
+        assert_eq!(
+            tr(Lang::En, Msg::StNic, &[("nic", &"eno1")]),
+            "Network link eno1"
+        );
     }
 }

@@ -77,8 +77,10 @@ impl ModelDb {
     pub fn parse(files: &[(&str, &str)]) -> Result<Self, ModelError> {
         let mut models = Vec::new();
         for (file, text) in files {
-            let parsed: ModelFile =
-                toml::from_str(text).map_err(|e| ModelError::Parse { file: file.to_string(), message: e.to_string() })?;
+            let parsed: ModelFile = toml::from_str(text).map_err(|e| ModelError::Parse {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
             models.extend(parsed.model);
         }
         Ok(Self { models })
@@ -94,7 +96,12 @@ impl ModelDb {
         if !model.vendors.iter().any(|v| contains(vendor, v)) {
             return None;
         }
-        model.products.iter().filter(|p| fields.iter().any(|f| contains(f, p))).map(|p| p.len()).max()
+        model
+            .products
+            .iter()
+            .filter(|p| fields.iter().any(|f| contains(f, p)))
+            .map(|p| p.len())
+            .max()
     }
 
     fn find_in(&self, vendor: &str, fields: &[&str]) -> Option<&Model> {
@@ -107,7 +114,11 @@ impl ModelDb {
 
     pub fn find(&self, machine: &Machine) -> Option<&Model> {
         let vendor = machine.vendor.as_deref()?;
-        let fields: Vec<&str> = [&machine.product, &machine.version, &machine.board].into_iter().flatten().map(String::as_str).collect();
+        let fields: Vec<&str> = [&machine.product, &machine.version, &machine.board]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         self.find_in(vendor, &fields)
     }
 
@@ -119,13 +130,22 @@ impl ModelDb {
             if !ids.insert(&m.id) {
                 problems.push(format!("{}: duplicate id", m.id));
             }
-            if m.id.is_empty() || !m.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            if m.id.is_empty()
+                || !m
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
                 problems.push(format!("{:?}: id must be lowercase-dashed", m.id));
             }
             if m.name.trim().is_empty() || m.vendors.is_empty() || m.products.is_empty() {
                 problems.push(format!("{}: name, vendors and products are required", m.id));
             }
-            if m.vendors.iter().chain(&m.products).any(|p| p.trim().len() < 2) {
+            if m.vendors
+                .iter()
+                .chain(&m.products)
+                .any(|p| p.trim().len() < 2)
+            {
                 problems.push(format!("{}: a pattern is too short", m.id));
             }
             let mut codes = std::collections::HashSet::new();
@@ -134,19 +154,35 @@ impl ModelDb {
                     problems.push(format!("{}: duplicate quirk {}", m.id, q.code));
                 }
                 if q.fr.trim().is_empty() || q.en.trim().is_empty() {
-                    problems.push(format!("{}: quirk {} needs French and English text", m.id, q.code));
+                    problems.push(format!(
+                        "{}: quirk {} needs French and English text",
+                        m.id, q.code
+                    ));
                 }
                 if q.severity == Severity::Blocker {
                     problems.push(format!("{}: quirk {} cannot be a blocker", m.id, q.code));
                 }
             }
             // Each of the model's own patterns must lead back to this model, and to it alone.
-            for (vendor, product) in m.vendors.iter().flat_map(|v| m.products.iter().map(move |p| (v, p))) {
-                let scored: Vec<(usize, &Model)> =
-                    self.models.iter().filter_map(|o| Self::score(o, vendor, &[product]).map(|s| (s, o))).collect();
+            for (vendor, product) in m
+                .vendors
+                .iter()
+                .flat_map(|v| m.products.iter().map(move |p| (v, p)))
+            {
+                let scored: Vec<(usize, &Model)> = self
+                    .models
+                    .iter()
+                    .filter_map(|o| Self::score(o, vendor, &[product]).map(|s| (s, o)))
+                    .collect();
                 let best = scored.iter().map(|(s, _)| *s).max().unwrap_or(0);
-                for (_, other) in scored.iter().filter(|(s, o)| *s == best && !std::ptr::eq(*o, m)) {
-                    problems.push(format!("{}: pattern {product:?} is taken by {}", m.id, other.id));
+                for (_, other) in scored
+                    .iter()
+                    .filter(|(s, o)| *s == best && !std::ptr::eq(*o, m))
+                {
+                    problems.push(format!(
+                        "{}: pattern {product:?} is taken by {}",
+                        m.id, other.id
+                    ));
                 }
             }
         }

@@ -65,14 +65,22 @@ fn admin(file: &File, name: &str, mut cmd: PassthruCmd, data: Option<&mut [u8]>)
     }
     // SAFETY: the kernel reads `cmd` and writes back its `result`; `addr`/`data_len` describe
     // a buffer that lives, mutably borrowed, until the ioctl returns.
-    let rc = unsafe { libc::ioctl(file.as_raw_fd(), NVME_IOCTL_ADMIN_CMD, &mut cmd as *mut PassthruCmd) };
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            NVME_IOCTL_ADMIN_CMD,
+            &mut cmd as *mut PassthruCmd,
+        )
+    };
     match rc {
         0 => Ok(()),
         rc if rc < 0 => {
             let e = io::Error::last_os_error();
             Err(io::Error::new(e.kind(), format!("NVMe {name}: {e}")))
         }
-        status => Err(io::Error::other(format!("NVMe {name}: the controller answered status {status:#x}"))),
+        status => Err(io::Error::other(format!(
+            "NVMe {name}: the controller answered status {status:#x}"
+        ))),
     }
 }
 
@@ -82,14 +90,22 @@ pub fn namespace_id(file: &File) -> io::Result<u32> {
     let rc = unsafe { libc::ioctl(file.as_raw_fd(), NVME_IOCTL_ID) };
     if rc < 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("NVMe namespace ID: {e} (not an NVMe namespace?)")));
+        return Err(io::Error::new(
+            e.kind(),
+            format!("NVMe namespace ID: {e} (not an NVMe namespace?)"),
+        ));
     }
     Ok(rc as u32)
 }
 
 fn identify(file: &File, cns: u32, nsid: u32) -> io::Result<Vec<u8>> {
     let mut data = vec![0u8; 4096];
-    let cmd = PassthruCmd { opcode: OPCODE_IDENTIFY, nsid, cdw10: cns, ..Default::default() };
+    let cmd = PassthruCmd {
+        opcode: OPCODE_IDENTIFY,
+        nsid,
+        cdw10: cns,
+        ..Default::default()
+    };
     admin(file, "identify", cmd, Some(&mut data))?;
     Ok(data)
 }
@@ -118,7 +134,9 @@ impl Controller {
         if data.len() < 4096 {
             return None;
         }
-        let text = |range: std::ops::Range<usize>| String::from_utf8_lossy(&data[range]).trim().to_string();
+        let text = |range: std::ops::Range<usize>| {
+            String::from_utf8_lossy(&data[range]).trim().to_string()
+        };
         let oacs = u16::from_le_bytes([data[256], data[257]]);
         let sanicap = u32::from_le_bytes([data[328], data[329], data[330], data[331]]);
         let fna = data[524];
@@ -159,7 +177,13 @@ pub fn format(file: &File, erase: EraseSetting) -> io::Result<()> {
     let nsid = namespace_id(file)?;
     let ns = identify(file, 0, nsid)?;
     // A user-data erase of a big disk can take a while; the kernel's default is 60 s.
-    let cmd = PassthruCmd { opcode: OPCODE_FORMAT, nsid, cdw10: format_dword(&ns, erase), timeout_ms: 3 * 3600 * 1000, ..Default::default() };
+    let cmd = PassthruCmd {
+        opcode: OPCODE_FORMAT,
+        nsid,
+        cdw10: format_dword(&ns, erase),
+        timeout_ms: 3 * 3600 * 1000,
+        ..Default::default()
+    };
     admin(file, "format", cmd, None)
 }
 
@@ -172,7 +196,11 @@ pub enum SanitizeAction {
 
 /// Starts a sanitize of the whole controller; it runs in the background ([`sanitize_status`]).
 pub fn sanitize(file: &File, action: SanitizeAction) -> io::Result<()> {
-    let cmd = PassthruCmd { opcode: OPCODE_SANITIZE, cdw10: action as u32, ..Default::default() };
+    let cmd = PassthruCmd {
+        opcode: OPCODE_SANITIZE,
+        cdw10: action as u32,
+        ..Default::default()
+    };
     admin(file, "sanitize", cmd, None)
 }
 
@@ -205,14 +233,25 @@ impl SanitizeStatus {
 pub fn sanitize_status(file: &File) -> io::Result<SanitizeStatus> {
     let mut log = vec![0u8; 512];
     let dwords = (log.len() / 4 - 1) as u32;
-    let cmd = PassthruCmd { opcode: OPCODE_GET_LOG_PAGE, nsid: NSID_ALL, cdw10: LOG_SANITIZE_STATUS | dwords << 16, ..Default::default() };
+    let cmd = PassthruCmd {
+        opcode: OPCODE_GET_LOG_PAGE,
+        nsid: NSID_ALL,
+        cdw10: LOG_SANITIZE_STATUS | dwords << 16,
+        ..Default::default()
+    };
     admin(file, "sanitize status", cmd, Some(&mut log))?;
     Ok(SanitizeStatus::parse(&log))
 }
 
 /// Identify Controller data with these fields, zeros elsewhere (for tests).
 #[cfg(test)]
-pub(crate) fn controller_data(serial: &str, model: &str, oacs: u16, sanicap: u32, fna: u8) -> Vec<u8> {
+pub(crate) fn controller_data(
+    serial: &str,
+    model: &str,
+    oacs: u16,
+    sanicap: u32,
+    fna: u8,
+) -> Vec<u8> {
     let mut data = vec![b' '; 64];
     data[..4].fill(0);
     data[4..4 + serial.len()].copy_from_slice(serial.as_bytes());
@@ -230,13 +269,26 @@ mod tests {
 
     #[test]
     fn identify_controller_fields() {
-        let c = Controller::parse(&controller_data("S4EVNX0N123456", "Samsung SSD 970 EVO Plus 500GB", 0x17, 0x3, 0x0)).unwrap();
-        assert_eq!((c.serial.as_str(), c.model.as_str()), ("S4EVNX0N123456", "Samsung SSD 970 EVO Plus 500GB"));
+        let c = Controller::parse(&controller_data(
+            "S4EVNX0N123456",
+            "Samsung SSD 970 EVO Plus 500GB",
+            0x17,
+            0x3,
+            0x0,
+        ))
+        .unwrap();
+        assert_eq!(
+            (c.serial.as_str(), c.model.as_str()),
+            ("S4EVNX0N123456", "Samsung SSD 970 EVO Plus 500GB")
+        );
         assert!(c.sanitize_crypto && c.sanitize_block && c.format && !c.format_crypto);
         let c = Controller::parse(&controller_data("X", "Y", 0x6, 0, 0x4)).unwrap();
         assert!(!c.sanitize_crypto && !c.sanitize_block && c.format && c.format_crypto);
         let no_format = Controller::parse(&controller_data("X", "Y", 0x0, 0, 0x4)).unwrap();
-        assert!(!no_format.format && !no_format.format_crypto, "FNA means nothing without Format NVM");
+        assert!(
+            !no_format.format && !no_format.format_crypto,
+            "FNA means nothing without Format NVM"
+        );
         assert_eq!(Controller::parse(&[0u8; 512]), None);
     }
 
@@ -257,10 +309,24 @@ mod tests {
 
     #[test]
     fn sanitize_status_log() {
-        assert_eq!(SanitizeStatus::parse(&[0, 0, 0, 0]), SanitizeStatus::NeverSanitized);
-        assert_eq!(SanitizeStatus::parse(&[0, 0x80, 2, 0]), SanitizeStatus::Running(0.5));
-        assert_eq!(SanitizeStatus::parse(&[0xff, 0xff, 0x01, 0x01]), SanitizeStatus::Done, "bits 8+ are not the status");
-        assert_eq!(SanitizeStatus::parse(&[0, 0, 4, 0]), SanitizeStatus::Done, "done without deallocation");
+        assert_eq!(
+            SanitizeStatus::parse(&[0, 0, 0, 0]),
+            SanitizeStatus::NeverSanitized
+        );
+        assert_eq!(
+            SanitizeStatus::parse(&[0, 0x80, 2, 0]),
+            SanitizeStatus::Running(0.5)
+        );
+        assert_eq!(
+            SanitizeStatus::parse(&[0xff, 0xff, 0x01, 0x01]),
+            SanitizeStatus::Done,
+            "bits 8+ are not the status"
+        );
+        assert_eq!(
+            SanitizeStatus::parse(&[0, 0, 4, 0]),
+            SanitizeStatus::Done,
+            "done without deallocation"
+        );
         assert_eq!(SanitizeStatus::parse(&[0, 0, 3, 0]), SanitizeStatus::Failed);
     }
 }

@@ -35,7 +35,11 @@ impl AlignedBuf {
     pub fn new(len: usize) -> Self {
         let storage = vec![0u8; len + ALIGN];
         let offset = storage.as_ptr().align_offset(ALIGN);
-        Self { storage, offset, len }
+        Self {
+            storage,
+            offset,
+            len,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -102,7 +106,10 @@ pub fn reread_partitions(file: &File) -> io::Result<()> {
 }
 
 pub fn is_unsupported(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOTTY) | Some(libc::EINVAL))
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOTTY) | Some(libc::EINVAL)
+    )
 }
 
 /// Reads exactly `buf.len()` bytes at `offset`.
@@ -123,5 +130,8 @@ pub fn first_nonzero(buf: &[u8]) -> Option<usize> {
             return chunk.iter().position(|&b| b != 0).map(|j| i * 8 + j);
         }
     }
-    buf[tail_start..].iter().position(|&b| b != 0).map(|j| tail_start + j)
+    buf[tail_start..]
+        .iter()
+        .position(|&b| b != 0)
+        .map(|j| tail_start + j)
 }

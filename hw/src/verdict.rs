@@ -63,13 +63,29 @@ pub struct Verdict {
 
 impl Level {
     pub fn label(self, lang: Lang) -> String {
-        tr(lang, match self { Level::Fit => Msg::VerdictFit, Level::FitWithNotes => Msg::VerdictFitWithNotes, Level::Unfit => Msg::VerdictUnfit }, &[])
+        tr(
+            lang,
+            match self {
+                Level::Fit => Msg::VerdictFit,
+                Level::FitWithNotes => Msg::VerdictFitWithNotes,
+                Level::Unfit => Msg::VerdictUnfit,
+            },
+            &[],
+        )
     }
 }
 
 impl Severity {
     pub fn label(self, lang: Lang) -> String {
-        tr(lang, match self { Severity::Info => Msg::SeverityInfo, Severity::Note => Msg::SeverityNote, Severity::Blocker => Msg::SeverityBlocker }, &[])
+        tr(
+            lang,
+            match self {
+                Severity::Info => Msg::SeverityInfo,
+                Severity::Note => Msg::SeverityNote,
+                Severity::Blocker => Msg::SeverityBlocker,
+            },
+            &[],
+        )
     }
 }
 
@@ -79,13 +95,26 @@ struct Findings {
 }
 
 impl Findings {
-    fn add(&mut self, severity: Severity, code: &str, msg: Msg, args: &[(&str, &dyn std::fmt::Display)]) {
-        self.list.push(Finding { severity, code: code.to_string(), message: tr(self.lang, msg, args) });
+    fn add(
+        &mut self,
+        severity: Severity,
+        code: &str,
+        msg: Msg,
+        args: &[(&str, &dyn std::fmt::Display)],
+    ) {
+        self.list.push(Finding {
+            severity,
+            code: code.to_string(),
+            message: tr(self.lang, msg, args),
+        });
     }
 }
 
 pub fn check(probe: &Probe, db: &ModelDb, lang: Lang) -> Verdict {
-    let mut f = Findings { lang, list: Vec::new() };
+    let mut f = Findings {
+        lang,
+        list: Vec::new(),
+    };
     use Severity::*;
 
     if probe.cpu.threads > 0 && !probe.cpu.x86_64 {
@@ -104,49 +133,111 @@ pub fn check(probe: &Probe, db: &ModelDb, lang: Lang) -> Verdict {
     if ram == 0 {
         f.add(Note, "ram_unknown", Msg::RamUnknown, &[]);
     } else if below(MIN_RAM) {
-        f.add(Blocker, "ram_too_low", Msg::RamTooLow, &[("ram", &ram_text)]);
+        f.add(
+            Blocker,
+            "ram_too_low",
+            Msg::RamTooLow,
+            &[("ram", &ram_text)],
+        );
     } else if below(RECOMMENDED_RAM) {
-        f.add(Note, "ram_below_recommended", Msg::RamBelowRecommended, &[("ram", &ram_text)]);
+        f.add(
+            Note,
+            "ram_below_recommended",
+            Msg::RamBelowRecommended,
+            &[("ram", &ram_text)],
+        );
     }
 
     let internal: Vec<_> = probe.disks.iter().filter(|d| d.is_internal()).collect();
     if internal.is_empty() {
         f.add(Blocker, "no_disk", Msg::NoDisk, &[]);
     } else if let Some(largest) = internal.iter().max_by_key(|d| d.identity.size_bytes)
-        && largest.identity.size_bytes < MIN_DISK {
-            f.add(Blocker, "disk_too_small", Msg::DiskTooSmall, &[("disk", &largest.identity.name), ("size", &human_bytes(largest.identity.size_bytes))]);
-        }
+        && largest.identity.size_bytes < MIN_DISK
+    {
+        f.add(
+            Blocker,
+            "disk_too_small",
+            Msg::DiskTooSmall,
+            &[
+                ("disk", &largest.identity.name),
+                ("size", &human_bytes(largest.identity.size_bytes)),
+            ],
+        );
+    }
     for disk in &internal {
         let name = &disk.identity.name;
         if disk.kind == DiskKind::Hdd {
             f.add(Note, "disk_is_hdd", Msg::DiskIsHdd, &[("disk", name)]);
         }
         let Some(h) = &disk.health else {
-            f.add(Note, "disk_health_unknown", Msg::DiskHealthUnknown, &[("disk", name)]);
+            f.add(
+                Note,
+                "disk_health_unknown",
+                Msg::DiskHealthUnknown,
+                &[("disk", name)],
+            );
             continue;
         };
         if h.smart_passed == Some(false) {
             f.add(Blocker, "disk_failing", Msg::DiskFailing, &[("disk", name)]);
         }
         if let Some(w) = h.critical_warning.filter(|w| *w != 0) {
-            f.add(Blocker, "disk_critical_warning", Msg::DiskCriticalWarning, &[("disk", name), ("code", &format!("0x{w:02x}"))]);
+            f.add(
+                Blocker,
+                "disk_critical_warning",
+                Msg::DiskCriticalWarning,
+                &[("disk", name), ("code", &format!("0x{w:02x}"))],
+            );
         }
         match h.wear_used_pct {
-            Some(p) if p >= 100 => f.add(Blocker, "disk_worn_out", Msg::DiskWornOut, &[("disk", name), ("pct", &p)]),
-            Some(p) if p >= 80 => f.add(Note, "disk_wear_high", Msg::DiskWearHigh, &[("disk", name), ("pct", &p)]),
+            Some(p) if p >= 100 => f.add(
+                Blocker,
+                "disk_worn_out",
+                Msg::DiskWornOut,
+                &[("disk", name), ("pct", &p)],
+            ),
+            Some(p) if p >= 80 => f.add(
+                Note,
+                "disk_wear_high",
+                Msg::DiskWearHigh,
+                &[("disk", name), ("pct", &p)],
+            ),
             _ => {}
         }
-        let (re, pe) = (h.reallocated_sectors.unwrap_or(0), h.pending_sectors.unwrap_or(0));
+        let (re, pe) = (
+            h.reallocated_sectors.unwrap_or(0),
+            h.pending_sectors.unwrap_or(0),
+        );
         if re >= 100 || pe >= 10 {
-            f.add(Blocker, "disk_many_bad_sectors", Msg::DiskManyBadSectors, &[("disk", name), ("reallocated", &re), ("pending", &pe)]);
+            f.add(
+                Blocker,
+                "disk_many_bad_sectors",
+                Msg::DiskManyBadSectors,
+                &[("disk", name), ("reallocated", &re), ("pending", &pe)],
+            );
         } else if re > 0 || pe > 0 {
-            f.add(Note, "disk_bad_sectors", Msg::DiskBadSectors, &[("disk", name), ("reallocated", &re), ("pending", &pe)]);
+            f.add(
+                Note,
+                "disk_bad_sectors",
+                Msg::DiskBadSectors,
+                &[("disk", name), ("reallocated", &re), ("pending", &pe)],
+            );
         }
         if let Some(m) = h.media_errors.filter(|m| *m > 0) {
-            f.add(Note, "disk_media_errors", Msg::DiskMediaErrors, &[("disk", name), ("count", &m)]);
+            f.add(
+                Note,
+                "disk_media_errors",
+                Msg::DiskMediaErrors,
+                &[("disk", name), ("count", &m)],
+            );
         }
         if disk.kind == DiskKind::Hdd && h.power_on_hours.is_some_and(|h| h > HDD_OLD_HOURS) {
-            f.add(Note, "disk_old_hdd", Msg::DiskOldHdd, &[("disk", name), ("hours", &h.power_on_hours.unwrap_or(0))]);
+            f.add(
+                Note,
+                "disk_old_hdd",
+                Msg::DiskOldHdd,
+                &[("disk", name), ("hours", &h.power_on_hours.unwrap_or(0))],
+            );
         }
     }
 
@@ -162,9 +253,19 @@ pub fn check(probe: &Probe, db: &ModelDb, lang: Lang) -> Verdict {
         f.add(Info, "legacy_bios", Msg::LegacyBios, &[]);
     }
     if let Some(t) = probe.cpu_temperature_c.filter(|t| *t >= HOT_AT_REST_C) {
-        f.add(Note, "cpu_hot", Msg::CpuHot, &[("temp", &format!("{t:.0}"))]);
+        f.add(
+            Note,
+            "cpu_hot",
+            Msg::CpuHot,
+            &[("temp", &format!("{t:.0}"))],
+        );
     }
-    if let Some(p) = probe.battery.as_ref().and_then(|b| b.health_pct).filter(|p| *p < 50) {
+    if let Some(p) = probe
+        .battery
+        .as_ref()
+        .and_then(|b| b.health_pct)
+        .filter(|p| *p < 50)
+    {
         f.add(Note, "battery_worn", Msg::BatteryWorn, &[("pct", &p)]);
     }
 
@@ -173,7 +274,11 @@ pub fn check(probe: &Probe, db: &ModelDb, lang: Lang) -> Verdict {
         Some(m) => {
             f.add(Info, "model_known", Msg::ModelKnown, &[("model", &m.name)]);
             for q in &m.quirks {
-                f.list.push(Finding { severity: q.severity, code: q.code.clone(), message: q.text(lang).to_string() });
+                f.list.push(Finding {
+                    severity: q.severity,
+                    code: q.code.clone(),
+                    message: q.text(lang).to_string(),
+                });
             }
         }
         None => f.add(Info, "model_unknown", Msg::ModelUnknown, &[]),
@@ -189,11 +294,23 @@ pub fn check(probe: &Probe, db: &ModelDb, lang: Lang) -> Verdict {
     };
     let mut findings = f.list;
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    Verdict { level, label: level.label(lang), model: model.map(|m| KnownModel { id: m.id.clone(), name: m.name.clone() }), findings }
+    Verdict {
+        level,
+        label: level.label(lang),
+        model: model.map(|m| KnownModel {
+            id: m.id.clone(),
+            name: m.name.clone(),
+        }),
+        findings,
+    }
 }
 
 /// Memory sizes in binary gigabytes, as sold ("8 Go").
 pub fn human_gib(bytes: u64) -> String {
     let gib = bytes as f64 / (1u64 << 30) as f64;
-    if gib >= 10.0 { format!("{gib:.0} GiB") } else { format!("{gib:.1} GiB") }
+    if gib >= 10.0 {
+        format!("{gib:.0} GiB")
+    } else {
+        format!("{gib:.1} GiB")
+    }
 }

@@ -49,7 +49,12 @@ pub enum WipeError {
     #[error(transparent)]
     Refused(#[from] SafetyError),
     #[error("{device}: {operation} failed at byte {offset}: {source}")]
-    Io { device: String, operation: &'static str, offset: u64, source: std::io::Error },
+    Io {
+        device: String,
+        operation: &'static str,
+        offset: u64,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +69,12 @@ pub struct WipeOptions {
 
 impl Default for WipeOptions {
     fn default() -> Self {
-        Self { verify: VerifyMode::Sample, samples: 1024, firmware_methods: true, lang: Lang::Fr }
+        Self {
+            verify: VerifyMode::Sample,
+            samples: 1024,
+            firmware_methods: true,
+            lang: Lang::Fr,
+        }
     }
 }
 
@@ -83,14 +93,22 @@ pub fn parse_hdparm_security(text: &str) -> AtaSecurity {
     if lines.next().is_none() {
         return AtaSecurity::default();
     }
-    let section: Vec<&str> = lines.take_while(|l| l.is_empty() || l.starts_with(char::is_whitespace)).collect();
-    let has = |word: &str| section.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == [word]);
+    let section: Vec<&str> = lines
+        .take_while(|l| l.is_empty() || l.starts_with(char::is_whitespace))
+        .collect();
+    let has = |word: &str| {
+        section
+            .iter()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == [word])
+    };
     AtaSecurity {
         supported: has("supported"),
         enabled: has("enabled"),
         locked: has("locked"),
         frozen: has("frozen"),
-        enhanced: section.iter().any(|l| l.contains("supported: enhanced erase")),
+        enhanced: section
+            .iter()
+            .any(|l| l.contains("supported: enhanced erase")),
     }
 }
 
@@ -99,7 +117,11 @@ pub fn firmware_plan(host: &Host, disk: &DiskIdentity, lang: Lang) -> (Vec<Metho
     let mut methods = Vec::new();
     let mut notes = Vec::new();
     match disk.transport {
-        Transport::Nvme => match host.nvme_identify(&disk.path).ok().and_then(|data| nvme::Controller::parse(&data)) {
+        Transport::Nvme => match host
+            .nvme_identify(&disk.path)
+            .ok()
+            .and_then(|data| nvme::Controller::parse(&data))
+        {
             Some(c) => {
                 let wanted = [
                     (c.sanitize_crypto, Method::NvmeSanitizeCrypto),
@@ -137,7 +159,14 @@ pub fn firmware_plan(host: &Host, disk: &DiskIdentity, lang: Lang) -> (Vec<Metho
 const ATA_PASSWORD: &str = "PanierWipe";
 
 /// Runs one firmware method on the claimed disk (`file`, held exclusively).
-fn run_firmware(host: &Host, file: &std::fs::File, disk: &DiskIdentity, method: Method, lang: Lang, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+fn run_firmware(
+    host: &Host,
+    file: &std::fs::File,
+    disk: &DiskIdentity,
+    method: Method,
+    lang: Lang,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), String> {
     let check = |out: Result<crate::host::CommandOutput, crate::host::CommandError>| match out {
         Ok(o) if o.status == 0 => Ok(o.stdout),
         Ok(o) => Err(format!("status {}: {}", o.status, o.stderr.trim())),
@@ -145,7 +174,11 @@ fn run_firmware(host: &Host, file: &std::fs::File, disk: &DiskIdentity, method: 
     };
     match method {
         Method::NvmeSanitizeCrypto | Method::NvmeSanitizeBlock => {
-            let action = if method == Method::NvmeSanitizeCrypto { nvme::SanitizeAction::CryptoErase } else { nvme::SanitizeAction::BlockErase };
+            let action = if method == Method::NvmeSanitizeCrypto {
+                nvme::SanitizeAction::CryptoErase
+            } else {
+                nvme::SanitizeAction::BlockErase
+            };
             nvme::sanitize(file, action).map_err(|e| e.to_string())?;
             let deadline = Instant::now() + std::time::Duration::from_secs(4 * 3600);
             let mut last_tenth = None;
@@ -157,26 +190,63 @@ fn run_firmware(host: &Host, file: &std::fs::File, disk: &DiskIdentity, method: 
                         let pct = (done * 100.0) as u64;
                         if last_tenth != Some(pct / 10) {
                             last_tenth = Some(pct / 10);
-                            progress(&tr(lang, Msg::WipeSanitizeProgress, &[("disk", &disk.name), ("pct", &pct)]));
+                            progress(&tr(
+                                lang,
+                                Msg::WipeSanitizeProgress,
+                                &[("disk", &disk.name), ("pct", &pct)],
+                            ));
                         }
                     }
-                    nvme::SanitizeStatus::Running(_) => return Err("the sanitize did not end within 4 hours".into()),
-                    nvme::SanitizeStatus::Failed => return Err("the drive reports the sanitize failed".into()),
+                    nvme::SanitizeStatus::Running(_) => {
+                        return Err("the sanitize did not end within 4 hours".into());
+                    }
+                    nvme::SanitizeStatus::Failed => {
+                        return Err("the drive reports the sanitize failed".into());
+                    }
                     other => return Err(format!("unexpected sanitize status {other:?}")),
                 }
             }
         }
         Method::NvmeFormatCrypto | Method::NvmeFormatUserData => {
-            let erase = if method == Method::NvmeFormatCrypto { nvme::EraseSetting::Crypto } else { nvme::EraseSetting::UserData };
+            let erase = if method == Method::NvmeFormatCrypto {
+                nvme::EraseSetting::Crypto
+            } else {
+                nvme::EraseSetting::UserData
+            };
             nvme::format(file, erase).map_err(|e| e.to_string())
         }
         Method::AtaSecureEraseEnhanced | Method::AtaSecureErase => {
-            check(host.run("hdparm", &["--user-master", "u", "--security-set-pass", ATA_PASSWORD, &disk.path]))?;
-            let flag = if method == Method::AtaSecureEraseEnhanced { "--security-erase-enhanced" } else { "--security-erase" };
-            let result = check(host.run("hdparm", &["--user-master", "u", flag, ATA_PASSWORD, &disk.path]));
+            check(host.run(
+                "hdparm",
+                &[
+                    "--user-master",
+                    "u",
+                    "--security-set-pass",
+                    ATA_PASSWORD,
+                    &disk.path,
+                ],
+            ))?;
+            let flag = if method == Method::AtaSecureEraseEnhanced {
+                "--security-erase-enhanced"
+            } else {
+                "--security-erase"
+            };
+            let result = check(host.run(
+                "hdparm",
+                &["--user-master", "u", flag, ATA_PASSWORD, &disk.path],
+            ));
             if result.is_err() {
                 // Never leave a donor's disk locked with our password.
-                let _ = host.run("hdparm", &["--user-master", "u", "--security-disable", ATA_PASSWORD, &disk.path]);
+                let _ = host.run(
+                    "hdparm",
+                    &[
+                        "--user-master",
+                        "u",
+                        "--security-disable",
+                        ATA_PASSWORD,
+                        &disk.path,
+                    ],
+                );
             }
             result.map(|_| ())
         }
@@ -187,9 +257,21 @@ fn run_firmware(host: &Host, file: &std::fs::File, disk: &DiskIdentity, method: 
 const CHUNK: usize = 4 << 20;
 
 /// Discards then writes zeros over the whole disk.
-fn overwrite(file: &std::fs::File, disk: &DiskIdentity, lang: Lang, progress: &mut dyn FnMut(&str)) -> Result<(), WipeError> {
+fn overwrite(
+    file: &std::fs::File,
+    disk: &DiskIdentity,
+    lang: Lang,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), WipeError> {
     let size = disk.size_bytes;
-    let io = |operation, offset| move |source| WipeError::Io { device: disk.name.clone(), operation, offset, source };
+    let io = |operation, offset| {
+        move |source| WipeError::Io {
+            device: disk.name.clone(),
+            operation,
+            offset,
+            source,
+        }
+    };
     match rawio::discard(file, 0, size) {
         Ok(()) => progress(&tr(lang, Msg::WipeDiscarded, &[("disk", &disk.name)])),
         Err(e) if rawio::is_unsupported(&e) => {}
@@ -205,16 +287,34 @@ fn overwrite(file: &std::fs::File, disk: &DiskIdentity, lang: Lang, progress: &m
         let pct = offset * 100 / size;
         if pct / 10 != last_pct / 10 {
             last_pct = pct;
-            progress(&tr(lang, Msg::WipeOverwriteProgress, &[("disk", &disk.name), ("pct", &pct)]));
+            progress(&tr(
+                lang,
+                Msg::WipeOverwriteProgress,
+                &[("disk", &disk.name), ("pct", &pct)],
+            ));
         }
     }
     file.sync_all().map_err(io("sync", size))
 }
 
 /// Reads the disk back and checks it is all zeros.
-pub fn verify_zeros(file: &std::fs::File, device: &str, size: u64, mode: VerifyMode, samples: u32, seed: u64) -> Result<Verification, WipeError> {
+pub fn verify_zeros(
+    file: &std::fs::File,
+    device: &str,
+    size: u64,
+    mode: VerifyMode,
+    samples: u32,
+    seed: u64,
+) -> Result<Verification, WipeError> {
     let started = Instant::now();
-    let io = |offset| move |source| WipeError::Io { device: device.to_string(), operation: "read", offset, source };
+    let io = |offset| {
+        move |source| WipeError::Io {
+            device: device.to_string(),
+            operation: "read",
+            offset,
+            source,
+        }
+    };
     let mut regions: Vec<(u64, usize)> = Vec::new();
     match mode {
         VerifyMode::Full => {
@@ -245,8 +345,22 @@ pub fn verify_zeros(file: &std::fs::File, device: &str, size: u64, mode: VerifyM
             }
         }
     }
-    let mut buf = AlignedBuf::new(regions.iter().map(|r| r.1).max().unwrap_or(0).next_multiple_of(4096));
-    let mut verification = Verification { mode, regions_checked: 0, bytes_checked: 0, first_nonzero_offset: None, passed: true, seconds: 0.0 };
+    let mut buf = AlignedBuf::new(
+        regions
+            .iter()
+            .map(|r| r.1)
+            .max()
+            .unwrap_or(0)
+            .next_multiple_of(4096),
+    );
+    let mut verification = Verification {
+        mode,
+        regions_checked: 0,
+        bytes_checked: 0,
+        first_nonzero_offset: None,
+        passed: true,
+        seconds: 0.0,
+    };
     for (offset, len) in regions {
         let slice = &mut buf.as_mut_slice()[..len];
         rawio::read_exact_at(file, slice, offset).map_err(io(offset))?;
@@ -264,35 +378,71 @@ pub fn verify_zeros(file: &std::fs::File, device: &str, size: u64, mode: VerifyM
 
 /// Erases `device` after the safety gate accepted it; returns the certificate (also when
 /// verification failed: `passed` says so).
-pub fn wipe(host: &Host, device: &Path, confirmation: &str, options: &WipeOptions, progress: &mut dyn FnMut(&str)) -> Result<WipeCertificate, WipeError> {
+pub fn wipe(
+    host: &Host,
+    device: &Path,
+    confirmation: &str,
+    options: &WipeOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<WipeCertificate, WipeError> {
     let lang = options.lang;
     let claimed = blockdev::claim_for_destruction(&Host::system(), device, confirmation)?;
     let disk = claimed.identity.clone();
     let mut cert = WipeCertificate::start(disk.clone());
-    progress(&tr(lang, Msg::WipeStart, &[("disk", &disk.name), ("model", &disk.model.clone().unwrap_or_default())]));
-    let (methods, notes) = if options.firmware_methods { firmware_plan(host, &disk, lang) } else { (Vec::new(), Vec::new()) };
+    progress(&tr(
+        lang,
+        Msg::WipeStart,
+        &[
+            ("disk", &disk.name),
+            ("model", &disk.model.clone().unwrap_or_default()),
+        ],
+    ));
+    let (methods, notes) = if options.firmware_methods {
+        firmware_plan(host, &disk, lang)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     for note in notes {
         progress(&note);
         cert.notes.push(note);
     }
     let seed = cert.seed();
     for method in methods {
-        progress(&tr(lang, Msg::WipeTrying, &[("method", &method_label(method, lang))]));
+        progress(&tr(
+            lang,
+            Msg::WipeTrying,
+            &[("method", &method_label(method, lang))],
+        ));
         let step = WipeStep::begin(method);
         match run_firmware(host, &claimed.file, &disk, method, lang, progress) {
             Ok(()) => {
                 cert.steps.push(step.end(None));
-                let v = verify_zeros(&claimed.file, &disk.name, disk.size_bytes, options.verify, options.samples, seed)?;
+                let v = verify_zeros(
+                    &claimed.file,
+                    &disk.name,
+                    disk.size_bytes,
+                    options.verify,
+                    options.samples,
+                    seed,
+                )?;
                 if v.passed {
                     return Ok(cert.finish(method, v));
                 }
-                let note = tr(lang, Msg::WipeFirmwareNotZero, &[("method", &method_label(method, lang))]);
+                let note = tr(
+                    lang,
+                    Msg::WipeFirmwareNotZero,
+                    &[("method", &method_label(method, lang))],
+                );
                 progress(&note);
                 cert.notes.push(note);
                 break;
             }
             Err(reason) => {
-                progress(&tr(lang, Msg::WipeMethodFailed, &[("method", &method_label(method, lang)), ("reason", &reason)]));
+                progress(&tr(
+                    lang,
+                    Msg::WipeMethodFailed,
+                    &[("method", &method_label(method, lang)), ("reason", &reason)],
+                ));
                 cert.steps.push(step.end(Some(reason)));
             }
         }
@@ -301,7 +451,14 @@ pub fn wipe(host: &Host, device: &Path, confirmation: &str, options: &WipeOption
     overwrite(&claimed.file, &disk, lang, progress)?;
     cert.steps.push(step.end(None));
     progress(&tr(lang, Msg::WipeVerifying, &[("disk", &disk.name)]));
-    let v = verify_zeros(&claimed.file, &disk.name, disk.size_bytes, options.verify, options.samples, seed)?;
+    let v = verify_zeros(
+        &claimed.file,
+        &disk.name,
+        disk.size_bytes,
+        options.verify,
+        options.samples,
+        seed,
+    )?;
     Ok(cert.finish(Method::DiscardAndOverwrite, v))
 }
 
@@ -315,7 +472,9 @@ mod tests {
 
     impl CommandRunner for Identify {
         fn run(&self, program: &str, _: &[&str]) -> Result<CommandOutput, CommandError> {
-            Err(CommandError::Missing { program: program.to_string() })
+            Err(CommandError::Missing {
+                program: program.to_string(),
+            })
         }
 
         fn nvme_identify(&self, _: &str) -> Result<Vec<u8>, CommandError> {
@@ -342,11 +501,29 @@ mod tests {
     fn nvme_methods_come_from_identify_best_first() {
         use Method::*;
         let all = nvme::controller_data("S", "M", 0x2, 0x3, 0x4);
-        assert_eq!(plan(all).0, [NvmeSanitizeCrypto, NvmeSanitizeBlock, NvmeFormatCrypto, NvmeFormatUserData]);
-        assert_eq!(plan(nvme::controller_data("S", "M", 0x0, 0x2, 0x4)).0, [NvmeSanitizeBlock]);
-        assert_eq!(plan(nvme::controller_data("S", "M", 0x0, 0x0, 0x0)), (vec![], vec![]), "nothing the controller can do: overwrite");
+        assert_eq!(
+            plan(all).0,
+            [
+                NvmeSanitizeCrypto,
+                NvmeSanitizeBlock,
+                NvmeFormatCrypto,
+                NvmeFormatUserData
+            ]
+        );
+        assert_eq!(
+            plan(nvme::controller_data("S", "M", 0x0, 0x2, 0x4)).0,
+            [NvmeSanitizeBlock]
+        );
+        assert_eq!(
+            plan(nvme::controller_data("S", "M", 0x0, 0x0, 0x0)),
+            (vec![], vec![]),
+            "nothing the controller can do: overwrite"
+        );
         let (methods, notes) = plan(vec![0; 512]);
         assert!(methods.is_empty());
-        assert_eq!(notes, ["nvme0n1: NVMe capabilities unreadable, erasing by overwrite."]);
+        assert_eq!(
+            notes,
+            ["nvme0n1: NVMe capabilities unreadable, erasing by overwrite."]
+        );
     }
 }

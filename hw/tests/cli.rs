@@ -21,7 +21,18 @@ struct Flash {
 fn command_lines_parse() {
     Hw::command().debug_assert();
     Flash::command().debug_assert();
-    let hw = Hw::parse_from(["hw", "wipe", "/dev/sdb", "--verify", "full", "--yes-i-know", "S3YJ", "--lang", "en"]).hw;
+    let hw = Hw::parse_from([
+        "hw",
+        "wipe",
+        "/dev/sdb",
+        "--verify",
+        "full",
+        "--yes-i-know",
+        "S3YJ",
+        "--lang",
+        "en",
+    ])
+    .hw;
     assert_eq!(hw.lang, Lang::En);
     match hw.command {
         HwCommand::Wipe(w) => {
@@ -31,14 +42,30 @@ fn command_lines_parse() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(Hw::parse_from(["hw", "probe", "--json"]).hw.command, HwCommand::Probe(p) if p.json));
+    assert!(
+        matches!(Hw::parse_from(["hw", "probe", "--json"]).hw.command, HwCommand::Probe(p) if p.json)
+    );
     assert_eq!(Hw::parse_from(["hw", "check"]).hw.lang, Lang::Fr);
-    match Hw::parse_from(["hw", "capture", "/tmp/m720q", "--anonymize"]).hw.command {
-        HwCommand::Capture(c) => assert!(c.anonymize && !c.json && c.dir.to_str() == Some("/tmp/m720q")),
+    match Hw::parse_from(["hw", "capture", "/tmp/m720q", "--anonymize"])
+        .hw
+        .command
+    {
+        HwCommand::Capture(c) => {
+            assert!(c.anonymize && !c.json && c.dir.to_str() == Some("/tmp/m720q"))
+        }
         other => panic!("{other:?}"),
     }
-    assert!(Hw::try_parse_from(["hw", "capture"]).is_err(), "the directory is required");
+    assert!(
+        Hw::try_parse_from(["hw", "capture"]).is_err(),
+        "the directory is required"
+    );
     let f = Flash::parse_from(["flash", "panier.img", "/dev/sdc", "--yes-i-know", "X1"]).flash;
-    assert_eq!((f.image.to_str(), f.device.to_str()), (Some("panier.img"), Some("/dev/sdc")));
-    assert!(Hw::try_parse_from(["hw", "report", "--name", "x"]).is_err(), "setup code is required");
+    assert_eq!(
+        (f.image.to_str(), f.device.to_str()),
+        (Some("panier.img"), Some("/dev/sdc"))
+    );
+    assert!(
+        Hw::try_parse_from(["hw", "report", "--name", "x"]).is_err(),
+        "setup code is required"
+    );
 }

@@ -39,7 +39,13 @@ impl ServiceBox {
             ..Default::default()
         });
         agent.setup("biblio", "camille", "un mot de passe solide");
-        ServiceBox { agent, engine, catalog, suffix, ids }
+        ServiceBox {
+            agent,
+            engine,
+            catalog,
+            suffix,
+            ids,
+        }
     }
 
     pub fn id(&self, base: &str) -> String {
@@ -55,15 +61,29 @@ impl ServiceBox {
             args.extend(["--set", s]);
         }
         let out = self.agent.cli(&args);
-        assert!(out.status.success(), "installing {app}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        let manifest = std::fs::read_to_string(self.catalog.path().join(&app).join("manifest.toml")).unwrap();
+        assert!(
+            out.status.success(),
+            "installing {app}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let manifest =
+            std::fs::read_to_string(self.catalog.path().join(&app).join("manifest.toml")).unwrap();
         let containers = manifest
             .lines()
             .skip_while(|l| !l.starts_with("[[containers]]"))
-            .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+            .filter_map(|l| {
+                l.strip_prefix("name = \"")
+                    .and_then(|r| r.strip_suffix('"'))
+            })
             .map(|c| format!("panier-{app}-{c}"))
             .collect();
-        TestService { volumes: self.agent.data_dir.join("apps").join(&app).join("volumes"), app, containers, engine: self.engine.clone() }
+        TestService {
+            volumes: self.agent.data_dir.join("apps").join(&app).join("volumes"),
+            app,
+            containers,
+            engine: self.engine.clone(),
+        }
     }
 
     /// Removes the engine objects of this box's services (as an old box's disappear).
@@ -99,7 +119,13 @@ pub struct TestService {
 
 impl TestService {
     fn states(&self) -> Vec<bool> {
-        self.containers.iter().map(|c| docker(&self.engine, &["inspect", "-f", "{{.State.Running}}", c]).is_ok_and(|s| s == "true")).collect()
+        self.containers
+            .iter()
+            .map(|c| {
+                docker(&self.engine, &["inspect", "-f", "{{.State.Running}}", c])
+                    .is_ok_and(|s| s == "true")
+            })
+            .collect()
     }
 
     /// Every container runs.
@@ -114,14 +140,28 @@ impl TestService {
 
     /// The hostname of one of its containers (what a command run inside it sees).
     pub fn hostname(&self, container: &str) -> String {
-        docker(&self.engine, &["inspect", "-f", "{{.Config.Hostname}}", &format!("panier-{}-{container}", self.app)]).unwrap()
+        docker(
+            &self.engine,
+            &[
+                "inspect",
+                "-f",
+                "{{.Config.Hostname}}",
+                &format!("panier-{}-{container}", self.app),
+            ],
+        )
+        .unwrap()
     }
 }
 
 /// A few files of mixed kinds: text, binary, empty, nested, a symlink.
 pub fn write_mixed(dir: &Path, seed: u64) -> Result<()> {
-    std::fs::write(dir.join("readme.txt"), format!("Bonjour {seed} — données de test\n").repeat(50))?;
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    std::fs::write(
+        dir.join("readme.txt"),
+        format!("Bonjour {seed} — données de test\n").repeat(50),
+    )?;
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let bytes: Vec<u8> = (0..300_000)
         .map(|_| {
             x ^= x << 13;
@@ -140,13 +180,18 @@ pub fn write_mixed(dir: &Path, seed: u64) -> Result<()> {
 pub fn tree_sums(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             let rel = p.strip_prefix(root).unwrap().display().to_string();
             let meta = std::fs::symlink_metadata(&p).unwrap();
             if meta.file_type().is_symlink() {
-                out.insert(rel, format!("link:{}", std::fs::read_link(&p).unwrap().display()));
+                out.insert(
+                    rel,
+                    format!("link:{}", std::fs::read_link(&p).unwrap().display()),
+                );
             } else if meta.is_dir() {
                 out.insert(rel.clone(), "dir".into());
                 walk(root, &p, out);
@@ -161,9 +206,19 @@ pub fn tree_sums(root: &Path) -> BTreeMap<String, String> {
 
 /// Runs Debian's restic on `repo` with `password`.
 pub fn restic(repo: &Path, password: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new("restic").arg("-r").arg(repo).args(args).env("RESTIC_PASSWORD", password).output().context("running restic")?;
+    let out = Command::new("restic")
+        .arg("-r")
+        .arg(repo)
+        .args(args)
+        .env("RESTIC_PASSWORD", password)
+        .output()
+        .context("running restic")?;
     if !out.status.success() {
-        bail!("restic {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "restic {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -186,9 +241,18 @@ impl LoopFs {
             }
             Ok(())
         };
-        ok(Command::new("truncate").arg("-s").arg(format!("{mib}M")).arg(&image))?;
-        ok(Command::new("mkfs.ext4").args(["-q", "-m", "0"]).arg(&image))?;
-        ok(Command::new("mount").arg("-o").arg("loop").arg(&image).arg(&dir))?;
+        ok(Command::new("truncate")
+            .arg("-s")
+            .arg(format!("{mib}M"))
+            .arg(&image))?;
+        ok(Command::new("mkfs.ext4")
+            .args(["-q", "-m", "0"])
+            .arg(&image))?;
+        ok(Command::new("mount")
+            .arg("-o")
+            .arg("loop")
+            .arg(&image)
+            .arg(&dir))?;
         Ok(LoopFs { dir, image })
     }
 }

@@ -20,8 +20,15 @@ impl Driver {
             .spawn()
             .expect("chromedriver runs (Debian package chromium-driver)");
         let url = format!("http://127.0.0.1:{port}");
-        crate::wait_until(std::time::Duration::from_secs(20), "chromedriver", || ureq::get(&format!("{url}/status")).call().is_ok()).unwrap();
-        Driver { child, url, profile: tempfile::tempdir().unwrap() }
+        crate::wait_until(std::time::Duration::from_secs(20), "chromedriver", || {
+            ureq::get(&format!("{url}/status")).call().is_ok()
+        })
+        .unwrap();
+        Driver {
+            child,
+            url,
+            profile: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// Chromium's command-line arguments for a headless run with a fresh profile.
@@ -38,7 +45,10 @@ impl Driver {
         ]
         .iter()
         .map(|s| s.to_string())
-        .chain([format!("--user-data-dir={}", self.profile.path().display()), format!("--window-size={width},{height}")])
+        .chain([
+            format!("--user-data-dir={}", self.profile.path().display()),
+            format!("--window-size={width},{height}"),
+        ])
         .collect()
     }
 }

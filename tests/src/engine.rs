@@ -15,15 +15,28 @@ pub fn engine_url() -> String {
         .args(["/run/panier-test", "/var/lib/panier-test/engine"])
         .output()
         .expect("tools/start-engine.sh runs");
-    assert!(out.status.success(), "no container engine: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "no container engine: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Runs the docker CLI against `engine`.
 pub fn docker(engine: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new("docker").arg("-H").arg(engine).args(args).output().context("running docker")?;
+    let out = Command::new("docker")
+        .arg("-H")
+        .arg(engine)
+        .args(args)
+        .output()
+        .context("running docker")?;
     if !out.status.success() {
-        bail!("docker {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "docker {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
@@ -40,12 +53,19 @@ pub fn busybox_image(engine: &str, tag: &str, extra: &[(&str, &str)], cmd: &str)
     for dir in ["bin", "tmp", "var/www", "data", "etc"] {
         std::fs::create_dir_all(r.join(dir))?;
     }
-    std::fs::copy("/bin/busybox", r.join("bin/busybox")).context("copying /bin/busybox (Debian package busybox-static)")?;
+    std::fs::copy("/bin/busybox", r.join("bin/busybox"))
+        .context("copying /bin/busybox (Debian package busybox-static)")?;
     let applets = Command::new("/bin/busybox").arg("--list").output()?;
-    for applet in String::from_utf8_lossy(&applets.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
+    for applet in String::from_utf8_lossy(&applets.stdout)
+        .lines()
+        .filter(|a| !a.is_empty() && *a != "busybox")
+    {
         std::os::unix::fs::symlink("busybox", r.join("bin").join(applet))?;
     }
-    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n")?;
+    std::fs::write(
+        r.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n",
+    )?;
     std::fs::write(r.join("etc/group"), "root:x:0:\nwww:x:33:\n")?;
     for (path, content) in extra {
         let p = r.join(path.trim_start_matches('/'));
@@ -57,9 +77,17 @@ pub fn busybox_image(engine: &str, tag: &str, extra: &[(&str, &str)], cmd: &str)
         }
     }
     let tar = root.path().with_extension("tar");
-    run(Command::new("tar").arg("-C").arg(r).arg("-cf").arg(&tar).arg("."))?;
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(r)
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."))?;
     let change = format!("CMD {cmd}");
-    docker(engine, &["import", "--change", &change, tar.to_str().unwrap(), tag])?;
+    docker(
+        engine,
+        &["import", "--change", &change, tar.to_str().unwrap(), tag],
+    )?;
     let _ = std::fs::remove_file(&tar);
     Ok(())
 }

@@ -10,9 +10,9 @@
 pub mod backup;
 pub mod browser;
 pub mod engine;
-pub mod services;
 pub mod mdns;
 pub mod netns;
+pub mod services;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The agent binary under test.
@@ -28,16 +31,28 @@ pub fn panier_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("PANIER_BIN") {
         return p.into();
     }
-    let out = Command::new("cargo").args(["metadata", "--format-version", "1", "--no-deps"]).current_dir(workspace_root()).output().unwrap();
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let bin = PathBuf::from(meta["target_directory"].as_str().unwrap()).join("debug/panier");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p panier` (or set PANIER_BIN)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p panier` (or set PANIER_BIN)",
+        bin.display()
+    );
     bin
 }
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `check` until it returns true or `timeout` passes.
@@ -119,7 +134,13 @@ impl Agent {
         let config = run_dir.join("panier.toml");
         std::fs::write(&config, options.config.clone().unwrap_or_default())?;
         let (listen, port) = match &options.listen {
-            Some(l) => (l.clone(), l.rsplit(':').next().and_then(|p| p.parse().ok()).context("listen needs a port")?),
+            Some(l) => (
+                l.clone(),
+                l.rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .context("listen needs a port")?,
+            ),
             None => {
                 let p = free_port();
                 (format!("127.0.0.1:{p}"), p)
@@ -128,23 +149,36 @@ impl Agent {
         let log = run_dir.join("agent.log");
         // In a namespace of its own the agent has the whole port space: the HTTP entry takes
         // port 80 on every address there, as on a box, so names work without a port.
-        let (http_host, http_port) = if options.netns.is_some() { ("0.0.0.0", 80) } else { ("127.0.0.1", free_port()) };
+        let (http_host, http_port) = if options.netns.is_some() {
+            ("0.0.0.0", 80)
+        } else {
+            ("127.0.0.1", free_port())
+        };
         // A block of 20 ports for the services' fixed ports, one of 590 between 20000 and
         // 31800: below the kernel's ephemeral range (32768 and up), where every other test
         // listener and client port lives, and unlikely to be another parallel agent's block.
-        let slot = (std::process::id().wrapping_mul(31).wrapping_add(u32::from(port))) % 590;
+        let slot = (std::process::id()
+            .wrapping_mul(31)
+            .wrapping_add(u32::from(port)))
+            % 590;
         let service_port_base = 20000 + (slot as u16) * 20;
         let mut cmd = match &options.netns {
             Some(ns) => {
                 let mut c = Command::new("nsenter");
-                c.arg(format!("--net=/var/run/netns/{ns}")).arg(panier_bin());
+                c.arg(format!("--net=/var/run/netns/{ns}"))
+                    .arg(panier_bin());
                 c
             }
             None => Command::new(panier_bin()),
         };
         let mut entry_args: Vec<String> = Vec::new();
         if options.web_entry {
-            entry_args.extend(["--http-listen".into(), format!("{http_host}:{http_port}"), "--service-port-base".into(), service_port_base.to_string()]);
+            entry_args.extend([
+                "--http-listen".into(),
+                format!("{http_host}:{http_port}"),
+                "--service-port-base".into(),
+                service_port_base.to_string(),
+            ]);
             match &options.mdns_interface {
                 Some(i) => entry_args.extend(["--lan-interface".into(), i.clone()]),
                 None => entry_args.push("--no-mdns".into()),
@@ -165,24 +199,56 @@ impl Agent {
             .args(&entry_args)
             .env("PANIER_LOG_STDERR", "1")
             .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log)?))
-            .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log)?));
+            .stdout(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)?,
+            ))
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)?,
+            ));
         if let Some(engine) = &options.engine {
             cmd.arg("--engine").arg(engine);
         }
         let child = cmd.spawn().context("starting panier agent")?;
-        let mut agent = Agent { child: Some(child), _tmp: tmp, data_dir, socket, port, http_port, service_port_base, log, options };
+        let mut agent = Agent {
+            child: Some(child),
+            _tmp: tmp,
+            data_dir,
+            socket,
+            port,
+            http_port,
+            service_port_base,
+            log,
+            options,
+        };
         agent.wait_ready()?;
         Ok(agent)
     }
 
     /// Waits for `/api/v1/health` to answer.
     pub fn wait_ready(&mut self) -> Result<()> {
-        let url = if self.options.web_entry { self.http_url("/ca.pem") } else { self.url("/api/v1/health") };
+        let url = if self.options.web_entry {
+            self.http_url("/ca.pem")
+        } else {
+            self.url("/api/v1/health")
+        };
         let netns = self.options.netns.clone();
         let start = Instant::now();
         loop {
-            let get = || ureq::get(&url).config().max_redirects(0).http_status_as_error(false).build().call().is_ok();
+            let get = || {
+                ureq::get(&url)
+                    .config()
+                    .max_redirects(0)
+                    .http_status_as_error(false)
+                    .build()
+                    .call()
+                    .is_ok()
+            };
             let ready = match &netns {
                 Some(ns) => netns::within(ns, get),
                 None => get(),
@@ -190,7 +256,11 @@ impl Agent {
             if ready {
                 return Ok(());
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 bail!("the agent exited with {status}: {}", self.log_text());
             }
             if start.elapsed() > Duration::from_secs(30) {
@@ -238,31 +308,57 @@ impl Agent {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
     /// The setup code, read through the CLI as root.
     pub fn setup_code(&self) -> String {
         let out = self.cli(&["setup-code"]);
-        assert!(out.status.success(), "setup-code failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "setup-code failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     /// Completes setup through the API with box `name`, admin `admin` / `password`.
     pub fn setup(&self, name: &str, admin: &str, password: &str) {
         let body = serde_json::json!({"code": self.setup_code(), "box_name": name, "language": "fr", "username": admin, "password": password});
-        let r = ureq::post(&self.url("/api/v1/setup")).send_json(&body).expect("setup succeeds");
+        let r = ureq::post(&self.url("/api/v1/setup"))
+            .send_json(&body)
+            .expect("setup succeeds");
         assert_eq!(r.status(), 204);
     }
 
     /// Logs in through the API and returns a session.
     pub fn login(&self, admin: &str, password: &str) -> Session {
-        let http: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut r = http.post(&self.url("/api/v1/login")).send_json(serde_json::json!({"username": admin, "password": password})).unwrap();
-        assert_eq!(r.status(), 200, "login failed: {}", r.body_mut().read_to_string().unwrap_or_default());
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = http
+            .post(&self.url("/api/v1/login"))
+            .send_json(serde_json::json!({"username": admin, "password": password}))
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "login failed: {}",
+            r.body_mut().read_to_string().unwrap_or_default()
+        );
         let body: serde_json::Value = r.body_mut().read_json().unwrap();
-        Session { http, base: self.url(""), csrf: body["csrf_token"].as_str().unwrap().to_owned() }
+        Session {
+            http,
+            base: self.url(""),
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+        }
     }
 
     /// Setup then login: an agent ready for admin calls.
@@ -274,7 +370,10 @@ impl Agent {
     /// SIGTERM, then waits up to `limit` for the exit.
     pub fn stop_within(&mut self, limit: Duration) -> Result<std::process::ExitStatus> {
         let mut child = self.child.take().context("not running")?;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )?;
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait()? {
@@ -327,17 +426,39 @@ pub struct Session {
 
 impl Session {
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let mut r = self.http.get(&format!("{}{path}", self.base)).call().unwrap();
+        let mut r = self
+            .http
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .unwrap();
         let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            r.body_mut().read_json().unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// A state-changing JSON request with the CSRF header.
-    pub fn send(&self, method: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let url = format!("{}{path}", self.base);
-        let req = ureq::http::Request::builder().method(method).uri(&url).header("x-csrf-token", &self.csrf).header("content-type", "application/json");
-        let mut r = self.http.run(req.body(serde_json::to_vec(&body).unwrap()).unwrap()).unwrap();
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("x-csrf-token", &self.csrf)
+            .header("content-type", "application/json");
+        let mut r = self
+            .http
+            .run(req.body(serde_json::to_vec(&body).unwrap()).unwrap())
+            .unwrap();
         let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            r.body_mut().read_json().unwrap_or(serde_json::Value::Null),
+        )
     }
 }

@@ -46,15 +46,22 @@ impl Avahi {
         let dir = tempfile::Builder::new().prefix("panier-avahi-").tempdir()?;
         let socket = dir.path().join("bus.sock");
         let bus_conf = dir.path().join("bus.conf");
-        std::fs::write(&bus_conf, BUS_CONF.replace("@SOCKET@", &socket.display().to_string()))?;
+        std::fs::write(
+            &bus_conf,
+            BUS_CONF.replace("@SOCKET@", &socket.display().to_string()),
+        )?;
         let bus = Command::new("dbus-daemon")
             .arg(format!("--config-file={}", bus_conf.display()))
             .arg("--nofork")
             .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("dbus.log"))?))
+            .stderr(Stdio::from(std::fs::File::create(
+                dir.path().join("dbus.log"),
+            )?))
             .spawn()
             .context("starting dbus-daemon (package dbus)")?;
-        crate::wait_until(Duration::from_secs(5), "the private bus", || socket.exists())?;
+        crate::wait_until(Duration::from_secs(5), "the private bus", || {
+            socket.exists()
+        })?;
         let conf = dir.path().join("avahi-daemon.conf");
         std::fs::write(
             &conf,
@@ -63,24 +70,46 @@ impl Avahi {
                  [wide-area]\nenable-wide-area=no\n[publish]\npublish-addresses=no\npublish-hinfo=no\npublish-workstation=no\n"
             ),
         )?;
-        let script = format!("mount -t tmpfs tmpfs /run && exec avahi-daemon -f {} --no-drop-root --no-chroot --no-rlimits", conf.display());
+        let script = format!(
+            "mount -t tmpfs tmpfs /run && exec avahi-daemon -f {} --no-drop-root --no-chroot --no-rlimits",
+            conf.display()
+        );
         let avahi = Avahi {
             netns: netns.to_owned(),
             bus,
             daemon: Command::new("nsenter")
                 .arg(format!("--net=/var/run/netns/{netns}"))
-                .args(["unshare", "--mount", "--propagation", "private", "sh", "-c", &script])
-                .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", socket.display()))
+                .args([
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    &script,
+                ])
+                .env(
+                    "DBUS_SYSTEM_BUS_ADDRESS",
+                    format!("unix:path={}", socket.display()),
+                )
                 .stdout(Stdio::null())
-                .stderr(Stdio::from(std::fs::File::create(dir.path().join("avahi.log"))?))
+                .stderr(Stdio::from(std::fs::File::create(
+                    dir.path().join("avahi.log"),
+                )?))
                 .spawn()
                 .context("starting avahi-daemon (package avahi-daemon)")?,
             dir,
             publishers: Vec::new(),
         };
-        let ready = crate::wait_until(Duration::from_secs(10), "avahi-daemon on the private bus", || {
-            avahi.tool("avahi-browse", &["--all", "--terminate", "--no-db-lookup"]).is_ok_and(|o| o.status.success())
-        });
+        let ready = crate::wait_until(
+            Duration::from_secs(10),
+            "avahi-daemon on the private bus",
+            || {
+                avahi
+                    .tool("avahi-browse", &["--all", "--terminate", "--no-db-lookup"])
+                    .is_ok_and(|o| o.status.success())
+            },
+        );
         if let Err(e) = ready {
             bail!("{e}: {}", avahi.log());
         }
@@ -112,7 +141,9 @@ impl Avahi {
     pub fn resolve(&self, name: &str) -> Option<IpAddr> {
         let out = self.tool("avahi-resolve", &["-4", "-n", name]).ok()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        text.lines().find_map(|l| l.split_whitespace().nth(1)).and_then(|a| a.parse().ok())
+        text.lines()
+            .find_map(|l| l.split_whitespace().nth(1))
+            .and_then(|a| a.parse().ok())
     }
 
     /// Announces `name` → `address` from this client (`avahi-publish -a -R`), as another
@@ -126,19 +157,32 @@ impl Avahi {
             .stderr(Stdio::null())
             .spawn()?;
         self.publishers.push(child);
-        crate::wait_until(Duration::from_secs(10), &format!("{name} to be established"), || self.resolve(name).is_some_and(|a| a.to_string() == address))
+        crate::wait_until(
+            Duration::from_secs(10),
+            &format!("{name} to be established"),
+            || self.resolve(name).is_some_and(|a| a.to_string() == address),
+        )
     }
 
     /// Runs a program in avahi's mount and network namespaces, where the system resolver
     /// answers `.local` names through nss-mdns.
     pub fn exec(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
-        Command::new("nsenter").arg("--target").arg(self.daemon.id().to_string()).args(["--mount", "--net"]).args(args).output()
+        Command::new("nsenter")
+            .arg("--target")
+            .arg(self.daemon.id().to_string())
+            .args(["--mount", "--net"])
+            .args(args)
+            .output()
     }
 }
 
 impl Drop for Avahi {
     fn drop(&mut self) {
-        for c in self.publishers.iter_mut().chain([&mut self.daemon, &mut self.bus]) {
+        for c in self
+            .publishers
+            .iter_mut()
+            .chain([&mut self.daemon, &mut self.bus])
+        {
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -12,8 +12,10 @@ use std::process::Command;
 pub fn within<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
-            let file = std::fs::File::open(format!("/var/run/netns/{name}")).unwrap_or_else(|e| panic!("network namespace {name}: {e}"));
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("entering the network namespace (needs root)");
+            let file = std::fs::File::open(format!("/var/run/netns/{name}"))
+                .unwrap_or_else(|e| panic!("network namespace {name}: {e}"));
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("entering the network namespace (needs root)");
             f()
         })
         .join()
@@ -23,9 +25,16 @@ pub fn within<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
 
 /// Runs a command, failing with its stderr.
 pub fn sh(args: &[&str]) -> Result<String> {
-    let out = Command::new(args[0]).args(&args[1..]).output().with_context(|| format!("running {}", args.join(" ")))?;
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .with_context(|| format!("running {}", args.join(" ")))?;
     if !out.status.success() {
-        bail!("{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -50,13 +59,27 @@ impl Namespaces {
     }
 
     pub fn name(&self, short: &str) -> String {
-        self.names.iter().find(|n| n.ends_with(&format!("-{short}"))).cloned().unwrap_or_else(|| panic!("no namespace {short}"))
+        self.names
+            .iter()
+            .find(|n| n.ends_with(&format!("-{short}")))
+            .cloned()
+            .unwrap_or_else(|| panic!("no namespace {short}"))
     }
 
     /// Joins `a` and `b` with a veth pair (`a_if` in `a` with `a_addr`, `b_if` in `b`).
-    pub fn link(&self, a: &str, a_if: &str, a_addr: &str, b: &str, b_if: &str, b_addr: &str) -> Result<()> {
+    pub fn link(
+        &self,
+        a: &str,
+        a_if: &str,
+        a_addr: &str,
+        b: &str,
+        b_if: &str,
+        b_addr: &str,
+    ) -> Result<()> {
         let (a, b) = (self.name(a), self.name(b));
-        sh(&["ip", "-n", &a, "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", &b])?;
+        sh(&[
+            "ip", "-n", &a, "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", &b,
+        ])?;
         sh(&["ip", "-n", &a, "addr", "add", a_addr, "dev", a_if])?;
         sh(&["ip", "-n", &b, "addr", "add", b_addr, "dev", b_if])?;
         sh(&["ip", "-n", &a, "link", "set", a_if, "up"])?;
@@ -92,5 +115,7 @@ impl Drop for Namespaces {
 /// Whether a TCP connection to `addr` opens from inside `ns` within `timeout`.
 pub fn tcp_open(ns: &str, addr: &str, timeout: std::time::Duration) -> bool {
     let addr: std::net::SocketAddr = addr.parse().expect("an address:port");
-    within(ns, || std::net::TcpStream::connect_timeout(&addr, timeout).is_ok())
+    within(ns, || {
+        std::net::TcpStream::connect_timeout(&addr, timeout).is_ok()
+    })
 }

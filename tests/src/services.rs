@@ -11,7 +11,8 @@ pub const TEST_IMAGE: &str = "panier-test/busybox:1";
 
 /// Builds the busybox test image on `engine` if it is missing.
 pub fn test_image(engine: &str) {
-    crate::engine::busybox_image(engine, TEST_IMAGE, &[], r#"["sh"]"#).expect("the test image builds");
+    crate::engine::busybox_image(engine, TEST_IMAGE, &[], r#"["sh"]"#)
+        .expect("the test image builds");
 }
 
 /// Copies `tests/catalog/*` into `dir`, renaming each service `<id>` to `<id><suffix>`, so
@@ -38,28 +39,71 @@ pub fn test_catalog(dir: &Path, suffix: &str) -> Vec<String> {
 
 /// A short random suffix for ids.
 pub fn suffix() -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() ^ std::process::id();
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        ^ std::process::id();
     format!("-{:x}", n % 0xfffff)
 }
 
 /// The IP address of `container` on its networks.
 pub fn container_ip(engine: &str, container: &str) -> Option<String> {
-    let ip = docker(engine, &["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container]).ok()?;
+    let ip = docker(
+        engine,
+        &[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            container,
+        ],
+    )
+    .ok()?;
     ip.split_whitespace().next().map(str::to_owned)
 }
 
 /// GET over plain HTTP with a short timeout; the body, or None.
 pub fn http_get(url: &str) -> Option<String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3))).http_status_as_error(true).build().into();
-    agent.get(url).call().ok().and_then(|mut r| r.body_mut().read_to_string().ok())
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(3)))
+        .http_status_as_error(true)
+        .build()
+        .into();
+    agent
+        .get(url)
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
 }
 
 /// Names of the containers (any state) and networks labelled with service `app`.
 pub fn objects_of(engine: &str, app: &str) -> (Vec<String>, Vec<String>) {
     let filter = format!("label=org.panier.app={app}");
-    let split = |s: String| s.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect::<Vec<_>>();
-    let containers = docker(engine, &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]).map(split).unwrap_or_default();
-    let networks = docker(engine, &["network", "ls", "--filter", &filter, "--format", "{{.Name}}"]).map(split).unwrap_or_default();
+    let split = |s: String| {
+        s.lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let containers = docker(
+        engine,
+        &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+    )
+    .map(split)
+    .unwrap_or_default();
+    let networks = docker(
+        engine,
+        &[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}}",
+        ],
+    )
+    .map(split)
+    .unwrap_or_default();
     (containers, networks)
 }
 
@@ -69,7 +113,14 @@ pub fn podman_url(run_dir: &Path) -> Result<String> {
     std::fs::create_dir_all(run_dir)?;
     let sock = run_dir.join("podman.sock");
     let url = format!("unix://{}", sock.display());
-    let answers = || Command::new("curl").args(["-fsS", "--max-time", "2", "--unix-socket"]).arg(&sock).arg("http://d/_ping").output().is_ok_and(|o| o.status.success());
+    let answers = || {
+        Command::new("curl")
+            .args(["-fsS", "--max-time", "2", "--unix-socket"])
+            .arg(&sock)
+            .arg("http://d/_ping")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
     if answers() {
         return Ok(url);
     }
@@ -77,7 +128,16 @@ pub fn podman_url(run_dir: &Path) -> Result<String> {
     std::fs::write(&conf, "[containers]\ndefault_ulimits = []\n")?;
     let log = std::fs::File::create(run_dir.join("podman.log"))?;
     Command::new("setsid")
-        .args(["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "system", "service", "--time=0", &url])
+        .args([
+            "podman",
+            "--runtime",
+            "runc",
+            "--cgroup-manager=cgroupfs",
+            "system",
+            "service",
+            "--time=0",
+            &url,
+        ])
         .env("CONTAINERS_CONF", &conf)
         // It outlives this test run: not in a checkout that may be deleted (conmon then fails
         // every start with "Failed to get working directory").
@@ -93,5 +153,8 @@ pub fn podman_url(run_dir: &Path) -> Result<String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("podman did not answer on {url}; see {}", run_dir.join("podman.log").display())
+    bail!(
+        "podman did not answer on {url}; see {}",
+        run_dir.join("podman.log").display()
+    )
 }

@@ -13,11 +13,23 @@ use thirtyfour::prelude::*;
 /// Waits (up to 30 s, the machine may be loaded) for an element: after a click that posts a
 /// form, this is what proves the next page is there.
 async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
-    driver.query(by).wait(std::time::Duration::from_secs(30), std::time::Duration::from_millis(100)).first().await
+    driver
+        .query(by)
+        .wait(
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_millis(100),
+        )
+        .first()
+        .await
 }
 
 async fn wait_h1(driver: &WebDriver, text: &str) -> WebDriverResult<()> {
-    wait(driver, By::XPath(format!("//h1[normalize-space()=\"{text}\"]"))).await.map(|_| ())
+    wait(
+        driver,
+        By::XPath(format!("//h1[normalize-space()=\"{text}\"]")),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn fill(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> {
@@ -50,7 +62,15 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     driver.goto(agent.url("/admin")).await?;
     wait_h1(driver, "Bienvenue : configurons la boîte").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin/setup"));
-    assert_eq!(driver.find(By::Tag("html")).await?.attr("lang").await?.as_deref(), Some("fr"));
+    assert_eq!(
+        driver
+            .find(By::Tag("html"))
+            .await?
+            .attr("lang")
+            .await?
+            .as_deref(),
+        Some("fr")
+    );
 
     // A wrong code first: the page says so, in French, and keeps what was typed.
     fill(driver, "code", "AAAAA-AAAAA").await?;
@@ -60,29 +80,57 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     fill(driver, "password2", "une phrase de passe").await?;
     driver.find(By::Id("setup-submit")).await?.click().await?;
     let error = wait(driver, By::Id("form-error")).await?.text().await?;
-    assert!(error.contains("code de configuration n'est pas le bon"), "{error}");
-    assert_eq!(driver.find(By::Id("box_name")).await?.value().await?.as_deref(), Some("mediatheque"));
+    assert!(
+        error.contains("code de configuration n'est pas le bon"),
+        "{error}"
+    );
+    assert_eq!(
+        driver
+            .find(By::Id("box_name"))
+            .await?
+            .value()
+            .await?
+            .as_deref(),
+        Some("mediatheque")
+    );
 
     fill(driver, "code", &code.to_lowercase()).await?;
     fill(driver, "password", "une phrase de passe").await?;
     fill(driver, "password2", "une phrase de passe").await?;
-    driver.screenshot(&artifacts_dir().join("setup-fr.png")).await?;
+    driver
+        .screenshot(&artifacts_dir().join("setup-fr.png"))
+        .await?;
     driver.find(By::Id("setup-submit")).await?.click().await?;
 
     // The dashboard, logged in straight away.
     wait_h1(driver, "Tableau de bord").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin"));
-    assert_eq!(driver.find(By::Id("box-name")).await?.text().await?, "mediatheque");
-    driver.screenshot(&artifacts_dir().join("dashboard-fr.png")).await?;
+    assert_eq!(
+        driver.find(By::Id("box-name")).await?.text().await?,
+        "mediatheque"
+    );
+    driver
+        .screenshot(&artifacts_dir().join("dashboard-fr.png"))
+        .await?;
 
     // Log out, then back in through the login form.
-    driver.find(By::XPath("//button[normalize-space()='Se déconnecter']")).await?.click().await?;
+    driver
+        .find(By::XPath("//button[normalize-space()='Se déconnecter']"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Connexion").await?;
     assert!(driver.current_url().await?.path().ends_with("/admin/login"));
     fill(driver, "username", "camille").await?;
     fill(driver, "password", "pas le bon mot de passe").await?;
     driver.find(By::Id("login-submit")).await?.click().await?;
-    assert!(wait(driver, By::Id("form-error")).await?.text().await?.contains("incorrect"));
+    assert!(
+        wait(driver, By::Id("form-error"))
+            .await?
+            .text()
+            .await?
+            .contains("incorrect")
+    );
     fill(driver, "password", "une phrase de passe").await?;
     driver.find(By::Id("login-submit")).await?.click().await?;
     wait_h1(driver, "Tableau de bord").await?;
@@ -94,15 +142,33 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
 
     // On a phone-sized screen the page still fits without horizontal scrolling.
     driver.set_window_rect(0, 0, 390, 844).await?;
-    let overflow = driver.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![]).await?;
-    assert_eq!(overflow.json(), &serde_json::Value::Bool(true), "no horizontal scroll on a phone");
-    driver.screenshot(&artifacts_dir().join("dashboard-phone-fr.png")).await?;
+    let overflow = driver
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        overflow.json(),
+        &serde_json::Value::Bool(true),
+        "no horizontal scroll on a phone"
+    );
+    driver
+        .screenshot(&artifacts_dir().join("dashboard-phone-fr.png"))
+        .await?;
 
-    driver.find(By::XPath("//button[normalize-space()='Se déconnecter']")).await?.click().await?;
+    driver
+        .find(By::XPath("//button[normalize-space()='Se déconnecter']"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Connexion").await?;
     driver.goto(agent.url("/admin")).await?;
     wait_h1(driver, "Connexion").await?;
-    assert!(driver.current_url().await?.path().ends_with("/admin/login"), "the session is gone");
+    assert!(
+        driver.current_url().await?.path().ends_with("/admin/login"),
+        "the session is gone"
+    );
     Ok(())
 }
 
@@ -134,7 +200,10 @@ async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> Web
     let catalog = tempfile::tempdir().unwrap();
     let suffix = suffix();
     let ids = test_catalog(catalog.path(), &suffix);
-    let _cleanup = Cleanup { engine: engine.clone(), ids };
+    let _cleanup = Cleanup {
+        engine: engine.clone(),
+        ids,
+    };
     let agent = Agent::start_with(AgentOptions {
         engine: Some(engine.clone()),
         extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
@@ -148,7 +217,9 @@ async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> Web
         result = one_job_at_a_time(&driver, &format!("slow{suffix}")).await;
     }
     if result.is_err() {
-        let _ = driver.screenshot(&artifacts_dir().join("service-failure.png")).await;
+        let _ = driver
+            .screenshot(&artifacts_dir().join("service-failure.png"))
+            .await;
         eprintln!("{}", agent.log_text());
     }
     driver.quit().await?;
@@ -157,7 +228,11 @@ async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> Web
 
 /// Waits up to `secs` for an element, across the page's own reloads (meta refresh).
 async fn wait_for(driver: &WebDriver, by: By, secs: u64) -> WebDriverResult<WebElement> {
-    driver.query(by).wait(Duration::from_secs(secs), Duration::from_millis(200)).first().await
+    driver
+        .query(by)
+        .wait(Duration::from_secs(secs), Duration::from_millis(200))
+        .first()
+        .await
 }
 
 async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult<()> {
@@ -167,39 +242,90 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
     fill(driver, "password", "un mot de passe solide").await?;
     driver.find(By::Id("login-submit")).await?.click().await?;
     wait_h1(driver, "Tableau de bord").await?;
-    assert!(driver.find(By::Id("services-h")).await?.text().await?.contains("Services installés"));
+    assert!(
+        driver
+            .find(By::Id("services-h"))
+            .await?
+            .text()
+            .await?
+            .contains("Services installés")
+    );
 
     // The catalog: cards by category, with what each needs and whether it fits.
-    driver.find(By::XPath("//nav//a[normalize-space()='Catalogue']")).await?.click().await?;
+    driver
+        .find(By::XPath("//nav//a[normalize-space()='Catalogue']"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Catalogue des services").await?;
     let card = driver.find(By::Id(format!("card-{site}"))).await?;
     let text = card.text().await?;
-    assert!(text.contains("Site de test") && text.contains("Besoins : 16 Mio de mémoire, 10 Mio de disque."), "{text}");
+    assert!(
+        text.contains("Site de test")
+            && text.contains("Besoins : 16 Mio de mémoire, 10 Mio de disque."),
+        "{text}"
+    );
     assert!(text.contains("Tient sur cette boîte."), "{text}");
-    assert!(driver.find(By::XPath("//h2[normalize-space()='Sites web et blogs']")).await.is_ok());
-    driver.screenshot(&artifacts_dir().join("catalog-fr.png")).await?;
+    assert!(
+        driver
+            .find(By::XPath("//h2[normalize-space()='Sites web et blogs']"))
+            .await
+            .is_ok()
+    );
+    driver
+        .screenshot(&artifacts_dir().join("catalog-fr.png"))
+        .await?;
 
     // Its page: the description and the install form (no settings for this one).
-    card.find(By::LinkText("Site de test")).await?.click().await?;
+    card.find(By::LinkText("Site de test"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Site de test").await?;
     assert!(driver.find(By::Id("about-h")).await.is_ok());
     driver.find(By::Id("install-submit")).await?.click().await?;
 
     // The service's page follows the job until the service runs.
-    let state = wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 120).await;
+    let state = wait_for(
+        driver,
+        By::XPath("//dd[@id='app-state'][@data-state='running']"),
+        120,
+    )
+    .await;
     if state.is_err() {
-        panic!("the service did not come up; the page says:\n{}", driver.find(By::Tag("main")).await?.text().await?);
+        panic!(
+            "the service did not come up; the page says:\n{}",
+            driver.find(By::Tag("main")).await?.text().await?
+        );
     }
-    assert_eq!(driver.find(By::Id("app-state")).await?.text().await?, "en marche");
-    assert_eq!(driver.find(By::Id("job-kind")).await?.text().await?, "Installation");
-    assert_eq!(driver.find(By::Id("job-state")).await?.text().await?, "terminée");
+    assert_eq!(
+        driver.find(By::Id("app-state")).await?.text().await?,
+        "en marche"
+    );
+    assert_eq!(
+        driver.find(By::Id("job-kind")).await?.text().await?,
+        "Installation"
+    );
+    assert_eq!(
+        driver.find(By::Id("job-state")).await?.text().await?,
+        "terminée"
+    );
     let url = driver.find(By::Id("app-url")).await?.text().await?;
     assert!(url.contains(&format!("{site}-biblio.local")), "{url}");
-    driver.screenshot(&artifacts_dir().join("service-running-fr.png")).await?;
+    driver
+        .screenshot(&artifacts_dir().join("service-running-fr.png"))
+        .await?;
     // On a phone-sized screen the service's page fits without horizontal scrolling.
     driver.set_window_rect(0, 0, 390, 844).await?;
-    let fits = driver.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![]).await?;
-    driver.screenshot(&artifacts_dir().join("service-phone-fr.png")).await?;
+    let fits = driver
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            vec![],
+        )
+        .await?;
+    driver
+        .screenshot(&artifacts_dir().join("service-phone-fr.png"))
+        .await?;
     if fits.json() != &serde_json::Value::Bool(true) {
         let wide = driver
             .execute("return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ');", vec![])
@@ -210,33 +336,95 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
 
     // Stop it.
     driver.find(By::Id("app-stop")).await?.click().await?;
-    wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='stopped']"), 60).await?;
-    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
-    assert_eq!(driver.find(By::Id("job-kind")).await?.text().await?, "Arrêt");
-    driver.screenshot(&artifacts_dir().join("service-stopped-fr.png")).await?;
+    wait_for(
+        driver,
+        By::XPath("//dd[@id='app-state'][@data-state='stopped']"),
+        60,
+    )
+    .await?;
+    wait_for(
+        driver,
+        By::XPath("//span[@id='job-state'][normalize-space()='terminée']"),
+        60,
+    )
+    .await?;
+    assert_eq!(
+        driver.find(By::Id("job-kind")).await?.text().await?,
+        "Arrêt"
+    );
+    driver
+        .screenshot(&artifacts_dir().join("service-stopped-fr.png"))
+        .await?;
 
     // The dashboard lists it, stopped, with a link to its page.
-    driver.find(By::XPath("//nav//a[normalize-space()='Tableau de bord']")).await?.click().await?;
+    driver
+        .find(By::XPath("//nav//a[normalize-space()='Tableau de bord']"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Tableau de bord").await?;
-    let list = driver.find(By::Id("dashboard-services")).await?.text().await?;
-    assert!(list.contains("Site de test") && list.contains("arrêté"), "{list}");
+    let list = driver
+        .find(By::Id("dashboard-services"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        list.contains("Site de test") && list.contains("arrêté"),
+        "{list}"
+    );
 
     // Uninstall keeping the data, then delete it: only once its id is typed.
-    driver.find(By::LinkText("Site de test")).await?.click().await?;
+    driver
+        .find(By::LinkText("Site de test"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Site de test").await?;
     driver.find(By::Id("app-remove")).await?.click().await?;
     wait_for(driver, By::Id("app-not-installed"), 60).await?;
-    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
+    wait_for(
+        driver,
+        By::XPath("//span[@id='job-state'][normalize-space()='terminée']"),
+        60,
+    )
+    .await?;
     fill(driver, "delete-confirm", "pas le bon").await?;
-    driver.find(By::Id("app-delete-data")).await?.click().await?;
-    let error = wait_for(driver, By::Id("form-error"), 30).await?.text().await?;
-    assert!(error.contains(&format!("tapez exactement l'identifiant du service : {site}")), "{error}");
+    driver
+        .find(By::Id("app-delete-data"))
+        .await?
+        .click()
+        .await?;
+    let error = wait_for(driver, By::Id("form-error"), 30)
+        .await?
+        .text()
+        .await?;
+    assert!(
+        error.contains(&format!(
+            "tapez exactement l'identifiant du service : {site}"
+        )),
+        "{error}"
+    );
     fill(driver, "delete-confirm", site).await?;
-    driver.find(By::Id("app-delete-data")).await?.click().await?;
+    driver
+        .find(By::Id("app-delete-data"))
+        .await?
+        .click()
+        .await?;
     wait_for(driver, By::XPath("//strong[@id='job-kind'][normalize-space()='Désinstallation avec suppression des données']"), 30).await?;
-    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
-    assert!(driver.find(By::Id("app-delete-data")).await.is_err(), "no data left to delete");
-    assert!(!agent.data_dir.join("apps").join(site).exists(), "the service's files are gone");
+    wait_for(
+        driver,
+        By::XPath("//span[@id='job-state'][normalize-space()='terminée']"),
+        60,
+    )
+    .await?;
+    assert!(
+        driver.find(By::Id("app-delete-data")).await.is_err(),
+        "no data left to delete"
+    );
+    assert!(
+        !agent.data_dir.join("apps").join(site).exists(),
+        "the service's files are gone"
+    );
     Ok(())
 }
 
@@ -244,16 +432,39 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
 /// progress meanwhile; once it runs, a restart takes as long, and a stop asked during it is
 /// refused in plain words.
 async fn one_job_at_a_time(driver: &WebDriver, slow: &str) -> WebDriverResult<()> {
-    driver.find(By::XPath("//nav//a[normalize-space()='Catalogue']")).await?.click().await?;
+    driver
+        .find(By::XPath("//nav//a[normalize-space()='Catalogue']"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Catalogue des services").await?;
-    driver.find(By::Id(format!("card-{slow}"))).await?.find(By::LinkText("Lent")).await?.click().await?;
+    driver
+        .find(By::Id(format!("card-{slow}")))
+        .await?
+        .find(By::LinkText("Lent"))
+        .await?
+        .click()
+        .await?;
     wait_h1(driver, "Lent").await?;
     driver.find(By::Id("install-submit")).await?.click().await?;
     wait_for(driver, By::Id("job-progress"), 30).await?;
-    assert_eq!(driver.find(By::Id("job-state")).await?.text().await?, "en cours");
-    assert!(driver.find(By::Id("app-stop")).await.is_err(), "no start/stop while it is being installed");
-    driver.screenshot(&artifacts_dir().join("service-installing-fr.png")).await?;
-    wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 60).await?;
+    assert_eq!(
+        driver.find(By::Id("job-state")).await?.text().await?,
+        "en cours"
+    );
+    assert!(
+        driver.find(By::Id("app-stop")).await.is_err(),
+        "no start/stop while it is being installed"
+    );
+    driver
+        .screenshot(&artifacts_dir().join("service-installing-fr.png"))
+        .await?;
+    wait_for(
+        driver,
+        By::XPath("//dd[@id='app-state'][@data-state='running']"),
+        60,
+    )
+    .await?;
 
     driver.find(By::Id("app-restart")).await?.click().await?;
     // The page reloads itself every 2 s: retry if it was replaced under the click.
@@ -261,7 +472,10 @@ async fn one_job_at_a_time(driver: &WebDriver, slow: &str) -> WebDriverResult<()
     for _ in 0..5 {
         let click = async {
             driver.find(By::Id("app-stop")).await?.click().await?;
-            wait_for(driver, By::Id("form-error"), 10).await?.text().await
+            wait_for(driver, By::Id("form-error"), 10)
+                .await?
+                .text()
+                .await
         };
         if let Ok(text) = click.await {
             refused = Some(text);
@@ -269,8 +483,21 @@ async fn one_job_at_a_time(driver: &WebDriver, slow: &str) -> WebDriverResult<()
         }
     }
     let refused = refused.expect("the stop button answered");
-    assert!(refused.contains("est occupé") && refused.contains("Redémarrage"), "{refused}");
-    wait_for(driver, By::XPath("//span[@id='job-state'][normalize-space()='terminée']"), 60).await?;
-    wait_for(driver, By::XPath("//dd[@id='app-state'][@data-state='running']"), 60).await?;
+    assert!(
+        refused.contains("est occupé") && refused.contains("Redémarrage"),
+        "{refused}"
+    );
+    wait_for(
+        driver,
+        By::XPath("//span[@id='job-state'][normalize-space()='terminée']"),
+        60,
+    )
+    .await?;
+    wait_for(
+        driver,
+        By::XPath("//dd[@id='app-state'][@data-state='running']"),
+        60,
+    )
+    .await?;
     Ok(())
 }

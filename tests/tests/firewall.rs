@@ -19,13 +19,42 @@ const PROBE: Duration = Duration::from_millis(800);
 fn network(prefix: &str, n: u8) -> Namespaces {
     // The process id in the names: two runs at once (worktrees, CI) must not delete each
     // other's namespaces (`Namespaces::create` removes a namespace of the same name first).
-    let ns = Namespaces::create(&format!("{prefix}{}", std::process::id()), &["box", "lan", "out"]).unwrap();
+    let ns = Namespaces::create(
+        &format!("{prefix}{}", std::process::id()),
+        &["box", "lan", "out"],
+    )
+    .unwrap();
     let (lan, out) = (format!("10.203.{n}"), format!("10.203.{}", n + 1));
-    ns.link("box", "eth0", &format!("{lan}.1/24"), "lan", "tobox", &format!("{lan}.2/24")).unwrap();
-    ns.link("lan", "toout", &format!("{out}.1/24"), "out", "eth0", &format!("{out}.2/24")).unwrap();
-    ns.ip("box", &["route", "add", "default", "via", &format!("{lan}.2")]).unwrap();
-    ns.ip("out", &["route", "add", "default", "via", &format!("{out}.1")]).unwrap();
-    ns.exec("lan", &["sysctl", "-qw", "net.ipv4.ip_forward=1"]).unwrap();
+    ns.link(
+        "box",
+        "eth0",
+        &format!("{lan}.1/24"),
+        "lan",
+        "tobox",
+        &format!("{lan}.2/24"),
+    )
+    .unwrap();
+    ns.link(
+        "lan",
+        "toout",
+        &format!("{out}.1/24"),
+        "out",
+        "eth0",
+        &format!("{out}.2/24"),
+    )
+    .unwrap();
+    ns.ip(
+        "box",
+        &["route", "add", "default", "via", &format!("{lan}.2")],
+    )
+    .unwrap();
+    ns.ip(
+        "out",
+        &["route", "add", "default", "via", &format!("{out}.1")],
+    )
+    .unwrap();
+    ns.exec("lan", &["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        .unwrap();
     ns
 }
 
@@ -34,7 +63,10 @@ struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -57,8 +89,15 @@ struct Engine {
 impl Engine {
     fn start(box_ns: &str) -> Engine {
         std::fs::create_dir_all("/var/lib/panier-test").unwrap();
-        let dir = tempfile::Builder::new().prefix("fw-engine-").tempdir_in("/var/lib/panier-test").unwrap();
-        let mut e = Engine { proc: None, dir, box_ns: box_ns.to_owned() };
+        let dir = tempfile::Builder::new()
+            .prefix("fw-engine-")
+            .tempdir_in("/var/lib/panier-test")
+            .unwrap();
+        let mut e = Engine {
+            proc: None,
+            dir,
+            box_ns: box_ns.to_owned(),
+        };
         e.launch();
         e
     }
@@ -69,7 +108,11 @@ impl Engine {
 
     fn launch(&mut self) {
         let d = self.dir.path();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("dockerd.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("dockerd.log"))
+            .unwrap();
         let child = Command::new("nsenter")
             .arg(format!("--net=/var/run/netns/{}", self.box_ns))
             .arg("dockerd")
@@ -87,8 +130,17 @@ impl Engine {
             .unwrap();
         self.proc = Some(Proc(child));
         let url = self.url();
-        wait_until(Duration::from_secs(60), "dockerd in the box namespace", || docker(&url, &["version"]).is_ok())
-            .unwrap_or_else(|e| panic!("{e}: {}", std::fs::read_to_string(d.join("dockerd.log")).unwrap_or_default()));
+        wait_until(
+            Duration::from_secs(60),
+            "dockerd in the box namespace",
+            || docker(&url, &["version"]).is_ok(),
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}",
+                std::fs::read_to_string(d.join("dockerd.log")).unwrap_or_default()
+            )
+        });
     }
 
     fn restart(&mut self) {
@@ -124,11 +176,16 @@ fn nft_box(ns: &Namespaces, args: &[&str]) -> String {
 }
 
 fn table_present(ns: &Namespaces) -> bool {
-    ns.exec("box", &["nft", "list", "table", "inet", "panier"]).is_ok()
+    ns.exec("box", &["nft", "list", "table", "inet", "panier"])
+        .is_ok()
 }
 
 fn ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -138,19 +195,60 @@ fn lan_only_by_default_and_the_policy_holds() {
     let (box_ns, lan, out) = (ns.name("box"), ns.name("lan"), ns.name("out"));
     let mut engine = Engine::start(&box_ns);
     let url = engine.url();
-    busybox_image(&url, "panier-fw-httpd", &[("/var/www/index.html", "pad\n")], r#"["httpd","-f","-p","9000","-h","/var/www"]"#).unwrap();
-    docker(&url, &["run", "-d", "--name", "pad", "--restart", "always", "-l", "org.panier.app=pad", "-p", "9000:9000", "panier-fw-httpd"]).unwrap();
+    busybox_image(
+        &url,
+        "panier-fw-httpd",
+        &[("/var/www/index.html", "pad\n")],
+        r#"["httpd","-f","-p","9000","-h","/var/www"]"#,
+    )
+    .unwrap();
+    docker(
+        &url,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "pad",
+            "--restart",
+            "always",
+            "-l",
+            "org.panier.app=pad",
+            "-p",
+            "9000:9000",
+            "panier-fw-httpd",
+        ],
+    )
+    .unwrap();
     // A stand-in for the portal on port 80 (the proxy is another domain).
     let www = tempfile::tempdir().unwrap();
     std::fs::write(www.path().join("index.html"), "portal\n").unwrap();
     let _portal = Proc(
-        Command::new("nsenter").arg(format!("--net=/var/run/netns/{box_ns}")).args(["/bin/busybox", "httpd", "-f", "-p", "80", "-h"]).arg(www.path()).spawn().unwrap(),
+        Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{box_ns}"))
+            .args(["/bin/busybox", "httpd", "-f", "-p", "80", "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap(),
     );
 
     // Without the firewall the outside reaches the published port: the topology works.
-    wait_until(Duration::from_secs(20), "the container's port from the outside", || tcp_open(&out, "10.203.1.1:9000", PROBE)).unwrap();
-    wait_until(Duration::from_secs(10), "the portal stand-in from the outside", || tcp_open(&out, "10.203.1.1:80", PROBE))
-        .unwrap_or_else(|e| panic!("{e}: {}", ns.exec("box", &["ss", "-ltn"]).unwrap_or_default()));
+    wait_until(
+        Duration::from_secs(20),
+        "the container's port from the outside",
+        || tcp_open(&out, "10.203.1.1:9000", PROBE),
+    )
+    .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the portal stand-in from the outside",
+        || tcp_open(&out, "10.203.1.1:80", PROBE),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}",
+            ns.exec("box", &["ss", "-ltn"]).unwrap_or_default()
+        )
+    });
 
     let mut agent = Agent::start_with(AgentOptions {
         engine: Some(url.clone()),
@@ -164,29 +262,66 @@ fn lan_only_by_default_and_the_policy_holds() {
     // LAN: portal, admin, the service. Outside: nothing.
     assert!(tcp_open(&lan, "10.203.1.1:80", PROBE), "LAN → portal");
     assert!(tcp_open(&lan, "10.203.1.1:8443", PROBE), "LAN → admin UI");
-    let health = within(&lan, || ureq::get("http://10.203.1.1:8443/api/v1/health").call().is_ok());
+    let health = within(&lan, || {
+        ureq::get("http://10.203.1.1:8443/api/v1/health")
+            .call()
+            .is_ok()
+    });
     assert!(health, "LAN → admin UI over HTTP");
-    wait_until(Duration::from_secs(10), "the published port in the table", || nft_box(&ns, &["list", "table", "inet", "panier"]).contains("pad: set to LAN")).unwrap();
-    assert!(tcp_open(&lan, "10.203.1.1:9000", PROBE), "LAN → service (DNAT to the container)");
+    wait_until(
+        Duration::from_secs(10),
+        "the published port in the table",
+        || nft_box(&ns, &["list", "table", "inet", "panier"]).contains("pad: set to LAN"),
+    )
+    .unwrap();
+    assert!(
+        tcp_open(&lan, "10.203.1.1:9000", PROBE),
+        "LAN → service (DNAT to the container)"
+    );
     for port in [80, 8443, 9000, 22] {
-        assert!(!tcp_open(&out, &format!("10.203.1.1:{port}"), PROBE), "outside → {port} must be blocked");
+        assert!(
+            !tcp_open(&out, &format!("10.203.1.1:{port}"), PROBE),
+            "outside → {port} must be blocked"
+        );
     }
 
     // Opening the service to the outside opens it, and only it.
     let explain = ok(agent.cli(&["firewall", "explain", "--lang", "en"]));
-    assert!(explain.contains("The service pad (ports 9000/tcp) is reachable from the local network 10.203.1.0/24"), "{explain}");
+    assert!(
+        explain.contains(
+            "The service pad (ports 9000/tcp) is reachable from the local network 10.203.1.0/24"
+        ),
+        "{explain}"
+    );
     ok(agent.cli(&["firewall", "set", "service", "pad", "outside"]));
-    assert!(tcp_open(&out, "10.203.1.1:9000", PROBE), "outside → opened service");
-    assert!(!tcp_open(&out, "10.203.1.1:8443", PROBE), "the admin UI never opens to the outside");
+    assert!(
+        tcp_open(&out, "10.203.1.1:9000", PROBE),
+        "outside → opened service"
+    );
+    assert!(
+        !tcp_open(&out, "10.203.1.1:8443", PROBE),
+        "the admin UI never opens to the outside"
+    );
     let show = ok(agent.cli(&["firewall", "show"]));
-    assert!(show.contains("pad: open to the outside") && show.contains("ct original proto-dst 9000"), "{show}");
+    assert!(
+        show.contains("pad: open to the outside") && show.contains("ct original proto-dst 9000"),
+        "{show}"
+    );
 
     // Back to LAN; an engine restart re-creates its chains and the policy still holds.
     ok(agent.cli(&["firewall", "set", "service", "pad", "lan"]));
     assert!(!tcp_open(&out, "10.203.1.1:9000", PROBE));
     engine.restart();
-    wait_until(Duration::from_secs(30), "the container back after the engine restart", || tcp_open(&lan, "10.203.1.1:9000", PROBE)).unwrap();
-    assert!(!tcp_open(&out, "10.203.1.1:9000", PROBE), "outside still blocked after the engine re-created its chains");
+    wait_until(
+        Duration::from_secs(30),
+        "the container back after the engine restart",
+        || tcp_open(&lan, "10.203.1.1:9000", PROBE),
+    )
+    .unwrap();
+    assert!(
+        !tcp_open(&out, "10.203.1.1:9000", PROBE),
+        "outside still blocked after the engine re-created its chains"
+    );
 
     // `nft flush ruleset` then `panier firewall reload`.
     nft_box(&ns, &["flush", "ruleset"]);
@@ -206,7 +341,12 @@ fn lan_only_by_default_and_the_policy_holds() {
 
     // The watch loop repairs a table deleted behind the agent's back.
     nft_box(&ns, &["delete", "table", "inet", "panier"]);
-    wait_until(Duration::from_secs(15), "the watch loop to apply the table again", || table_present(&ns)).unwrap();
+    wait_until(
+        Duration::from_secs(15),
+        "the watch loop to apply the table again",
+        || table_present(&ns),
+    )
+    .unwrap();
     drop(agent);
 }
 
@@ -222,7 +362,12 @@ fn a_services_fixed_proxy_port_follows_its_exposure() {
     let www = tempfile::tempdir().unwrap();
     std::fs::write(www.path().join("index.html"), "pad\n").unwrap();
     let _site = Proc(
-        Command::new("nsenter").arg(format!("--net=/var/run/netns/{box_ns}")).args(["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:9100", "-h"]).arg(www.path()).spawn().unwrap(),
+        Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{box_ns}"))
+            .args(["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:9100", "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap(),
     );
     let agent = Agent::start_with(AgentOptions {
         firewall: true,
@@ -237,26 +382,64 @@ fn a_services_fixed_proxy_port_follows_its_exposure() {
     let table = || nft_box(&ns, &["list", "table", "inet", "panier"]);
     // The proxy's first table comes after the firewall's first application: the route change
     // wakes the firewall, which adds the fixed port.
-    wait_until(Duration::from_secs(10), "the fixed port in the table", || table().contains("pad: its fixed port on the proxy, set to LAN"))
-        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", table(), agent.log_text()));
-    assert!(table().contains(&format!("tcp dport {} accept comment \"the portal\"", agent.http_port)), "the portal port is the HTTP entry's: {}", table());
+    wait_until(
+        Duration::from_secs(10),
+        "the fixed port in the table",
+        || table().contains("pad: its fixed port on the proxy, set to LAN"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", table(), agent.log_text()));
+    assert!(
+        table().contains(&format!(
+            "tcp dport {} accept comment \"the portal\"",
+            agent.http_port
+        )),
+        "the portal port is the HTTP entry's: {}",
+        table()
+    );
 
-    let get = |ns: &str, addr: &str| within(ns, || panier_system_tests::services::http_get(&format!("http://{addr}/")));
-    wait_until(Duration::from_secs(10), "the fixed port from the LAN", || get(&lan, &fixed).is_some_and(|b| b.trim() == "pad"))
-        .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
+    let get = |ns: &str, addr: &str| {
+        within(ns, || {
+            panier_system_tests::services::http_get(&format!("http://{addr}/"))
+        })
+    };
+    wait_until(
+        Duration::from_secs(10),
+        "the fixed port from the LAN",
+        || get(&lan, &fixed).is_some_and(|b| b.trim() == "pad"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
     assert!(tcp_open(&lan, &portal, PROBE), "LAN → portal");
-    assert!(!tcp_open(&out, &fixed, PROBE), "outside → fixed port of a LAN service must be blocked");
-    assert!(!tcp_open(&out, &portal, PROBE), "outside → portal must be blocked");
+    assert!(
+        !tcp_open(&out, &fixed, PROBE),
+        "outside → fixed port of a LAN service must be blocked"
+    );
+    assert!(
+        !tcp_open(&out, &portal, PROBE),
+        "outside → portal must be blocked"
+    );
 
     ok(agent.cli(&["firewall", "set", "service", "pad", "outside"]));
-    assert_eq!(get(&out, &fixed).as_deref().map(str::trim), Some("pad"), "outside → fixed port of an opened service");
+    assert_eq!(
+        get(&out, &fixed).as_deref().map(str::trim),
+        Some("pad"),
+        "outside → fixed port of an opened service"
+    );
     assert!(!tcp_open(&out, &portal, PROBE), "the portal stays LAN only");
-    assert!(!tcp_open(&out, "10.203.5.1:8443", PROBE), "the admin UI never opens to the outside");
+    assert!(
+        !tcp_open(&out, "10.203.5.1:8443", PROBE),
+        "the admin UI never opens to the outside"
+    );
 
     ok(agent.cli(&["firewall", "set", "service", "pad", "closed"]));
-    assert!(!tcp_open(&lan, &fixed, PROBE), "LAN → fixed port of a closed service must be blocked");
+    assert!(
+        !tcp_open(&lan, &fixed, PROBE),
+        "LAN → fixed port of a closed service must be blocked"
+    );
     assert!(!tcp_open(&out, &fixed, PROBE));
-    assert!(tcp_open(&lan, &portal, PROBE), "the portal stays open to the LAN");
+    assert!(
+        tcp_open(&lan, &portal, PROBE),
+        "the portal stays open to the LAN"
+    );
 }
 
 /// A session against the admin UI from inside `ns`.
@@ -278,22 +461,44 @@ impl LanSession {
                 .body(serde_json::to_vec(&body).unwrap())
                 .unwrap();
             let mut r = self.http.run(req).unwrap();
-            (r.status().as_u16(), r.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+            (
+                r.status().as_u16(),
+                r.body_mut().read_json().unwrap_or(serde_json::Value::Null),
+            )
         })
     }
 }
 
 fn lan_session(agent: &Agent, ns: &str, base: &str) -> LanSession {
     let code = agent.setup_code();
-    let http: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let csrf = within(ns, || {
         let setup = serde_json::json!({"code": code, "box_name": "biblio", "language": "fr", "username": "camille", "password": "un mot de passe solide"});
-        assert_eq!(http.post(&format!("{base}/api/v1/setup")).send_json(&setup).unwrap().status(), 204);
-        let mut r = http.post(&format!("{base}/api/v1/login")).send_json(serde_json::json!({"username": "camille", "password": "un mot de passe solide"})).unwrap();
+        assert_eq!(
+            http.post(&format!("{base}/api/v1/setup"))
+                .send_json(&setup)
+                .unwrap()
+                .status(),
+            204
+        );
+        let mut r = http
+            .post(&format!("{base}/api/v1/login"))
+            .send_json(
+                serde_json::json!({"username": "camille", "password": "un mot de passe solide"}),
+            )
+            .unwrap();
         let body: serde_json::Value = r.body_mut().read_json().unwrap();
         body["csrf_token"].as_str().unwrap().to_owned()
     });
-    LanSession { ns: ns.to_owned(), base: base.to_owned(), http, csrf }
+    LanSession {
+        ns: ns.to_owned(),
+        base: base.to_owned(),
+        http,
+        csrf,
+    }
 }
 
 /// The real 60 s: a change confirmed from a fresh connection stays; the next one, never
@@ -305,26 +510,55 @@ fn lan_session(agent: &Agent, ns: &str, base: &str) -> LanSession {
 fn unconfirmed_changes_are_undone_after_60_seconds() {
     let ns = network("pfw2", 3);
     let (box_ns, lan) = (ns.name("box"), ns.name("lan"));
-    let agent = Agent::start_with(AgentOptions { firewall: true, netns: Some(box_ns.clone()), listen: Some("0.0.0.0:8443".into()), ..Default::default() });
+    let agent = Agent::start_with(AgentOptions {
+        firewall: true,
+        netns: Some(box_ns.clone()),
+        listen: Some("0.0.0.0:8443".into()),
+        ..Default::default()
+    });
     let s = lan_session(&agent, &lan, "http://10.203.3.1:8443");
 
-    let (status, body) = s.send("PUT", "/api/v1/firewall/lan", serde_json::json!({"subnets": ["10.203.9.0/24"]}));
-    assert_eq!((status, body["error"].as_str()), (409, Some("firewall_would_cut_admin")), "{body}");
+    let (status, body) = s.send(
+        "PUT",
+        "/api/v1/firewall/lan",
+        serde_json::json!({"subnets": ["10.203.9.0/24"]}),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("firewall_would_cut_admin")),
+        "{body}"
+    );
 
-    let (status, body) = s.send("PUT", "/api/v1/firewall/ssh", serde_json::json!({"enabled": true}));
+    let (status, body) = s.send(
+        "PUT",
+        "/api/v1/firewall/ssh",
+        serde_json::json!({"enabled": true}),
+    );
     assert_eq!(status, 200, "{body}");
     assert!(body["revert_at"].as_i64().is_some());
     // The answer closed its connection: this confirmation comes over a new one.
     let (status, body) = s.send("POST", "/api/v1/firewall/confirm", serde_json::json!({}));
     assert_eq!(status, 204, "{body}");
 
-    let (status, body) = s.send("PUT", "/api/v1/firewall/services/pad", serde_json::json!({"exposure": "closed"}));
+    let (status, body) = s.send(
+        "PUT",
+        "/api/v1/firewall/services/pad",
+        serde_json::json!({"exposure": "closed"}),
+    );
     assert_eq!(status, 200, "{body}");
     // Timed from the agent's own deadline (unix seconds): on a loaded machine the answer can
     // arrive seconds after the change was made.
-    let revert_at = body["revert_at"].as_i64().expect("a network change has a deadline");
-    let unix_now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    let changed = Instant::now() - Duration::from_secs_f64((unix_now() - (revert_at as f64 - 60.0)).max(0.0));
+    let revert_at = body["revert_at"]
+        .as_i64()
+        .expect("a network change has a deadline");
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let changed =
+        Instant::now() - Duration::from_secs_f64((unix_now() - (revert_at as f64 - 60.0)).max(0.0));
     let table = || nft_box(&ns, &["list", "table", "inet", "panier"]);
     assert!(table().contains("SSH, enabled by an admin"));
     let (_, o) = s.send("GET", "/api/v1/firewall", serde_json::Value::Null);
@@ -333,7 +567,10 @@ fn unconfirmed_changes_are_undone_after_60_seconds() {
     // Not undone early…
     std::thread::sleep(Duration::from_secs(55).saturating_sub(changed.elapsed()));
     let (_, o) = s.send("GET", "/api/v1/firewall", serde_json::Value::Null);
-    assert_eq!(o["policy"]["exposures"]["pad"], "closed", "still pending at 55 s");
+    assert_eq!(
+        o["policy"]["exposures"]["pad"], "closed",
+        "still pending at 55 s"
+    );
     // …but at 60 s.
     wait_until(Duration::from_secs(10), "the automatic revert", || {
         let (_, o) = s.send("GET", "/api/v1/firewall", serde_json::Value::Null);
@@ -341,8 +578,17 @@ fn unconfirmed_changes_are_undone_after_60_seconds() {
     })
     .unwrap();
     let elapsed = changed.elapsed();
-    assert!(elapsed >= Duration::from_secs(59), "reverted after {elapsed:?}");
-    assert!(table().contains("SSH, enabled by an admin"), "the confirmed change stays");
+    assert!(
+        elapsed >= Duration::from_secs(59),
+        "reverted after {elapsed:?}"
+    );
+    assert!(
+        table().contains("SSH, enabled by an admin"),
+        "the confirmed change stays"
+    );
     let log = ok(agent.cli(&["log", "--json"]));
-    assert!(log.contains("firewall_revert") && log.contains("firewall_confirm"), "{log}");
+    assert!(
+        log.contains("firewall_revert") && log.contains("firewall_confirm"),
+        "{log}"
+    );
 }

@@ -26,7 +26,11 @@ impl Drop for Busybox {
 /// busybox httpd on loopback with a page and a CGI printing the forwarded headers.
 fn busybox_httpd() -> (Busybox, u16) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "<h1>hello from busybox</h1>\n").unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<h1>hello from busybox</h1>\n",
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("cgi-bin")).unwrap();
     let cgi = dir.path().join("cgi-bin/env.sh");
     std::fs::write(
@@ -37,8 +41,15 @@ fn busybox_httpd() -> (Busybox, u16) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
     let port = free_port();
-    let child = Command::new("/bin/busybox").args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"]).arg(dir.path()).spawn().unwrap();
-    panier_system_tests::wait_until(Duration::from_secs(5), "busybox httpd", || TcpStream::connect(("127.0.0.1", port)).is_ok()).unwrap();
+    let child = Command::new("/bin/busybox")
+        .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])
+        .arg(dir.path())
+        .spawn()
+        .unwrap();
+    panier_system_tests::wait_until(Duration::from_secs(5), "busybox httpd", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .unwrap();
     (Busybox(child, dir), port)
 }
 
@@ -49,7 +60,9 @@ fn websocket_echo() -> u16 {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
-                let Ok(mut ws) = tungstenite::accept(stream) else { return };
+                let Ok(mut ws) = tungstenite::accept(stream) else {
+                    return;
+                };
                 while let Ok(msg) = ws.read() {
                     if msg.is_text() || msg.is_binary() {
                         let _ = ws.send(msg);
@@ -82,7 +95,8 @@ fn upload_sink() -> u16 {
                     if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                         length = v.trim().parse().unwrap();
                     }
-                    chunked |= line.to_ascii_lowercase().starts_with("transfer-encoding:") && line.to_ascii_lowercase().contains("chunked");
+                    chunked |= line.to_ascii_lowercase().starts_with("transfer-encoding:")
+                        && line.to_ascii_lowercase().contains("chunked");
                 }
                 let mut buf = vec![0u8; 1 << 16];
                 let mut got = 0u64;
@@ -103,7 +117,11 @@ fn upload_sink() -> u16 {
                         if reader.read_line(&mut size).unwrap_or(0) == 0 {
                             return;
                         }
-                        let Ok(n) = u64::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16) else { return };
+                        let Ok(n) =
+                            u64::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                        else {
+                            return;
+                        };
                         if !read_exactly(&mut reader, n + 2) {
                             return;
                         }
@@ -119,7 +137,11 @@ fn upload_sink() -> u16 {
                 }
                 let body = format!("received {got}");
                 let mut s = stream;
-                let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
             });
         }
     });
@@ -127,21 +149,39 @@ fn upload_sink() -> u16 {
 }
 
 fn curl(args: &[&str]) -> (String, String) {
-    let out = Command::new("curl").args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"]).args(args).output().unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
-    assert!(out.status.success() || !code.is_empty(), "curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() || !code.is_empty(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (code.to_owned(), body.to_owned())
 }
 
 fn proc_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap()
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn start_box(routes: &str) -> Agent {
     let config = format!("box_name = \"biblio\"\n{routes}");
-    Agent::start_with(AgentOptions { config: Some(config), web_entry: true, ..Default::default() })
+    Agent::start_with(AgentOptions {
+        config: Some(config),
+        web_entry: true,
+        ..Default::default()
+    })
 }
 
 #[test]
@@ -156,43 +196,117 @@ fn services_by_name_over_http_and_https_fixed_ports_websocket_and_help_pages() {
 
     // HTTP by name (Host header), with the forwarded headers.
     let (code, body) = curl(&["-H", "Host: web-biblio.local", &agent.http_url("/")]);
-    assert_eq!((code.as_str(), body.trim()), ("200", "<h1>hello from busybox</h1>"));
-    let (_, env) = curl(&["-H", "Host: web-biblio.local", &agent.http_url("/cgi-bin/env.sh")]);
-    assert!(env.contains("for=127.0.0.1 proto=http host=web-biblio.local"), "{env}");
+    assert_eq!(
+        (code.as_str(), body.trim()),
+        ("200", "<h1>hello from busybox</h1>")
+    );
+    let (_, env) = curl(&[
+        "-H",
+        "Host: web-biblio.local",
+        &agent.http_url("/cgi-bin/env.sh"),
+    ]);
+    assert!(
+        env.contains("for=127.0.0.1 proto=http host=web-biblio.local"),
+        "{env}"
+    );
 
     // HTTPS by name (SNI and Host), the chain verified against the box's authority by curl.
     let ca = agent.ca_pem_path();
     let resolve = format!("web-biblio.local:{https}:127.0.0.1");
     let url = format!("https://web-biblio.local:{https}/cgi-bin/env.sh");
-    let (code, env) = curl(&["--cacert", ca.to_str().unwrap(), "--resolve", &resolve, &url]);
+    let (code, env) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--resolve",
+        &resolve,
+        &url,
+    ]);
     assert_eq!(code, "200", "{env}");
     assert!(env.contains("proto=https host=web-biblio.local"), "{env}");
     // The admin UI is on HTTPS under the box's name, with the same certificate.
     let resolve = format!("biblio.local:{https}:127.0.0.1");
-    let (code, health) = curl(&["--cacert", ca.to_str().unwrap(), "--resolve", &resolve, &format!("https://biblio.local:{https}/api/v1/health")]);
+    let (code, health) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--resolve",
+        &resolve,
+        &format!("https://biblio.local:{https}/api/v1/health"),
+    ]);
     assert_eq!(code, "200");
     assert!(health.contains("\"status\":\"ok\""), "{health}");
     // The certificate is refused without the box's authority (no silent trust).
-    let out = Command::new("curl").args(["-sS", "--resolve", &resolve, &format!("https://biblio.local:{https}/")]).output().unwrap();
-    assert!(!out.status.success(), "an unknown authority must be refused");
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--resolve",
+            &resolve,
+            &format!("https://biblio.local:{https}/"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "an unknown authority must be refused"
+    );
 
     // Plain HTTP: /admin goes to HTTPS; the portal lists the services with a QR code.
-    let (code, _) = curl(&["-H", &format!("Host: biblio.local:{http}"), "-o", "/dev/null", "-D", "-", &agent.http_url("/admin/login")]);
+    let (code, _) = curl(&[
+        "-H",
+        &format!("Host: biblio.local:{http}"),
+        "-o",
+        "/dev/null",
+        "-D",
+        "-",
+        &agent.http_url("/admin/login"),
+    ]);
     assert_eq!(code, "308");
-    let redirect = Command::new("curl").args(["-sS", "-o", "/dev/null", "-w", "%{redirect_url}", "-H", "Host: biblio.local"]).arg(agent.http_url("/admin/login")).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&redirect.stdout), format!("https://biblio.local:{https}/admin/login"));
+    let redirect = Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{redirect_url}",
+            "-H",
+            "Host: biblio.local",
+        ])
+        .arg(agent.http_url("/admin/login"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&redirect.stdout),
+        format!("https://biblio.local:{https}/admin/login")
+    );
     // Every admin and API path on plain HTTP redirects to HTTPS and does nothing there: a
     // login posted over HTTP gets no session.
     let https_only = |method: &str, path: &str| {
         let out = Command::new("curl")
-            .args(["-sS", "-o", "/dev/null", "-D", "-", "-X", method, "-H", "Host: biblio.local", "-H", "content-type: application/json"])
-            .args(["--data", r#"{"username":"camille","password":"un mot de passe solide"}"#])
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-D",
+                "-",
+                "-X",
+                method,
+                "-H",
+                "Host: biblio.local",
+                "-H",
+                "content-type: application/json",
+            ])
+            .args([
+                "--data",
+                r#"{"username":"camille","password":"un mot de passe solide"}"#,
+            ])
             .arg(agent.http_url(path))
             .output()
             .unwrap();
         let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
         assert!(head.starts_with("http/1.1 308"), "{method} {path}: {head}");
-        assert!(head.contains(&format!("location: https://biblio.local:{https}{path}")), "{method} {path}: {head}");
+        assert!(
+            head.contains(&format!("location: https://biblio.local:{https}{path}")),
+            "{method} {path}: {head}"
+        );
         assert!(!head.contains("set-cookie"), "{method} {path}: {head}");
     };
     https_only("GET", "/admin");
@@ -201,68 +315,174 @@ fn services_by_name_over_http_and_https_fixed_ports_websocket_and_help_pages() {
     https_only("POST", "/api/v1/setup");
     // Over HTTPS, setup and login work, and the session cookie is Secure.
     let https_curl = |args: &[&str]| {
-        let mut full = vec!["--cacert", ca.to_str().unwrap(), "--resolve", &resolve, "-H", "content-type: application/json"];
+        let mut full = vec![
+            "--cacert",
+            ca.to_str().unwrap(),
+            "--resolve",
+            &resolve,
+            "-H",
+            "content-type: application/json",
+        ];
         full.extend_from_slice(args);
         curl(&full)
     };
     let setup = serde_json::json!({"code": agent.setup_code(), "box_name": "biblio", "language": "fr", "username": "camille", "password": "un mot de passe solide"});
-    let (code, _) = https_curl(&["--data", &setup.to_string(), &format!("https://biblio.local:{https}/api/v1/setup")]);
+    let (code, _) = https_curl(&[
+        "--data",
+        &setup.to_string(),
+        &format!("https://biblio.local:{https}/api/v1/setup"),
+    ]);
     assert_eq!(code, "204");
-    let (code, head) = https_curl(&["-D", "-", "-o", "/dev/null", "--data", r#"{"username":"camille","password":"un mot de passe solide"}"#, &format!("https://biblio.local:{https}/api/v1/login")]);
+    let (code, head) = https_curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "--data",
+        r#"{"username":"camille","password":"un mot de passe solide"}"#,
+        &format!("https://biblio.local:{https}/api/v1/login"),
+    ]);
     assert_eq!(code, "200", "{head}");
-    let cookie = head.lines().find(|l| l.to_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("{head}"));
-    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let cookie = head
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("{head}"));
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     let (code, login_page) = https_curl(&[&format!("https://biblio.local:{https}/admin/login")]);
-    assert!(code == "200" && login_page.contains("<form"), "{code}: {login_page}");
+    assert!(
+        code == "200" && login_page.contains("<form"),
+        "{code}: {login_page}"
+    );
 
-    let (code, portal) = curl(&["-H", "Host: biblio.local", "-H", "Accept-Language: fr", &agent.http_url("/")]);
+    let (code, portal) = curl(&[
+        "-H",
+        "Host: biblio.local",
+        "-H",
+        "Accept-Language: fr",
+        &agent.http_url("/"),
+    ]);
     assert_eq!(code, "200");
-    assert!(portal.contains("Site de la médiathèque") && portal.contains("http://web-biblio.local/") && portal.contains("<svg"), "{portal}");
-    assert!(!portal.contains("camille") && !portal.contains("/api/v1"), "no admin data on the portal");
+    assert!(
+        portal.contains("Site de la médiathèque")
+            && portal.contains("http://web-biblio.local/")
+            && portal.contains("<svg"),
+        "{portal}"
+    );
+    assert!(
+        !portal.contains("camille") && !portal.contains("/api/v1"),
+        "no admin data on the portal"
+    );
     let (_, portal_en) = curl(&["-H", "Host: biblio.local", &agent.http_url("/?lang=en")]);
     assert!(portal_en.contains("The services of biblio"), "{portal_en}");
     for (lang, download, windows, ios) in [
-        ("fr", "Télécharger le certificat", "ouvrez le fichier téléchargé", "Ouvrez cette page dans Safari"),
-        ("en", "Download the certificate", "open the downloaded file", "Open this page in Safari"),
+        (
+            "fr",
+            "Télécharger le certificat",
+            "ouvrez le fichier téléchargé",
+            "Ouvrez cette page dans Safari",
+        ),
+        (
+            "en",
+            "Download the certificate",
+            "open the downloaded file",
+            "Open this page in Safari",
+        ),
     ] {
-        let (code, ca_page) = curl(&["-H", "Host: biblio.local", "-H", &format!("Accept-Language: {lang}"), &agent.http_url("/ca")]);
+        let (code, ca_page) = curl(&[
+            "-H",
+            "Host: biblio.local",
+            "-H",
+            &format!("Accept-Language: {lang}"),
+            &agent.http_url("/ca"),
+        ]);
         assert_eq!(code, "200");
-        assert!(["Windows", "macOS", "Linux", "Android", "iOS", "/ca.crt", download, windows, ios].iter().all(|s| ca_page.contains(s)), "{lang}: {ca_page}");
+        assert!(
+            [
+                "Windows", "macOS", "Linux", "Android", "iOS", "/ca.crt", download, windows, ios
+            ]
+            .iter()
+            .all(|s| ca_page.contains(s)),
+            "{lang}: {ca_page}"
+        );
     }
-    let der = Command::new("curl").args(["-sS", "-D", "-", "-o", "/dev/null"]).arg(agent.http_url("/ca.crt")).output().unwrap();
-    assert!(String::from_utf8_lossy(&der.stdout).contains("application/x-x509-ca-cert"), "the .crt download opens the installer on phones");
+    let der = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null"])
+        .arg(agent.http_url("/ca.crt"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&der.stdout).contains("application/x-x509-ca-cert"),
+        "the .crt download opens the installer on phones"
+    );
     let (code, pem) = curl(&[&agent.http_url("/ca.pem")]);
     assert_eq!(code, "200");
-    assert_eq!(pem.trim_end(), std::fs::read_to_string(&ca).unwrap().trim_end(), "the download is the box's authority");
+    assert_eq!(
+        pem.trim_end(),
+        std::fs::read_to_string(&ca).unwrap().trim_end(),
+        "the download is the box's authority"
+    );
 
     // The fixed port, read from the access report over the local socket.
-    let out = Command::new("curl").args(["-sS", "--unix-socket"]).arg(&agent.socket).arg("http://box/api/v1/access").output().unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--unix-socket"])
+        .arg(&agent.socket)
+        .arg("http://box/api/v1/access")
+        .output()
+        .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let services = report["services"].as_array().unwrap();
-    let port = services.iter().find(|s| s["name"] == "web").unwrap()["port"].as_u64().unwrap();
+    let port = services.iter().find(|s| s["name"] == "web").unwrap()["port"]
+        .as_u64()
+        .unwrap();
     assert!(port >= agent.service_port_base as u64);
     let (code, body) = curl(&[&format!("http://127.0.0.1:{port}/")]);
-    assert_eq!((code.as_str(), body.trim()), ("200", "<h1>hello from busybox</h1>"));
+    assert_eq!(
+        (code.as_str(), body.trim()),
+        ("200", "<h1>hello from busybox</h1>")
+    );
 
     // An unknown name: a page that helps, not an error dump.
-    let (code, page) = curl(&["-H", "Host: nextcloud-biblio.local", "-H", "Accept-Language: fr-FR", &agent.http_url("/")]);
+    let (code, page) = curl(&[
+        "-H",
+        "Host: nextcloud-biblio.local",
+        "-H",
+        "Accept-Language: fr-FR",
+        &agent.http_url("/"),
+    ]);
     assert_eq!(code, "404");
-    assert!(page.contains("nextcloud-biblio.local") && page.contains("http://web-biblio.local/") && page.contains("Site de la médiathèque"), "{page}");
-    assert!(!page.to_lowercase().contains("panicked") && !page.contains("Error {"), "{page}");
+    assert!(
+        page.contains("nextcloud-biblio.local")
+            && page.contains("http://web-biblio.local/")
+            && page.contains("Site de la médiathèque"),
+        "{page}"
+    );
+    assert!(
+        !page.to_lowercase().contains("panicked") && !page.contains("Error {"),
+        "{page}"
+    );
 
     // WebSocket echo through the proxy, by name.
     let stream = TcpStream::connect(("127.0.0.1", http)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let request = tungstenite::http::Request::builder()
         .uri("ws://echo-biblio.local/socket")
         .header("Host", "echo-biblio.local")
         .header("Connection", "Upgrade")
         .header("Upgrade", "websocket")
         .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", tungstenite::handshake::client::generate_key())
+        .header(
+            "Sec-WebSocket-Key",
+            tungstenite::handshake::client::generate_key(),
+        )
         .body(())
         .unwrap();
-    let (mut socket, response) = tungstenite::client(request, stream).expect("the upgrade goes through");
+    let (mut socket, response) =
+        tungstenite::client(request, stream).expect("the upgrade goes through");
     assert_eq!(response.status(), 101);
     for text in ["bonjour", "une deuxième fois"] {
         socket.send(tungstenite::Message::text(text)).unwrap();
@@ -272,7 +492,13 @@ fn services_by_name_over_http_and_https_fixed_ports_websocket_and_help_pages() {
 
     // A stopped service: a page that says so.
     drop(_httpd);
-    let (code, page) = curl(&["-H", "Host: web-biblio.local", "-H", "Accept-Language: en", &agent.http_url("/")]);
+    let (code, page) = curl(&[
+        "-H",
+        "Host: web-biblio.local",
+        "-H",
+        "Accept-Language: en",
+        &agent.http_url("/"),
+    ]);
     assert_eq!(code, "502");
     assert!(page.contains("does not answer"), "{page}");
 }
@@ -292,7 +518,9 @@ fn a_one_gib_upload_streams_with_flat_memory_and_limits_hold() {
 
     const SIZE: u64 = 1 << 30;
     let mut stream = TcpStream::connect(("127.0.0.1", agent.http_port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
     write!(stream, "POST /upload HTTP/1.1\r\nHost: up-biblio.local\r\nContent-Length: {SIZE}\r\nContent-Type: application/octet-stream\r\n\r\n").unwrap();
     let chunk = vec![0x5au8; 1 << 20];
     let mut peak_rss = 0;
@@ -304,10 +532,18 @@ fn a_one_gib_upload_streams_with_flat_memory_and_limits_hold() {
     }
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with(&format!("received {SIZE}")), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with(&format!("received {SIZE}")),
+        "{answer}"
+    );
     let after = proc_kib(agent.pid(), "VmHWM:");
-    println!("agent memory: VmHWM {before} KiB before, {after} KiB after a 1 GiB upload; VmRSS peak seen {peak_rss} KiB");
-    assert!(after < before + 64 * 1024, "the upload was buffered: VmHWM {before} KiB → {after} KiB");
+    println!(
+        "agent memory: VmHWM {before} KiB before, {after} KiB after a 1 GiB upload; VmRSS peak seen {peak_rss} KiB"
+    );
+    assert!(
+        after < before + 64 * 1024,
+        "the upload was buffered: VmHWM {before} KiB → {after} KiB"
+    );
 
     // Over a service's limit: refused up front from Content-Length…
     let mut stream = TcpStream::connect(("127.0.0.1", agent.http_port)).unwrap();
@@ -315,13 +551,27 @@ fn a_one_gib_upload_streams_with_flat_memory_and_limits_hold() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("1 Mio"), "the page says the limit: {answer}");
+    assert!(
+        answer.contains("1 Mio"),
+        "the page says the limit: {answer}"
+    );
     // …and while streaming when the length is not announced.
     let body = vec![b'a'; 3 << 20];
     let path = agent.data_dir.join("../chunked.bin");
     std::fs::write(&path, &body).unwrap();
-    let (code, _) = curl(&["-H", "Host: small-biblio.local", "-H", "Transfer-Encoding: chunked", "--data-binary", &format!("@{}", path.display()), &agent.http_url("/x")]);
-    assert!(code == "413" || code == "502", "a chunked body over the limit is cut: {code}");
+    let (code, _) = curl(&[
+        "-H",
+        "Host: small-biblio.local",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &format!("@{}", path.display()),
+        &agent.http_url("/x"),
+    ]);
+    assert!(
+        code == "413" || code == "502",
+        "a chunked body over the limit is cut: {code}"
+    );
 }
 
 /// Removes the test services' containers and networks from the shared engine, even after a
@@ -335,7 +585,8 @@ impl Drop for EngineCleanup {
     fn drop(&mut self) {
         use panier_system_tests::engine::docker;
         for id in &self.ids {
-            let (containers, networks) = panier_system_tests::services::objects_of(&self.engine, id);
+            let (containers, networks) =
+                panier_system_tests::services::objects_of(&self.engine, id);
             for c in containers {
                 let _ = docker(&self.engine, &["rm", "-f", &c]);
             }
@@ -353,7 +604,10 @@ fn an_installed_service_by_name_over_http_and_https_on_its_fixed_port_and_in_the
     test_image(&engine);
     let catalog = tempfile::tempdir().unwrap();
     let sfx = suffix();
-    let _cleanup = EngineCleanup { engine: engine.clone(), ids: test_catalog(catalog.path(), &sfx) };
+    let _cleanup = EngineCleanup {
+        engine: engine.clone(),
+        ids: test_catalog(catalog.path(), &sfx),
+    };
     let site = format!("site{sfx}");
     let agent = Agent::start_with(AgentOptions {
         engine: Some(engine),
@@ -363,27 +617,57 @@ fn an_installed_service_by_name_over_http_and_https_on_its_fixed_port_and_in_the
         ..Default::default()
     });
     let out = agent.cli(&["app", "install", &site, "--follow"]);
-    assert!(out.status.success(), "install: {}\n{}", String::from_utf8_lossy(&out.stderr), agent.log_text());
+    assert!(
+        out.status.success(),
+        "install: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        agent.log_text()
+    );
 
     // HTTP by name: the route appears once the container has its address.
     let host = format!("{site}-biblio.local");
     let host_header = format!("Host: {host}");
-    panier_system_tests::wait_until(Duration::from_secs(30), "the service to answer by name", || {
-        curl(&["-H", &host_header, &agent.http_url("/")]) == ("200".into(), "hello\n".into())
-    })
-    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", curl(&["-H", &host_header, &agent.http_url("/")]), agent.log_text()));
+    panier_system_tests::wait_until(
+        Duration::from_secs(30),
+        "the service to answer by name",
+        || curl(&["-H", &host_header, &agent.http_url("/")]) == ("200".into(), "hello\n".into()),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:?}\n{}",
+            curl(&["-H", &host_header, &agent.http_url("/")]),
+            agent.log_text()
+        )
+    });
 
     // HTTPS by name (SNI), the chain verified against the box's authority.
     let https = agent.port;
     let resolve = format!("{host}:{https}:127.0.0.1");
     let ca = agent.ca_pem_path();
-    let (code, body) = curl(&["--cacert", ca.to_str().unwrap(), "--resolve", &resolve, &format!("https://{host}:{https}/")]);
+    let (code, body) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--resolve",
+        &resolve,
+        &format!("https://{host}:{https}/"),
+    ]);
     assert_eq!((code.as_str(), body.as_str()), ("200", "hello\n"));
 
     // Its fixed port, by address.
-    let out = Command::new("curl").args(["-sS", "--unix-socket"]).arg(&agent.socket).arg("http://box/api/v1/access").output().unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--unix-socket"])
+        .arg(&agent.socket)
+        .arg("http://box/api/v1/access")
+        .output()
+        .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let entry = report["services"].as_array().unwrap().iter().find(|s| s["name"] == site.as_str()).unwrap_or_else(|| panic!("{report}")).clone();
+    let entry = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == site.as_str())
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
     assert_eq!(entry["host"], host.as_str());
     assert_eq!(entry["title"]["en"], "Test site");
     let port = entry["port"].as_u64().unwrap();
@@ -394,11 +678,27 @@ fn an_installed_service_by_name_over_http_and_https_on_its_fixed_port_and_in_the
     // the fixed-port link by the address the visitor used.
     let link = format!("http://{host}/");
     let by_address = format!("http://127.0.0.1:{port}/");
-    for (lang, name, description) in [("fr", "Site de test", "Des pages servies par busybox."), ("en", "Test site", "Pages served by busybox.")] {
-        let (code, portal) = curl(&["-H", &format!("Accept-Language: {lang}"), &agent.http_url("/")]);
+    for (lang, name, description) in [
+        ("fr", "Site de test", "Des pages servies par busybox."),
+        ("en", "Test site", "Pages served by busybox."),
+    ] {
+        let (code, portal) = curl(&[
+            "-H",
+            &format!("Accept-Language: {lang}"),
+            &agent.http_url("/"),
+        ]);
         assert_eq!(code, "200");
-        for wanted in [name, description, link.as_str(), by_address.as_str(), "<svg"] {
-            assert!(portal.contains(wanted), "the {lang} portal lacks {wanted}: {portal}");
+        for wanted in [
+            name,
+            description,
+            link.as_str(),
+            by_address.as_str(),
+            "<svg",
+        ] {
+            assert!(
+                portal.contains(wanted),
+                "the {lang} portal lacks {wanted}: {portal}"
+            );
         }
     }
 }

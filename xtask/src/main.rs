@@ -37,8 +37,13 @@ fn main() -> ExitCode {
 /// compile-time value is only a fallback: clones sharing one target directory share one
 /// `xtask` binary, and the path baked into it is the clone that built it last.
 fn workspace_root() -> PathBuf {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
-    manifest_dir.parent().expect("xtask sits in the workspace").to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest_dir
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
 }
 
 /// Runs a command in the workspace root, failing with its name when it fails.
@@ -78,16 +83,36 @@ struct Suite {
 
 const SUITES: &[Suite] = &[
     // Unit, golden-file, router and system tests (real binary, engine, nftables, browser).
-    Suite { name: "cargo tests", program: "bash", args: &["tools/cargo-tests.sh"], minutes: 40 },
+    Suite {
+        name: "cargo tests",
+        program: "bash",
+        args: &["tools/cargo-tests.sh"],
+        minutes: 40,
+    },
     // shellcheck, grub-script-check, nft -c, systemd-analyze verify, defconfig duplicates,
     // and the board's genimage layout with stand-in contents.
-    Suite { name: "image tree checks", program: "bash", args: &["image/scripts/check-tree.sh"], minutes: 5 },
+    Suite {
+        name: "image tree checks",
+        program: "bash",
+        args: &["image/scripts/check-tree.sh"],
+        minutes: 5,
+    },
     // The test image booted in QEMU (SeaBIOS and OVMF): setup, a service through the proxy,
     // reboot, RAUC update, fallback, NVMe wipe (tests/qemu/, about 12 minutes on 2 cores).
-    Suite { name: "qemu", program: "bash", args: &["tests/qemu/run-tests.sh"], minutes: 35 },
+    Suite {
+        name: "qemu",
+        program: "bash",
+        args: &["tests/qemu/run-tests.sh"],
+        minutes: 35,
+    },
     // Install mode in QEMU: boot from a USB stick, install onto an NVMe disk through the API,
     // boot the installed disk alone (3 to 6 minutes; the qemu suite's test image).
-    Suite { name: "qemu install", program: "bash", args: &["tests/qemu/install-tests.sh"], minutes: 20 },
+    Suite {
+        name: "qemu install",
+        program: "bash",
+        args: &["tests/qemu/install-tests.sh"],
+        minutes: 20,
+    },
 ];
 
 fn test(root: &Path, only: &[String]) -> Result<(), String> {

@@ -24,13 +24,22 @@ fn app_id(id: &str) -> Result<AppId, ApiError> {
 
 /// The catalog, with whether each service fits on this box now.
 #[utoipa::path(get, path = "/catalog", tag = "services", responses((status = 200, body = Vec<CatalogCard>), (status = 401, body = ErrorBody)))]
-pub async fn catalog(ApiActor(actor): ApiActor, State(apps): State<Apps>, State(status): State<Status>) -> Json<Vec<CatalogCard>> {
+pub async fn catalog(
+    ApiActor(actor): ApiActor,
+    State(apps): State<Apps>,
+    State(status): State<Status>,
+) -> Json<Vec<CatalogCard>> {
     Json(apps.catalog_cards(language(&actor, &status)))
 }
 
 /// One catalog entry with its settings (the install form).
 #[utoipa::path(get, path = "/catalog/{id}", tag = "services", responses((status = 200, body = CatalogCard), (status = 404, body = ErrorBody)))]
-pub async fn catalog_entry(ApiActor(actor): ApiActor, State(apps): State<Apps>, State(status): State<Status>, Path(id): Path<String>) -> Result<Json<CatalogCard>, ApiError> {
+pub async fn catalog_entry(
+    ApiActor(actor): ApiActor,
+    State(apps): State<Apps>,
+    State(status): State<Status>,
+    Path(id): Path<String>,
+) -> Result<Json<CatalogCard>, ApiError> {
     Ok(Json(apps.catalog_card(&id, language(&actor, &status))?))
 }
 
@@ -50,22 +59,38 @@ pub struct InstallRequest {
 
 /// Installed services (from the last observation).
 #[utoipa::path(get, path = "/apps", tag = "services", responses((status = 200, body = Vec<AppStatus>), (status = 401, body = ErrorBody)))]
-pub async fn list(ApiActor(actor): ApiActor, State(apps): State<Apps>, State(status): State<Status>) -> Json<Vec<AppStatus>> {
+pub async fn list(
+    ApiActor(actor): ApiActor,
+    State(apps): State<Apps>,
+    State(status): State<Status>,
+) -> Json<Vec<AppStatus>> {
     Json(apps.list(language(&actor, &status)))
 }
 
 /// Installs a service: answers 202 with the job to follow.
 #[utoipa::path(post, path = "/apps", tag = "services", request_body = InstallRequest,
     responses((status = 202, body = JobStarted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody), (status = 507, body = ErrorBody)))]
-pub async fn install(ApiActor(actor): ApiActor, State(apps): State<Apps>, ApiJson(req): ApiJson<InstallRequest>) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+pub async fn install(
+    ApiActor(actor): ApiActor,
+    State(apps): State<Apps>,
+    ApiJson(req): ApiJson<InstallRequest>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     let job = apps.install_audited(&req.app, &req.settings, &actor.audit_name())?;
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
 /// One installed service, with fresh readings.
 #[utoipa::path(get, path = "/apps/{id}", tag = "services", responses((status = 200, body = AppStatus), (status = 404, body = ErrorBody)))]
-pub async fn show(ApiActor(actor): ApiActor, State(apps): State<Apps>, State(status): State<Status>, Path(id): Path<String>) -> Result<Json<AppStatus>, ApiError> {
-    Ok(Json(apps.status(&app_id(&id)?, language(&actor, &status)).await?))
+pub async fn show(
+    ApiActor(actor): ApiActor,
+    State(apps): State<Apps>,
+    State(status): State<Status>,
+    Path(id): Path<String>,
+) -> Result<Json<AppStatus>, ApiError> {
+    Ok(Json(
+        apps.status(&app_id(&id)?, language(&actor, &status))
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -80,19 +105,35 @@ pub struct RemoveQuery {
 /// Uninstalls a service; its data is kept unless `delete_data` is confirmed.
 #[utoipa::path(delete, path = "/apps/{id}", tag = "services", params(RemoveQuery),
     responses((status = 202, body = JobStarted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn remove(ApiActor(actor): ApiActor, State(apps): State<Apps>, Path(id): Path<String>, Query(q): Query<RemoveQuery>) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+pub async fn remove(
+    ApiActor(actor): ApiActor,
+    State(apps): State<Apps>,
+    Path(id): Path<String>,
+    Query(q): Query<RemoveQuery>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     let app = app_id(&id)?;
-    let job = apps.remove_audited(&app, q.delete_data, q.confirm.as_deref(), &actor.audit_name())?;
+    let job = apps.remove_audited(
+        &app,
+        q.delete_data,
+        q.confirm.as_deref(),
+        &actor.audit_name(),
+    )?;
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 
 /// `start`, `stop`, `restart` or `update`.
 #[utoipa::path(post, path = "/apps/{id}/{action}", tag = "services",
     responses((status = 202, body = JobStarted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn action(ApiActor(actor): ApiActor, State(apps): State<Apps>, Path((id, action)): Path<(String, String)>) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
+pub async fn action(
+    ApiActor(actor): ApiActor,
+    State(apps): State<Apps>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     let app = app_id(&id)?;
     let Some(result) = apps.action(&app, &action, &actor.audit_name()) else {
-        return Err(ApiError::BadRequest(format!("unknown action '{action}': start, stop, restart or update")));
+        return Err(ApiError::BadRequest(format!(
+            "unknown action '{action}': start, stop, restart or update"
+        )));
     };
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job: result? })))
 }
@@ -105,8 +146,16 @@ pub struct LogsQuery {
 
 /// The last lines of the service's containers' logs.
 #[utoipa::path(get, path = "/apps/{id}/logs", tag = "services", params(LogsQuery), responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody)))]
-pub async fn logs(_: ApiActor, State(apps): State<Apps>, Path(id): Path<String>, Query(q): Query<LogsQuery>) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(apps.logs(&app_id(&id)?, q.tail.unwrap_or(100).clamp(1, 2000)).await?))
+pub async fn logs(
+    _: ApiActor,
+    State(apps): State<Apps>,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(
+        apps.logs(&app_id(&id)?, q.tail.unwrap_or(100).clamp(1, 2000))
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -117,13 +166,24 @@ pub struct JobsQuery {
 
 /// Recent jobs, newest first.
 #[utoipa::path(get, path = "/jobs", tag = "services", params(JobsQuery), responses((status = 200, body = Vec<JobRow>)))]
-pub async fn jobs(_: ApiActor, State(apps): State<Apps>, Query(q): Query<JobsQuery>) -> Result<Json<Vec<JobRow>>, ApiError> {
+pub async fn jobs(
+    _: ApiActor,
+    State(apps): State<Apps>,
+    Query(q): Query<JobsQuery>,
+) -> Result<Json<Vec<JobRow>>, ApiError> {
     let app = q.app.as_deref().map(app_id).transpose()?;
-    Ok(Json(apps.jobs().list(app.as_ref(), q.limit.unwrap_or(20).clamp(1, 500))?))
+    Ok(Json(
+        apps.jobs()
+            .list(app.as_ref(), q.limit.unwrap_or(20).clamp(1, 500))?,
+    ))
 }
 
 /// One job: its step, percentage and result.
 #[utoipa::path(get, path = "/jobs/{id}", tag = "services", responses((status = 200, body = JobRow), (status = 404, body = ErrorBody)))]
-pub async fn job(_: ApiActor, State(apps): State<Apps>, Path(id): Path<i64>) -> Result<Json<JobRow>, ApiError> {
+pub async fn job(
+    _: ApiActor,
+    State(apps): State<Apps>,
+    Path(id): Path<i64>,
+) -> Result<Json<JobRow>, ApiError> {
     apps.jobs().get(id)?.map(Json).ok_or(ApiError::NotFound)
 }

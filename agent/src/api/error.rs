@@ -6,10 +6,10 @@
 
 use crate::admins::AdminError;
 use crate::apps::AppError;
-use crate::jobs::JobError;
-use crate::firewall::FirewallError;
 use crate::backup::BackupError;
+use crate::firewall::FirewallError;
 use crate::install::InstallError;
+use crate::jobs::JobError;
 use crate::store::StoreError;
 use crate::web::access::AccessError;
 use axum::Json;
@@ -80,26 +80,56 @@ impl ApiError {
                 AdminError::UsernameTaken(_) => (StatusCode::CONFLICT, "username_taken"),
                 AdminError::NoSuchAdmin(_) => (StatusCode::NOT_FOUND, "admin_not_found"),
                 AdminError::LastAdmin(_) => (StatusCode::CONFLICT, "last_admin"),
-                AdminError::WrongCurrentPassword => (StatusCode::FORBIDDEN, "current_password_wrong"),
+                AdminError::WrongCurrentPassword => {
+                    (StatusCode::FORBIDDEN, "current_password_wrong")
+                }
                 AdminError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Backup(e) => {
                 let status = match e {
-                    BackupError::NoSuchTarget(_) | BackupError::NoSuchSnapshot(_) => StatusCode::NOT_FOUND,
-                    BackupError::TargetExists(_) | BackupError::Busy | BackupError::NoTarget => StatusCode::CONFLICT,
-                    BackupError::BadName(_) | BackupError::Target(crate::backup::target::TargetError::Invalid(_)) => StatusCode::BAD_REQUEST,
-                    BackupError::Target(crate::backup::target::TargetError::Missing(_)) => StatusCode::CONFLICT,
+                    BackupError::NoSuchTarget(_) | BackupError::NoSuchSnapshot(_) => {
+                        StatusCode::NOT_FOUND
+                    }
+                    BackupError::TargetExists(_) | BackupError::Busy | BackupError::NoTarget => {
+                        StatusCode::CONFLICT
+                    }
+                    BackupError::BadName(_)
+                    | BackupError::Target(crate::backup::target::TargetError::Invalid(_)) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    BackupError::Target(crate::backup::target::TargetError::Missing(_)) => {
+                        StatusCode::CONFLICT
+                    }
                     BackupError::Restic { source, .. } => match source {
                         crate::backup::restic::ResticError::WrongPassword => StatusCode::FORBIDDEN,
-                        crate::backup::restic::ResticError::NoRepository(_) => StatusCode::NOT_FOUND,
-                        crate::backup::restic::ResticError::TargetFull | crate::backup::restic::ResticError::Unreachable(_) => StatusCode::CONFLICT,
-                        crate::backup::restic::ResticError::NotInstalled(_) | crate::backup::restic::ResticError::Failed { .. } => StatusCode::BAD_GATEWAY,
+                        crate::backup::restic::ResticError::NoRepository(_) => {
+                            StatusCode::NOT_FOUND
+                        }
+                        crate::backup::restic::ResticError::TargetFull
+                        | crate::backup::restic::ResticError::Unreachable(_) => {
+                            StatusCode::CONFLICT
+                        }
+                        crate::backup::restic::ResticError::NotInstalled(_)
+                        | crate::backup::restic::ResticError::Failed { .. } => {
+                            StatusCode::BAD_GATEWAY
+                        }
                     },
                     BackupError::NoBoxState => StatusCode::NOT_FOUND,
-                    BackupError::Hook { .. } | BackupError::Target(crate::backup::target::TargetError::Command { .. }) | BackupError::Failed(_) => StatusCode::BAD_GATEWAY,
-                    BackupError::Io { .. } | BackupError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    BackupError::Hook { .. }
+                    | BackupError::Target(crate::backup::target::TargetError::Command { .. })
+                    | BackupError::Failed(_) => StatusCode::BAD_GATEWAY,
+                    BackupError::Io { .. } | BackupError::Store(_) => {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
                 };
-                (status, if status == StatusCode::INTERNAL_SERVER_ERROR { "internal" } else { e.key() })
+                (
+                    status,
+                    if status == StatusCode::INTERNAL_SERVER_ERROR {
+                        "internal"
+                    } else {
+                        e.key()
+                    },
+                )
             }
             ApiError::Access(e) => match e {
                 AccessError::TextTooLong => (StatusCode::BAD_REQUEST, "portal_text_too_long"),
@@ -114,13 +144,17 @@ impl ApiError {
                 AppError::Setting(_) => (StatusCode::BAD_REQUEST, "app_setting_invalid"),
                 AppError::DiskLow { .. } => (StatusCode::INSUFFICIENT_STORAGE, "disk_low"),
                 AppError::Busy(JobError::Busy { .. }) => (StatusCode::CONFLICT, "app_busy"),
-                AppError::Busy(JobError::Store(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                AppError::Busy(JobError::Store(_)) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
                 AppError::ConfirmDelete(_) => (StatusCode::BAD_REQUEST, "app_confirm_delete"),
                 AppError::UpToDate { .. } => (StatusCode::CONFLICT, "app_up_to_date"),
                 AppError::EngineDown(_) => (StatusCode::SERVICE_UNAVAILABLE, "engine_down"),
                 AppError::Engine { .. } => (StatusCode::BAD_GATEWAY, "engine_refused"),
                 AppError::NotReady { .. } => (StatusCode::BAD_GATEWAY, "app_not_ready"),
-                AppError::NoSuchContainer { .. } => (StatusCode::NOT_FOUND, "app_no_such_container"),
+                AppError::NoSuchContainer { .. } => {
+                    (StatusCode::NOT_FOUND, "app_no_such_container")
+                }
                 AppError::BadManifest { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::SafetyBackup { .. } => (StatusCode::BAD_GATEWAY, "app_safety_backup"),
                 AppError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -128,9 +162,15 @@ impl ApiError {
             },
             ApiError::Firewall(e) => match e {
                 FirewallError::Invalid(invalid) => (StatusCode::BAD_REQUEST, invalid.key),
-                FirewallError::WouldCutAdmin { .. } => (StatusCode::CONFLICT, "firewall_would_cut_admin"),
-                FirewallError::Refused { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "firewall_refused"),
-                FirewallError::Backend(_) => (StatusCode::SERVICE_UNAVAILABLE, "firewall_unavailable"),
+                FirewallError::WouldCutAdmin { .. } => {
+                    (StatusCode::CONFLICT, "firewall_would_cut_admin")
+                }
+                FirewallError::Refused { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "firewall_refused")
+                }
+                FirewallError::Backend(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "firewall_unavailable")
+                }
                 FirewallError::Disabled => (StatusCode::CONFLICT, "firewall_disabled"),
                 FirewallError::NothingPending => (StatusCode::CONFLICT, "firewall_nothing_pending"),
                 FirewallError::NotFresh => (StatusCode::CONFLICT, "firewall_not_fresh"),
@@ -139,8 +179,12 @@ impl ApiError {
             ApiError::Install(e) => match e {
                 InstallError::NotOffered(_) => (StatusCode::CONFLICT, "install_not_offered"),
                 InstallError::UnknownDisk(_) => (StatusCode::NOT_FOUND, "install_disk_unknown"),
-                InstallError::WrongConfirmation { .. } => (StatusCode::BAD_REQUEST, "install_confirm_wrong"),
-                InstallError::TooSmall { .. } => (StatusCode::BAD_REQUEST, "install_target_too_small"),
+                InstallError::WrongConfirmation { .. } => {
+                    (StatusCode::BAD_REQUEST, "install_confirm_wrong")
+                }
+                InstallError::TooSmall { .. } => {
+                    (StatusCode::BAD_REQUEST, "install_target_too_small")
+                }
                 InstallError::Running { .. } => (StatusCode::CONFLICT, "install_running"),
                 InstallError::NoResult => (StatusCode::NOT_FOUND, "install_no_result"),
                 InstallError::Reboot(_) => (StatusCode::BAD_GATEWAY, "install_restart_failed"),
@@ -163,9 +207,19 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response = (status, Json(ErrorBody { error: key, message, retry_after_secs: retry })).into_response();
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: key,
+                message,
+                retry_after_secs: retry,
+            }),
+        )
+            .into_response();
         if let Some(secs) = retry {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -24,7 +24,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // Through the extractor (not the extension) so that tests' MockConnectInfo applies.
-        let ip = ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.map_or(IpAddr::V6(Ipv6Addr::LOCALHOST), |c| c.0.ip());
+        let ip = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_or(IpAddr::V6(Ipv6Addr::LOCALHOST), |c| c.0.ip());
         Ok(ClientIp(ip))
     }
 }
@@ -85,7 +87,11 @@ where
         let actor = actor_from_parts(parts, state).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if let (Actor::Admin(session), false) = (&actor, safe) {
-            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if !auth::same_token(sent, &session.csrf) {
                 return Err(ApiError::Csrf);
             }
@@ -107,7 +113,9 @@ where
             Some(LocalPeer { uid: 0 }) => Ok(LocalRoot),
             Some(_) => Err(ApiError::Forbidden),
             // On TCP: 401 without a session, 403 with one (sessions are never root).
-            None => actor_from_parts(parts, state).await.and(Err(ApiError::Forbidden)),
+            None => actor_from_parts(parts, state)
+                .await
+                .and(Err(ApiError::Forbidden)),
         }
     }
 }
@@ -125,7 +133,9 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::TooLarge),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::TooLarge)
+            }
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
     }

@@ -8,7 +8,10 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiActor, ApiJson, LocalPeer};
 use crate::admins::Actor;
 use crate::firewall::blocked::BlockedAttempt;
-use crate::firewall::{AppName, Change, ChangeOutcome, Exposure, Firewall, FirewallPolicy, FirewallState, Subnet, blocking};
+use crate::firewall::{
+    AppName, Change, ChangeOutcome, Exposure, Firewall, FirewallPolicy, FirewallState, Subnet,
+    blocking,
+};
 use crate::i18n::messages;
 use crate::names::Language;
 use crate::status::Status;
@@ -29,7 +32,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
         if parts.extensions.get::<LocalPeer>().is_some() {
             return Ok(Peer(None));
         }
-        Ok(Peer(ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.ok().map(|c| c.0)))
+        Ok(Peer(
+            ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+                .await
+                .ok()
+                .map(|c| c.0),
+        ))
     }
 }
 
@@ -55,7 +63,8 @@ pub struct FirewallOverview {
 pub fn overview(fw: &Firewall, lang: Language) -> Result<FirewallOverview, ApiError> {
     let policy = fw.policy()?;
     let state = fw.state_for(&policy);
-    let explanation = crate::firewall::explain::explain(&state, policy.lan_override.is_none(), messages(lang));
+    let explanation =
+        crate::firewall::explain::explain(&state, policy.lan_override.is_none(), messages(lang));
     Ok(FirewallOverview {
         enabled: fw.enabled(),
         detected_lan: fw.detected_lan(),
@@ -69,7 +78,9 @@ pub fn overview(fw: &Firewall, lang: Language) -> Result<FirewallOverview, ApiEr
 }
 
 fn language_for(actor: &Actor, status: &Status, asked: Option<&str>) -> Language {
-    asked.and_then(|l| Language::parse(l).ok()).unwrap_or_else(|| crate::web::admin_language(actor, status.box_language()))
+    asked
+        .and_then(|l| Language::parse(l).ok())
+        .unwrap_or_else(|| crate::web::admin_language(actor, status.box_language()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -80,10 +91,19 @@ pub struct LangQuery {
 
 /// The firewall policy, its state and its plain-language explanation.
 #[utoipa::path(get, path = "/firewall", tag = "firewall", params(LangQuery), responses((status = 200, body = FirewallOverview), (status = 401, body = ErrorBody)))]
-pub async fn show(ApiActor(actor): ApiActor, State(fw): State<Firewall>, State(status): State<Status>, Query(q): Query<LangQuery>) -> Result<Json<FirewallOverview>, ApiError> {
+pub async fn show(
+    ApiActor(actor): ApiActor,
+    State(fw): State<Firewall>,
+    State(status): State<Status>,
+    Query(q): Query<LangQuery>,
+) -> Result<Json<FirewallOverview>, ApiError> {
     let lang = language_for(&actor, &status, q.lang.as_deref());
     let fw2 = fw.clone();
-    Ok(Json(tokio::task::spawn_blocking(move || overview(&fw2, lang)).await.map_err(|e| ApiError::BadRequest(e.to_string()))??))
+    Ok(Json(
+        tokio::task::spawn_blocking(move || overview(&fw2, lang))
+            .await
+            .map_err(|e| ApiError::BadRequest(e.to_string()))??,
+    ))
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -95,7 +115,9 @@ pub struct LiveTable {
 /// The live table as nft prints it.
 #[utoipa::path(get, path = "/firewall/live", tag = "firewall", responses((status = 200, body = LiveTable), (status = 401, body = ErrorBody)))]
 pub async fn live(_: ApiActor, State(fw): State<Firewall>) -> Result<Json<LiveTable>, ApiError> {
-    Ok(Json(LiveTable { table: blocking(move || fw.live()).await? }))
+    Ok(Json(LiveTable {
+        table: blocking(move || fw.live()).await?,
+    }))
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -105,18 +127,29 @@ pub struct Reloaded {
 
 /// Generates and applies the whole table again.
 #[utoipa::path(post, path = "/firewall/reload", tag = "firewall", responses((status = 200, body = Reloaded), (status = 422, body = ErrorBody)))]
-pub async fn reload(ApiActor(actor): ApiActor, State(fw): State<Firewall>) -> Result<Json<Reloaded>, ApiError> {
-    Ok(Json(Reloaded { rules: blocking(move || fw.reload_as(&actor)).await? }))
+pub async fn reload(
+    ApiActor(actor): ApiActor,
+    State(fw): State<Firewall>,
+) -> Result<Json<Reloaded>, ApiError> {
+    Ok(Json(Reloaded {
+        rules: blocking(move || fw.reload_as(&actor)).await?,
+    }))
 }
 
 /// A change's answer closes the connection (see the module doc).
 fn changed(outcome: ChangeOutcome) -> Response {
     let mut r = Json(outcome).into_response();
-    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     r
 }
 
-async fn change(fw: Firewall, actor: Actor, peer: Option<SocketAddr>, c: Change) -> Result<Response, ApiError> {
+async fn change(
+    fw: Firewall,
+    actor: Actor,
+    peer: Option<SocketAddr>,
+    c: Change,
+) -> Result<Response, ApiError> {
     Ok(changed(blocking(move || fw.change(&actor, peer, c)).await?))
 }
 
@@ -129,9 +162,24 @@ pub struct ExposureBody {
 /// Sets who may reach a service: `closed`, `lan` (the default) or `outside`.
 #[utoipa::path(put, path = "/firewall/services/{app}", tag = "firewall", request_body = ExposureBody,
     responses((status = 200, body = ChangeOutcome), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn set_exposure(ApiActor(actor): ApiActor, Peer(peer): Peer, State(fw): State<Firewall>, Path(app): Path<String>, ApiJson(body): ApiJson<ExposureBody>) -> Result<Response, ApiError> {
+pub async fn set_exposure(
+    ApiActor(actor): ApiActor,
+    Peer(peer): Peer,
+    State(fw): State<Firewall>,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<ExposureBody>,
+) -> Result<Response, ApiError> {
     let app = AppName::parse(&app).map_err(crate::firewall::FirewallError::from)?;
-    change(fw, actor, peer, Change::Exposure { app, exposure: body.exposure }).await
+    change(
+        fw,
+        actor,
+        peer,
+        Change::Exposure {
+            app,
+            exposure: body.exposure,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -144,7 +192,12 @@ pub struct LanBody {
 /// Sets the LAN zone, or goes back to detecting it.
 #[utoipa::path(put, path = "/firewall/lan", tag = "firewall", request_body = LanBody,
     responses((status = 200, body = ChangeOutcome), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn set_lan(ApiActor(actor): ApiActor, Peer(peer): Peer, State(fw): State<Firewall>, ApiJson(body): ApiJson<LanBody>) -> Result<Response, ApiError> {
+pub async fn set_lan(
+    ApiActor(actor): ApiActor,
+    Peer(peer): Peer,
+    State(fw): State<Firewall>,
+    ApiJson(body): ApiJson<LanBody>,
+) -> Result<Response, ApiError> {
     change(fw, actor, peer, Change::Lan(body.subnets)).await
 }
 
@@ -157,13 +210,22 @@ pub struct SshBody {
 /// Opens or closes SSH (port 22) to the LAN.
 #[utoipa::path(put, path = "/firewall/ssh", tag = "firewall", request_body = SshBody,
     responses((status = 200, body = ChangeOutcome), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn set_ssh(ApiActor(actor): ApiActor, Peer(peer): Peer, State(fw): State<Firewall>, ApiJson(body): ApiJson<SshBody>) -> Result<Response, ApiError> {
+pub async fn set_ssh(
+    ApiActor(actor): ApiActor,
+    Peer(peer): Peer,
+    State(fw): State<Firewall>,
+    ApiJson(body): ApiJson<SshBody>,
+) -> Result<Response, ApiError> {
     change(fw, actor, peer, Change::Ssh(body.enabled)).await
 }
 
 /// Keeps the change made over the network; must come over a new connection.
 #[utoipa::path(post, path = "/firewall/confirm", tag = "firewall", responses((status = 204), (status = 409, body = ErrorBody)))]
-pub async fn confirm(ApiActor(actor): ApiActor, Peer(peer): Peer, State(fw): State<Firewall>) -> Result<StatusCode, ApiError> {
+pub async fn confirm(
+    ApiActor(actor): ApiActor,
+    Peer(peer): Peer,
+    State(fw): State<Firewall>,
+) -> Result<StatusCode, ApiError> {
     blocking(move || fw.confirm(&actor, peer)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -171,6 +233,8 @@ pub async fn confirm(ApiActor(actor): ApiActor, Peer(peer): Peer, State(fw): Sta
 /// The latest blocked attempts from the journal, newest first.
 #[utoipa::path(get, path = "/firewall/blocked", tag = "firewall", responses((status = 200, body = Vec<BlockedAttempt>), (status = 401, body = ErrorBody)))]
 pub async fn blocked(_: ApiActor) -> Result<Json<Vec<BlockedAttempt>>, ApiError> {
-    let list = tokio::task::spawn_blocking(|| crate::firewall::blocked::latest(20)).await.unwrap_or_default();
+    let list = tokio::task::spawn_blocking(|| crate::firewall::blocked::latest(20))
+        .await
+        .unwrap_or_default();
     Ok(Json(list))
 }

@@ -9,5 +9,7 @@ use axum::Json;
 #[utoipa::path(get, path = "/hardware", tag = "hardware", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 pub async fn hardware(_: ApiActor) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = crate::hardware::summary(crate::names::Language::En).await;
-    Ok(Json(serde_json::to_value(summary).expect("the summary serializes")))
+    Ok(Json(
+        serde_json::to_value(summary).expect("the summary serializes"),
+    ))
 }

@@ -30,10 +30,19 @@ where
 {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Some(code) = parts.headers.get(SETUP_CODE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned) else {
-            return ApiActor::from_request_parts(parts, state).await.map(|ApiActor(actor)| InstallActor(actor.audit_name()));
+        let Some(code) = parts
+            .headers
+            .get(SETUP_CODE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+        else {
+            return ApiActor::from_request_parts(parts, state)
+                .await
+                .map(|ApiActor(actor)| InstallActor(actor.audit_name()));
         };
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await.expect("infallible");
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
+            .await
+            .expect("infallible");
         Admins::from_ref(state).check_setup_code(&code, ip, "install")?;
         Ok(InstallActor(format!("anonymous@{ip} (setup code)")))
     }
@@ -43,8 +52,15 @@ where
 /// step, progress lines and, once done, the new box's name, setup code and sheet).
 #[utoipa::path(get, path = "/install", tag = "install", security(("session" = []), ("setup_code" = [])),
     responses((status = 200, body = InstallView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn view(_: InstallActor, State(install): State<Install>) -> Result<Json<InstallView>, ApiError> {
-    Ok(Json(tokio::task::spawn_blocking(move || install.view()).await.expect("install view")?))
+pub async fn view(
+    _: InstallActor,
+    State(install): State<Install>,
+) -> Result<Json<InstallView>, ApiError> {
+    Ok(Json(
+        tokio::task::spawn_blocking(move || install.view())
+            .await
+            .expect("install view")?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -70,9 +86,20 @@ pub struct InstallStarted {
 /// provisioning, sheet. Answers 202 with the job; follow it with `GET /install`.
 #[utoipa::path(post, path = "/install", tag = "install", security(("session" = []), ("setup_code" = [])), request_body = StartInstall,
     responses((status = 202, body = InstallStarted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn start(InstallActor(actor): InstallActor, State(install): State<Install>, ApiJson(req): ApiJson<StartInstall>) -> Result<(StatusCode, Json<InstallStarted>), ApiError> {
-    let request = StartRequest { target: req.target, confirm: req.confirm, box_name: req.box_name, language: req.language };
-    let job = tokio::task::spawn_blocking(move || install.start(&actor, request)).await.expect("install start")?;
+pub async fn start(
+    InstallActor(actor): InstallActor,
+    State(install): State<Install>,
+    ApiJson(req): ApiJson<StartInstall>,
+) -> Result<(StatusCode, Json<InstallStarted>), ApiError> {
+    let request = StartRequest {
+        target: req.target,
+        confirm: req.confirm,
+        box_name: req.box_name,
+        language: req.language,
+    };
+    let job = tokio::task::spawn_blocking(move || install.start(&actor, request))
+        .await
+        .expect("install start")?;
     Ok((StatusCode::ACCEPTED, Json(InstallStarted { job })))
 }
 
@@ -87,7 +114,10 @@ pub async fn sheet(_: InstallActor, State(install): State<Install>) -> Result<Re
 /// internal disk). Refused while an install runs.
 #[utoipa::path(post, path = "/install/restart", tag = "install", security(("session" = []), ("setup_code" = [])),
     responses((status = 202), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn restart(InstallActor(actor): InstallActor, State(install): State<Install>) -> Result<StatusCode, ApiError> {
+pub async fn restart(
+    InstallActor(actor): InstallActor,
+    State(install): State<Install>,
+) -> Result<StatusCode, ApiError> {
     install.restart(&actor)?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -9,13 +9,13 @@
 
 mod access;
 mod accounts;
-pub mod backup;
-mod hardware;
-pub mod install;
 mod apps;
+pub mod backup;
 pub mod error;
 pub mod extract;
 pub mod firewall;
+mod hardware;
+pub mod install;
 pub mod system;
 
 pub use accounts::session_cookie;
@@ -42,9 +42,17 @@ struct SessionCookie;
 impl utoipa::Modify for SessionCookie {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
         // Install mode before setup (`api::install`): the box's setup code in a header.
-        components.add_security_scheme("setup_code", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Setup-Code"))));
+        components.add_security_scheme(
+            "setup_code",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Setup-Code"))),
+        );
     }
 }
 
@@ -105,14 +113,21 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.
 pub fn router() -> Router<AppState> {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api()).split_for_parts();
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api())
+        .split_for_parts();
     let doc = std::sync::Arc::new(doc);
     router
-        .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }),
+        )
         .fallback(|| async { ApiError::NotFound })
 }
 
 /// The OpenAPI document, for tests and `panier` tooling.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1", api()).into_openapi()
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api())
+        .into_openapi()
 }

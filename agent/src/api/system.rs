@@ -29,18 +29,29 @@ pub fn health_of(status: &Status, install_mode: bool) -> Result<Health, ApiError
         Mode::Normal => "ok",
         Mode::Diagnostic => "diagnostic",
     };
-    Ok(Health { status: label.into(), version: crate::status::VERSION.into(), setup_done, install_mode })
+    Ok(Health {
+        status: label.into(),
+        version: crate::status::VERSION.into(),
+        setup_done,
+        install_mode,
+    })
 }
 
 /// Whether the agent is up, its version and whether setup is done. No session needed.
 #[utoipa::path(get, path = "/health", tag = "system", security(()), responses((status = 200, body = Health)))]
-pub async fn health(State(status): State<Status>, State(install): State<crate::install::Install>) -> Result<Json<Health>, ApiError> {
+pub async fn health(
+    State(status): State<Status>,
+    State(install): State<crate::install::Install>,
+) -> Result<Json<Health>, ApiError> {
     health_of(&status, install.offered()).map(Json)
 }
 
 /// The dashboard's figures: box, readings, health issues, diagnosis.
 #[utoipa::path(get, path = "/status", tag = "system", responses((status = 200, body = StatusReport), (status = 401, body = ErrorBody)))]
-pub async fn status(_: ApiActor, State(status): State<Status>) -> Result<Json<StatusReport>, ApiError> {
+pub async fn status(
+    _: ApiActor,
+    State(status): State<Status>,
+) -> Result<Json<StatusReport>, ApiError> {
     Ok(Json(status.report()?))
 }
 
@@ -52,8 +63,13 @@ pub struct SetupCodeBody {
 
 /// The one-time setup code. Only root on the local socket may read it.
 #[utoipa::path(get, path = "/setup-code", tag = "setup", responses((status = 200, body = SetupCodeBody), (status = 403, body = ErrorBody)))]
-pub async fn setup_code(_: LocalRoot, State(admins): State<crate::admins::Admins>) -> Result<Json<SetupCodeBody>, ApiError> {
-    Ok(Json(SetupCodeBody { code: admins.setup_code()?.map(|c| c.display()) }))
+pub async fn setup_code(
+    _: LocalRoot,
+    State(admins): State<crate::admins::Admins>,
+) -> Result<Json<SetupCodeBody>, ApiError> {
+    Ok(Json(SetupCodeBody {
+        code: admins.setup_code()?.map(|c| c.display()),
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -67,6 +83,12 @@ pub struct AuditQuery {
 
 /// The audit log: who did what, when, with what result.
 #[utoipa::path(get, path = "/audit", tag = "system", params(AuditQuery), responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = ErrorBody)))]
-pub async fn audit(_: ApiActor, State(audit): State<Audit>, Query(q): Query<AuditQuery>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    Ok(Json(audit.after(q.after, q.limit.unwrap_or(100).clamp(1, 1000))?))
+pub async fn audit(
+    _: ApiActor,
+    State(audit): State<Audit>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    Ok(Json(
+        audit.after(q.after, q.limit.unwrap_or(100).clamp(1, 1000))?,
+    ))
 }

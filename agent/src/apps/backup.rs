@@ -39,7 +39,11 @@ pub trait SafetyBackups: Send + Sync {
     fn enabled(&self) -> bool;
     /// Saves `volumes` of `app` as they are (the caller holds the service stopped). `None`
     /// when there is nowhere to save to (no backup target) or nothing to save.
-    fn snapshot<'a>(&'a self, app: &'a str, volumes: Vec<PathBuf>) -> HookFuture<'a, Option<SafetyPoint>>;
+    fn snapshot<'a>(
+        &'a self,
+        app: &'a str,
+        volumes: Vec<PathBuf>,
+    ) -> HookFuture<'a, Option<SafetyPoint>>;
     /// Puts the volumes saved in `point` back in place (the service still stopped).
     fn restore<'a>(&'a self, app: &'a str, point: &'a SafetyPoint) -> HookFuture<'a, ()>;
 }
@@ -73,14 +77,23 @@ impl Apps {
             return Err(e);
         }
         job.step("stopped", 50);
-        self.inner.paused.lock().unwrap_or_else(|p| p.into_inner()).insert(app.clone(), job);
+        self.inner
+            .paused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(app.clone(), job);
         Ok(())
     }
 
     /// Brings a service back to its wanted state after its backup or restore and ends the
     /// job [`Apps::stop_for_backup`] holds. A service held by another job is left to it.
     pub async fn start_after_backup(&self, app: &AppId) -> Result<(), AppError> {
-        let job = self.inner.paused.lock().unwrap_or_else(|p| p.into_inner()).remove(app);
+        let job = self
+            .inner
+            .paused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(app);
         if job.is_none() && self.inner.jobs.busy(app) {
             return Ok(());
         }
@@ -100,23 +113,50 @@ impl Apps {
 
     /// Runs `argv` in the service's container `container` (manifest name). A non-zero exit is
     /// not an error here: the caller reads `exit_code`.
-    pub async fn exec(&self, app: &AppId, container: &str, argv: &[String]) -> Result<crate::engine::ExecOutput, AppError> {
+    pub async fn exec(
+        &self,
+        app: &AppId,
+        container: &str,
+        argv: &[String],
+    ) -> Result<crate::engine::ExecOutput, AppError> {
         let (_, m) = self.row_and_manifest(app)?;
         if !m.containers.iter().any(|c| c.name == container) {
-            return Err(AppError::NoSuchContainer { app: app.clone(), container: container.to_owned() });
+            return Err(AppError::NoSuchContainer {
+                app: app.clone(),
+                container: container.to_owned(),
+            });
         }
-        self.inner.engine.exec(&spec::container_name(app, container), argv).await.map_err(AppError::engine(app))
+        self.inner
+            .engine
+            .exec(&spec::container_name(app, container), argv)
+            .await
+            .map_err(AppError::engine(app))
     }
 
     /// A safety snapshot of every volume of `app`, which the calling job holds stopped.
     /// `None` when backups are not set up here or have no target.
-    pub(super) async fn safety_snapshot(&self, job: &Job, app: &AppId, percent: i64) -> Result<Option<SafetyPoint>, AppError> {
-        let Some(safety) = self.inner.safety.get().filter(|s| s.enabled()) else { return Ok(None) };
+    pub(super) async fn safety_snapshot(
+        &self,
+        job: &Job,
+        app: &AppId,
+        percent: i64,
+    ) -> Result<Option<SafetyPoint>, AppError> {
+        let Some(safety) = self.inner.safety.get().filter(|s| s.enabled()) else {
+            return Ok(None);
+        };
         job.step("safety_backup", percent);
         let dir = spec::app_dir(&self.inner.data_dir, app).join("volumes");
-        let mut volumes: Vec<PathBuf> = std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        let mut volumes: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
         volumes.sort();
-        let point = safety.snapshot(app.as_str(), volumes).await.map_err(|message| AppError::SafetyBackup { app: app.clone(), message })?;
+        let point = safety
+            .snapshot(app.as_str(), volumes)
+            .await
+            .map_err(|message| AppError::SafetyBackup {
+                app: app.clone(),
+                message,
+            })?;
         if let Some(p) = &point {
             log::info!(app = app.as_str(); "safety snapshot {} of {app} on backup target {}", p.snapshot, p.target);
         }
@@ -124,8 +164,16 @@ impl Apps {
     }
 
     /// Puts a safety snapshot back (the calling job holds the service stopped).
-    pub(super) async fn restore_safety(&self, job: &Job, app: &AppId, point: &SafetyPoint, percent: i64) -> Result<(), String> {
-        let Some(safety) = self.inner.safety.get() else { return Err("backups are not available".into()) };
+    pub(super) async fn restore_safety(
+        &self,
+        job: &Job,
+        app: &AppId,
+        point: &SafetyPoint,
+        percent: i64,
+    ) -> Result<(), String> {
+        let Some(safety) = self.inner.safety.get() else {
+            return Err("backups are not available".into());
+        };
         job.step("restore_data", percent);
         safety.restore(app.as_str(), point).await
     }
@@ -133,13 +181,31 @@ impl Apps {
 
 /// A service's backup plan from its manifest; a service wanted stopped is saved cold.
 fn plan_of(data_dir: &Path, app: &AppId, running: bool, m: &Manifest) -> Option<BackupPlan> {
-    let cmds = |list: &[BackupCommand]| list.iter().map(|c| ExecCmd { container: c.container.clone(), argv: c.command.clone() }).collect();
+    let cmds = |list: &[BackupCommand]| {
+        list.iter()
+            .map(|c| ExecCmd {
+                container: c.container.clone(),
+                argv: c.command.clone(),
+            })
+            .collect()
+    };
     let b = m.backup.as_ref()?;
     let mode = match b.mode {
-        BackupMode::Hot if running => Mode::Hot { pre: cmds(&b.pre), post: cmds(&b.post) },
+        BackupMode::Hot if running => Mode::Hot {
+            pre: cmds(&b.pre),
+            post: cmds(&b.post),
+        },
         _ => Mode::Cold,
     };
-    Some(BackupPlan { app: app.to_string(), volumes: b.volumes.iter().map(|v| spec::volume_dir(data_dir, app, v)).collect(), mode })
+    Some(BackupPlan {
+        app: app.to_string(),
+        volumes: b
+            .volumes
+            .iter()
+            .map(|v| spec::volume_dir(data_dir, app, v))
+            .collect(),
+        mode,
+    })
 }
 
 fn parse(app: &str) -> Result<AppId, String> {
@@ -152,16 +218,32 @@ impl ServiceHooks for Apps {
     }
 
     fn stop<'a>(&'a self, app: &'a str, purpose: &'static str) -> HookFuture<'a, ()> {
-        Box::pin(async move { self.stop_for_backup(&parse(app)?, purpose).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.stop_for_backup(&parse(app)?, purpose)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn start<'a>(&'a self, app: &'a str) -> HookFuture<'a, ()> {
-        Box::pin(async move { self.start_after_backup(&parse(app)?).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.start_after_backup(&parse(app)?)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
-    fn exec<'a>(&'a self, app: &'a str, container: &'a str, argv: &'a [String]) -> HookFuture<'a, ()> {
+    fn exec<'a>(
+        &'a self,
+        app: &'a str,
+        container: &'a str,
+        argv: &'a [String],
+    ) -> HookFuture<'a, ()> {
         Box::pin(async move {
-            let out = self.exec(&parse(app)?, container, argv).await.map_err(|e| e.to_string())?;
+            let out = self
+                .exec(&parse(app)?, container, argv)
+                .await
+                .map_err(|e| e.to_string())?;
             if out.exit_code == 0 {
                 return Ok(());
             }
@@ -171,7 +253,11 @@ impl ServiceHooks for Apps {
                 start += 1;
             }
             let tail = &text[start..];
-            Err(format!("`{}` in its container {container} exited with code {}: {tail}", argv.join(" "), out.exit_code))
+            Err(format!(
+                "`{}` in its container {container} exited with code {}: {tail}",
+                argv.join(" "),
+                out.exit_code
+            ))
         })
     }
 }
@@ -214,11 +300,29 @@ port = 5432
     fn plans_follow_the_backup_spec_and_a_stopped_service_is_saved_cold() {
         let app = AppId::parse("notes").unwrap();
         let data = Path::new("/var/lib/panier");
-        let hot = manifest("[backup]\nvolumes = [\"db\"]\nmode = \"hot\"\npre = [{ container = \"db\", command = [\"dump\"] }]\n");
+        let hot = manifest(
+            "[backup]\nvolumes = [\"db\"]\nmode = \"hot\"\npre = [{ container = \"db\", command = [\"dump\"] }]\n",
+        );
         let plan = plan_of(data, &app, true, &hot).unwrap();
-        assert_eq!(plan.volumes, [PathBuf::from("/var/lib/panier/apps/notes/volumes/db")]);
-        assert_eq!(plan.mode, Mode::Hot { pre: vec![ExecCmd { container: "db".into(), argv: vec!["dump".into()] }], post: vec![] });
-        assert_eq!(plan_of(data, &app, false, &hot).unwrap().mode, Mode::Cold, "no command runs in a stopped container");
+        assert_eq!(
+            plan.volumes,
+            [PathBuf::from("/var/lib/panier/apps/notes/volumes/db")]
+        );
+        assert_eq!(
+            plan.mode,
+            Mode::Hot {
+                pre: vec![ExecCmd {
+                    container: "db".into(),
+                    argv: vec!["dump".into()]
+                }],
+                post: vec![]
+            }
+        );
+        assert_eq!(
+            plan_of(data, &app, false, &hot).unwrap().mode,
+            Mode::Cold,
+            "no command runs in a stopped container"
+        );
         let cold = manifest("[backup]\nvolumes = [\"db\"]\nmode = \"cold\"\n");
         assert_eq!(plan_of(data, &app, true, &cold).unwrap().mode, Mode::Cold);
     }

@@ -14,24 +14,64 @@ use crate::jobs::{Failure, JobError};
 /// A services error in the language of `t`.
 pub fn describe(t: &Messages, e: &AppError) -> String {
     match e {
-        AppError::Busy(JobError::Busy { app, kind, id }) => {
-            t.fmt("apps.busy", &[("app", app.as_str()), ("job", t.get(&format!("apps.job.{kind}"))), ("id", &id.to_string())])
-        }
-        AppError::DiskLow { free_mb, needed_mb, .. } => t.fmt("apps.disk_low", &[("free", &free_mb.to_string()), ("needed", &needed_mb.to_string())]),
+        AppError::Busy(JobError::Busy { app, kind, id }) => t.fmt(
+            "apps.busy",
+            &[
+                ("app", app.as_str()),
+                ("job", t.get(&format!("apps.job.{kind}"))),
+                ("id", &id.to_string()),
+            ],
+        ),
+        AppError::DiskLow {
+            free_mb, needed_mb, ..
+        } => t.fmt(
+            "apps.disk_low",
+            &[
+                ("free", &free_mb.to_string()),
+                ("needed", &needed_mb.to_string()),
+            ],
+        ),
         AppError::UpToDate { version, .. } => t.fmt("apps.up_to_date", &[("version", version)]),
-        AppError::Setting(s) => t.fmt("apps.setting_named", &[("name", &s.name), ("problem", &setting_problem(t, s))]),
+        AppError::Setting(s) => t.fmt(
+            "apps.setting_named",
+            &[("name", &s.name), ("problem", &setting_problem(t, s))],
+        ),
         AppError::ConfirmDelete(app) => t.fmt("apps.confirm_delete", &[("app", app.as_str())]),
         AppError::EngineDown(_) => t.get("apps.engine_down").to_owned(),
-        AppError::Engine { app, error } => t.fmt("apps.failure.in_app", &[("app", app.as_str()), ("problem", &engine(t, error))]),
-        AppError::NotReady { app, why } => t.fmt("apps.failure.not_ready", &[("app", app.as_str()), ("why", &not_ready(t, why))]),
-        AppError::SafetyBackup { app, message } => t.fmt("apps.failure.safety_backup", &[("app", app.as_str()), ("problem", message)]),
-        AppError::Io { path, source, .. } => t.fmt("apps.failure.io", &[("path", &path.display().to_string()), ("problem", &source.to_string())]),
-        AppError::BadManifest { app, message } => t.fmt("apps.failure.bad_manifest", &[("app", app.as_str()), ("problem", message)]),
-        AppError::Store(s) | AppError::Busy(JobError::Store(s)) => t.fmt("apps.failure.store", &[("problem", &s.to_string())]),
+        AppError::Engine { app, error } => t.fmt(
+            "apps.failure.in_app",
+            &[("app", app.as_str()), ("problem", &engine(t, error))],
+        ),
+        AppError::NotReady { app, why } => t.fmt(
+            "apps.failure.not_ready",
+            &[("app", app.as_str()), ("why", &not_ready(t, why))],
+        ),
+        AppError::SafetyBackup { app, message } => t.fmt(
+            "apps.failure.safety_backup",
+            &[("app", app.as_str()), ("problem", message)],
+        ),
+        AppError::Io { path, source, .. } => t.fmt(
+            "apps.failure.io",
+            &[
+                ("path", &path.display().to_string()),
+                ("problem", &source.to_string()),
+            ],
+        ),
+        AppError::BadManifest { app, message } => t.fmt(
+            "apps.failure.bad_manifest",
+            &[("app", app.as_str()), ("problem", message)],
+        ),
+        AppError::Store(s) | AppError::Busy(JobError::Store(s)) => {
+            t.fmt("apps.failure.store", &[("problem", &s.to_string())])
+        }
         AppError::NotInCatalog(_) => t.error("app_not_in_catalog", &e.to_string()).to_owned(),
         AppError::NotInstalled(_) => t.error("app_not_installed", &e.to_string()).to_owned(),
-        AppError::AlreadyInstalled(_) => t.error("app_already_installed", &e.to_string()).to_owned(),
-        AppError::NoSuchContainer { .. } => t.error("app_no_such_container", &e.to_string()).to_owned(),
+        AppError::AlreadyInstalled(_) => {
+            t.error("app_already_installed", &e.to_string()).to_owned()
+        }
+        AppError::NoSuchContainer { .. } => {
+            t.error("app_no_such_container", &e.to_string()).to_owned()
+        }
     }
 }
 
@@ -45,21 +85,41 @@ fn engine(t: &Messages, e: &EngineError) -> String {
     match e {
         EngineError::Unreachable { .. } => t.get("apps.engine_down").to_owned(),
         EngineError::NotFound { what } => t.fmt("apps.failure.engine_not_found", &[("what", what)]),
-        EngineError::Refused { op, object, message } => {
+        EngineError::Refused {
+            op,
+            object,
+            message,
+        } => {
             let key = format!("apps.engine_op.{}", op.replace(' ', "_"));
             let op = match t.get(&key) {
                 said if said == key => op.to_string(),
                 said => said.to_owned(),
             };
-            t.fmt("apps.failure.engine_refused", &[("op", &op), ("object", object), ("message", message)])
+            t.fmt(
+                "apps.failure.engine_refused",
+                &[("op", &op), ("object", object), ("message", message)],
+            )
         }
     }
 }
 
 fn not_ready(t: &Messages, why: &NotReady) -> String {
     match why {
-        NotReady::Exited { container, code, logs } => t.fmt("apps.failure.exited", &[("container", container), ("code", &code.to_string()), ("logs", logs)]),
-        NotReady::Unhealthy { container } => t.fmt("apps.failure.unhealthy", &[("container", container)]),
+        NotReady::Exited {
+            container,
+            code,
+            logs,
+        } => t.fmt(
+            "apps.failure.exited",
+            &[
+                ("container", container),
+                ("code", &code.to_string()),
+                ("logs", logs),
+            ],
+        ),
+        NotReady::Unhealthy { container } => {
+            t.fmt("apps.failure.unhealthy", &[("container", container)])
+        }
         NotReady::Timeout { secs } => t.fmt("apps.failure.timeout", &[("secs", &secs.to_string())]),
     }
 }
@@ -75,23 +135,49 @@ pub fn install(e: &AppError, undo: &Result<(), AppError>) -> Failure {
         let cause = describe(t, e);
         match undo {
             Ok(()) => t.fmt("apps.failure.install_undone", &[("cause", &cause)]),
-            Err(u) => t.fmt("apps.failure.install_undo_failed", &[("cause", &cause), ("undo", &describe(t, u))]),
+            Err(u) => t.fmt(
+                "apps.failure.install_undo_failed",
+                &[("cause", &cause), ("undo", &describe(t, u))],
+            ),
         }
     })
 }
 
 /// A failed update: why, and where the service and its data were left.
-pub fn update(e: &AppError, old_version: &str, back: &Result<(), AppError>, restored: Option<(&SafetyPoint, &Result<(), String>)>) -> Failure {
+pub fn update(
+    e: &AppError,
+    old_version: &str,
+    back: &Result<(), AppError>,
+    restored: Option<(&SafetyPoint, &Result<(), String>)>,
+) -> Failure {
     Failure::said(|t| {
         let data = match restored {
             None => String::new(),
             Some((p, Ok(()))) => t.fmt("apps.failure.data_restored", &[("snapshot", &p.snapshot)]),
-            Some((p, Err(r))) => t.fmt("apps.failure.data_restore_failed", &[("problem", r), ("snapshot", &p.snapshot), ("target", &p.target)]),
+            Some((p, Err(r))) => t.fmt(
+                "apps.failure.data_restore_failed",
+                &[
+                    ("problem", r),
+                    ("snapshot", &p.snapshot),
+                    ("target", &p.target),
+                ],
+            ),
         };
         let cause = describe(t, e);
         match back {
-            Ok(()) => t.fmt("apps.failure.update_back", &[("cause", &cause), ("version", old_version), ("data", &data)]),
-            Err(b) => t.fmt("apps.failure.update_back_failed", &[("cause", &cause), ("version", old_version), ("back", &describe(t, b)), ("data", &data)]),
+            Ok(()) => t.fmt(
+                "apps.failure.update_back",
+                &[("cause", &cause), ("version", old_version), ("data", &data)],
+            ),
+            Err(b) => t.fmt(
+                "apps.failure.update_back_failed",
+                &[
+                    ("cause", &cause),
+                    ("version", old_version),
+                    ("back", &describe(t, b)),
+                    ("data", &data),
+                ],
+            ),
         }
     })
 }
@@ -109,20 +195,57 @@ mod tests {
     #[test]
     fn a_failed_update_says_where_the_service_and_its_data_were_left_in_both_languages() {
         let app = AppId::parse("pad").unwrap();
-        let e = AppError::NotReady { app: app.clone(), why: NotReady::Unhealthy { container: "web".into() } };
-        let point = SafetyPoint { target: "usb".into(), snapshot: "1a2b3c4d".into() };
+        let e = AppError::NotReady {
+            app: app.clone(),
+            why: NotReady::Unhealthy {
+                container: "web".into(),
+            },
+        };
+        let point = SafetyPoint {
+            target: "usb".into(),
+            snapshot: "1a2b3c4d".into(),
+        };
         let f = update(&e, "2.0-1", &Ok(()), Some((&point, &Ok(()))));
-        assert_eq!(f.en, "'pad' did not start: its container web fails its health check (back to version 2.0-1; its data was put back from the safety snapshot 1a2b3c4d)");
-        assert_eq!(f.fr, "« pad » n'a pas démarré : son conteneur web échoue à son contrôle de santé (retour à la version 2.0-1 ; ses données ont été remises depuis l'instantané de sécurité 1a2b3c4d)");
-        let lost = update(&e, "2.0-1", &Ok(()), Some((&point, &Err("disk full".into()))));
-        assert!(lost.fr.contains("a ÉCHOUÉ (disk full)") && lost.fr.contains("sur la cible de sauvegarde usb"), "{}", lost.fr);
+        assert_eq!(
+            f.en,
+            "'pad' did not start: its container web fails its health check (back to version 2.0-1; its data was put back from the safety snapshot 1a2b3c4d)"
+        );
+        assert_eq!(
+            f.fr,
+            "« pad » n'a pas démarré : son conteneur web échoue à son contrôle de santé (retour à la version 2.0-1 ; ses données ont été remises depuis l'instantané de sécurité 1a2b3c4d)"
+        );
+        let lost = update(
+            &e,
+            "2.0-1",
+            &Ok(()),
+            Some((&point, &Err("disk full".into()))),
+        );
+        assert!(
+            lost.fr.contains("a ÉCHOUÉ (disk full)")
+                && lost.fr.contains("sur la cible de sauvegarde usb"),
+            "{}",
+            lost.fr
+        );
     }
 
     #[test]
     fn engine_refusals_name_the_operation_in_the_admins_language() {
-        let e = AppError::Engine { app: AppId::parse("pad").unwrap(), error: EngineError::Refused { op: "pull", object: "etherpad:2".into(), message: "manifest unknown".into() } };
+        let e = AppError::Engine {
+            app: AppId::parse("pad").unwrap(),
+            error: EngineError::Refused {
+                op: "pull",
+                object: "etherpad:2".into(),
+                message: "manifest unknown".into(),
+            },
+        };
         let f = of(&e);
-        assert_eq!(f.en, "pad: the container engine refused to pull etherpad:2: manifest unknown");
-        assert_eq!(f.fr, "pad : le moteur de conteneurs a refusé de télécharger etherpad:2 : manifest unknown");
+        assert_eq!(
+            f.en,
+            "pad: the container engine refused to pull etherpad:2: manifest unknown"
+        );
+        assert_eq!(
+            f.fr,
+            "pad : le moteur de conteneurs a refusé de télécharger etherpad:2 : manifest unknown"
+        );
     }
 }

@@ -27,7 +27,13 @@ const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const STEADY: Duration = Duration::from_secs(3);
 
 fn ready_timeout(m: &Manifest) -> Duration {
-    let longest = m.containers.iter().filter_map(|c| c.health.as_ref()).map(|h| h.start_period_s + 60).max().unwrap_or(0);
+    let longest = m
+        .containers
+        .iter()
+        .filter_map(|c| c.health.as_ref())
+        .map(|h| h.start_period_s + 60)
+        .max()
+        .unwrap_or(0);
     READY_TIMEOUT.max(Duration::from_secs(longest))
 }
 
@@ -41,9 +47,12 @@ impl Apps {
     fn disk_guard(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
         let needed = m.requirements.disk_mb * 1024 * 1024 + super::DISK_RESERVE_BYTES;
         match self.free_disk() {
-            Some(free) if free < needed => {
-                Err(AppError::DiskLow { app: app.clone(), free_mb: free >> 20, needed_mb: needed >> 20, app_mb: m.requirements.disk_mb })
-            }
+            Some(free) if free < needed => Err(AppError::DiskLow {
+                app: app.clone(),
+                free_mb: free >> 20,
+                needed_mb: needed >> 20,
+                app_mb: m.requirements.disk_mb,
+            }),
             _ => Ok(()),
         }
     }
@@ -56,9 +65,18 @@ impl Apps {
     }
 
     /// Installs `id` from the catalog with `settings` (name → text). Returns the job id.
-    pub fn install(&self, id: &str, settings: &BTreeMap<String, String>, actor: &str) -> Result<i64, AppError> {
+    pub fn install(
+        &self,
+        id: &str,
+        settings: &BTreeMap<String, String>,
+        actor: &str,
+    ) -> Result<i64, AppError> {
         let app = AppId::parse(id).map_err(|_| AppError::NotInCatalog(id.to_owned()))?;
-        let entry = self.inner.catalog.get(&app).ok_or_else(|| AppError::NotInCatalog(id.to_owned()))?;
+        let entry = self
+            .inner
+            .catalog
+            .get(&app)
+            .ok_or_else(|| AppError::NotInCatalog(id.to_owned()))?;
         let m = entry.manifest.clone();
         if self.inner.store.app(&app)?.is_some() {
             return Err(AppError::AlreadyInstalled(app));
@@ -94,7 +112,11 @@ impl Apps {
         let result = self.bring_up(&job, &row, &m).await;
         match result {
             Ok(()) => {
-                let r = self.inner.store.set_app_phase(&row.id, Phase::Installed).map_err(AppError::from);
+                let r = self
+                    .inner
+                    .store
+                    .set_app_phase(&row.id, Phase::Installed)
+                    .map_err(AppError::from);
                 job.finish(r.map_err(|e| failure::of(&e)));
             }
             Err(e) => {
@@ -112,7 +134,11 @@ impl Apps {
         if row.fresh_data {
             let dir = spec::app_dir(&self.inner.data_dir, &row.id);
             if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|source| AppError::Io { op: "remove", path: dir.clone(), source })?;
+                std::fs::remove_dir_all(&dir).map_err(|source| AppError::Io {
+                    op: "remove",
+                    path: dir.clone(),
+                    source,
+                })?;
             }
         }
         self.inner.store.delete_app(&row.id, row.fresh_data)?;
@@ -129,19 +155,39 @@ impl Apps {
     }
 
     async fn pull_images(&self, job: &Job, app: &AppId, m: &Manifest) -> Result<(), AppError> {
-        let images: Vec<&str> = m.containers.iter().map(|c| c.image.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        let images: Vec<&str> = m
+            .containers
+            .iter()
+            .map(|c| c.image.as_str())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         let n = images.len().max(1) as i64;
         for (i, image) in images.iter().enumerate() {
             let base = i as i64 * 70 / n;
             job.step("pull", base);
-            if self.inner.engine.image_present(image).await.map_err(AppError::engine(app))? {
+            if self
+                .inner
+                .engine
+                .image_present(image)
+                .await
+                .map_err(AppError::engine(app))?
+            {
                 continue;
             }
             let report = |p: PullProgress| {
-                let frac = if p.total > 0 { (p.done * 100 / p.total) as i64 } else { 0 };
+                let frac = if p.total > 0 {
+                    (p.done * 100 / p.total) as i64
+                } else {
+                    0
+                };
                 job.step("pull", base + frac * 70 / n / 100);
             };
-            self.inner.engine.pull(image, &report).await.map_err(AppError::engine(app))?;
+            self.inner
+                .engine
+                .pull(image, &report)
+                .await
+                .map_err(AppError::engine(app))?;
             self.inner.store.note_image(image)?;
         }
         Ok(())
@@ -157,20 +203,38 @@ impl Apps {
             let mut ready = true;
             for c in &m.containers {
                 let name = spec::container_name(app, &c.name);
-                let info = self.inner.engine.inspect(&name).await.map_err(AppError::engine(app))?;
+                let info = self
+                    .inner
+                    .engine
+                    .inspect(&name)
+                    .await
+                    .map_err(AppError::engine(app))?;
                 let Some(info) = info else {
                     ready = false;
                     continue;
                 };
                 if !info.running && info.status != "created" && info.status != "restarting" {
                     let logs = self.inner.engine.logs(&name, 5).await.unwrap_or_default();
-                    let why = NotReady::Exited { container: c.name.clone(), code: info.exit_code.unwrap_or(-1), logs: logs.join(" / ") };
-                    return Err(AppError::NotReady { app: app.clone(), why });
+                    let why = NotReady::Exited {
+                        container: c.name.clone(),
+                        code: info.exit_code.unwrap_or(-1),
+                        logs: logs.join(" / "),
+                    };
+                    return Err(AppError::NotReady {
+                        app: app.clone(),
+                        why,
+                    });
                 }
                 if info.health == HealthState::Unhealthy {
-                    return Err(AppError::NotReady { app: app.clone(), why: NotReady::Unhealthy { container: c.name.clone() } });
+                    return Err(AppError::NotReady {
+                        app: app.clone(),
+                        why: NotReady::Unhealthy {
+                            container: c.name.clone(),
+                        },
+                    });
                 }
-                ready &= info.running && matches!(info.health, HealthState::None | HealthState::Healthy);
+                ready &=
+                    info.running && matches!(info.health, HealthState::None | HealthState::Healthy);
             }
             // Ready for a few seconds in a row: a container without a health check that stops
             // just after starting (a missing setting, say) must not count as installed.
@@ -181,18 +245,33 @@ impl Apps {
                 (false, _) => steady_since = None,
             }
             if start.elapsed() > timeout {
-                return Err(AppError::NotReady { app: app.clone(), why: NotReady::Timeout { secs: timeout.as_secs() } });
+                return Err(AppError::NotReady {
+                    app: app.clone(),
+                    why: NotReady::Timeout {
+                        secs: timeout.as_secs(),
+                    },
+                });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
     /// Start, stop or restart: records the wanted state and converges in a job.
-    pub fn set_running(&self, app: &AppId, action: &'static str, actor: &str) -> Result<i64, AppError> {
+    pub fn set_running(
+        &self,
+        app: &AppId,
+        action: &'static str,
+        actor: &str,
+    ) -> Result<i64, AppError> {
         let (row, m) = self.row_and_manifest(app)?;
         if row.phase != Phase::Installed {
             // Being installed, updated or removed: say that, not "not installed".
-            return Err(self.inner.jobs.refusal(app).map(AppError::Busy).unwrap_or_else(|| AppError::NotInstalled(app.clone())));
+            return Err(self
+                .inner
+                .jobs
+                .refusal(app)
+                .map(AppError::Busy)
+                .unwrap_or_else(|| AppError::NotInstalled(app.clone())));
         }
         self.engine_up()?;
         let job = self.inner.jobs.begin(app, action, actor)?;
@@ -209,7 +288,11 @@ impl Apps {
                 }
                 job.step(if running { "start" } else { "stop" }, 50);
                 apps.converge(&row, &m).await?;
-                if running { apps.wait_ready(&row.id, &m).await } else { Ok(()) }
+                if running {
+                    apps.wait_ready(&row.id, &m).await
+                } else {
+                    Ok(())
+                }
             }
             .await;
             job.finish(result.map_err(|e| failure::of(&e)));
@@ -225,24 +308,50 @@ impl Apps {
     /// anything changed.
     pub fn update(&self, app: &AppId, actor: &str) -> Result<i64, AppError> {
         let (row, old) = self.row_and_manifest(app)?;
-        let entry = self.inner.catalog.get(app).ok_or_else(|| AppError::NotInCatalog(app.to_string()))?;
+        let entry = self
+            .inner
+            .catalog
+            .get(app)
+            .ok_or_else(|| AppError::NotInCatalog(app.to_string()))?;
         let new = entry.manifest.clone();
         if new.version == row.version {
-            return Err(AppError::UpToDate { app: app.clone(), version: row.version });
+            return Err(AppError::UpToDate {
+                app: app.clone(),
+                version: row.version,
+            });
         }
         // Settings added by the new version take their defaults; removed ones are dropped.
-        let kept: BTreeMap<String, String> = row.settings.iter().filter(|(k, _)| new.settings.iter().any(|s| &s.name == *k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let kept: BTreeMap<String, String> = row
+            .settings
+            .iter()
+            .filter(|(k, _)| new.settings.iter().any(|s| &s.name == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let settings = spec::resolve_settings(&new, &kept)?;
         self.disk_guard(app, &new)?;
         self.engine_up()?;
         let job = self.inner.jobs.begin(app, "update", actor)?;
         let secrets = spec::new_secrets(&new, &self.inner.store.app_secrets(app)?);
         let new_json = serde_json::to_string(&new).expect("manifests serialize");
-        self.inner.store.set_app_version(app, &new.version, &new_json, Some(&row.manifest), Phase::Updating)?;
-        self.inner.store.set_app_settings(app, &settings, &secrets)?;
+        self.inner.store.set_app_version(
+            app,
+            &new.version,
+            &new_json,
+            Some(&row.manifest),
+            Phase::Updating,
+        )?;
+        self.inner
+            .store
+            .set_app_settings(app, &settings, &secrets)?;
         let id = job.id;
         let apps = self.clone();
-        let row = AppRow { version: new.version.clone(), manifest: new_json, settings, phase: Phase::Updating, ..row };
+        let row = AppRow {
+            version: new.version.clone(),
+            manifest: new_json,
+            settings,
+            phase: Phase::Updating,
+            ..row
+        };
         tokio::spawn(async move { apps.run_update(job, row, new, old).await });
         Ok(id)
     }
@@ -267,7 +376,9 @@ impl Apps {
                 let saved = async {
                     self.stop_containers(app, &old).await?;
                     let point = self.safety_snapshot(&job, app, 72).await?;
-                    self.inner.store.set_update_safety(app, &serde_json::to_string(&point).expect("JSON"))?;
+                    self.inner
+                        .store
+                        .set_update_safety(app, &serde_json::to_string(&point).expect("JSON"))?;
                     Ok::<_, AppError>(point)
                 }
                 .await;
@@ -293,7 +404,13 @@ impl Apps {
         };
         match result {
             Ok(()) => {
-                let r = self.inner.store.set_app_version(app, &new.version, &row.manifest, None, Phase::Installed);
+                let r = self.inner.store.set_app_version(
+                    app,
+                    &new.version,
+                    &row.manifest,
+                    None,
+                    Phase::Installed,
+                );
                 job.finish(r.map_err(|e| failure::of(&e.into())));
             }
             Err(e) => {
@@ -301,7 +418,10 @@ impl Apps {
                 let restored = match &point {
                     Some(point) => {
                         // The new version's containers stop before their data is replaced.
-                        let stopped = self.stop_containers(app, &new).await.map_err(|e| e.to_string());
+                        let stopped = self
+                            .stop_containers(app, &new)
+                            .await
+                            .map_err(|e| e.to_string());
                         let r = match stopped {
                             Ok(_) => self.restore_safety(&job, app, point, 95).await,
                             Err(s) => Err(s),
@@ -312,7 +432,12 @@ impl Apps {
                 };
                 job.step("rollback", 100);
                 let back = self.back_to(app, &old).await;
-                job.finish(Err(failure::update(&e, &old.version, &back, restored.as_ref().map(|(p, r)| (*p, r)))));
+                job.finish(Err(failure::update(
+                    &e,
+                    &old.version,
+                    &back,
+                    restored.as_ref().map(|(p, r)| (*p, r)),
+                )));
             }
         }
         self.prune_images().await;
@@ -328,14 +453,22 @@ impl Apps {
     /// Records `old` as the service's version again and converges to it.
     async fn back_to(&self, app: &AppId, old: &Manifest) -> Result<(), AppError> {
         let old_json = serde_json::to_string(old).expect("manifests serialize");
-        self.inner.store.set_app_version(app, &old.version, &old_json, None, Phase::Installed)?;
+        self.inner
+            .store
+            .set_app_version(app, &old.version, &old_json, None, Phase::Installed)?;
         let (row, m) = self.row_and_manifest(app)?;
         self.converge(&row, &m).await.map(|_| ())
     }
 
     /// Uninstalls. Keeps `<data_dir>/apps/<app>` and the secrets unless `delete_data`, which
     /// must be confirmed by repeating the service's id.
-    pub fn remove(&self, app: &AppId, delete_data: bool, confirm: Option<&str>, actor: &str) -> Result<i64, AppError> {
+    pub fn remove(
+        &self,
+        app: &AppId,
+        delete_data: bool,
+        confirm: Option<&str>,
+        actor: &str,
+    ) -> Result<i64, AppError> {
         if delete_data && confirm != Some(app.as_str()) {
             return Err(AppError::ConfirmDelete(app.clone()));
         }
@@ -346,7 +479,15 @@ impl Apps {
             return Err(AppError::NotInstalled(app.clone()));
         }
         self.engine_up()?;
-        let job = self.inner.jobs.begin(app, if delete_data { "remove_with_data" } else { "remove" }, actor)?;
+        let job = self.inner.jobs.begin(
+            app,
+            if delete_data {
+                "remove_with_data"
+            } else {
+                "remove"
+            },
+            actor,
+        )?;
         if exists {
             self.inner.store.set_app_phase(app, Phase::Removing)?;
         }
@@ -383,7 +524,11 @@ impl Apps {
             job.step("delete_data", 80);
             let dir = spec::app_dir(&self.inner.data_dir, app);
             if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|source| AppError::Io { op: "delete", path: dir.clone(), source })?;
+                std::fs::remove_dir_all(&dir).map_err(|source| AppError::Io {
+                    op: "delete",
+                    path: dir.clone(),
+                    source,
+                })?;
             }
         }
         self.inner.store.delete_app(app, delete_data)?;
@@ -393,8 +538,14 @@ impl Apps {
     /// Removes images the agent pulled that no installed service uses any more. An image
     /// still used by a container is refused by the engine and kept for the next time.
     pub async fn prune_images(&self) {
-        let Ok(pulled) = self.inner.store.images() else { return };
-        let used: HashSet<String> = self.installed().into_iter().flat_map(|(_, m)| m.containers.into_iter().map(|c| c.image)).collect();
+        let Ok(pulled) = self.inner.store.images() else {
+            return;
+        };
+        let used: HashSet<String> = self
+            .installed()
+            .into_iter()
+            .flat_map(|(_, m)| m.containers.into_iter().map(|c| c.image))
+            .collect();
         for image in pulled.into_iter().filter(|i| !used.contains(i)) {
             match self.inner.engine.remove_image(&image).await {
                 Ok(()) => {
@@ -408,9 +559,17 @@ impl Apps {
 
     /// Completes or rolls back what a crash interrupted, according to each service's phase.
     pub(super) async fn resume_interrupted(&self) {
-        let Ok(rows) = self.inner.store.apps() else { return };
+        let Ok(rows) = self.inner.store.apps() else {
+            return;
+        };
         for row in rows.into_iter().filter(|r| r.phase != Phase::Installed) {
-            let Ok(job) = self.inner.jobs.begin(&row.id, &format!("resume_{}", phase_word(row.phase)), "agent (after a restart)") else { continue };
+            let Ok(job) = self.inner.jobs.begin(
+                &row.id,
+                &format!("resume_{}", phase_word(row.phase)),
+                "agent (after a restart)",
+            ) else {
+                continue;
+            };
             log::warn!(app = row.id.as_str(); "resuming an interrupted {}", phase_word(row.phase));
             match row.phase {
                 Phase::Installing => match self.manifest_of(&row) {
@@ -421,7 +580,10 @@ impl Apps {
                     }
                 },
                 Phase::Updating => {
-                    let old = row.previous.as_deref().and_then(|p| serde_json::from_str::<Manifest>(p).ok());
+                    let old = row
+                        .previous
+                        .as_deref()
+                        .and_then(|p| serde_json::from_str::<Manifest>(p).ok());
                     match (self.manifest_of(&row), old) {
                         (Ok(new), Some(old)) => self.run_update(job, row, new, old).await,
                         _ => {

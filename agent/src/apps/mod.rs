@@ -64,15 +64,24 @@ pub enum AppError {
     AlreadyInstalled(AppId),
     #[error(transparent)]
     Setting(#[from] spec::SettingError),
-    #[error("not enough free disk space for '{app}': {free_mb} MiB free, {needed_mb} MiB needed (its {app_mb} MiB and 1 GiB kept free). Free some space or remove a service first.")]
-    DiskLow { app: AppId, free_mb: u64, needed_mb: u64, app_mb: u64 },
+    #[error(
+        "not enough free disk space for '{app}': {free_mb} MiB free, {needed_mb} MiB needed (its {app_mb} MiB and 1 GiB kept free). Free some space or remove a service first."
+    )]
+    DiskLow {
+        app: AppId,
+        free_mb: u64,
+        needed_mb: u64,
+        app_mb: u64,
+    },
     #[error(transparent)]
     Busy(#[from] JobError),
     #[error("to delete the data of '{0}', confirm by giving its id")]
     ConfirmDelete(AppId),
     #[error("'{app}' is already at the catalog's version {version}")]
     UpToDate { app: AppId, version: String },
-    #[error("the container engine is not reachable: {0}. Check that the container engine service is running (systemctl status docker); services will start by themselves when it is back.")]
+    #[error(
+        "the container engine is not reachable: {0}. Check that the container engine service is running (systemctl status docker); services will start by themselves when it is back."
+    )]
     EngineDown(String),
     #[error("{app}: {error}")]
     Engine { app: AppId, error: EngineError },
@@ -85,7 +94,11 @@ pub enum AppError {
     #[error("the safety backup of '{app}' failed, so nothing was changed: {message}")]
     SafetyBackup { app: AppId, message: String },
     #[error("cannot {op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -94,7 +107,11 @@ pub enum AppError {
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
     #[error("its container {container} stopped (exit code {code}); last lines: {logs}")]
-    Exited { container: String, code: i64, logs: String },
+    Exited {
+        container: String,
+        code: i64,
+        logs: String,
+    },
     #[error("its container {container} fails its health check")]
     Unhealthy { container: String },
     #[error("it is not ready after {secs} s")]
@@ -103,7 +120,16 @@ pub enum NotReady {
 
 impl AppError {
     fn engine(app: &AppId) -> impl Fn(EngineError) -> AppError + '_ {
-        move |error| if error.is_unreachable() { AppError::EngineDown(error.to_string()) } else { AppError::Engine { app: app.clone(), error } }
+        move |error| {
+            if error.is_unreachable() {
+                AppError::EngineDown(error.to_string())
+            } else {
+                AppError::Engine {
+                    app: app.clone(),
+                    error,
+                }
+            }
+        }
     }
 }
 
@@ -166,8 +192,15 @@ struct Inner {
 }
 
 impl Apps {
-    pub fn new(store: Store, engine: Arc<dyn Engine>, jobs: Jobs, catalog: Arc<Catalog>, data_dir: PathBuf) -> Result<Apps, StoreError> {
-        let instance = store.setting_or_insert("apps_instance", &hex::encode(rand::random::<[u8; 6]>()))?;
+    pub fn new(
+        store: Store,
+        engine: Arc<dyn Engine>,
+        jobs: Jobs,
+        catalog: Arc<Catalog>,
+        data_dir: PathBuf,
+    ) -> Result<Apps, StoreError> {
+        let instance =
+            store.setting_or_insert("apps_instance", &hex::encode(rand::random::<[u8; 6]>()))?;
         Ok(Apps {
             inner: Arc::new(Inner {
                 store,
@@ -196,7 +229,11 @@ impl Apps {
     }
 
     pub fn engine_status(&self) -> EngineStatus {
-        self.inner.engine_status.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .engine_status
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Asks the reconciler for a pass soon.
@@ -214,7 +251,10 @@ impl Apps {
     }
 
     fn manifest_of(&self, row: &AppRow) -> Result<Manifest, AppError> {
-        serde_json::from_str(&row.manifest).map_err(|e| AppError::BadManifest { app: row.id.clone(), message: e.to_string() })
+        serde_json::from_str(&row.manifest).map_err(|e| AppError::BadManifest {
+            app: row.id.clone(),
+            message: e.to_string(),
+        })
     }
 
     fn installed(&self) -> Vec<(AppRow, Manifest)> {
@@ -222,7 +262,10 @@ impl Apps {
             log::error!("{e}");
             Vec::new()
         });
-        rows.into_iter().filter(|r| r.phase != Phase::Removing).filter_map(|r| self.manifest_of(&r).ok().map(|m| (r, m))).collect()
+        rows.into_iter()
+            .filter(|r| r.phase != Phase::Removing)
+            .filter_map(|r| self.manifest_of(&r).ok().map(|m| (r, m)))
+            .collect()
     }
 
     /// Ids of the services installed (or being installed).
@@ -232,7 +275,11 @@ impl Apps {
 
     /// Web entry points of running services, from the last observation.
     pub fn web_routes(&self) -> Vec<WebRoute> {
-        let observed = self.inner.observed.read().unwrap_or_else(|p| p.into_inner());
+        let observed = self
+            .inner
+            .observed
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         self.installed()
             .into_iter()
             .filter_map(|(row, m)| {
@@ -255,23 +302,45 @@ impl Apps {
     pub fn published_ports(&self) -> Vec<PublishedPort> {
         self.installed()
             .into_iter()
-            .flat_map(|(row, m)| m.publish.into_iter().map(move |p| PublishedPort { app: row.id.clone(), proto: p.proto, host_port: p.host_port }))
+            .flat_map(|(row, m)| {
+                m.publish.into_iter().map(move |p| PublishedPort {
+                    app: row.id.clone(),
+                    proto: p.proto,
+                    host_port: p.host_port,
+                })
+            })
             .collect()
     }
 
     fn row_and_manifest(&self, app: &AppId) -> Result<(AppRow, Manifest), AppError> {
-        let row = self.inner.store.app(app)?.ok_or_else(|| AppError::NotInstalled(app.clone()))?;
+        let row = self
+            .inner
+            .store
+            .app(app)?
+            .ok_or_else(|| AppError::NotInstalled(app.clone()))?;
         let m = self.manifest_of(&row)?;
         Ok((row, m))
     }
 
     fn domain(&self, app: &AppId) -> String {
-        let box_name = self.inner.store.box_settings().ok().and_then(|s| s.name).map(|n| n.to_string()).unwrap_or_else(|| "panier".into());
+        let box_name = self
+            .inner
+            .store
+            .box_settings()
+            .ok()
+            .and_then(|s| s.name)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "panier".into());
         format!("{app}-{box_name}.local")
     }
 
     fn health_checks(&self) -> bool {
-        match &*self.inner.engine_status.read().unwrap_or_else(|p| p.into_inner()) {
+        match &*self
+            .inner
+            .engine_status
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+        {
             EngineStatus::Up { info } => info.runs_health_checks,
             _ => true,
         }
@@ -280,8 +349,18 @@ impl Apps {
     fn app_spec(&self, row: &AppRow, m: &Manifest) -> Result<spec::AppSpec, AppError> {
         let secrets = self.inner.store.app_secrets(&row.id)?;
         let domain = self.domain(&row.id);
-        let inputs = spec::SpecInputs { data_dir: &self.inner.data_dir, domain: &domain, settings: &row.settings, secrets: &secrets, health_checks: self.health_checks(), instance: &self.inner.instance };
-        spec::app_spec(m, &inputs).map_err(|e| AppError::BadManifest { app: row.id.clone(), message: e.to_string() })
+        let inputs = spec::SpecInputs {
+            data_dir: &self.inner.data_dir,
+            domain: &domain,
+            settings: &row.settings,
+            secrets: &secrets,
+            health_checks: self.health_checks(),
+            instance: &self.inner.instance,
+        };
+        spec::app_spec(m, &inputs).map_err(|e| AppError::BadManifest {
+            app: row.id.clone(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -301,14 +380,34 @@ impl Apps {
     }
 
     /// Uninstalls, audited (see [`Apps::remove`]).
-    pub fn remove_audited(&self, app: &AppId, delete_data: bool, confirm: Option<&str>, actor: &str) -> Result<i64, AppError> {
+    pub fn remove_audited(
+        &self,
+        app: &AppId,
+        delete_data: bool,
+        confirm: Option<&str>,
+        actor: &str,
+    ) -> Result<i64, AppError> {
         let result = self.remove(app, delete_data, confirm, actor);
-        self.audit(actor, if delete_data { "app_remove_with_data" } else { "app_remove" }, app.as_str(), &result);
+        self.audit(
+            actor,
+            if delete_data {
+                "app_remove_with_data"
+            } else {
+                "app_remove"
+            },
+            app.as_str(),
+            &result,
+        );
         result
     }
 
     /// Installs, audited (see [`Apps::install`]).
-    pub fn install_audited(&self, id: &str, settings: &BTreeMap<String, String>, actor: &str) -> Result<i64, AppError> {
+    pub fn install_audited(
+        &self,
+        id: &str,
+        settings: &BTreeMap<String, String>,
+        actor: &str,
+    ) -> Result<i64, AppError> {
         let result = self.install(id, settings, actor);
         self.audit(actor, "app_install", id, &result);
         result
@@ -321,15 +420,39 @@ impl Apps {
     }
 
     /// Records an admin action on a service in the audit log, with its result.
-    pub fn audit<T>(&self, actor: &str, action: &'static str, target: &str, result: &Result<T, AppError>) {
+    pub fn audit<T>(
+        &self,
+        actor: &str,
+        action: &'static str,
+        target: &str,
+        result: &Result<T, AppError>,
+    ) {
         let (res, detail) = match result {
             Ok(_) => ("ok", String::new()),
-            Err(AppError::Busy(_) | AppError::DiskLow { .. } | AppError::ConfirmDelete(_) | AppError::Setting(_) | AppError::AlreadyInstalled(_) | AppError::UpToDate { .. }) => {
-                ("refused", result.as_ref().err().map(|e| e.to_string()).unwrap_or_default())
-            }
+            Err(
+                AppError::Busy(_)
+                | AppError::DiskLow { .. }
+                | AppError::ConfirmDelete(_)
+                | AppError::Setting(_)
+                | AppError::AlreadyInstalled(_)
+                | AppError::UpToDate { .. },
+            ) => (
+                "refused",
+                result
+                    .as_ref()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            ),
             Err(e) => ("failed", e.to_string()),
         };
-        let entry = crate::store::NewAudit { actor: actor.to_owned(), action, target: target.to_owned(), result: res, detail };
+        let entry = crate::store::NewAudit {
+            actor: actor.to_owned(),
+            action,
+            target: target.to_owned(),
+            result: res,
+            detail,
+        };
         if let Err(e) = self.inner.store.record(&entry) {
             log::error!("{e}");
         }

@@ -28,7 +28,14 @@ impl Apps {
     /// stops them as wanted, and removes its containers that are not in the spec. Returns the
     /// number of moves made.
     pub(super) async fn converge(&self, row: &AppRow, m: &Manifest) -> Result<usize, AppError> {
-        let lock = self.inner.converging.lock().unwrap_or_else(|p| p.into_inner()).entry(row.id.clone()).or_default().clone();
+        let lock = self
+            .inner
+            .converging
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(row.id.clone())
+            .or_default()
+            .clone();
         let _one_at_a_time = lock.lock().await;
         let engine = &self.inner.engine;
         let app = &row.id;
@@ -36,25 +43,51 @@ impl Apps {
         let mut moves = 0;
         for (dir, owner) in &spec.volume_dirs {
             if !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(|source| AppError::Io { op: "create", path: dir.clone(), source })?;
+                std::fs::create_dir_all(dir).map_err(|source| AppError::Io {
+                    op: "create",
+                    path: dir.clone(),
+                    source,
+                })?;
                 if let Some((u, g)) = owner.as_ref().and_then(|o| o.split_once(':')) {
-                    let (u, g) = (u.parse().ok().map(nix::unistd::Uid::from_raw), g.parse().ok().map(nix::unistd::Gid::from_raw));
-                    nix::unistd::chown(dir, u, g).map_err(|e| AppError::Io { op: "give an owner to", path: dir.clone(), source: e.into() })?;
+                    let (u, g) = (
+                        u.parse().ok().map(nix::unistd::Uid::from_raw),
+                        g.parse().ok().map(nix::unistd::Gid::from_raw),
+                    );
+                    nix::unistd::chown(dir, u, g).map_err(|e| AppError::Io {
+                        op: "give an owner to",
+                        path: dir.clone(),
+                        source: e.into(),
+                    })?;
                 }
                 moves += 1;
             }
         }
-        engine.ensure_network(&spec.network, &spec.network_labels).await.map_err(AppError::engine(app))?;
+        engine
+            .ensure_network(&spec.network, &spec.network_labels)
+            .await
+            .map_err(AppError::engine(app))?;
         let wanted: HashSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
-        let existing = engine.containers(&format!("{LABEL_APP}={app}")).await.map_err(AppError::engine(app))?;
-        for c in existing.iter().filter(|c| self.ours(&c.labels, Some(app)) && !wanted.contains(c.name.as_str())) {
+        let existing = engine
+            .containers(&format!("{LABEL_APP}={app}"))
+            .await
+            .map_err(AppError::engine(app))?;
+        for c in existing
+            .iter()
+            .filter(|c| self.ours(&c.labels, Some(app)) && !wanted.contains(c.name.as_str()))
+        {
             log::info!(app = app.as_str(); "removing {} (not in the service's definition any more)", c.name);
-            engine.remove(&c.name).await.map_err(AppError::engine(app))?;
+            engine
+                .remove(&c.name)
+                .await
+                .map_err(AppError::engine(app))?;
             moves += 1;
         }
         let mut observed = BTreeMap::new();
         for c in &spec.containers {
-            let mut info = engine.inspect(&c.name).await.map_err(AppError::engine(app))?;
+            let mut info = engine
+                .inspect(&c.name)
+                .await
+                .map_err(AppError::engine(app))?;
             if let Some(i) = &info
                 && !self.ours(&i.labels, Some(app))
             {
@@ -67,7 +100,10 @@ impl Apps {
                 && i.labels.get(LABEL_SPEC) != c.labels.get(LABEL_SPEC)
             {
                 log::info!(app = app.as_str(); "recreating {} (its definition changed)", c.name);
-                engine.remove(&c.name).await.map_err(AppError::engine(app))?;
+                engine
+                    .remove(&c.name)
+                    .await
+                    .map_err(AppError::engine(app))?;
                 info = None;
                 moves += 1;
             }
@@ -87,7 +123,10 @@ impl Apps {
                     // (an unclean power-off while the engine created it) or replaced. It holds
                     // no data (volumes are the service's folders): made again from the spec.
                     log::warn!(app = app.as_str(); "{} does not start ({e}); recreating it from its definition", c.name);
-                    engine.remove(&c.name).await.map_err(AppError::engine(app))?;
+                    engine
+                        .remove(&c.name)
+                        .await
+                        .map_err(AppError::engine(app))?;
                     self.create_container(app, c).await?;
                     engine.start(&c.name).await.map_err(AppError::engine(app))?;
                     moves += 1;
@@ -95,10 +134,16 @@ impl Apps {
                 moves += 1;
             }
             if moves > 0 || info.is_none() {
-                info = engine.inspect(&c.name).await.map_err(AppError::engine(app))?;
+                info = engine
+                    .inspect(&c.name)
+                    .await
+                    .map_err(AppError::engine(app))?;
             }
             if let Some(i) = info {
-                observed.insert(i.labels.get(LABEL_CONTAINER).cloned().unwrap_or_default(), i);
+                observed.insert(
+                    i.labels.get(LABEL_CONTAINER).cloned().unwrap_or_default(),
+                    i,
+                );
             }
         }
         if !row.running {
@@ -108,10 +153,23 @@ impl Apps {
         Ok(moves)
     }
 
-    async fn create_container(&self, app: &AppId, c: &crate::engine::ContainerSpec) -> Result<(), AppError> {
+    async fn create_container(
+        &self,
+        app: &AppId,
+        c: &crate::engine::ContainerSpec,
+    ) -> Result<(), AppError> {
         let engine = &self.inner.engine;
-        if !engine.image_present(&c.image).await.map_err(AppError::engine(app))? {
-            return Err(AppError::Engine { app: app.clone(), error: crate::engine::EngineError::NotFound { what: format!("the image {}", c.image) } });
+        if !engine
+            .image_present(&c.image)
+            .await
+            .map_err(AppError::engine(app))?
+        {
+            return Err(AppError::Engine {
+                app: app.clone(),
+                error: crate::engine::EngineError::NotFound {
+                    what: format!("the image {}", c.image),
+                },
+            });
         }
         log::info!(app = app.as_str(); "creating {}", c.name);
         engine.create(c).await.map_err(AppError::engine(app))
@@ -119,13 +177,28 @@ impl Apps {
 
     /// Whether an engine object is this agent's (and, with `app`, that service's).
     fn ours(&self, labels: &BTreeMap<String, String>, app: Option<&AppId>) -> bool {
-        labels.get(LABEL_BOX).is_some_and(|b| *b == self.inner.instance) && labels.get(LABEL_APP).is_some_and(|a| app.is_none_or(|app| a == app.as_str()))
+        labels
+            .get(LABEL_BOX)
+            .is_some_and(|b| *b == self.inner.instance)
+            && labels
+                .get(LABEL_APP)
+                .is_some_and(|a| app.is_none_or(|app| a == app.as_str()))
     }
 
     fn observe(&self, app: &AppId, containers: BTreeMap<String, ContainerInfo>) {
         let changed = {
-            let mut all = self.inner.observed.write().unwrap_or_else(|p| p.into_inner());
-            let addrs = |m: Option<&BTreeMap<String, ContainerInfo>>| m.map(|m| m.values().map(|c| (c.name.clone(), c.addresses.clone(), c.running)).collect::<Vec<_>>());
+            let mut all = self
+                .inner
+                .observed
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let addrs = |m: Option<&BTreeMap<String, ContainerInfo>>| {
+                m.map(|m| {
+                    m.values()
+                        .map(|c| (c.name.clone(), c.addresses.clone(), c.running))
+                        .collect::<Vec<_>>()
+                })
+            };
             let before = addrs(all.get(app));
             let after = addrs(Some(&containers));
             all.insert(app.clone(), containers);
@@ -137,15 +210,31 @@ impl Apps {
     }
 
     /// Stops the service's containers, last started first. Returns the number stopped.
-    pub(super) async fn stop_containers(&self, app: &AppId, m: &Manifest) -> Result<usize, AppError> {
-        let order = crate::catalog::start_order(m).map_err(|c| AppError::BadManifest { app: app.clone(), message: format!("cycle through {c}") })?;
+    pub(super) async fn stop_containers(
+        &self,
+        app: &AppId,
+        m: &Manifest,
+    ) -> Result<usize, AppError> {
+        let order = crate::catalog::start_order(m).map_err(|c| AppError::BadManifest {
+            app: app.clone(),
+            message: format!("cycle through {c}"),
+        })?;
         let mut n = 0;
         for c in order.iter().rev() {
             let name = spec::container_name(app, &c.name);
-            if let Some(info) = self.inner.engine.inspect(&name).await.map_err(AppError::engine(app))?
+            if let Some(info) = self
+                .inner
+                .engine
+                .inspect(&name)
+                .await
+                .map_err(AppError::engine(app))?
                 && info.running
             {
-                self.inner.engine.stop(&name, c.stop_grace_s).await.map_err(AppError::engine(app))?;
+                self.inner
+                    .engine
+                    .stop(&name, c.stop_grace_s)
+                    .await
+                    .map_err(AppError::engine(app))?;
                 n += 1;
             }
         }
@@ -157,17 +246,35 @@ impl Apps {
     pub(super) async fn remove_objects(&self, app: &AppId) -> Result<(), AppError> {
         let engine = &self.inner.engine;
         let label = format!("{LABEL_APP}={app}");
-        for c in engine.containers(&label).await.map_err(AppError::engine(app))? {
+        for c in engine
+            .containers(&label)
+            .await
+            .map_err(AppError::engine(app))?
+        {
             if self.ours(&c.labels, Some(app)) {
-                engine.remove(&c.name).await.map_err(AppError::engine(app))?;
+                engine
+                    .remove(&c.name)
+                    .await
+                    .map_err(AppError::engine(app))?;
             }
         }
-        for n in engine.networks(&label).await.map_err(AppError::engine(app))? {
+        for n in engine
+            .networks(&label)
+            .await
+            .map_err(AppError::engine(app))?
+        {
             if self.ours(&n.labels, Some(app)) {
-                engine.remove_network(&n.name).await.map_err(AppError::engine(app))?;
+                engine
+                    .remove_network(&n.name)
+                    .await
+                    .map_err(AppError::engine(app))?;
             }
         }
-        self.inner.observed.write().unwrap_or_else(|p| p.into_inner()).remove(app);
+        self.inner
+            .observed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(app);
         self.bump();
         Ok(())
     }
@@ -176,10 +283,22 @@ impl Apps {
     pub async fn reconcile_all(&self) -> PassReport {
         let mut report = PassReport::default();
         match self.inner.engine.info().await {
-            Ok(info) => *self.inner.engine_status.write().unwrap_or_else(|p| p.into_inner()) = EngineStatus::Up { info },
+            Ok(info) => {
+                *self
+                    .inner
+                    .engine_status
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = EngineStatus::Up { info }
+            }
             Err(e) => {
                 log::warn!("{e}; will retry");
-                *self.inner.engine_status.write().unwrap_or_else(|p| p.into_inner()) = EngineStatus::Down { message: e.to_string() };
+                *self
+                    .inner
+                    .engine_status
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = EngineStatus::Down {
+                    message: e.to_string(),
+                };
                 report.errors = 1;
                 return report;
             }
@@ -193,7 +312,10 @@ impl Apps {
             }
         };
         let known: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        for row in rows.iter().filter(|r| r.phase == Phase::Installed && !self.inner.jobs.busy(&r.id)) {
+        for row in rows
+            .iter()
+            .filter(|r| r.phase == Phase::Installed && !self.inner.jobs.busy(&r.id))
+        {
             report.services += 1;
             let result = match self.manifest_of(row) {
                 Ok(m) => self.converge(row, &m).await,
@@ -210,8 +332,13 @@ impl Apps {
         // Leftovers: our labels, but no such service in the store (removed while the agent
         // was down, or an install that never got recorded).
         if let Ok(containers) = self.inner.engine.containers(LABEL_APP).await {
-            for c in containers.into_iter().filter(|c| self.ours(&c.labels, None)) {
-                let Some(app) = c.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else { continue };
+            for c in containers
+                .into_iter()
+                .filter(|c| self.ours(&c.labels, None))
+            {
+                let Some(app) = c.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else {
+                    continue;
+                };
                 if !known.contains(app.as_str()) && !self.inner.jobs.busy(&app) {
                     log::info!(app = app.as_str(); "removing leftover container {}", c.name);
                     let _ = self.inner.engine.remove(&c.name).await;
@@ -221,7 +348,9 @@ impl Apps {
         }
         if let Ok(networks) = self.inner.engine.networks(LABEL_APP).await {
             for n in networks.into_iter().filter(|n| self.ours(&n.labels, None)) {
-                let Some(app) = n.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else { continue };
+                let Some(app) = n.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else {
+                    continue;
+                };
                 if !known.contains(app.as_str()) && !self.inner.jobs.busy(&app) {
                     log::info!(app = app.as_str(); "removing leftover network {}", n.name);
                     let _ = self.inner.engine.remove_network(&n.name).await;
@@ -230,7 +359,12 @@ impl Apps {
             }
         }
         if report.moves > 0 || report.errors > 0 {
-            log::info!("reconciled {} services: {} moves, {} errors", report.services, report.moves, report.errors);
+            log::info!(
+                "reconciled {} services: {} moves, {} errors",
+                report.services,
+                report.moves,
+                report.errors
+            );
         }
         report
     }
@@ -242,12 +376,22 @@ impl Apps {
         let apps = self.clone();
         tokio::spawn(async move {
             if let Ok(info) = apps.inner.engine.info().await {
-                *apps.inner.engine_status.write().unwrap_or_else(|p| p.into_inner()) = EngineStatus::Up { info };
+                *apps
+                    .inner
+                    .engine_status
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = EngineStatus::Up { info };
             }
             apps.resume_interrupted().await;
             let started = std::time::Instant::now();
             let report = apps.reconcile_all().await;
-            log::info!("first reconciliation: {} services, {} moves, {} errors in {} ms", report.services, report.moves, report.errors, started.elapsed().as_millis());
+            log::info!(
+                "first reconciliation: {} services, {} moves, {} errors in {} ms",
+                report.services,
+                report.moves,
+                report.errors,
+                started.elapsed().as_millis()
+            );
             loop {
                 let _ = tokio::time::timeout(PERIOD, apps.inner.wake.notified()).await;
                 // Let a burst of events settle into one pass.
@@ -262,7 +406,12 @@ impl Apps {
                 while let Some(event) = events.next().await {
                     match event {
                         // podman says "remove" where dockerd says "destroy".
-                        Ok(e) if matches!(e.action.as_str(), "die" | "destroy" | "remove" | "oom" | "stop" | "kill") => {
+                        Ok(e)
+                            if matches!(
+                                e.action.as_str(),
+                                "die" | "destroy" | "remove" | "oom" | "stop" | "kill"
+                            ) =>
+                        {
                             log::debug!("engine event {} on {}", e.action, e.container);
                             apps.wake();
                         }

@@ -76,7 +76,9 @@ fn fill(value: &str, inputs: &SpecInputs<'_>, app: &AppId) -> Result<String, Spe
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| SpecError::MissingValue(after.to_owned()))?;
+        let end = after
+            .find("}}")
+            .ok_or_else(|| SpecError::MissingValue(after.to_owned()))?;
         let key = after[..end].trim();
         let v = match key.split_once('.') {
             Some(("setting", n)) => inputs.settings.get(n).cloned(),
@@ -123,7 +125,11 @@ pub fn app_spec(m: &Manifest, inputs: &SpecInputs<'_>) -> Result<AppSpec, SpecEr
             binds: c
                 .mounts
                 .iter()
-                .map(|mnt| Bind { host: volume_dir(inputs.data_dir, app, &mnt.volume), container: mnt.path.clone(), read_only: mnt.read_only })
+                .map(|mnt| Bind {
+                    host: volume_dir(inputs.data_dir, app, &mnt.volume),
+                    container: mnt.path.clone(),
+                    read_only: mnt.read_only,
+                })
                 .collect(),
             memory_bytes: c.memory_mb * 1024 * 1024,
             ports: c.ports.clone(),
@@ -131,15 +137,23 @@ pub fn app_spec(m: &Manifest, inputs: &SpecInputs<'_>) -> Result<AppSpec, SpecEr
                 .publish
                 .iter()
                 .filter(|p| p.container == c.name)
-                .map(|p| PortSpec { proto: p.proto, host_port: p.host_port, container_port: p.port })
+                .map(|p| PortSpec {
+                    proto: p.proto,
+                    host_port: p.host_port,
+                    container_port: p.port,
+                })
                 .collect(),
-            health: c.health.as_ref().filter(|_| inputs.health_checks).map(|h| HealthSpec {
-                command: h.command.clone(),
-                interval_s: h.interval_s,
-                timeout_s: h.timeout_s,
-                retries: h.retries,
-                start_period_s: h.start_period_s,
-            }),
+            health: c
+                .health
+                .as_ref()
+                .filter(|_| inputs.health_checks)
+                .map(|h| HealthSpec {
+                    command: h.command.clone(),
+                    interval_s: h.interval_s,
+                    timeout_s: h.timeout_s,
+                    retries: h.retries,
+                    start_period_s: h.start_period_s,
+                }),
             stop_timeout_s: c.stop_grace_s,
         };
         labels.insert(LABEL_SPEC.to_owned(), spec_hash(&spec));
@@ -147,10 +161,17 @@ pub fn app_spec(m: &Manifest, inputs: &SpecInputs<'_>) -> Result<AppSpec, SpecEr
         containers.push(spec);
     }
     Ok(AppSpec {
-        network_labels: BTreeMap::from([(LABEL_APP.to_owned(), app.to_string()), (LABEL_BOX.to_owned(), inputs.instance.to_owned())]),
+        network_labels: BTreeMap::from([
+            (LABEL_APP.to_owned(), app.to_string()),
+            (LABEL_BOX.to_owned(), inputs.instance.to_owned()),
+        ]),
         network,
         containers,
-        volume_dirs: m.volumes.iter().map(|v| (volume_dir(inputs.data_dir, app, &v.name), v.owner.clone())).collect(),
+        volume_dirs: m
+            .volumes
+            .iter()
+            .map(|v| (volume_dir(inputs.data_dir, app, &v.name), v.owner.clone()))
+            .collect(),
     })
 }
 
@@ -175,43 +196,99 @@ pub struct SettingError {
 
 /// Checks the settings an admin gave against the manifest's typed settings, fills in
 /// defaults, and returns every setting's value as text (booleans `true`/`false`).
-pub fn resolve_settings(m: &Manifest, given: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, SettingError> {
-    let err = |name: &str, key: &'static str, args: Vec<(&'static str, String)>, problem: String| SettingError { name: name.to_owned(), problem, key, args };
+pub fn resolve_settings(
+    m: &Manifest,
+    given: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, SettingError> {
+    let err = |name: &str,
+               key: &'static str,
+               args: Vec<(&'static str, String)>,
+               problem: String| SettingError {
+        name: name.to_owned(),
+        problem,
+        key,
+        args,
+    };
     for k in given.keys() {
         if !m.settings.iter().any(|s| &s.name == k) {
             let known: Vec<&str> = m.settings.iter().map(|s| s.name.as_str()).collect();
-            return Err(err(k, "unknown", vec![], format!("this service has no such setting (it has: {})", if known.is_empty() { "none".into() } else { known.join(", ") })));
+            return Err(err(
+                k,
+                "unknown",
+                vec![],
+                format!(
+                    "this service has no such setting (it has: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
         }
     }
     let mut out = BTreeMap::new();
     for s in &m.settings {
-        let value = match (given.get(&s.name).map(|v| v.trim()).filter(|v| !v.is_empty()), &s.default) {
+        let value = match (
+            given
+                .get(&s.name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty()),
+            &s.default,
+        ) {
             (Some(v), _) => v.to_owned(),
             (None, Some(toml::Value::String(d))) => d.clone(),
             (None, Some(toml::Value::Boolean(b))) => b.to_string(),
             (None, Some(toml::Value::Integer(n))) => n.to_string(),
             (None, _) if s.kind == SettingType::Boolean => "false".into(),
-            (None, _) if s.required => return Err(err(&s.name, "required", vec![], "is required".into())),
+            (None, _) if s.required => {
+                return Err(err(&s.name, "required", vec![], "is required".into()));
+            }
             (None, _) => String::new(),
         };
         if value.chars().any(char::is_control) {
-            return Err(err(&s.name, "control", vec![], "contains control characters".into()));
+            return Err(err(
+                &s.name,
+                "control",
+                vec![],
+                "contains control characters".into(),
+            ));
         }
         match s.kind {
             SettingType::String | SettingType::Password => {
                 let max = s.max_length.unwrap_or(200);
                 if value.chars().count() > max {
-                    return Err(err(&s.name, "too_long", vec![("max", max.to_string())], format!("is longer than {max} characters")));
+                    return Err(err(
+                        &s.name,
+                        "too_long",
+                        vec![("max", max.to_string())],
+                        format!("is longer than {max} characters"),
+                    ));
                 }
-                if s.kind == SettingType::Password && !value.is_empty() && value.chars().count() < 10 {
-                    return Err(err(&s.name, "password_short", vec![], "a password needs at least 10 characters".into()));
+                if s.kind == SettingType::Password
+                    && !value.is_empty()
+                    && value.chars().count() < 10
+                {
+                    return Err(err(
+                        &s.name,
+                        "password_short",
+                        vec![],
+                        "a password needs at least 10 characters".into(),
+                    ));
                 }
             }
             SettingType::Boolean => {
                 let b = match value.as_str() {
                     "true" | "on" | "yes" | "1" => "true",
                     "false" | "off" | "no" | "0" => "false",
-                    _ => return Err(err(&s.name, "not_boolean", vec![("value", value.clone())], format!("'{value}' is not yes or no (true/false)"))),
+                    _ => {
+                        return Err(err(
+                            &s.name,
+                            "not_boolean",
+                            vec![("value", value.clone())],
+                            format!("'{value}' is not yes or no (true/false)"),
+                        ));
+                    }
                 };
                 out.insert(s.name.clone(), b.to_owned());
                 continue;
@@ -219,15 +296,35 @@ pub fn resolve_settings(m: &Manifest, given: &BTreeMap<String, String>) -> Resul
             SettingType::Choice => {
                 let choices = s.choices.clone().unwrap_or_default();
                 if !choices.contains(&value) {
-                    return Err(err(&s.name, "not_a_choice", vec![("value", value.clone()), ("choices", choices.join(", "))], format!("'{value}' is not one of: {}", choices.join(", "))));
+                    return Err(err(
+                        &s.name,
+                        "not_a_choice",
+                        vec![("value", value.clone()), ("choices", choices.join(", "))],
+                        format!("'{value}' is not one of: {}", choices.join(", ")),
+                    ));
                 }
             }
             SettingType::Number => {
-                let n: i64 = value.parse().map_err(|_| err(&s.name, "not_a_number", vec![("value", value.clone())], format!("'{value}' is not a whole number")))?;
+                let n: i64 = value.parse().map_err(|_| {
+                    err(
+                        &s.name,
+                        "not_a_number",
+                        vec![("value", value.clone())],
+                        format!("'{value}' is not a whole number"),
+                    )
+                })?;
                 if s.min.is_some_and(|lo| n < lo) || s.max.is_some_and(|hi| n > hi) {
-                    let (lo, hi) = (s.min.map(|v| v.to_string()).unwrap_or_default(), s.max.map(|v| v.to_string()).unwrap_or_default());
+                    let (lo, hi) = (
+                        s.min.map(|v| v.to_string()).unwrap_or_default(),
+                        s.max.map(|v| v.to_string()).unwrap_or_default(),
+                    );
                     let problem = format!("{n} is outside {lo}..{hi}");
-                    return Err(err(&s.name, "out_of_range", vec![("value", n.to_string()), ("min", lo), ("max", hi)], problem));
+                    return Err(err(
+                        &s.name,
+                        "out_of_range",
+                        vec![("value", n.to_string()), ("min", lo), ("max", hi)],
+                        problem,
+                    ));
                 }
             }
         }
@@ -245,10 +342,14 @@ pub fn new_secrets(m: &Manifest, kept: &BTreeMap<String, String>) -> BTreeMap<St
         .filter(|s| !kept.contains_key(&s.name))
         .map(|s| {
             let alphabet: &[u8] = match s.alphabet {
-                Alphabet::Alphanumeric => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                Alphabet::Alphanumeric => {
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                }
                 Alphabet::Hex => b"0123456789abcdef",
             };
-            let v: String = (0..s.length).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect();
+            let v: String = (0..s.length)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+                .collect();
             (s.name.clone(), v)
         })
         .collect()
@@ -271,21 +372,47 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            let (manifest_text, test_text) = text.split_once("#--- test inputs\n").expect("a `#--- test inputs` line");
+            let (manifest_text, test_text) = text
+                .split_once("#--- test inputs\n")
+                .expect("a `#--- test inputs` line");
             let m = parse_manifest(&path, manifest_text).unwrap_or_else(|e| panic!("{e:?}"));
             let inputs: toml::Table = toml::from_str(test_text).unwrap();
             let map = |k: &str| -> BTreeMap<String, String> {
-                inputs.get(k).and_then(|t| t.as_table()).map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect()).unwrap_or_default()
+                inputs
+                    .get(k)
+                    .and_then(|t| t.as_table())
+                    .map(|t| {
+                        t.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
             };
             let settings = resolve_settings(&m, &map("settings")).unwrap();
             let secrets = map("secrets");
-            let spec = app_spec(&m, &SpecInputs { data_dir: Path::new("/var/lib/panier"), domain: "pad-biblio.local", settings: &settings, secrets: &secrets, health_checks: true, instance: "b0x" }).unwrap();
+            let spec = app_spec(
+                &m,
+                &SpecInputs {
+                    data_dir: Path::new("/var/lib/panier"),
+                    domain: "pad-biblio.local",
+                    settings: &settings,
+                    secrets: &secrets,
+                    health_checks: true,
+                    instance: "b0x",
+                },
+            )
+            .unwrap();
             let json = serde_json::to_string_pretty(&spec).unwrap() + "\n";
             let golden = path.with_extension("json");
             if std::env::var_os("PANIER_BLESS").is_some() {
                 std::fs::write(&golden, &json).unwrap();
             }
-            assert_eq!(json, std::fs::read_to_string(&golden).unwrap_or_default(), "{} differs from its golden file (PANIER_BLESS=1 to accept)", path.display());
+            assert_eq!(
+                json,
+                std::fs::read_to_string(&golden).unwrap_or_default(),
+                "{} differs from its golden file (PANIER_BLESS=1 to accept)",
+                path.display()
+            );
             seen += 1;
         }
         assert!(seen >= 2);
@@ -293,19 +420,58 @@ mod tests {
 
     #[test]
     fn settings_are_typed() {
-        let m = parse_manifest(Path::new("t.toml"), include_str!("../../testdata/specs/two-containers.toml").split("#---").next().unwrap()).unwrap();
-        let given = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let m = parse_manifest(
+            Path::new("t.toml"),
+            include_str!("../../testdata/specs/two-containers.toml")
+                .split("#---")
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        let given = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
         let ok = resolve_settings(&m, &given(&[("title", "Ma bibliothèque")])).unwrap();
         assert_eq!(ok["public"], "false");
         assert_eq!(ok["workers"], "2");
-        assert!(resolve_settings(&m, &given(&[])).unwrap_err().to_string().contains("'title': is required"));
-        assert!(resolve_settings(&m, &given(&[("title", "x"), ("nope", "1")])).unwrap_err().to_string().contains("no such setting"));
-        assert!(resolve_settings(&m, &given(&[("title", "x"), ("workers", "99")])).unwrap_err().to_string().contains("outside"));
-        assert!(resolve_settings(&m, &given(&[("title", "x"), ("theme", "pink")])).unwrap_err().to_string().contains("not one of"));
-        assert!(resolve_settings(&m, &given(&[("title", "x"), ("public", "maybe")])).unwrap_err().to_string().contains("yes or no"));
+        assert!(
+            resolve_settings(&m, &given(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("'title': is required")
+        );
+        assert!(
+            resolve_settings(&m, &given(&[("title", "x"), ("nope", "1")]))
+                .unwrap_err()
+                .to_string()
+                .contains("no such setting")
+        );
+        assert!(
+            resolve_settings(&m, &given(&[("title", "x"), ("workers", "99")]))
+                .unwrap_err()
+                .to_string()
+                .contains("outside")
+        );
+        assert!(
+            resolve_settings(&m, &given(&[("title", "x"), ("theme", "pink")]))
+                .unwrap_err()
+                .to_string()
+                .contains("not one of")
+        );
+        assert!(
+            resolve_settings(&m, &given(&[("title", "x"), ("public", "maybe")]))
+                .unwrap_err()
+                .to_string()
+                .contains("yes or no")
+        );
         let s = new_secrets(&m, &BTreeMap::new());
         assert_eq!(s["db_password"].len(), 24);
         let kept = BTreeMap::from([("db_password".to_owned(), "kept".to_owned())]);
-        assert!(new_secrets(&m, &kept).is_empty(), "kept secrets are not regenerated");
+        assert!(
+            new_secrets(&m, &kept).is_empty(),
+            "kept secrets are not regenerated"
+        );
     }
 }

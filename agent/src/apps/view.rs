@@ -88,8 +88,12 @@ impl Apps {
             .entries()
             .map(|e| {
                 let m = &e.manifest;
-                let mem_ok = r.memory_available_bytes.is_none_or(|a| a >= m.requirements.memory_mb << 20);
-                let disk_ok = r.disk_free_bytes.is_none_or(|f| f >= (m.requirements.disk_mb << 20) + super::DISK_RESERVE_BYTES);
+                let mem_ok = r
+                    .memory_available_bytes
+                    .is_none_or(|a| a >= m.requirements.memory_mb << 20);
+                let disk_ok = r.disk_free_bytes.is_none_or(|f| {
+                    f >= (m.requirements.disk_mb << 20) + super::DISK_RESERVE_BYTES
+                });
                 CatalogCard {
                     id: m.id.clone(),
                     version: m.version.clone(),
@@ -112,7 +116,10 @@ impl Apps {
     }
 
     pub fn catalog_card(&self, id: &str, lang: Language) -> Result<CatalogCard, AppError> {
-        self.catalog_cards(lang).into_iter().find(|c| c.id.as_str() == id).ok_or_else(|| AppError::NotInCatalog(id.to_owned()))
+        self.catalog_cards(lang)
+            .into_iter()
+            .find(|c| c.id.as_str() == id)
+            .ok_or_else(|| AppError::NotInCatalog(id.to_owned()))
     }
 
     pub fn icon(&self, id: &str) -> Option<String> {
@@ -122,24 +129,41 @@ impl Apps {
 
     /// Every installed service, from the store and the last observation (no engine calls).
     pub fn list(&self, lang: Language) -> Vec<AppStatus> {
-        self.installed_rows_with_removing().into_iter().map(|id| self.view(&id, lang, false)).filter_map(Result::ok).collect()
+        self.installed_rows_with_removing()
+            .into_iter()
+            .map(|id| self.view(&id, lang, false))
+            .filter_map(Result::ok)
+            .collect()
     }
 
     fn installed_rows_with_removing(&self) -> Vec<AppId> {
-        self.inner.store.apps().unwrap_or_default().into_iter().map(|r| r.id).collect()
+        self.inner
+            .store
+            .apps()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
     }
 
     /// One service with fresh readings from the engine (state; memory and processor use
     /// unless a job is moving it, when they would mean little and slow its page down).
     pub async fn status(&self, app: &AppId, lang: Language) -> Result<AppStatus, AppError> {
         let mut view = self.view(app, lang, true)?;
-        if self.inner.store.app(app)?.is_some_and(|r| r.phase == Phase::Installed) {
+        if self
+            .inner
+            .store
+            .app(app)?
+            .is_some_and(|r| r.phase == Phase::Installed)
+        {
             let measure = !self.inner.jobs.busy(app);
             let readings = view.containers.iter().map(|c| async move {
                 let name = spec::container_name(app, &c.name);
                 let info = self.inner.engine.inspect(&name).await;
                 let usage = match &info {
-                    Ok(Some(i)) if i.running && measure => self.inner.engine.usage(&name).await.unwrap_or_default(),
+                    Ok(Some(i)) if i.running && measure => {
+                        self.inner.engine.usage(&name).await.unwrap_or_default()
+                    }
                     _ => Usage::default(),
                 };
                 (info, usage)
@@ -165,7 +189,14 @@ impl Apps {
 
     fn view(&self, app: &AppId, lang: Language, _fresh: bool) -> Result<AppStatus, AppError> {
         let (row, m) = self.row_and_manifest(app)?;
-        let observed = self.inner.observed.read().unwrap_or_else(|p| p.into_inner()).get(app).cloned().unwrap_or_default();
+        let observed = self
+            .inner
+            .observed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(app)
+            .cloned()
+            .unwrap_or_default();
         let containers = m
             .containers
             .iter()
@@ -173,7 +204,9 @@ impl Apps {
                 let o = observed.get(&c.name);
                 ContainerView {
                     name: c.name.clone(),
-                    status: o.map(|o| o.status.clone()).unwrap_or_else(|| "unknown".into()),
+                    status: o
+                        .map(|o| o.status.clone())
+                        .unwrap_or_else(|| "unknown".into()),
                     health: o.map(|o| o.health).unwrap_or(HealthState::None),
                     memory_bytes: None,
                     memory_limit_bytes: c.memory_mb << 20,
@@ -181,26 +214,50 @@ impl Apps {
                 }
             })
             .collect();
-        let catalog_version = self.inner.catalog.get(app).map(|e| e.manifest.version.clone());
+        let catalog_version = self
+            .inner
+            .catalog
+            .get(app)
+            .map(|e| e.manifest.version.clone());
         let mut view = AppStatus {
             id: app.clone(),
             name: m.name.get(lang).to_owned(),
             update_to: catalog_version.filter(|v| *v != row.version),
             version: row.version.clone(),
             phase: row.phase,
-            wanted: if row.running { "running".into() } else { "stopped".into() },
+            wanted: if row.running {
+                "running".into()
+            } else {
+                "stopped".into()
+            },
             state: String::new(),
-            url: m.web.as_ref().map(|_| format!("https://{}", self.domain(app))),
+            url: m
+                .web
+                .as_ref()
+                .map(|_| format!("https://{}", self.domain(app))),
             containers,
-            published: m.publish.iter().map(|p| format!("{}/{:?}", p.host_port, p.proto).to_lowercase()).collect(),
-            job: self.inner.jobs.list(Some(app), 1).ok().and_then(|mut j| j.pop()),
+            published: m
+                .publish
+                .iter()
+                .map(|p| format!("{}/{:?}", p.host_port, p.proto).to_lowercase())
+                .collect(),
+            job: self
+                .inner
+                .jobs
+                .list(Some(app), 1)
+                .ok()
+                .and_then(|mut j| j.pop()),
             installed_at: row.installed_at,
         };
         view.state = match row.phase {
             Phase::Installing => "installing".into(),
             Phase::Updating => "updating".into(),
             Phase::Removing => "removing".into(),
-            Phase::Installed if matches!(self.engine_status(), super::EngineStatus::Down { .. }) => "engine_down".into(),
+            Phase::Installed
+                if matches!(self.engine_status(), super::EngineStatus::Down { .. }) =>
+            {
+                "engine_down".into()
+            }
             Phase::Installed => overall(&view),
         };
         Ok(view)
@@ -211,7 +268,12 @@ impl Apps {
         let (_, m) = self.row_and_manifest(app)?;
         let mut out = Vec::new();
         for c in &m.containers {
-            let lines = self.inner.engine.logs(&spec::container_name(app, &c.name), tail).await.map_err(AppError::engine(app))?;
+            let lines = self
+                .inner
+                .engine
+                .logs(&spec::container_name(app, &c.name), tail)
+                .await
+                .map_err(AppError::engine(app))?;
             out.extend(lines.into_iter().map(|l| format!("{}: {l}", c.name)));
         }
         Ok(out)
@@ -219,8 +281,15 @@ impl Apps {
 }
 
 fn overall(view: &AppStatus) -> String {
-    let running = view.containers.iter().filter(|c| c.status == "running").count();
-    let starting = view.containers.iter().any(|c| c.health == HealthState::Starting);
+    let running = view
+        .containers
+        .iter()
+        .filter(|c| c.status == "running")
+        .count();
+    let starting = view
+        .containers
+        .iter()
+        .any(|c| c.health == HealthState::Starting);
     match (running, view.wanted.as_str()) {
         (0, "stopped") => "stopped".into(),
         (0, _) => "stopped".into(),
@@ -237,7 +306,11 @@ fn settings_view(m: &Manifest, lang: Language) -> Vec<SettingView> {
             name: s.name.clone(),
             kind: s.kind,
             label: s.label.get(lang).to_owned(),
-            help: s.help.as_ref().map(|h| h.get(lang).to_owned()).unwrap_or_default(),
+            help: s
+                .help
+                .as_ref()
+                .map(|h| h.get(lang).to_owned())
+                .unwrap_or_default(),
             required: s.required,
             default: match &s.default {
                 Some(toml::Value::String(v)) => v.clone(),

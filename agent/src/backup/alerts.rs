@@ -25,20 +25,42 @@ pub fn alerts_from(targets: &[TargetRow], runs: &[RunRow], now: i64) -> Vec<Aler
     let mut out = Vec::new();
     for t in targets {
         // Runs are newest first; safety backups count, data checks do not.
-        let mine: Vec<&RunRow> = runs.iter().filter(|r| r.target_id == t.id && r.reason != "check").collect();
-        let last_ok = mine.iter().find(|r| r.status == "ok").and_then(|r| r.finished_at);
+        let mine: Vec<&RunRow> = runs
+            .iter()
+            .filter(|r| r.target_id == t.id && r.reason != "check")
+            .collect();
+        let last_ok = mine
+            .iter()
+            .find(|r| r.status == "ok")
+            .and_then(|r| r.finished_at);
         let since = now - last_ok.unwrap_or(t.created_at);
         if since > STALE_AFTER_SECS {
-            out.push(Alert { key: "backup_stale", target: t.name.clone(), hours: Some(since / 3600) });
+            out.push(Alert {
+                key: "backup_stale",
+                target: t.name.clone(),
+                hours: Some(since / 3600),
+            });
         }
         if let Some(last) = mine.iter().find(|r| r.status != "running") {
             if last.status == "failed" {
-                let key = if last.error_key.as_deref() == Some("backup_target_missing") { "backup_target_missing" } else { "backup_failed" };
-                out.push(Alert { key, target: t.name.clone(), hours: None });
+                let key = if last.error_key.as_deref() == Some("backup_target_missing") {
+                    "backup_target_missing"
+                } else {
+                    "backup_failed"
+                };
+                out.push(Alert {
+                    key,
+                    target: t.name.clone(),
+                    hours: None,
+                });
             }
         }
         if t.kit_confirmed_at.is_none() {
-            out.push(Alert { key: "backup_kit_unconfirmed", target: t.name.clone(), hours: None });
+            out.push(Alert {
+                key: "backup_kit_unconfirmed",
+                target: t.name.clone(),
+                hours: None,
+            });
         }
     }
     out
@@ -49,7 +71,15 @@ mod tests {
     use super::*;
 
     fn target(created_at: i64) -> TargetRow {
-        TargetRow { id: 1, name: "usb".into(), kind: "folder".into(), location: "{}".into(), password: "x".into(), created_at, kit_confirmed_at: Some(created_at) }
+        TargetRow {
+            id: 1,
+            name: "usb".into(),
+            kind: "folder".into(),
+            location: "{}".into(),
+            password: "x".into(),
+            created_at,
+            kit_confirmed_at: Some(created_at),
+        }
     }
 
     fn run(id: i64, status: &str, at: i64, key: Option<&str>) -> RunRow {
@@ -77,14 +107,42 @@ mod tests {
         let t = [target(0)];
         assert!(alerts_from(&t, &[run(1, "ok", 100 * h, None)], 110 * h).is_empty());
         let a = alerts_from(&t, &[run(1, "ok", 100 * h, None)], 137 * h);
-        assert_eq!(a, [Alert { key: "backup_stale", target: "usb".into(), hours: Some(37) }]);
-        let a = alerts_from(&t, &[run(2, "failed", 120 * h, Some("backup_target_full")), run(1, "ok", 100 * h, None)], 121 * h);
+        assert_eq!(
+            a,
+            [Alert {
+                key: "backup_stale",
+                target: "usb".into(),
+                hours: Some(37)
+            }]
+        );
+        let a = alerts_from(
+            &t,
+            &[
+                run(2, "failed", 120 * h, Some("backup_target_full")),
+                run(1, "ok", 100 * h, None),
+            ],
+            121 * h,
+        );
         assert_eq!(a[0].key, "backup_failed");
-        let a = alerts_from(&t, &[run(2, "failed", 120 * h, Some("backup_target_missing")), run(1, "ok", 100 * h, None)], 121 * h);
+        let a = alerts_from(
+            &t,
+            &[
+                run(2, "failed", 120 * h, Some("backup_target_missing")),
+                run(1, "ok", 100 * h, None),
+            ],
+            121 * h,
+        );
         assert_eq!(a[0].key, "backup_target_missing");
-        assert_eq!(alerts_from(&t, &[], 37 * h)[0].key, "backup_stale", "never backed up since the target was added");
+        assert_eq!(
+            alerts_from(&t, &[], 37 * h)[0].key,
+            "backup_stale",
+            "never backed up since the target was added"
+        );
         let mut unconfirmed = target(0);
         unconfirmed.kit_confirmed_at = None;
-        assert_eq!(alerts_from(&[unconfirmed], &[], h)[0].key, "backup_kit_unconfirmed");
+        assert_eq!(
+            alerts_from(&[unconfirmed], &[], h)[0].key,
+            "backup_kit_unconfirmed"
+        );
     }
 }

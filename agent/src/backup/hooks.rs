@@ -20,7 +20,10 @@ pub enum Mode {
     /// Stopped for its snapshot, and always restarted afterwards, even when the backup fails.
     Cold,
     /// Stays up; `pre` (e.g. a database dump into a volume) runs before, `post` after.
-    Hot { pre: Vec<ExecCmd>, post: Vec<ExecCmd> },
+    Hot {
+        pre: Vec<ExecCmd>,
+        post: Vec<ExecCmd>,
+    },
 }
 
 /// What to save for one service.
@@ -44,5 +47,10 @@ pub trait ServiceHooks: Send + Sync {
     /// Brings `app` back to its wanted state (running, unless an admin stopped it).
     fn start<'a>(&'a self, app: &'a str) -> HookFuture<'a, ()>;
     /// Runs `argv` in `container` of `app`, failing on a non-zero exit.
-    fn exec<'a>(&'a self, app: &'a str, container: &'a str, argv: &'a [String]) -> HookFuture<'a, ()>;
+    fn exec<'a>(
+        &'a self,
+        app: &'a str,
+        container: &'a str,
+        argv: &'a [String],
+    ) -> HookFuture<'a, ()>;
 }

@@ -64,13 +64,21 @@ pub enum BackupError {
     #[error("backup target {target}: {source}")]
     Restic { target: String, source: ResticError },
     #[error("service {app}: {op} failed: {detail}")]
-    Hook { app: String, op: &'static str, detail: String },
+    Hook {
+        app: String,
+        op: &'static str,
+        detail: String,
+    },
     #[error("there is no snapshot {0} here")]
     NoSuchSnapshot(String),
     #[error("the backup holds no Panier box state (no snapshot tagged part=state)")]
     NoBoxState,
     #[error("{op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Failed(String),
     #[error(transparent)]
@@ -93,7 +101,9 @@ impl BackupError {
             BackupError::Hook { .. } => "backup_service_hook",
             BackupError::NoSuchSnapshot(_) => "backup_snapshot_unknown",
             BackupError::NoBoxState => "backup_no_box_state",
-            BackupError::Io { .. } | BackupError::Failed(_) | BackupError::Store(_) => "backup_failed",
+            BackupError::Io { .. } | BackupError::Failed(_) | BackupError::Store(_) => {
+                "backup_failed"
+            }
         }
     }
 }
@@ -144,15 +154,30 @@ struct Inner {
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !name.starts_with('-')
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
 }
 
-pub(crate) fn audit(actor: &str, action: &'static str, target: &str, result: &Result<impl Sized, BackupError>) -> NewAudit {
+pub(crate) fn audit(
+    actor: &str,
+    action: &'static str,
+    target: &str,
+    result: &Result<impl Sized, BackupError>,
+) -> NewAudit {
     let (result, detail) = match result {
         Ok(_) => ("ok", String::new()),
         Err(e) => ("failed", e.to_string()),
     };
-    NewAudit { actor: actor.to_owned(), action, target: target.to_owned(), result, detail }
+    NewAudit {
+        actor: actor.to_owned(),
+        action,
+        target: target.to_owned(),
+        result,
+        detail,
+    }
 }
 
 impl Backups {
@@ -160,10 +185,21 @@ impl Backups {
         let places = Places::new(&data_dir);
         match store.fail_interrupted_backup_runs() {
             Ok(0) => {}
-            Ok(n) => log::error!("{n} backup run(s) were interrupted by a stop of the agent; they are marked failed"),
+            Ok(n) => log::error!(
+                "{n} backup run(s) were interrupted by a stop of the agent; they are marked failed"
+            ),
             Err(e) => log::error!("{e}"),
         }
-        Backups { inner: Arc::new(Inner { store, data_dir, places, hooks, busy: Default::default(), progress: Default::default() }) }
+        Backups {
+            inner: Arc::new(Inner {
+                store,
+                data_dir,
+                places,
+                hooks,
+                busy: Default::default(),
+                progress: Default::default(),
+            }),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -171,34 +207,81 @@ impl Backups {
     }
 
     fn row(&self, name: &str) -> Result<TargetRow, BackupError> {
-        self.inner.store.backup_target(name)?.ok_or_else(|| BackupError::NoSuchTarget(name.to_owned()))
+        self.inner
+            .store
+            .backup_target(name)?
+            .ok_or_else(|| BackupError::NoSuchTarget(name.to_owned()))
     }
 
     fn location(row: &TargetRow) -> Result<Location, BackupError> {
-        serde_json::from_str(&row.location).map_err(|e| BackupError::Failed(format!("target {} has an unreadable location: {e}", row.name)))
+        serde_json::from_str(&row.location).map_err(|e| {
+            BackupError::Failed(format!(
+                "target {} has an unreadable location: {e}",
+                row.name
+            ))
+        })
     }
 
     /// Opens a target for use (mounting a USB disk until the result is dropped).
-    async fn open(&self, location: &Location, password: &str, create: bool) -> Result<target::Opened, BackupError> {
-        let (l, p, places) = (location.clone(), password.to_owned(), self.inner.places.clone());
-        Ok(tokio::task::spawn_blocking(move || target::open(&l, &p, &places, create)).await.expect("open task")?)
+    async fn open(
+        &self,
+        location: &Location,
+        password: &str,
+        create: bool,
+    ) -> Result<target::Opened, BackupError> {
+        let (l, p, places) = (
+            location.clone(),
+            password.to_owned(),
+            self.inner.places.clone(),
+        );
+        Ok(
+            tokio::task::spawn_blocking(move || target::open(&l, &p, &places, create))
+                .await
+                .expect("open task")?,
+        )
     }
 
     /// Runs a blocking restic call on a worker thread, tagging errors with the target.
-    async fn restic<T: Send + 'static>(&self, name: &str, f: impl FnOnce() -> Result<T, ResticError> + Send + 'static) -> Result<T, BackupError> {
-        tokio::task::spawn_blocking(f).await.expect("restic task").map_err(|source| BackupError::Restic { target: name.to_owned(), source })
+    async fn restic<T: Send + 'static>(
+        &self,
+        name: &str,
+        f: impl FnOnce() -> Result<T, ResticError> + Send + 'static,
+    ) -> Result<T, BackupError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .expect("restic task")
+            .map_err(|source| BackupError::Restic {
+                target: name.to_owned(),
+                source,
+            })
     }
 
     /// Adds a target: initialises a repository there with a generated password, or opens an
     /// existing one with `password` (a repository made elsewhere by restic). Returns the kit,
     /// which the admin must then confirm as printed or saved.
-    pub async fn add_target(&self, actor: &Actor, name: &str, location: Location, password: Option<String>) -> Result<Kit, BackupError> {
+    pub async fn add_target(
+        &self,
+        actor: &Actor,
+        name: &str,
+        location: Location,
+        password: Option<String>,
+    ) -> Result<Kit, BackupError> {
         let result = self.add_target_inner(name, location, password).await;
-        self.inner.store.record(&audit(&actor.audit_name(), "backup_target_add", name, &result))?;
+        self.inner.store.record(&audit(
+            &actor.audit_name(),
+            "backup_target_add",
+            name,
+            &result,
+        ))?;
         result
     }
 
-    async fn add_target_inner(&self, name: &str, location: Location, password: Option<String>) -> Result<Kit, BackupError> {
+    async fn add_target_inner(
+        &self,
+        name: &str,
+        location: Location,
+        password: Option<String>,
+    ) -> Result<Kit, BackupError> {
         if !valid_name(name) {
             return Err(BackupError::BadName(name.to_owned()));
         }
@@ -206,13 +289,20 @@ impl Backups {
         if self.inner.store.backup_target(name)?.is_some() {
             return Err(BackupError::TargetExists(name.to_owned()));
         }
-        let password = password.filter(|p| !p.is_empty()).unwrap_or_else(kit::generate_password);
+        let password = password
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(kit::generate_password);
         let opened = self.open(&location, &password, true).await?;
         let repo = opened.repo.clone();
-        let created = self.restic(name, move || restic::init_or_open(&repo)).await?;
+        let created = self
+            .restic(name, move || restic::init_or_open(&repo))
+            .await?;
         drop(opened);
         let json = serde_json::to_string(&location).expect("JSON");
-        self.inner.store.add_backup_target(name, location.kind(), &json, &password)?.ok_or_else(|| BackupError::TargetExists(name.to_owned()))?;
+        self.inner
+            .store
+            .add_backup_target(name, location.kind(), &json, &password)?
+            .ok_or_else(|| BackupError::TargetExists(name.to_owned()))?;
         log::info!(target_name = name; "backup target {name} added at {} ({})", location.describe(), if created { "new repository" } else { "existing repository" });
         self.kit(name)
     }
@@ -220,15 +310,27 @@ impl Backups {
     /// Formats a plugged USB disk (after the admin typed its device path again) and makes it
     /// a target. Only disks `lsblk` reports on the USB bus are accepted (loop devices too when
     /// `PANIER_BACKUP_ALLOW_LOOP=1`, for the tests).
-    pub async fn add_usb_target(&self, actor: &Actor, device: &str, confirm: &str, name: &str) -> Result<Kit, BackupError> {
+    pub async fn add_usb_target(
+        &self,
+        actor: &Actor,
+        device: &str,
+        confirm: &str,
+        name: &str,
+    ) -> Result<Kit, BackupError> {
         let result = async {
             if device != confirm {
-                return Err(BackupError::Target(TargetError::Invalid("the confirmation does not repeat the disk's name: nothing was erased".into())));
+                return Err(BackupError::Target(TargetError::Invalid(
+                    "the confirmation does not repeat the disk's name: nothing was erased".into(),
+                )));
             }
             let allowed = target::usb_disks().iter().any(|d| d.device == device)
-                || (std::env::var_os("PANIER_BACKUP_ALLOW_LOOP").is_some_and(|v| v == "1") && device.starts_with("/dev/loop") && device[9..].chars().all(|c| c.is_ascii_digit()));
+                || (std::env::var_os("PANIER_BACKUP_ALLOW_LOOP").is_some_and(|v| v == "1")
+                    && device.starts_with("/dev/loop")
+                    && device[9..].chars().all(|c| c.is_ascii_digit()));
             if !allowed {
-                return Err(BackupError::Target(TargetError::Invalid(format!("{device} is not a plugged USB disk"))));
+                return Err(BackupError::Target(TargetError::Invalid(format!(
+                    "{device} is not a plugged USB disk"
+                ))));
             }
             if !valid_name(name) {
                 return Err(BackupError::BadName(name.to_owned()));
@@ -236,12 +338,20 @@ impl Backups {
             let label = format!("panier-{name}");
             let dev = PathBuf::from(device);
             let l = label.clone();
-            let uuid = tokio::task::spawn_blocking(move || target::format_disk(&dev, &l)).await.expect("format task")?;
+            let uuid = tokio::task::spawn_blocking(move || target::format_disk(&dev, &l))
+                .await
+                .expect("format task")?;
             log::info!("formatted {device} for backups (UUID {uuid})");
-            self.add_target_inner(name, Location::Usb { uuid, label }, None).await
+            self.add_target_inner(name, Location::Usb { uuid, label }, None)
+                .await
         }
         .await;
-        self.inner.store.record(&audit(&actor.audit_name(), "backup_usb_format", device, &result))?;
+        self.inner.store.record(&audit(
+            &actor.audit_name(),
+            "backup_usb_format",
+            device,
+            &result,
+        ))?;
         result
     }
 
@@ -256,13 +366,24 @@ impl Backups {
             Ok(false) => Err(BackupError::NoSuchTarget(name.to_owned())),
             Err(e) => Err(e.into()),
         };
-        self.inner.store.record(&audit(&actor.audit_name(), "backup_target_remove", name, &result))?;
+        self.inner.store.record(&audit(
+            &actor.audit_name(),
+            "backup_target_remove",
+            name,
+            &result,
+        ))?;
         result
     }
 
     pub fn kit(&self, name: &str) -> Result<Kit, BackupError> {
         let row = self.row(name)?;
-        let box_name = self.inner.store.box_settings()?.name.map(|n| n.to_string()).unwrap_or_else(|| "panier".into());
+        let box_name = self
+            .inner
+            .store
+            .box_settings()?
+            .name
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "panier".into());
         Ok(Kit::new(&box_name, &row, Self::location(&row)?))
     }
 
@@ -272,7 +393,12 @@ impl Backups {
             Ok(false) => Err(BackupError::NoSuchTarget(name.to_owned())),
             Err(e) => Err(e.into()),
         };
-        self.inner.store.record(&audit(&actor.audit_name(), "backup_kit_confirm", name, &result))?;
+        self.inner.store.record(&audit(
+            &actor.audit_name(),
+            "backup_kit_confirm",
+            name,
+            &result,
+        ))?;
         result
     }
 
@@ -283,7 +409,10 @@ impl Backups {
             .backup_targets()?
             .into_iter()
             .map(|row| {
-                let mine: Vec<&RunRow> = runs.iter().filter(|r| r.target_id == row.id && r.reason != "check").collect();
+                let mine: Vec<&RunRow> = runs
+                    .iter()
+                    .filter(|r| r.target_id == row.id && r.reason != "check")
+                    .collect();
                 let location = Self::location(&row)?;
                 Ok(TargetView {
                     name: row.name.clone(),
@@ -291,7 +420,10 @@ impl Backups {
                     location,
                     created_at: row.created_at,
                     kit_confirmed: row.kit_confirmed_at.is_some(),
-                    last_ok_at: mine.iter().find(|r| r.status == "ok").and_then(|r| r.finished_at),
+                    last_ok_at: mine
+                        .iter()
+                        .find(|r| r.status == "ok")
+                        .and_then(|r| r.finished_at),
                     last_status: mine.first().map(|r| r.status.clone()),
                 })
             })
@@ -299,17 +431,40 @@ impl Backups {
     }
 
     pub fn hour(&self) -> Result<u8, BackupError> {
-        Ok(self.inner.store.setting("backup_hour")?.and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(3))
+        Ok(self
+            .inner
+            .store
+            .setting("backup_hour")?
+            .and_then(|h| h.parse().ok())
+            .filter(|h| *h < 24)
+            .unwrap_or(3))
     }
 
     pub fn set_hour(&self, actor: &Actor, hour: u8) -> Result<(), BackupError> {
-        let result = if hour < 24 { self.inner.store.set_setting("backup_hour", &hour.to_string()).map_err(Into::into) } else { Err(BackupError::Failed(format!("{hour} is not an hour (0–23)"))) };
-        self.inner.store.record(&audit(&actor.audit_name(), "backup_schedule", &hour.to_string(), &result))?;
+        let result = if hour < 24 {
+            self.inner
+                .store
+                .set_setting("backup_hour", &hour.to_string())
+                .map_err(Into::into)
+        } else {
+            Err(BackupError::Failed(format!("{hour} is not an hour (0–23)")))
+        };
+        self.inner.store.record(&audit(
+            &actor.audit_name(),
+            "backup_schedule",
+            &hour.to_string(),
+            &result,
+        ))?;
         result
     }
 
     pub fn status(&self) -> Result<BackupStatus, BackupError> {
-        let progress = self.inner.progress.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let progress = self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         Ok(BackupStatus {
             targets: self.targets()?,
             hour: self.hour()?,
@@ -322,13 +477,19 @@ impl Backups {
 
     /// The active alerts, from the store only (cheap: every admin page asks).
     pub fn alerts(&self) -> Result<Vec<Alert>, BackupError> {
-        Ok(alerts_from(&self.inner.store.backup_targets()?, &self.inner.store.backup_runs(200)?, crate::store::now()))
+        Ok(alerts_from(
+            &self.inner.store.backup_targets()?,
+            &self.inner.store.backup_runs(200)?,
+            crate::store::now(),
+        ))
     }
 
     /// The snapshots of a target, newest first.
     pub async fn snapshots(&self, name: &str) -> Result<Vec<Snapshot>, BackupError> {
         let row = self.row(name)?;
-        let opened = self.open(&Self::location(&row)?, &row.password, false).await?;
+        let opened = self
+            .open(&Self::location(&row)?, &row.password, false)
+            .await?;
         let repo = opened.repo.clone();
         let mut list = self.restic(name, move || restic::snapshots(&repo)).await?;
         list.sort_by(|a, b| b.time.cmp(&a.time));

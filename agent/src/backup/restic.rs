@@ -26,7 +26,9 @@ const STALL_BYTES: u64 = 256 * 1024;
 
 /// The restic program (overridable for trainees' experiments and the benchmark).
 pub fn program() -> PathBuf {
-    std::env::var_os("PANIER_RESTIC").map(PathBuf::from).unwrap_or_else(|| "restic".into())
+    std::env::var_os("PANIER_RESTIC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "restic".into())
 }
 
 /// How to reach one repository.
@@ -41,7 +43,9 @@ pub struct Repo {
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The password is deliberately left out, so a `{:?}` in a log cannot leak it.
-        f.debug_struct("Repo").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Repo")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,17 +86,33 @@ pub fn classify(op: &str, url: &str, stderr: &str) -> ResticError {
         ResticError::WrongPassword
     } else if s.contains("no space left on device") || s.contains("disk quota exceeded") {
         ResticError::TargetFull
-    } else if s.contains("unable to open config file") || s.contains("is there a repository at the following location") {
+    } else if s.contains("unable to open config file")
+        || s.contains("is there a repository at the following location")
+    {
         ResticError::NoRepository(url.to_owned())
-    } else if s.contains("connection refused") || s.contains("connection closed") || s.contains("no route to host") || s.contains("unable to start the sftp session") {
+    } else if s.contains("connection refused")
+        || s.contains("connection closed")
+        || s.contains("no route to host")
+        || s.contains("unable to start the sftp session")
+    {
         ResticError::Unreachable(last_line(stderr))
     } else {
-        ResticError::Failed { op: op.to_owned(), detail: last_line(stderr) }
+        ResticError::Failed {
+            op: op.to_owned(),
+            detail: last_line(stderr),
+        }
     }
 }
 
 fn last_line(s: &str) -> String {
-    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().chars().take(400).collect()
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(400)
+        .collect()
 }
 
 /// A finished child.
@@ -132,14 +152,27 @@ pub struct Summary {
 
 /// Runs `restic <args>` against `repo` and waits (blocking: call from `spawn_blocking`).
 /// Each stdout line goes to `on_line` as it arrives.
-pub fn run(repo: &Repo, args: &[&str], on_line: impl FnMut(&str, u32)) -> Result<Output, ResticError> {
+pub fn run(
+    repo: &Repo,
+    args: &[&str],
+    on_line: impl FnMut(&str, u32),
+) -> Result<Output, ResticError> {
     run_program(&program(), repo, args, on_line, STALL)
 }
 
-fn run_program(program: &std::path::Path, repo: &Repo, args: &[&str], mut on_line: impl FnMut(&str, u32), stall_after: Duration) -> Result<Output, ResticError> {
+fn run_program(
+    program: &std::path::Path,
+    repo: &Repo,
+    args: &[&str],
+    mut on_line: impl FnMut(&str, u32),
+    stall_after: Duration,
+) -> Result<Output, ResticError> {
     let op = args.first().copied().unwrap_or("").to_owned();
     let mut cmd = Command::new(program);
-    cmd.arg("--repo").arg(&repo.url).arg("--no-cache").arg("--json");
+    cmd.arg("--repo")
+        .arg(&repo.url)
+        .arg("--no-cache")
+        .arg("--json");
     for o in &repo.options {
         cmd.arg("-o").arg(o);
     }
@@ -152,7 +185,9 @@ fn run_program(program: &std::path::Path, repo: &Repo, args: &[&str], mut on_lin
         .stderr(Stdio::piped());
     // Its own process group, so that a stalled child is stopped with its own children (ssh).
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().map_err(|e| ResticError::NotInstalled(e.to_string()))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ResticError::NotInstalled(e.to_string()))?;
     let pid = child.id();
     let stall = Stall::watch(pid, stall_after);
     let mut stderr = child.stderr.take().expect("piped");
@@ -162,7 +197,10 @@ fn run_program(program: &std::path::Path, repo: &Repo, args: &[&str], mut on_lin
         s
     });
     let mut stdout = Vec::new();
-    for line in BufReader::new(child.stdout.take().expect("piped")).split(b'\n').map_while(Result::ok) {
+    for line in BufReader::new(child.stdout.take().expect("piped"))
+        .split(b'\n')
+        .map_while(Result::ok)
+    {
         if let Ok(text) = std::str::from_utf8(&line) {
             on_line(text, pid);
         }
@@ -180,10 +218,17 @@ fn run_program(program: &std::path::Path, repo: &Repo, args: &[&str], mut on_lin
         return Err(stalled_error(&op, &repo.url, stall_after));
     }
     if code != Some(0) {
-        let detail = if code.is_none() { format!("{stderr}\nthe restic process was killed") } else { stderr };
+        let detail = if code.is_none() {
+            format!("{stderr}\nthe restic process was killed")
+        } else {
+            stderr
+        };
         return Err(classify(&op, &repo.url, &detail));
     }
-    Ok(Output { stdout, peak_rss_kib: peak })
+    Ok(Output {
+        stdout,
+        peak_rss_kib: peak,
+    })
 }
 
 /// Stops a child that has stopped reading and writing (see the module's documentation).
@@ -194,7 +239,10 @@ struct Stall {
 
 impl Stall {
     fn watch(pid: u32, limit: Duration) -> Stall {
-        let (finished, stalled) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (finished, stalled) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let (f, st) = (finished.clone(), stalled.clone());
         std::thread::spawn(move || {
             let (mut mark, mut since) = (io_bytes(pid).unwrap_or(0), Instant::now());
@@ -204,9 +252,15 @@ impl Stall {
                 if now.saturating_sub(mark) >= STALL_BYTES {
                     (mark, since) = (now, Instant::now());
                 } else if since.elapsed() > limit && !f.load(Ordering::SeqCst) {
-                    log::warn!("restic (pid {pid}) made no progress for {} s: stopping it", limit.as_secs());
+                    log::warn!(
+                        "restic (pid {pid}) made no progress for {} s: stopping it",
+                        limit.as_secs()
+                    );
                     st.store(true, Ordering::SeqCst);
-                    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
                     return;
                 }
             }
@@ -225,17 +279,31 @@ impl Stall {
 /// Bytes a process has read and written so far (`rchar` + `wchar`).
 fn io_bytes(pid: u32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok());
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
     Some(field("rchar:")? + field("wchar:")?)
 }
 
 /// A stalled child: a full local target says so; anything else is a plain failure.
 fn stalled_error(op: &str, url: &str, limit: Duration) -> ResticError {
-    let free = url.starts_with('/').then(|| nix::sys::statvfs::statvfs(url).ok()).flatten().map(|st| st.blocks_available() as u64 * st.fragment_size() as u64);
+    let free = url
+        .starts_with('/')
+        .then(|| nix::sys::statvfs::statvfs(url).ok())
+        .flatten()
+        .map(|st| st.blocks_available() as u64 * st.fragment_size() as u64);
     // restic writes packs of several MiB: with less room than a few of them, the target is full.
     match free {
         Some(bytes) if bytes < 64 << 20 => ResticError::TargetFull,
-        _ => ResticError::Failed { op: op.to_owned(), detail: format!("restic made no progress for {} s and was stopped", limit.as_secs()) },
+        _ => ResticError::Failed {
+            op: op.to_owned(),
+            detail: format!(
+                "restic made no progress for {} s and was stopped",
+                limit.as_secs()
+            ),
+        },
     }
 }
 
@@ -251,12 +319,22 @@ fn wait4(pid: u32) -> (Option<i32>, i64) {
         }
         break;
     }
-    let code = if libc::WIFEXITED(status) { Some(libc::WEXITSTATUS(status)) } else { None };
+    let code = if libc::WIFEXITED(status) {
+        Some(libc::WEXITSTATUS(status))
+    } else {
+        None
+    };
     (code, usage.ru_maxrss)
 }
 
 /// `restic backup` of `paths` with `tags`, reporting progress.
-pub fn backup(repo: &Repo, paths: &[PathBuf], tags: &[String], host: &str, progress: &Arc<Mutex<Option<Progress>>>) -> Result<(Summary, i64), ResticError> {
+pub fn backup(
+    repo: &Repo,
+    paths: &[PathBuf],
+    tags: &[String],
+    host: &str,
+    progress: &Arc<Mutex<Option<Progress>>>,
+) -> Result<(Summary, i64), ResticError> {
     let mut args: Vec<String> = vec!["backup".into(), "--host".into(), host.into()];
     for t in tags {
         args.push("--tag".into());
@@ -266,7 +344,9 @@ pub fn backup(repo: &Repo, paths: &[PathBuf], tags: &[String], host: &str, progr
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut summary = Summary::default();
     let out = run(repo, &args, |line, pid| {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { return };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            return;
+        };
         match v["message_type"].as_str() {
             Some("status") => {
                 let mut g = progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -279,7 +359,11 @@ pub fn backup(repo: &Repo, paths: &[PathBuf], tags: &[String], host: &str, progr
             }
             Some("summary") => summary = serde_json::from_value(v).unwrap_or_default(),
             _ => {
-                progress.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_default().pid = Some(pid);
+                progress
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert_default()
+                    .pid = Some(pid);
             }
         }
     })?;
@@ -302,7 +386,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.iter().find_map(|t| t.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        self.tags
+            .iter()
+            .find_map(|t| t.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
     }
 }
 
@@ -311,7 +397,10 @@ pub fn snapshots(repo: &Repo) -> Result<Vec<Snapshot>, ResticError> {
     let text = String::from_utf8_lossy(&out.stdout);
     // restic prints one JSON document; tolerate a trailing newline.
     let list: Option<Vec<Snapshot>> = serde_json::from_str(text.trim()).ok();
-    list.ok_or_else(|| ResticError::Failed { op: "snapshots".into(), detail: "unreadable answer".into() })
+    list.ok_or_else(|| ResticError::Failed {
+        op: "snapshots".into(),
+        detail: "unreadable answer".into(),
+    })
 }
 
 /// `restic init`, or opening an existing repository with the given password (adoption).
@@ -338,19 +427,51 @@ mod tests {
     #[test]
     fn a_child_that_stops_reading_and_writing_is_stopped() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Repo { url: "sftp:box@example:/x".into(), password: "p".into(), options: vec![] };
+        let repo = Repo {
+            url: "sftp:box@example:/x".into(),
+            password: "p".into(),
+            options: vec![],
+        };
         let start = Instant::now();
-        let err = run_program(&program(dir.path(), "sleep 60"), &repo, &["backup"], |_, _| {}, Duration::from_secs(2)).err().unwrap();
-        assert!(start.elapsed() < Duration::from_secs(20), "stopped after {:?}", start.elapsed());
-        assert!(matches!(&err, ResticError::Failed { op, detail } if op == "backup" && detail.contains("no progress for 2 s")), "{err}");
+        let err = run_program(
+            &program(dir.path(), "sleep 60"),
+            &repo,
+            &["backup"],
+            |_, _| {},
+            Duration::from_secs(2),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "stopped after {:?}",
+            start.elapsed()
+        );
+        assert!(
+            matches!(&err, ResticError::Failed { op, detail } if op == "backup" && detail.contains("no progress for 2 s")),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_child_that_keeps_working_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Repo { url: dir.path().display().to_string(), password: "p".into(), options: vec![] };
+        let repo = Repo {
+            url: dir.path().display().to_string(),
+            password: "p".into(),
+            options: vec![],
+        };
         // Reads 1 MiB a second for 4 s, twice the stall limit.
-        let out = run_program(&program(dir.path(), "for i in 1 2 3 4; do head -c 1048576 /dev/zero | cat > /dev/null; sleep 1; done"), &repo, &["check"], |_, _| {}, Duration::from_secs(2));
+        let out = run_program(
+            &program(
+                dir.path(),
+                "for i in 1 2 3 4; do head -c 1048576 /dev/zero | cat > /dev/null; sleep 1; done",
+            ),
+            &repo,
+            &["check"],
+            |_, _| {},
+            Duration::from_secs(2),
+        );
         assert!(out.is_ok(), "{:?}", out.err());
     }
 
@@ -360,13 +481,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let small = dir.path().join("small");
         std::fs::create_dir(&small).unwrap();
-        let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"]).arg(&small).status().is_ok_and(|s| s.success());
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .arg(&small)
+            .status()
+            .is_ok_and(|s| s.success());
         if mounted {
-            let err = stalled_error("backup", &small.display().to_string(), Duration::from_secs(90));
+            let err = stalled_error(
+                "backup",
+                &small.display().to_string(),
+                Duration::from_secs(90),
+            );
             let _ = std::process::Command::new("umount").arg(&small).status();
             assert!(matches!(err, ResticError::TargetFull), "{err}");
         }
         let err = stalled_error("backup", "/", Duration::from_secs(90));
-        assert!(matches!(err, ResticError::Failed { .. }) || std::fs::metadata("/").is_err(), "{err}");
+        assert!(
+            matches!(err, ResticError::Failed { .. }) || std::fs::metadata("/").is_err(),
+            "{err}"
+        );
     }
 }

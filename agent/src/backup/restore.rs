@@ -26,16 +26,40 @@ impl Backups {
 
     /// Restores `snapshot` (or the files of it) into a temporary tree and moves each of its
     /// paths to its place under this data directory. Returns the new paths.
-    pub(super) async fn restore_snapshot(&self, target: &str, repo: &Repo, snap: &Snapshot) -> Result<Vec<PathBuf>, BackupError> {
-        let old = snap.tag("datadir").map(PathBuf::from).ok_or_else(|| BackupError::Failed(format!("snapshot {} has no datadir tag: not made by Panier", snap.short_id)))?;
+    pub(super) async fn restore_snapshot(
+        &self,
+        target: &str,
+        repo: &Repo,
+        snap: &Snapshot,
+    ) -> Result<Vec<PathBuf>, BackupError> {
+        let old = snap.tag("datadir").map(PathBuf::from).ok_or_else(|| {
+            BackupError::Failed(format!(
+                "snapshot {} has no datadir tag: not made by Panier",
+                snap.short_id
+            ))
+        })?;
         let tmp = self.restore_tmp();
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(io("creating", &tmp))?;
         let (r, id, t) = (repo.clone(), snap.id.clone(), tmp.clone());
-        self.restic(target, move || restic::run(&r, &["restore", &id, "--target", &t.display().to_string()], |_, _| {}).map(|_| ())).await?;
+        self.restic(target, move || {
+            restic::run(
+                &r,
+                &["restore", &id, "--target", &t.display().to_string()],
+                |_, _| {},
+            )
+            .map(|_| ())
+        })
+        .await?;
         let mut placed = Vec::new();
         for path in &snap.paths {
-            let rel = path.strip_prefix(&old).map_err(|_| BackupError::Failed(format!("{} is outside the saved data directory {}", path.display(), old.display())))?;
+            let rel = path.strip_prefix(&old).map_err(|_| {
+                BackupError::Failed(format!(
+                    "{} is outside the saved data directory {}",
+                    path.display(),
+                    old.display()
+                ))
+            })?;
             let from = tmp.join(path.strip_prefix("/").unwrap_or(path));
             let to = self.inner.data_dir.join(rel);
             swap_in(&from, &to)?;
@@ -47,36 +71,91 @@ impl Backups {
 
     /// Restores one service to `snapshot`: stopped, a safety snapshot of its current data
     /// taken, its volumes replaced, restarted (always, even when the restore fails).
-    pub async fn restore_service(&self, actor: &Actor, target: &str, snapshot: &str, app: &str) -> Result<(), BackupError> {
+    pub async fn restore_service(
+        &self,
+        actor: &Actor,
+        target: &str,
+        snapshot: &str,
+        app: &str,
+    ) -> Result<(), BackupError> {
         let result = self.restore_service_inner(target, snapshot, app).await;
-        self.inner.store.record(&super::audit(&actor.audit_name(), "backup_restore_service", &format!("{app}@{snapshot}"), &result))?;
+        self.inner.store.record(&super::audit(
+            &actor.audit_name(),
+            "backup_restore_service",
+            &format!("{app}@{snapshot}"),
+            &result,
+        ))?;
         result
     }
 
-    async fn restore_service_inner(&self, target: &str, snapshot: &str, app: &str) -> Result<(), BackupError> {
+    async fn restore_service_inner(
+        &self,
+        target: &str,
+        snapshot: &str,
+        app: &str,
+    ) -> Result<(), BackupError> {
         let row = self.row(target)?;
         let _busy = self.inner.busy.try_lock().map_err(|_| BackupError::Busy)?;
         let snaps = self.snapshots(target).await?;
         let snap = snaps
             .into_iter()
-            .find(|s| (s.id.starts_with(snapshot) || s.short_id == snapshot) && s.tag("app") == Some(app))
+            .find(|s| {
+                (s.id.starts_with(snapshot) || s.short_id == snapshot) && s.tag("app") == Some(app)
+            })
             .ok_or_else(|| BackupError::NoSuchSnapshot(format!("{snapshot} (service {app})")))?;
         let hooks = self.inner.hooks.clone();
-        let plans = hooks.plans().await.map_err(|detail| BackupError::Hook { app: app.into(), op: "listing backup plans", detail })?;
-        let volumes = plans.into_iter().find(|p| p.app == app).map(|p| p.volumes).ok_or_else(|| BackupError::Hook { app: app.into(), op: "finding its backup plan", detail: "it is not installed or has no backup spec".into() })?;
-        hooks.stop(app, "restore").await.map_err(|detail| BackupError::Hook { app: app.into(), op: "stopping", detail })?;
+        let plans = hooks.plans().await.map_err(|detail| BackupError::Hook {
+            app: app.into(),
+            op: "listing backup plans",
+            detail,
+        })?;
+        let volumes = plans
+            .into_iter()
+            .find(|p| p.app == app)
+            .map(|p| p.volumes)
+            .ok_or_else(|| BackupError::Hook {
+                app: app.into(),
+                op: "finding its backup plan",
+                detail: "it is not installed or has no backup spec".into(),
+            })?;
+        hooks
+            .stop(app, "restore")
+            .await
+            .map_err(|detail| BackupError::Hook {
+                app: app.into(),
+                op: "stopping",
+                detail,
+            })?;
         let result = async {
             // The safety snapshot: what is replaced can be had back.
-            let plan = BackupPlan { app: app.to_owned(), volumes, mode: Mode::Hot { pre: vec![], post: vec![] } };
+            let plan = BackupPlan {
+                app: app.to_owned(),
+                volumes,
+                mode: Mode::Hot {
+                    pre: vec![],
+                    post: vec![],
+                },
+            };
             let safety = self.run_one(&row, "safety", Scope::Stopped(plan)).await?;
             if !safety.ok {
-                return Err(BackupError::Failed(format!("the safety snapshot before the restore failed, nothing was changed: {}", safety.error.unwrap_or_default())));
+                return Err(BackupError::Failed(format!(
+                    "the safety snapshot before the restore failed, nothing was changed: {}",
+                    safety.error.unwrap_or_default()
+                )));
             }
-            let opened = self.open(&Self::location(&row)?, &row.password, false).await?;
-            self.restore_snapshot(target, &opened.repo, &snap).await.map(|_| ())
+            let opened = self
+                .open(&Self::location(&row)?, &row.password, false)
+                .await?;
+            self.restore_snapshot(target, &opened.repo, &snap)
+                .await
+                .map(|_| ())
         }
         .await;
-        let started = hooks.start(app).await.map_err(|detail| BackupError::Hook { app: app.into(), op: "restarting", detail });
+        let started = hooks.start(app).await.map_err(|detail| BackupError::Hook {
+            app: app.into(),
+            op: "restarting",
+            detail,
+        });
         log::info!(app = app; "restore of {app} to snapshot {}: {}", snap.short_id, if result.is_ok() { "done" } else { "failed" });
         result?;
         started
@@ -86,25 +165,52 @@ impl Backups {
     /// state and the services' data of the same run, placed into this data directory; the
     /// live database replaced by the saved one; the box renamed to `new_name` if given. The
     /// target is remembered (it comes back with the saved database).
-    pub async fn restore_box(&self, location: Location, password: &str, new_name: Option<&crate::names::BoxName>, actor: &str) -> Result<String, BackupError> {
+    pub async fn restore_box(
+        &self,
+        location: Location,
+        password: &str,
+        new_name: Option<&crate::names::BoxName>,
+        actor: &str,
+    ) -> Result<String, BackupError> {
         let result = self.restore_box_inner(location, password, new_name).await;
-        self.inner.store.record(&super::audit(actor, "backup_restore_box", "", &result))?;
+        self.inner
+            .store
+            .record(&super::audit(actor, "backup_restore_box", "", &result))?;
         result
     }
 
-    async fn restore_box_inner(&self, location: Location, password: &str, new_name: Option<&crate::names::BoxName>) -> Result<String, BackupError> {
+    async fn restore_box_inner(
+        &self,
+        location: Location,
+        password: &str,
+        new_name: Option<&crate::names::BoxName>,
+    ) -> Result<String, BackupError> {
         location.validate()?;
         let _busy = self.inner.busy.try_lock().map_err(|_| BackupError::Busy)?;
         let opened = self.open(&location, password, false).await?;
         let repo = opened.repo.clone();
         let r = repo.clone();
-        let mut snaps = self.restic("restore", move || restic::snapshots(&r)).await?;
+        let mut snaps = self
+            .restic("restore", move || restic::snapshots(&r))
+            .await?;
         snaps.sort_by(|a, b| b.time.cmp(&a.time));
-        let state = snaps.iter().find(|s| s.tags.iter().any(|t| t == "part=state")).cloned().ok_or(BackupError::NoBoxState)?;
+        let state = snaps
+            .iter()
+            .find(|s| s.tags.iter().any(|t| t == "part=state"))
+            .cloned()
+            .ok_or(BackupError::NoBoxState)?;
         let run = state.tag("run").unwrap_or("").to_owned();
-        let apps: Vec<Snapshot> = snaps.iter().filter(|s| s.tag("run") == Some(&run) && s.tag("app").is_some()).cloned().collect();
+        let apps: Vec<Snapshot> = snaps
+            .iter()
+            .filter(|s| s.tag("run") == Some(&run) && s.tag("app").is_some())
+            .cloned()
+            .collect();
         let placed = self.restore_snapshot("restore", &repo, &state).await?;
-        let db = placed.iter().find(|p| p.ends_with("backup/staging")).map(|p| p.join(crate::store::DB_FILE)).ok_or(BackupError::NoBoxState)?;
+        let db = placed
+            .iter()
+            .find(|p| p.ends_with("backup/staging"))
+            .map(|p| p.join(crate::store::DB_FILE))
+            .ok_or(BackupError::NoBoxState)?;
         for snap in &apps {
             self.restore_snapshot("restore", &repo, snap).await?;
         }
@@ -125,16 +231,33 @@ impl Backups {
                 log::warn!(app = app; "starting the restored service {app}: {e}; the reconciler will retry");
             }
         }
-        let name = self.inner.store.box_settings()?.name.map(|n| n.to_string()).unwrap_or_default();
-        log::info!("whole box restored from snapshot {} ({} service(s)); the box is now named {name}", state.short_id, apps.len());
+        let name = self
+            .inner
+            .store
+            .box_settings()?
+            .name
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        log::info!(
+            "whole box restored from snapshot {} ({} service(s)); the box is now named {name}",
+            state.short_id,
+            apps.len()
+        );
         Ok(name)
     }
 
     /// Starts `restic dump` of one file of a snapshot; the caller streams its stdout.
-    pub async fn dump_file(&self, target: &str, snapshot: &str, path: &str) -> Result<tokio::process::Child, BackupError> {
+    pub async fn dump_file(
+        &self,
+        target: &str,
+        snapshot: &str,
+        path: &str,
+    ) -> Result<tokio::process::Child, BackupError> {
         let row = self.row(target)?;
         if !path.starts_with('/') || path.contains("/../") {
-            return Err(BackupError::Failed(format!("'{path}' is not an absolute path inside the snapshot")));
+            return Err(BackupError::Failed(format!(
+                "'{path}' is not an absolute path inside the snapshot"
+            )));
         }
         if !snapshot.chars().all(|c| c.is_ascii_hexdigit()) || snapshot.is_empty() {
             return Err(BackupError::NoSuchSnapshot(snapshot.to_owned()));
@@ -151,8 +274,15 @@ impl Backups {
         for o in &repo.options {
             cmd.arg("-o").arg(o);
         }
-        cmd.args(["dump", snapshot, path]).env("RESTIC_PASSWORD", &repo.password).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).kill_on_drop(true);
-        cmd.spawn().map_err(|e| BackupError::Restic { target: target.to_owned(), source: restic::ResticError::NotInstalled(e.to_string()) })
+        cmd.args(["dump", snapshot, path])
+            .env("RESTIC_PASSWORD", &repo.password)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        cmd.spawn().map_err(|e| BackupError::Restic {
+            target: target.to_owned(),
+            source: restic::ResticError::NotInstalled(e.to_string()),
+        })
     }
 }
 
@@ -173,7 +303,12 @@ fn swap_in(from: &Path, to: &Path) -> Result<(), BackupError> {
         return Err(io("moving the restored copy to", to)(e));
     }
     if had {
-        if aside.is_dir() { std::fs::remove_dir_all(&aside) } else { std::fs::remove_file(&aside) }.map_err(io("removing the replaced copy", &aside))?;
+        if aside.is_dir() {
+            std::fs::remove_dir_all(&aside)
+        } else {
+            std::fs::remove_file(&aside)
+        }
+        .map_err(io("removing the replaced copy", &aside))?;
     }
     Ok(())
 }

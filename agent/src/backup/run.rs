@@ -30,7 +30,14 @@ fn should_prune(reason: &str, last_ok: Option<bool>, pruned_or_added: i64, now: 
     }
 }
 
-const KEEP: &[&str] = &["--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "12"];
+const KEEP: &[&str] = &[
+    "--keep-daily",
+    "7",
+    "--keep-weekly",
+    "4",
+    "--keep-monthly",
+    "12",
+];
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunReport {
@@ -78,7 +85,12 @@ impl Totals {
 impl Backups {
     /// Backs up to every target (or the named one), one after the other. Refused while
     /// another backup or restore runs.
-    pub async fn run_now(&self, actor: Option<&crate::admins::Actor>, target: Option<&str>, reason: &'static str) -> Result<Vec<RunReport>, BackupError> {
+    pub async fn run_now(
+        &self,
+        actor: Option<&crate::admins::Actor>,
+        target: Option<&str>,
+        reason: &'static str,
+    ) -> Result<Vec<RunReport>, BackupError> {
         let rows = match target {
             Some(name) => vec![self.row(name)?],
             None => self.inner.store.backup_targets()?,
@@ -91,8 +103,19 @@ impl Backups {
         for row in rows {
             let report = self.run_one(&row, reason, Scope::Box).await?;
             if let Some(actor) = actor {
-                let r: Result<(), BackupError> = if report.ok { Ok(()) } else { Err(BackupError::Failed(report.error.clone().unwrap_or_default())) };
-                self.inner.store.record(&super::audit(&actor.audit_name(), "backup_run", &row.name, &r))?;
+                let r: Result<(), BackupError> = if report.ok {
+                    Ok(())
+                } else {
+                    Err(BackupError::Failed(
+                        report.error.clone().unwrap_or_default(),
+                    ))
+                };
+                self.inner.store.record(&super::audit(
+                    &actor.audit_name(),
+                    "backup_run",
+                    &row.name,
+                    &r,
+                ))?;
             }
             reports.push(report);
         }
@@ -100,13 +123,20 @@ impl Backups {
     }
 
     /// Starts `run_now` in the background; the UI follows it through `status()`.
-    pub fn spawn_run(&self, actor: crate::admins::Actor, target: Option<String>) -> Result<(), BackupError> {
+    pub fn spawn_run(
+        &self,
+        actor: crate::admins::Actor,
+        target: Option<String>,
+    ) -> Result<(), BackupError> {
         if self.inner.busy.try_lock().is_err() {
             return Err(BackupError::Busy);
         }
         let this = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = this.run_now(Some(&actor), target.as_deref(), "manual").await {
+            if let Err(e) = this
+                .run_now(Some(&actor), target.as_deref(), "manual")
+                .await
+            {
                 log::error!("backup failed: {e}");
             }
         });
@@ -114,17 +144,31 @@ impl Backups {
     }
 
     /// One run on one target; the outcome is recorded, errors are in the report.
-    pub(super) async fn run_one(&self, row: &TargetRow, reason: &'static str, scope: Scope) -> Result<RunReport, BackupError> {
+    pub(super) async fn run_one(
+        &self,
+        row: &TargetRow,
+        reason: &'static str,
+        scope: Scope,
+    ) -> Result<RunReport, BackupError> {
         let only_app = match &scope {
             Scope::Box => None,
             Scope::Stopped(plan) => Some(plan.app.as_str()),
         };
-        let run_id = self.inner.store.start_backup_run(row.id, reason, only_app)?;
+        let run_id = self
+            .inner
+            .store
+            .start_backup_run(row.id, reason, only_app)?;
         let progress = self.inner.progress.clone();
         self.set_part("");
         let mut totals = Totals::default();
-        let result = self.run_steps(row, run_id, reason, scope, &progress, &mut totals).await;
-        *self.inner.progress.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let result = self
+            .run_steps(row, run_id, reason, scope, &progress, &mut totals)
+            .await;
+        *self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
         let end = RunEnd {
             ok: result.is_ok(),
             error_key: result.as_ref().err().map(|e| e.key().to_owned()),
@@ -137,8 +181,12 @@ impl Backups {
         };
         self.inner.store.finish_backup_run(run_id, &end)?;
         match &result {
-            Ok(()) => log::info!(target_name = row.name.as_str(); "backup {run_id} to {} done: {} files, {} bytes added, restic peak {} KiB", row.name, totals.files, totals.added, totals.peak),
-            Err(e) => log::error!(target_name = row.name.as_str(), key = e.key(); "backup {run_id} to {} FAILED: {e}", row.name),
+            Ok(()) => {
+                log::info!(target_name = row.name.as_str(); "backup {run_id} to {} done: {} files, {} bytes added, restic peak {} KiB", row.name, totals.files, totals.added, totals.peak)
+            }
+            Err(e) => {
+                log::error!(target_name = row.name.as_str(), key = e.key(); "backup {run_id} to {} FAILED: {e}", row.name)
+            }
         }
         Ok(RunReport {
             run_id,
@@ -153,7 +201,15 @@ impl Backups {
         })
     }
 
-    async fn run_steps(&self, row: &TargetRow, run_id: i64, reason: &str, scope: Scope, progress: &Arc<Mutex<Option<Progress>>>, totals: &mut Totals) -> Result<(), BackupError> {
+    async fn run_steps(
+        &self,
+        row: &TargetRow,
+        run_id: i64,
+        reason: &str,
+        scope: Scope,
+        progress: &Arc<Mutex<Option<Progress>>>,
+        totals: &mut Totals,
+    ) -> Result<(), BackupError> {
         let location = Self::location(row)?;
         let opened = self.open(&location, &row.password, false).await?;
         let repo = opened.repo.clone();
@@ -163,14 +219,30 @@ impl Backups {
         let (last_ok, pruned_at) = self.inner.store.backup_target_history(row.id, run_id)?;
         if last_ok == Some(false) {
             let r = repo.clone();
-            self.restic(&row.name, move || restic::run(&r, &["unlock"], |_, _| {}).map(|_| ())).await?;
+            self.restic(&row.name, move || {
+                restic::run(&r, &["unlock"], |_, _| {}).map(|_| ())
+            })
+            .await?;
         }
-        let host = self.inner.store.box_settings()?.name.map(|n| n.to_string()).unwrap_or_else(|| "panier".into());
+        let host = self
+            .inner
+            .store
+            .box_settings()?
+            .name
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "panier".into());
         let data_dir = self.inner.data_dir.display().to_string();
         if data_dir.contains(',') {
-            return Err(BackupError::Failed("the data directory's path holds a comma, which restic tags cannot carry".into()));
+            return Err(BackupError::Failed(
+                "the data directory's path holds a comma, which restic tags cannot carry".into(),
+            ));
         }
-        let base_tags = vec!["panier".to_owned(), format!("run={run_id}"), format!("datadir={data_dir}"), format!("reason={reason}")];
+        let base_tags = vec![
+            "panier".to_owned(),
+            format!("run={run_id}"),
+            format!("datadir={data_dir}"),
+            format!("reason={reason}"),
+        ];
         let mut first_error = None;
         if let Scope::Box = scope {
             let paths = self.stage_state(&host)?;
@@ -179,7 +251,10 @@ impl Backups {
             self.set_part("state");
             let (r, p) = (repo.clone(), progress.clone());
             let h = host.clone();
-            match self.restic(&row.name, move || restic::backup(&r, &paths, &tags, &h, &p)).await {
+            match self
+                .restic(&row.name, move || restic::backup(&r, &paths, &tags, &h, &p))
+                .await
+            {
                 Ok((s, peak)) => totals.add(&s, peak),
                 Err(e) => first_error = Some(e),
             }
@@ -187,12 +262,25 @@ impl Backups {
         }
         if first_error.is_none() {
             let plans = match scope {
-                Scope::Box => self.inner.hooks.plans().await.map_err(|detail| BackupError::Hook { app: "*".into(), op: "listing backup plans", detail })?,
+                Scope::Box => {
+                    self.inner
+                        .hooks
+                        .plans()
+                        .await
+                        .map_err(|detail| BackupError::Hook {
+                            app: "*".into(),
+                            op: "listing backup plans",
+                            detail,
+                        })?
+                }
                 Scope::Stopped(plan) => vec![plan],
             };
             for plan in plans {
                 self.set_part(&plan.app);
-                match self.backup_app(&row.name, &repo, &plan, &base_tags, &host, progress).await {
+                match self
+                    .backup_app(&row.name, &repo, &plan, &base_tags, &host, progress)
+                    .await
+                {
                     Ok((s, peak)) => totals.add(&s, peak),
                     Err(e) => {
                         log::error!(app = plan.app.as_str(); "backup of service {} failed: {e}", plan.app);
@@ -204,10 +292,22 @@ impl Backups {
         if let Some(e) = first_error {
             return Err(e);
         }
-        if should_prune(reason, last_ok, pruned_at.unwrap_or(row.created_at), crate::store::now()) {
+        if should_prune(
+            reason,
+            last_ok,
+            pruned_at.unwrap_or(row.created_at),
+            crate::store::now(),
+        ) {
             let r = repo.clone();
             self.restic(&row.name, move || {
-                let mut args = vec!["forget", "--tag", "panier", "--group-by", "host,paths", "--prune"];
+                let mut args = vec![
+                    "forget",
+                    "--tag",
+                    "panier",
+                    "--group-by",
+                    "host,paths",
+                    "--prune",
+                ];
                 args.extend_from_slice(KEEP);
                 restic::run(&r, &args, |_, _| {}).map(|_| ())
             })
@@ -219,7 +319,14 @@ impl Backups {
     }
 
     fn set_part(&self, part: &str) {
-        *self.inner.progress.lock().unwrap_or_else(|e| e.into_inner()) = Some(Progress { part: part.to_owned(), ..Default::default() });
+        *self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Progress {
+            part: part.to_owned(),
+            ..Default::default()
+        });
     }
 
     pub(super) fn staging(&self) -> PathBuf {
@@ -232,7 +339,9 @@ impl Backups {
         let staging = self.staging();
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(io("creating", &staging))?;
-        self.inner.store.copy_database_to(&staging.join(crate::store::DB_FILE))?;
+        self.inner
+            .store
+            .copy_database_to(&staging.join(crate::store::DB_FILE))?;
         let manifest = serde_json::json!({
             "box_name": host,
             "data_dir": self.inner.data_dir,
@@ -240,19 +349,49 @@ impl Backups {
             "schema": crate::store::Store::schema_version(),
             "made_at": crate::store::now(),
         });
-        crate::fsutil::write_atomic(&staging.join(MANIFEST), serde_json::to_string_pretty(&manifest).expect("JSON").as_bytes()).map_err(io("writing", &staging.join(MANIFEST)))?;
+        crate::fsutil::write_atomic(
+            &staging.join(MANIFEST),
+            serde_json::to_string_pretty(&manifest)
+                .expect("JSON")
+                .as_bytes(),
+        )
+        .map_err(io("writing", &staging.join(MANIFEST)))?;
         let mut paths = vec![staging];
-        paths.extend(STATE_DIRS.iter().map(|d| self.inner.data_dir.join(d)).filter(|p| p.exists()));
+        paths.extend(
+            STATE_DIRS
+                .iter()
+                .map(|d| self.inner.data_dir.join(d))
+                .filter(|p| p.exists()),
+        );
         Ok(paths)
     }
 
-    async fn backup_app(&self, target: &str, repo: &Repo, plan: &BackupPlan, base: &[String], host: &str, progress: &Arc<Mutex<Option<Progress>>>) -> Result<(Summary, i64), BackupError> {
+    async fn backup_app(
+        &self,
+        target: &str,
+        repo: &Repo,
+        plan: &BackupPlan,
+        base: &[String],
+        host: &str,
+        progress: &Arc<Mutex<Option<Progress>>>,
+    ) -> Result<(Summary, i64), BackupError> {
         let hooks = &self.inner.hooks;
         let app = plan.app.as_str();
-        let hook = |op: &'static str| move |detail: String| BackupError::Hook { app: app.to_owned(), op, detail };
+        let hook = |op: &'static str| {
+            move |detail: String| BackupError::Hook {
+                app: app.to_owned(),
+                op,
+                detail,
+            }
+        };
         let mut tags = base.to_vec();
         tags.extend(["part=app".to_owned(), format!("app={app}")]);
-        let paths: Vec<PathBuf> = plan.volumes.iter().filter(|v| v.exists()).cloned().collect();
+        let paths: Vec<PathBuf> = plan
+            .volumes
+            .iter()
+            .filter(|v| v.exists())
+            .cloned()
+            .collect();
         if paths.is_empty() {
             return Ok((Summary::default(), 0));
         }
@@ -273,7 +412,10 @@ impl Backups {
             Mode::Hot { pre, post } => {
                 let mut pre_result = Ok(());
                 for c in pre {
-                    pre_result = hooks.exec(app, &c.container, &c.argv).await.map_err(hook("preparing (pre command)"));
+                    pre_result = hooks
+                        .exec(app, &c.container, &c.argv)
+                        .await
+                        .map_err(hook("preparing (pre command)"));
                     if pre_result.is_err() {
                         break;
                     }
@@ -299,13 +441,23 @@ impl Backups {
         let _busy = self.inner.busy.lock().await;
         let run_id = self.inner.store.start_backup_run(row.id, "check", None)?;
         let result = async {
-            let opened = self.open(&Self::location(&row)?, &row.password, false).await?;
+            let opened = self
+                .open(&Self::location(&row)?, &row.password, false)
+                .await?;
             let repo = opened.repo.clone();
             let subset = format!("{}/7", (crate::store::now() / 86400 / 7) % 7 + 1);
-            self.restic(name, move || restic::run(&repo, &["check", "--read-data-subset", &subset], |_, _| {}).map(|_| ())).await
+            self.restic(name, move || {
+                restic::run(&repo, &["check", "--read-data-subset", &subset], |_, _| {}).map(|_| ())
+            })
+            .await
         }
         .await;
-        let end = RunEnd { ok: result.is_ok(), error_key: result.as_ref().err().map(|e| e.key().into()), error: result.as_ref().err().map(ToString::to_string), ..Default::default() };
+        let end = RunEnd {
+            ok: result.is_ok(),
+            error_key: result.as_ref().err().map(|e| e.key().into()),
+            error: result.as_ref().err().map(ToString::to_string),
+            ..Default::default()
+        };
         self.inner.store.finish_backup_run(run_id, &end)?;
         if let Err(e) = &result {
             log::error!(target_name = name; "data check of backup target {name} FAILED: {e}");
@@ -338,7 +490,10 @@ impl Backups {
     async fn tick(&self) -> Result<(), BackupError> {
         let now = jiff::Zoned::now();
         let today = now.date().to_string();
-        if now.hour() as u8 >= self.hour()? && self.inner.store.setting("backup_last_day")?.as_deref() != Some(today.as_str()) && !self.inner.store.backup_targets()?.is_empty() {
+        if now.hour() as u8 >= self.hour()?
+            && self.inner.store.setting("backup_last_day")?.as_deref() != Some(today.as_str())
+            && !self.inner.store.backup_targets()?.is_empty()
+        {
             self.inner.store.set_setting("backup_last_day", &today)?;
             match self.run_now(None, None, "scheduled").await {
                 Err(BackupError::Busy) => self.inner.store.set_setting("backup_last_day", "")?,
@@ -365,8 +520,14 @@ mod tests {
         let now = 1_800_000_000;
         let day = 24 * 3600;
         assert!(should_prune("scheduled", None, now - 60, now));
-        assert!(!should_prune("manual", None, now - 2 * day, now), "the first snapshot has nothing to forget");
-        assert!(!should_prune("manual", Some(true), now - 3600, now), "pruned or added within the day");
+        assert!(
+            !should_prune("manual", None, now - 2 * day, now),
+            "the first snapshot has nothing to forget"
+        );
+        assert!(
+            !should_prune("manual", Some(true), now - 3600, now),
+            "pruned or added within the day"
+        );
         assert!(should_prune("manual", Some(false), now - day - 3600, now));
         assert!(!should_prune("safety", Some(true), now - 2 * day, now));
     }

@@ -26,9 +26,20 @@ pub enum Location {
         #[schema(value_type = String)]
         path: PathBuf,
     },
-    Usb { uuid: String, label: String },
-    Sftp { user: String, host: String, #[serde(default = "ssh_port")] port: u16, path: String },
-    Rest { url: String },
+    Usb {
+        uuid: String,
+        label: String,
+    },
+    Sftp {
+        user: String,
+        host: String,
+        #[serde(default = "ssh_port")]
+        port: u16,
+        path: String,
+    },
+    Rest {
+        url: String,
+    },
 }
 
 fn ssh_port() -> u16 {
@@ -58,8 +69,14 @@ impl Location {
     /// Checks the fields so nothing odd reaches a command line.
     pub fn validate(&self) -> Result<(), TargetError> {
         let plain = |s: &str, what: &str| {
-            if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"') || s.starts_with('-') {
-                Err(TargetError::Invalid(format!("{what} '{s}' is empty or holds spaces or quotes")))
+            if s.is_empty()
+                || s.chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"')
+                || s.starts_with('-')
+            {
+                Err(TargetError::Invalid(format!(
+                    "{what} '{s}' is empty or holds spaces or quotes"
+                )))
             } else {
                 Ok(())
             }
@@ -67,7 +84,10 @@ impl Location {
         match self {
             Location::Folder { path } => {
                 if !path.is_absolute() {
-                    return Err(TargetError::Invalid(format!("the folder {} must be an absolute path", path.display())));
+                    return Err(TargetError::Invalid(format!(
+                        "the folder {} must be an absolute path",
+                        path.display()
+                    )));
                 }
                 plain(&path.display().to_string(), "folder")
             }
@@ -75,10 +95,14 @@ impl Location {
                 if uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && !uuid.is_empty() {
                     Ok(())
                 } else {
-                    Err(TargetError::Invalid(format!("'{uuid}' is not a file-system UUID")))
+                    Err(TargetError::Invalid(format!(
+                        "'{uuid}' is not a file-system UUID"
+                    )))
                 }
             }
-            Location::Sftp { user, host, path, .. } => {
+            Location::Sftp {
+                user, host, path, ..
+            } => {
                 plain(user, "user")?;
                 plain(host, "host")?;
                 plain(path, "path")
@@ -88,7 +112,9 @@ impl Location {
                 if url.starts_with("http://") || url.starts_with("https://") {
                     Ok(())
                 } else {
-                    Err(TargetError::Invalid(format!("'{url}' is not an http(s) URL")))
+                    Err(TargetError::Invalid(format!(
+                        "'{url}' is not an http(s) URL"
+                    )))
                 }
             }
         }
@@ -99,7 +125,12 @@ impl Location {
         match self {
             Location::Folder { path } => path.display().to_string(),
             Location::Usb { uuid, label } => format!("USB « {label} » (UUID {uuid})"),
-            Location::Sftp { user, host, port, path } => format!("sftp://{user}@{host}:{port}{path}"),
+            Location::Sftp {
+                user,
+                host,
+                port,
+                path,
+            } => format!("sftp://{user}@{host}:{port}{path}"),
             Location::Rest { url } => url.clone(),
         }
     }
@@ -109,7 +140,9 @@ impl Location {
         match self {
             Location::Folder { path } => path.display().to_string(),
             Location::Usb { .. } => "/media/<disque>/panier-backup".to_owned(),
-            Location::Sftp { user, host, path, .. } => format!("sftp:{user}@{host}:{path}"),
+            Location::Sftp {
+                user, host, path, ..
+            } => format!("sftp:{user}@{host}:{path}"),
             Location::Rest { url } => format!("rest:{url}"),
         }
     }
@@ -126,8 +159,13 @@ pub struct Places {
 
 impl Places {
     pub fn new(data_dir: &Path) -> Places {
-        let usb = std::env::var_os("PANIER_USB_MOUNT_ROOT").map(PathBuf::from).unwrap_or_else(|| "/run/panier/usb".into());
-        Places { ssh_dir: data_dir.join("backup/ssh"), usb_mount_root: usb }
+        let usb = std::env::var_os("PANIER_USB_MOUNT_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/run/panier/usb".into());
+        Places {
+            ssh_dir: data_dir.join("backup/ssh"),
+            usb_mount_root: usb,
+        }
     }
 
     pub fn ssh_key(&self) -> PathBuf {
@@ -138,15 +176,26 @@ impl Places {
     pub fn ssh_public_key(&self) -> Result<String, TargetError> {
         let key = self.ssh_key();
         if !key.exists() {
-            std::fs::create_dir_all(&self.ssh_dir).map_err(|e| cmd_err("creating the SSH key folder", e))?;
-            run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "panier-backup", "-f"]).arg(&key), "ssh-keygen")?;
+            std::fs::create_dir_all(&self.ssh_dir)
+                .map_err(|e| cmd_err("creating the SSH key folder", e))?;
+            run(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-C", "panier-backup", "-f"])
+                    .arg(&key),
+                "ssh-keygen",
+            )?;
         }
-        std::fs::read_to_string(key.with_extension("pub")).map(|s| s.trim().to_owned()).map_err(|e| cmd_err("reading the public SSH key", e))
+        std::fs::read_to_string(key.with_extension("pub"))
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| cmd_err("reading the public SSH key", e))
     }
 }
 
 fn cmd_err(op: &str, e: impl std::fmt::Display) -> TargetError {
-    TargetError::Command { op: op.to_owned(), detail: e.to_string() }
+    TargetError::Command {
+        op: op.to_owned(),
+        detail: e.to_string(),
+    }
 }
 
 fn run(cmd: &mut Command, op: &str) -> Result<String, TargetError> {
@@ -177,17 +226,33 @@ impl Drop for Opened {
 
 /// Makes the target reachable (mounting a USB disk) and returns its repository.
 /// `create`: whether a folder target's directory may be created (only when adding it).
-pub fn open(location: &Location, password: &str, places: &Places, create: bool) -> Result<Opened, TargetError> {
-    let repo = |url: String, options: Vec<String>| Repo { url, password: password.to_owned(), options };
+pub fn open(
+    location: &Location,
+    password: &str,
+    places: &Places,
+    create: bool,
+) -> Result<Opened, TargetError> {
+    let repo = |url: String, options: Vec<String>| Repo {
+        url,
+        password: password.to_owned(),
+        options,
+    };
     match location {
         Location::Folder { path } => {
             // The parent must exist (a mount point); the repository folder itself is made by
             // `restic init` when the target is added, and must exist afterwards.
-            let ok = if create { path.parent().is_some_and(Path::is_dir) } else { path.join("config").is_file() };
+            let ok = if create {
+                path.parent().is_some_and(Path::is_dir)
+            } else {
+                path.join("config").is_file()
+            };
             if !ok {
                 return Err(TargetError::Missing(path.display().to_string()));
             }
-            Ok(Opened { repo: repo(path.display().to_string(), vec![]), mount: None })
+            Ok(Opened {
+                repo: repo(path.display().to_string(), vec![]),
+                mount: None,
+            })
         }
         Location::Usb { uuid, .. } => {
             let dev = PathBuf::from("/dev/disk/by-uuid").join(uuid);
@@ -196,20 +261,39 @@ pub fn open(location: &Location, password: &str, places: &Places, create: bool) 
             }
             let mount = places.usb_mount_root.join(uuid);
             std::fs::create_dir_all(&mount).map_err(|e| cmd_err("creating the mount point", e))?;
-            let mounted = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default().lines().any(|l| l.split(' ').nth(1) == Some(&*mount.to_string_lossy()));
+            let mounted = std::fs::read_to_string("/proc/self/mounts")
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.split(' ').nth(1) == Some(&*mount.to_string_lossy()));
             if !mounted {
-                run(Command::new("mount").arg(format!("UUID={uuid}")).arg(&mount), "mount")?;
+                run(
+                    Command::new("mount")
+                        .arg(format!("UUID={uuid}"))
+                        .arg(&mount),
+                    "mount",
+                )?;
             }
             let dir = mount.join("panier-backup");
             if !create && !dir.join("config").is_file() {
                 if !mounted {
                     let _ = run(Command::new("umount").arg(&mount), "umount");
                 }
-                return Err(TargetError::Missing(format!("{} (no backup repository on it)", location.describe())));
+                return Err(TargetError::Missing(format!(
+                    "{} (no backup repository on it)",
+                    location.describe()
+                )));
             }
-            Ok(Opened { repo: repo(dir.display().to_string(), vec![]), mount: (!mounted).then_some(mount) })
+            Ok(Opened {
+                repo: repo(dir.display().to_string(), vec![]),
+                mount: (!mounted).then_some(mount),
+            })
         }
-        Location::Sftp { user, host, port, path } => {
+        Location::Sftp {
+            user,
+            host,
+            port,
+            path,
+        } => {
             places.ssh_public_key()?;
             let known = places.ssh_dir.join("known_hosts");
             let command = format!(
@@ -217,9 +301,18 @@ pub fn open(location: &Location, password: &str, places: &Places, create: bool) 
                 places.ssh_key().display(),
                 known.display()
             );
-            Ok(Opened { repo: repo(format!("sftp:{user}@{host}:{path}"), vec![format!("sftp.command={command}")]), mount: None })
+            Ok(Opened {
+                repo: repo(
+                    format!("sftp:{user}@{host}:{path}"),
+                    vec![format!("sftp.command={command}")],
+                ),
+                mount: None,
+            })
         }
-        Location::Rest { url } => Ok(Opened { repo: repo(format!("rest:{url}"), vec![]), mount: None }),
+        Location::Rest { url } => Ok(Opened {
+            repo: repo(format!("rest:{url}"), vec![]),
+            mount: None,
+        }),
     }
 }
 
@@ -240,16 +333,24 @@ pub struct UsbDisk {
 /// output. Pure, for tests.
 pub fn usb_disks_from_lsblk(json: &str) -> Vec<UsbDisk> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let s = |d: &serde_json::Value, k: &str| d[k].as_str().map(str::to_owned).filter(|x| !x.is_empty());
+    let s =
+        |d: &serde_json::Value, k: &str| d[k].as_str().map(str::to_owned).filter(|x| !x.is_empty());
     let mut out = Vec::new();
     for d in v["blockdevices"].as_array().into_iter().flatten() {
         if d["type"] != "disk" || d["tran"] != "usb" {
             continue;
         }
-        let part = d["children"].as_array().and_then(|c| c.first()).unwrap_or(d);
+        let part = d["children"]
+            .as_array()
+            .and_then(|c| c.first())
+            .unwrap_or(d);
         out.push(UsbDisk {
-            device: s(d, "path").unwrap_or_else(|| format!("/dev/{}", d["name"].as_str().unwrap_or(""))),
-            size_bytes: d["size"].as_u64().or_else(|| d["size"].as_str().and_then(|x| x.parse().ok())).unwrap_or(0),
+            device: s(d, "path")
+                .unwrap_or_else(|| format!("/dev/{}", d["name"].as_str().unwrap_or(""))),
+            size_bytes: d["size"]
+                .as_u64()
+                .or_else(|| d["size"].as_str().and_then(|x| x.parse().ok()))
+                .unwrap_or(0),
             model: s(d, "model").unwrap_or_default(),
             label: s(part, "label"),
             uuid: s(part, "uuid"),
@@ -261,7 +362,15 @@ pub fn usb_disks_from_lsblk(json: &str) -> Vec<UsbDisk> {
 
 /// The USB disks plugged in now.
 pub fn usb_disks() -> Vec<UsbDisk> {
-    match run(Command::new("lsblk").args(["--json", "-b", "-o", "NAME,PATH,SIZE,TRAN,TYPE,MODEL,LABEL,UUID,FSTYPE"]), "lsblk") {
+    match run(
+        Command::new("lsblk").args([
+            "--json",
+            "-b",
+            "-o",
+            "NAME,PATH,SIZE,TRAN,TYPE,MODEL,LABEL,UUID,FSTYPE",
+        ]),
+        "lsblk",
+    ) {
         Ok(json) => usb_disks_from_lsblk(&json),
         Err(e) => {
             log::warn!("cannot list disks: {e}");
@@ -274,11 +383,27 @@ pub fn usb_disks() -> Vec<UsbDisk> {
 /// file system labelled `label`; returns its UUID. Destroys what the disk held: callers ask
 /// for confirmation first.
 pub fn format_disk(device: &Path, label: &str) -> Result<String, TargetError> {
-    let label: String = label.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(16).collect();
+    let label: String = label
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(16)
+        .collect();
     run(Command::new("wipefs").arg("-a").arg(device), "wipefs")?;
-    run(Command::new("mkfs.ext4").args(["-q", "-F", "-L", &label, "-m", "0"]).arg(device), "mkfs.ext4")?;
+    run(
+        Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", &label, "-m", "0"])
+            .arg(device),
+        "mkfs.ext4",
+    )?;
     let _ = Command::new("udevadm").arg("settle").status();
-    let uuid = run(Command::new("blkid").args(["-s", "UUID", "-o", "value"]).arg(device), "blkid")?.trim().to_owned();
+    let uuid = run(
+        Command::new("blkid")
+            .args(["-s", "UUID", "-o", "value"])
+            .arg(device),
+        "blkid",
+    )?
+    .trim()
+    .to_owned();
     if uuid.is_empty() {
         return Err(cmd_err("blkid", "the new file system has no UUID"));
     }
@@ -305,10 +430,47 @@ mod tests {
 
     #[test]
     fn odd_fields_are_refused() {
-        assert!(Location::Folder { path: "relative".into() }.validate().is_err());
-        assert!(Location::Sftp { user: "a b".into(), host: "h".into(), port: 22, path: "/x".into() }.validate().is_err());
-        assert!(Location::Usb { uuid: "$(rm)".into(), label: "x".into() }.validate().is_err());
-        assert!(Location::Rest { url: "ftp://x".into() }.validate().is_err());
-        assert!(Location::Sftp { user: "panier".into(), host: "nas.local".into(), port: 22, path: "/srv/b".into() }.validate().is_ok());
+        assert!(
+            Location::Folder {
+                path: "relative".into()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Location::Sftp {
+                user: "a b".into(),
+                host: "h".into(),
+                port: 22,
+                path: "/x".into()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Location::Usb {
+                uuid: "$(rm)".into(),
+                label: "x".into()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Location::Rest {
+                url: "ftp://x".into()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Location::Sftp {
+                user: "panier".into(),
+                host: "nas.local".into(),
+                port: 22,
+                path: "/srv/b".into()
+            }
+            .validate()
+            .is_ok()
+        );
     }
 }

@@ -17,7 +17,10 @@ pub struct Text {
 impl Text {
     /// The same text in both languages (a configuration file's route has one).
     pub fn same(text: &str) -> Text {
-        Text { fr: text.to_owned(), en: text.to_owned() }
+        Text {
+            fr: text.to_owned(),
+            en: text.to_owned(),
+        }
     }
 
     pub fn get(&self, lang: crate::names::Language) -> &str {
@@ -29,7 +32,9 @@ impl Text {
 }
 
 /// The rows of the catalog table in PRODUCT.md.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Documents,
@@ -249,7 +254,19 @@ fn default_body_mb() -> u64 {
     10
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Deserialize,
+    Serialize,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,

@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 /// A service's id: 2 to 24 characters, lowercase letters, digits and inner hyphens, starting
 /// with a letter. It names containers (`panier-<id>-<container>`), networks, directories and
 /// the host name `<id>-<box>.local`, so it is kept short and DNS-safe.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "etherpad")]
 pub struct AppId(String);
@@ -35,13 +37,17 @@ impl AppId {
             && value.starts_with(|c: char| c.is_ascii_lowercase())
             && !value.ends_with('-')
             && !value.contains("--")
-            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(AppId(value.to_owned()))
         } else {
             Err(crate::names::Invalid {
                 key: "app_id_invalid",
-                message: format!("'{value}' is not a service id: 2 to 24 lowercase letters, digits and single inner hyphens, starting with a letter"),
+                message: format!(
+                    "'{value}' is not a service id: 2 to 24 lowercase letters, digits and single inner hyphens, starting with a letter"
+                ),
             })
         }
     }
@@ -99,16 +105,33 @@ impl Catalog {
         let mut entries = BTreeMap::new();
         let read = match std::fs::read_dir(dir) {
             Ok(r) => r,
-            Err(e) => return Err(vec![CatalogError { file: dir.to_owned(), field: String::new(), problem: format!("cannot read the catalog directory: {e}") }]),
+            Err(e) => {
+                return Err(vec![CatalogError {
+                    file: dir.to_owned(),
+                    field: String::new(),
+                    problem: format!("cannot read the catalog directory: {e}"),
+                }]);
+            }
         };
-        let mut folders: Vec<PathBuf> = read.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        let mut folders: Vec<PathBuf> = read
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
         folders.sort();
         for folder in folders {
             match load_folder(&folder) {
                 Ok(entry) => {
                     let file = folder.join("manifest.toml");
                     if entries.contains_key(&entry.manifest.id) {
-                        errors.push(CatalogError { file, field: "id".into(), problem: format!("the id '{}' is used by another service", entry.manifest.id) });
+                        errors.push(CatalogError {
+                            file,
+                            field: "id".into(),
+                            problem: format!(
+                                "the id '{}' is used by another service",
+                                entry.manifest.id
+                            ),
+                        });
                     } else {
                         entries.insert(entry.manifest.id.clone(), entry);
                     }
@@ -117,7 +140,14 @@ impl Catalog {
             }
         }
         errors.extend(validate::across(dir, entries.values().map(|e| &e.manifest)));
-        if errors.is_empty() { Ok(Catalog { dir: dir.to_owned(), entries }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Catalog {
+                dir: dir.to_owned(),
+                entries,
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn get(&self, id: &AppId) -> Option<&Entry> {
@@ -139,30 +169,64 @@ impl Catalog {
 
 /// Parses and checks one manifest file's text (without the folder's other files).
 pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<CatalogError>> {
-    let err = |field: String, problem: String| vec![CatalogError { file: file.to_owned(), field, problem }];
-    let de = toml::Deserializer::parse(text).map_err(|e| err(String::new(), format!("not valid TOML: {}", e.message())))?;
+    let err = |field: String, problem: String| {
+        vec![CatalogError {
+            file: file.to_owned(),
+            field,
+            problem,
+        }]
+    };
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| err(String::new(), format!("not valid TOML: {}", e.message())))?;
     let manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let mut field = if path == "." { String::new() } else { path };
         let message = e.into_inner().message().to_owned();
         // serde names a missing field only in its message: put it in the field path too.
-        if let Some(name) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
-            field = if field.is_empty() { name.to_owned() } else { format!("{field}.{name}") };
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            field = if field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{field}.{name}")
+            };
         }
         err(field, message)
     })?;
     let errors = validate::manifest(file, &manifest);
-    if errors.is_empty() { Ok(manifest) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(manifest)
+    } else {
+        Err(errors)
+    }
 }
 
 fn load_folder(folder: &Path) -> Result<Entry, Vec<CatalogError>> {
     let file = folder.join("manifest.toml");
-    let text = std::fs::read_to_string(&file).map_err(|e| vec![CatalogError { file: file.clone(), field: String::new(), problem: format!("cannot read it: {e}") }])?;
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        vec![CatalogError {
+            file: file.clone(),
+            field: String::new(),
+            problem: format!("cannot read it: {e}"),
+        }]
+    })?;
     let manifest = parse_manifest(&file, &text)?;
     let mut errors = Vec::new();
-    let folder_name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let folder_name = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if folder_name != manifest.id.as_str() {
-        errors.push(CatalogError { file: file.clone(), field: "id".into(), problem: format!("the id '{}' differs from its folder name '{folder_name}'", manifest.id) });
+        errors.push(CatalogError {
+            file: file.clone(),
+            field: "id".into(),
+            problem: format!(
+                "the id '{}' differs from its folder name '{folder_name}'",
+                manifest.id
+            ),
+        });
     }
     let mut read = |name: &str| match std::fs::read_to_string(folder.join(name)) {
         Ok(t) if !t.trim().is_empty() => t,
@@ -172,9 +236,24 @@ fn load_folder(folder: &Path) -> Result<Entry, Vec<CatalogError>> {
         }
     };
     let icon_svg = read("icon.svg");
-    let page = Text { fr: read("description.fr.md"), en: read("description.en.md") };
+    let page = Text {
+        fr: read("description.fr.md"),
+        en: read("description.en.md"),
+    };
     if !icon_svg.is_empty() && !icon_svg.contains("<svg") {
-        errors.push(CatalogError { file: folder.join("icon.svg"), field: String::new(), problem: "is not an SVG image".into() });
+        errors.push(CatalogError {
+            file: folder.join("icon.svg"),
+            field: String::new(),
+            problem: "is not an SVG image".into(),
+        });
     }
-    if errors.is_empty() { Ok(Entry { manifest, icon_svg, page }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Entry {
+            manifest,
+            icon_svg,
+            page,
+        })
+    } else {
+        Err(errors)
+    }
 }

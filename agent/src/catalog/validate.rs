@@ -13,13 +13,21 @@ struct Problems<'a> {
 
 impl Problems<'_> {
     fn add(&mut self, field: impl Into<String>, problem: impl Into<String>) {
-        self.list.push(CatalogError { file: self.file.to_owned(), field: field.into(), problem: problem.into() });
+        self.list.push(CatalogError {
+            file: self.file.to_owned(),
+            field: field.into(),
+            problem: problem.into(),
+        });
     }
 }
 
 /// A lowercase identifier for settings, secrets, volumes and containers.
 fn is_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.starts_with(|c: char| c.is_ascii_lowercase()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.len() <= 32
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// The placeholders `{{…}}` in a value.
@@ -51,16 +59,30 @@ fn check_image(image: &str) -> Result<(), String> {
     };
     if let Some(d) = digest {
         let hex = d.strip_prefix("sha256:").unwrap_or("");
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(format!("the digest '{d}' is not sha256:<64 lowercase hex digits>"));
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Err(format!(
+                "the digest '{d}' is not sha256:<64 lowercase hex digits>"
+            ));
         }
     }
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_ascii_uppercase()) {
-        return Err(format!("'{image}' is not an image reference (lowercase, no spaces)"));
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
+    {
+        return Err(format!(
+            "'{image}' is not an image reference (lowercase, no spaces)"
+        ));
     }
     let last = name.rsplit('/').next().unwrap_or(name);
     match last.split_once(':') {
-        None => Err(format!("'{image}' has no tag: pin a version such as {name}:1.2")),
+        None => Err(format!(
+            "'{image}' has no tag: pin a version such as {name}:1.2"
+        )),
         Some((_, "latest")) => Err(format!("'{image}' uses the tag 'latest': pin a version")),
         Some((_, tag)) if tag.is_empty() => Err(format!("'{image}' has an empty tag")),
         Some(_) => Ok(()),
@@ -68,7 +90,10 @@ fn check_image(image: &str) -> Result<(), String> {
 }
 
 pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
-    let mut p = Problems { file, list: Vec::new() };
+    let mut p = Problems {
+        file,
+        list: Vec::new(),
+    };
     if m.version.trim().is_empty() || m.version.contains(char::is_whitespace) {
         p.add("version", "must be a version such as 2.2.7-1");
     }
@@ -94,14 +119,27 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
     for (i, s) in m.settings.iter().enumerate() {
         let f = |x: &str| format!("settings[{i}].{x}");
         if !is_name(&s.name) {
-            p.add(f("name"), format!("'{}' is not a name (lowercase letters, digits, '_' or '-')", s.name));
+            p.add(
+                f("name"),
+                format!(
+                    "'{}' is not a name (lowercase letters, digits, '_' or '-')",
+                    s.name
+                ),
+            );
         }
         if !settings.insert(s.name.as_str()) {
-            p.add(f("name"), format!("the setting '{}' is declared twice", s.name));
+            p.add(
+                f("name"),
+                format!("the setting '{}' is declared twice", s.name),
+            );
         }
         match (s.kind, &s.choices) {
-            (SettingType::Choice, None) => p.add(f("choices"), "a choice setting needs its list of choices"),
-            (SettingType::Choice, Some(c)) if c.is_empty() => p.add(f("choices"), "the list of choices is empty"),
+            (SettingType::Choice, None) => {
+                p.add(f("choices"), "a choice setting needs its list of choices")
+            }
+            (SettingType::Choice, Some(c)) if c.is_empty() => {
+                p.add(f("choices"), "the list of choices is empty")
+            }
             (SettingType::Choice, _) => {}
             (_, Some(_)) => p.add(f("choices"), "only a choice setting has choices"),
             (_, None) => {}
@@ -112,50 +150,87 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
         if let (Some(lo), Some(hi)) = (s.min, s.max)
             && lo > hi
         {
-            p.add(f("max"), format!("the maximum {hi} is below the minimum {lo}"));
+            p.add(
+                f("max"),
+                format!("the maximum {hi} is below the minimum {lo}"),
+            );
         }
         if let Some(d) = &s.default {
             let ok = match (s.kind, d) {
                 (SettingType::String | SettingType::Password, toml::Value::String(_)) => true,
                 (SettingType::Boolean, toml::Value::Boolean(_)) => true,
-                (SettingType::Choice, toml::Value::String(v)) => s.choices.as_ref().is_some_and(|c| c.contains(v)),
-                (SettingType::Number, toml::Value::Integer(n)) => s.min.is_none_or(|lo| *n >= lo) && s.max.is_none_or(|hi| *n <= hi),
+                (SettingType::Choice, toml::Value::String(v)) => {
+                    s.choices.as_ref().is_some_and(|c| c.contains(v))
+                }
+                (SettingType::Number, toml::Value::Integer(n)) => {
+                    s.min.is_none_or(|lo| *n >= lo) && s.max.is_none_or(|hi| *n <= hi)
+                }
                 _ => false,
             };
             if !ok {
-                p.add(f("default"), format!("{d} does not fit a {:?} setting with these choices or bounds", s.kind).to_lowercase());
+                p.add(
+                    f("default"),
+                    format!(
+                        "{d} does not fit a {:?} setting with these choices or bounds",
+                        s.kind
+                    )
+                    .to_lowercase(),
+                );
             }
         }
         if s.kind == SettingType::Password && s.default.is_some() {
-            p.add(f("default"), "a password setting cannot have a default (use a generated secret)");
+            p.add(
+                f("default"),
+                "a password setting cannot have a default (use a generated secret)",
+            );
         }
     }
 
     let mut secrets = HashSet::new();
     for (i, s) in m.secrets.iter().enumerate() {
         if !is_name(&s.name) {
-            p.add(format!("secrets[{i}].name"), format!("'{}' is not a name", s.name));
+            p.add(
+                format!("secrets[{i}].name"),
+                format!("'{}' is not a name", s.name),
+            );
         }
         if !secrets.insert(s.name.as_str()) {
-            p.add(format!("secrets[{i}].name"), format!("the secret '{}' is declared twice", s.name));
+            p.add(
+                format!("secrets[{i}].name"),
+                format!("the secret '{}' is declared twice", s.name),
+            );
         }
         if !(16..=128).contains(&s.length) {
-            p.add(format!("secrets[{i}].length"), format!("{} is outside 16..=128", s.length));
+            p.add(
+                format!("secrets[{i}].length"),
+                format!("{} is outside 16..=128", s.length),
+            );
         }
     }
 
     let mut volumes = HashSet::new();
     for (i, v) in m.volumes.iter().enumerate() {
         if !is_name(&v.name) {
-            p.add(format!("volumes[{i}].name"), format!("'{}' is not a name", v.name));
+            p.add(
+                format!("volumes[{i}].name"),
+                format!("'{}' is not a name", v.name),
+            );
         }
         if !volumes.insert(v.name.as_str()) {
-            p.add(format!("volumes[{i}].name"), format!("the volume '{}' is declared twice", v.name));
+            p.add(
+                format!("volumes[{i}].name"),
+                format!("the volume '{}' is declared twice", v.name),
+            );
         }
         if let Some(o) = &v.owner
-            && !o.split_once(':').is_some_and(|(u, g)| u.parse::<u32>().is_ok() && g.parse::<u32>().is_ok())
+            && !o
+                .split_once(':')
+                .is_some_and(|(u, g)| u.parse::<u32>().is_ok() && g.parse::<u32>().is_ok())
         {
-            p.add(format!("volumes[{i}].owner"), format!("'{o}' is not uid:gid in digits"));
+            p.add(
+                format!("volumes[{i}].owner"),
+                format!("'{o}' is not uid:gid in digits"),
+            );
         }
     }
 
@@ -168,19 +243,34 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
     for (i, c) in m.containers.iter().enumerate() {
         let f = |x: &str| format!("containers[{i}].{x}");
         if !is_name(&c.name) || c.name.contains('_') {
-            p.add(f("name"), format!("'{}' is not a container name (lowercase letters, digits, '-')", c.name));
+            p.add(
+                f("name"),
+                format!(
+                    "'{}' is not a container name (lowercase letters, digits, '-')",
+                    c.name
+                ),
+            );
         }
         if !seen.insert(c.name.as_str()) {
-            p.add(f("name"), format!("the container '{}' is declared twice", c.name));
+            p.add(
+                f("name"),
+                format!("the container '{}' is declared twice", c.name),
+            );
         }
         if let Err(e) = check_image(&c.image) {
             p.add(f("image"), e);
         }
         if c.stop_grace_s > 600 {
-            p.add(f("stop_grace_s"), "more than 600 seconds would hold up every stop and update");
+            p.add(
+                f("stop_grace_s"),
+                "more than 600 seconds would hold up every stop and update",
+            );
         }
         if c.memory_mb < 16 {
-            p.add(f("memory_mb"), "a memory limit below 16 MiB cannot run a service");
+            p.add(
+                f("memory_mb"),
+                "a memory limit below 16 MiB cannot run a service",
+            );
         }
         if let Some(u) = &c.user
             && (u == "0" || u.starts_with("0:") || u == "root")
@@ -189,23 +279,38 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
         }
         for (j, mnt) in c.mounts.iter().enumerate() {
             if !volumes.contains(mnt.volume.as_str()) {
-                p.add(format!("containers[{i}].mounts[{j}].volume"), format!("the volume '{}' is not declared in [[volumes]]", mnt.volume));
+                p.add(
+                    format!("containers[{i}].mounts[{j}].volume"),
+                    format!("the volume '{}' is not declared in [[volumes]]", mnt.volume),
+                );
             }
             used_volumes.insert(mnt.volume.as_str());
             if !mnt.path.starts_with('/') || mnt.path.contains("..") {
-                p.add(format!("containers[{i}].mounts[{j}].path"), format!("'{}' is not an absolute path inside the container", mnt.path));
+                p.add(
+                    format!("containers[{i}].mounts[{j}].path"),
+                    format!(
+                        "'{}' is not an absolute path inside the container",
+                        mnt.path
+                    ),
+                );
             }
         }
         for a in &c.after {
             if !names.contains(a.as_str()) {
-                p.add(f("after"), format!("the container '{a}' does not exist in this service"));
+                p.add(
+                    f("after"),
+                    format!("the container '{a}' does not exist in this service"),
+                );
             } else if a == &c.name {
                 p.add(f("after"), "a container cannot wait for itself");
             }
         }
         for (key, value) in &c.environment {
             if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                p.add(format!("containers[{i}].environment.{key}"), "is not an environment variable name");
+                p.add(
+                    format!("containers[{i}].environment.{key}"),
+                    "is not an environment variable name",
+                );
             }
             for ph in placeholders(value) {
                 let ok = match ph.split_once('.') {
@@ -226,18 +331,36 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
         }
     }
     if let Err(cycle) = start_order(m) {
-        p.add("containers", format!("the `after` lists form a cycle through '{cycle}'"));
+        p.add(
+            "containers",
+            format!("the `after` lists form a cycle through '{cycle}'"),
+        );
     }
     for v in &volumes {
         if !used_volumes.contains(v) {
-            p.add("volumes", format!("the volume '{v}' is mounted by no container"));
+            p.add(
+                "volumes",
+                format!("the volume '{v}' is mounted by no container"),
+            );
         }
     }
 
     if let Some(w) = &m.web {
         match m.containers.iter().find(|c| c.name == w.container) {
-            None => p.add("web.container", format!("the container '{}' does not exist in this service", w.container)),
-            Some(c) if !c.ports.contains(&w.port) => p.add("web.port", format!("the container '{}' does not list port {} in its ports", c.name, w.port)),
+            None => p.add(
+                "web.container",
+                format!(
+                    "the container '{}' does not exist in this service",
+                    w.container
+                ),
+            ),
+            Some(c) if !c.ports.contains(&w.port) => p.add(
+                "web.port",
+                format!(
+                    "the container '{}' does not list port {} in its ports",
+                    c.name, w.port
+                ),
+            ),
             Some(_) => {}
         }
         if w.max_body_mb == 0 {
@@ -247,32 +370,58 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
     let mut host_ports = HashSet::new();
     for (i, pb) in m.publish.iter().enumerate() {
         if !names.contains(pb.container.as_str()) {
-            p.add(format!("publish[{i}].container"), format!("the container '{}' does not exist in this service", pb.container));
+            p.add(
+                format!("publish[{i}].container"),
+                format!(
+                    "the container '{}' does not exist in this service",
+                    pb.container
+                ),
+            );
         }
         if pb.host_port < 1 || [22, 80, 443, 5353].contains(&pb.host_port) {
-            p.add(format!("publish[{i}].host_port"), format!("port {} is reserved for the box itself", pb.host_port));
+            p.add(
+                format!("publish[{i}].host_port"),
+                format!("port {} is reserved for the box itself", pb.host_port),
+            );
         }
         if !host_ports.insert((pb.host_port, pb.proto)) {
-            p.add(format!("publish[{i}].host_port"), format!("port {} is published twice", pb.host_port));
+            p.add(
+                format!("publish[{i}].host_port"),
+                format!("port {} is published twice", pb.host_port),
+            );
         }
     }
     if m.web.is_none() && m.publish.is_empty() {
-        p.add("web", "a service needs a web entry point or published ports, or nobody can reach it");
+        p.add(
+            "web",
+            "a service needs a web entry point or published ports, or nobody can reach it",
+        );
     }
 
     match &m.backup {
-        None if !m.volumes.is_empty() => p.add("backup", "a service with volumes needs a [backup] section"),
+        None if !m.volumes.is_empty() => {
+            p.add("backup", "a service with volumes needs a [backup] section")
+        }
         None => {}
         Some(b) => {
             for v in &b.volumes {
                 if !volumes.contains(v.as_str()) {
-                    p.add("backup.volumes", format!("the volume '{v}' is not declared in [[volumes]]"));
+                    p.add(
+                        "backup.volumes",
+                        format!("the volume '{v}' is not declared in [[volumes]]"),
+                    );
                 }
             }
             for (list, cmds) in [("pre", &b.pre), ("post", &b.post)] {
                 for (j, cmd) in cmds.iter().enumerate() {
                     if !names.contains(cmd.container.as_str()) {
-                        p.add(format!("backup.{list}[{j}].container"), format!("the container '{}' does not exist in this service", cmd.container));
+                        p.add(
+                            format!("backup.{list}[{j}].container"),
+                            format!(
+                                "the container '{}' does not exist in this service",
+                                cmd.container
+                            ),
+                        );
                     }
                     if cmd.command.is_empty() {
                         p.add(format!("backup.{list}[{j}].command"), "is empty");
@@ -293,13 +442,25 @@ pub fn start_order(m: &Manifest) -> Result<Vec<&super::manifest::Container>, Str
     let mut order: Vec<&super::manifest::Container> = Vec::new();
     let mut placed = HashSet::new();
     while order.len() < m.containers.len() {
-        let next = m.containers.iter().find(|c| !placed.contains(c.name.as_str()) && c.after.iter().all(|a| placed.contains(a.as_str()) || !m.containers.iter().any(|x| &x.name == a)));
+        let next = m.containers.iter().find(|c| {
+            !placed.contains(c.name.as_str())
+                && c.after.iter().all(|a| {
+                    placed.contains(a.as_str()) || !m.containers.iter().any(|x| &x.name == a)
+                })
+        });
         match next {
             Some(c) => {
                 placed.insert(c.name.as_str());
                 order.push(c);
             }
-            None => return Err(m.containers.iter().find(|c| !placed.contains(c.name.as_str())).map(|c| c.name.clone()).unwrap_or_default()),
+            None => {
+                return Err(m
+                    .containers
+                    .iter()
+                    .find(|c| !placed.contains(c.name.as_str()))
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default());
+            }
         }
     }
     Ok(order)
@@ -339,7 +500,10 @@ mod tests {
 
     #[test]
     fn placeholders_found() {
-        assert_eq!(placeholders("a {{ setting.x }} b {{secret.y}}"), ["setting.x", "secret.y"]);
+        assert_eq!(
+            placeholders("a {{ setting.x }} b {{secret.y}}"),
+            ["setting.x", "secret.y"]
+        );
         assert_eq!(placeholders("{{oops"), [""]);
     }
 }
@@ -353,14 +517,25 @@ mod corpus {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/invalid");
         let expected = std::fs::read_to_string(dir.join("EXPECTED.tsv")).unwrap();
         let mut n = 0;
-        for line in expected.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in expected
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let mut cols = line.split('\t');
-            let (file, field, problem) = (cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap());
+            let (file, field, problem) = (
+                cols.next().unwrap(),
+                cols.next().unwrap(),
+                cols.next().unwrap(),
+            );
             let path = dir.join(file);
             let text = std::fs::read_to_string(&path).unwrap();
-            let errors = super::super::parse_manifest(&path, &text).err().unwrap_or_else(|| panic!("{file} was accepted"));
+            let errors = super::super::parse_manifest(&path, &text)
+                .err()
+                .unwrap_or_else(|| panic!("{file} was accepted"));
             assert!(
-                errors.iter().any(|e| e.field == field && e.problem.contains(problem) && e.to_string().contains(file)),
+                errors.iter().any(|e| e.field == field
+                    && e.problem.contains(problem)
+                    && e.to_string().contains(file)),
                 "{file}: expected {field}: …{problem}…, got {errors:#?}"
             );
             n += 1;

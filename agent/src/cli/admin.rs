@@ -35,11 +35,16 @@ struct UserArgs {
 fn read_password(stdin: bool) -> Result<String, CliError> {
     if stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
-    let first = rpassword::prompt_password("Password (at least 10 characters): ").map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?;
-    let second = rpassword::prompt_password("Password (again): ").map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?;
+    let first = rpassword::prompt_password("Password (at least 10 characters): ")
+        .map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?;
+    let second = rpassword::prompt_password("Password (again): ")
+        .map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?;
     if first != second {
         return Err(CliError::Usage("the two passwords are not the same".into()));
     }
@@ -61,17 +66,30 @@ pub async fn run(args: Args) -> Result<(), CliError> {
         }
         Sub::Add(user) => {
             let password = read_password(user.password_stdin)?;
-            client.send(Method::POST, "/api/v1/admins", serde_json::json!({ "username": user.username, "password": password })).await?;
+            client
+                .send(
+                    Method::POST,
+                    "/api/v1/admins",
+                    serde_json::json!({ "username": user.username, "password": password }),
+                )
+                .await?;
             println!("admin {} added", user.username);
         }
         Sub::Passwd(user) => {
             let password = read_password(user.password_stdin)?;
             let path = format!("/api/v1/admins/{}/password", user.username);
-            client.send(Method::PUT, &path, serde_json::json!({ "new": password })).await?;
-            println!("password of {} changed; their sessions were closed", user.username);
+            client
+                .send(Method::PUT, &path, serde_json::json!({ "new": password }))
+                .await?;
+            println!(
+                "password of {} changed; their sessions were closed",
+                user.username
+            );
         }
         Sub::Remove { username } => {
-            client.call(Method::DELETE, &format!("/api/v1/admins/{username}"), None).await?;
+            client
+                .call(Method::DELETE, &format!("/api/v1/admins/{username}"), None)
+                .await?;
             println!("admin {username} removed");
         }
     }

@@ -90,8 +90,16 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 return Ok(());
             }
             for c in cards {
-                let fit = if c["fits"] == true { "fits" } else { "does not fit" };
-                let inst = if c["installed"] == true { " [installed]" } else { "" };
+                let fit = if c["fits"] == true {
+                    "fits"
+                } else {
+                    "does not fit"
+                };
+                let inst = if c["installed"] == true {
+                    " [installed]"
+                } else {
+                    ""
+                };
                 println!(
                     "{:<14} {:<10} {:<11} {:>5} MiB RAM {:>6} MiB disk  {fit}{inst}  {}",
                     s(&c["id"]),
@@ -113,31 +121,96 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 println!("no service installed (see `panier app catalog`)");
             }
             for a in list {
-                println!("{:<14} {:<10} {:<15} {}", s(&a["id"]), s(&a["version"]), s(&a["state"]), s(&a["url"]));
+                println!(
+                    "{:<14} {:<10} {:<15} {}",
+                    s(&a["id"]),
+                    s(&a["version"]),
+                    s(&a["state"]),
+                    s(&a["url"])
+                );
             }
         }
         Sub::Install { id, set, follow } => {
             let mut settings = serde_json::Map::new();
             for kv in set {
-                let (k, v) = kv.split_once('=').ok_or_else(|| CliError::Usage(format!("--set {kv}: expected key=value")))?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| CliError::Usage(format!("--set {kv}: expected key=value")))?;
                 settings.insert(k.to_owned(), Value::String(v.to_owned()));
             }
             let body = serde_json::json!({"app": id, "settings": settings});
-            started(&client, Method::POST, "/api/v1/apps", Some(body), follow.follow, json).await?;
+            started(
+                &client,
+                Method::POST,
+                "/api/v1/apps",
+                Some(body),
+                follow.follow,
+                json,
+            )
+            .await?;
         }
-        Sub::Start { id, follow } => started(&client, Method::POST, &format!("/api/v1/apps/{id}/start"), None, follow.follow, json).await?,
-        Sub::Stop { id, follow } => started(&client, Method::POST, &format!("/api/v1/apps/{id}/stop"), None, follow.follow, json).await?,
-        Sub::Restart { id, follow } => started(&client, Method::POST, &format!("/api/v1/apps/{id}/restart"), None, follow.follow, json).await?,
-        Sub::Update { id, follow } => started(&client, Method::POST, &format!("/api/v1/apps/{id}/update"), None, follow.follow, json).await?,
-        Sub::Remove { id, delete_data, confirm, follow } => {
+        Sub::Start { id, follow } => {
+            started(
+                &client,
+                Method::POST,
+                &format!("/api/v1/apps/{id}/start"),
+                None,
+                follow.follow,
+                json,
+            )
+            .await?
+        }
+        Sub::Stop { id, follow } => {
+            started(
+                &client,
+                Method::POST,
+                &format!("/api/v1/apps/{id}/stop"),
+                None,
+                follow.follow,
+                json,
+            )
+            .await?
+        }
+        Sub::Restart { id, follow } => {
+            started(
+                &client,
+                Method::POST,
+                &format!("/api/v1/apps/{id}/restart"),
+                None,
+                follow.follow,
+                json,
+            )
+            .await?
+        }
+        Sub::Update { id, follow } => {
+            started(
+                &client,
+                Method::POST,
+                &format!("/api/v1/apps/{id}/update"),
+                None,
+                follow.follow,
+                json,
+            )
+            .await?
+        }
+        Sub::Remove {
+            id,
+            delete_data,
+            confirm,
+            follow,
+        } => {
             let mut path = format!("/api/v1/apps/{id}");
             if delete_data {
                 let confirm = match confirm {
                     Some(c) => c,
                     None => {
-                        eprintln!("This deletes every file and database of '{id}' for good. Type its id to confirm:");
+                        eprintln!(
+                            "This deletes every file and database of '{id}' for good. Type its id to confirm:"
+                        );
                         let mut line = String::new();
-                        std::io::stdin().read_line(&mut line).map_err(|e| CliError::Usage(e.to_string()))?;
+                        std::io::stdin()
+                            .read_line(&mut line)
+                            .map_err(|e| CliError::Usage(e.to_string()))?;
                         line.trim().to_owned()
                     }
                 };
@@ -146,7 +219,9 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             started(&client, Method::DELETE, &path, None, follow.follow, json).await?;
         }
         Sub::Logs { id, tail } => {
-            let lines: Vec<String> = client.get(&format!("/api/v1/apps/{id}/logs?tail={tail}")).await?;
+            let lines: Vec<String> = client
+                .get(&format!("/api/v1/apps/{id}/logs?tail={tail}"))
+                .await?;
             if json {
                 print_json(&lines);
             } else {
@@ -159,7 +234,14 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 print_json(&a);
                 return Ok(());
             }
-            println!("{} ({}) version {}: {} (wanted: {})", s(&a["name"]), s(&a["id"]), s(&a["version"]), s(&a["state"]), s(&a["wanted"]));
+            println!(
+                "{} ({}) version {}: {} (wanted: {})",
+                s(&a["name"]),
+                s(&a["id"]),
+                s(&a["version"]),
+                s(&a["state"]),
+                s(&a["wanted"])
+            );
             if let Some(u) = a["update_to"].as_str() {
                 println!("update available: {u}");
             }
@@ -167,13 +249,31 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 println!("address: {u}");
             }
             for c in a["containers"].as_array().into_iter().flatten() {
-                let mem = c["memory_bytes"].as_u64().map(|b| format!("{} MiB", b >> 20)).unwrap_or_else(|| "—".into());
-                let cpu = c["cpu_percent"].as_f64().map(|p| format!("{p:.1} %")).unwrap_or_else(|| "—".into());
-                println!("  {:<12} {:<10} health {:<9} memory {mem} of {} MiB, processor {cpu}", s(&c["name"]), s(&c["status"]), s(&c["health"]), c["memory_limit_bytes"].as_u64().unwrap_or(0) >> 20);
+                let mem = c["memory_bytes"]
+                    .as_u64()
+                    .map(|b| format!("{} MiB", b >> 20))
+                    .unwrap_or_else(|| "—".into());
+                let cpu = c["cpu_percent"]
+                    .as_f64()
+                    .map(|p| format!("{p:.1} %"))
+                    .unwrap_or_else(|| "—".into());
+                println!(
+                    "  {:<12} {:<10} health {:<9} memory {mem} of {} MiB, processor {cpu}",
+                    s(&c["name"]),
+                    s(&c["status"]),
+                    s(&c["health"]),
+                    c["memory_limit_bytes"].as_u64().unwrap_or(0) >> 20
+                );
             }
             if a["job"].is_object() {
                 let j = &a["job"];
-                println!("last job: #{} {} {} {}", j["id"], s(&j["kind"]), s(&j["state"]), s(&j["message"]));
+                println!(
+                    "last job: #{} {} {} {}",
+                    j["id"],
+                    s(&j["kind"]),
+                    s(&j["state"]),
+                    s(&j["message"])
+                );
             }
         }
     }
@@ -185,14 +285,32 @@ fn s(v: &Value) -> &str {
 }
 
 fn urlencode(v: &str) -> String {
-    v.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Sends a request that starts a job; prints the job id, or follows it to its end.
-async fn started(client: &Client, method: Method, path: &str, body: Option<Value>, follow: bool, json: bool) -> Result<(), CliError> {
+async fn started(
+    client: &Client,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    follow: bool,
+    json: bool,
+) -> Result<(), CliError> {
     let (_, bytes) = client.call(method, path, body).await?;
-    let started: Value = serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
-    let id = started["job"].as_i64().ok_or_else(|| CliError::Decode("no job id".into()))?;
+    let started: Value =
+        serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
+    let id = started["job"]
+        .as_i64()
+        .ok_or_else(|| CliError::Decode("no job id".into()))?;
     if !follow {
         if json {
             print_json(&started);
@@ -223,7 +341,13 @@ async fn started(client: &Client, method: Method, path: &str, body: Option<Value
                 if json {
                     print_json(&job);
                 }
-                return Err(CliError::JobFailed(format!("{} {} {}: {}", s(&job["kind"]), s(&job["app"]), s(&job["state"]), s(&job["message"]))));
+                return Err(CliError::JobFailed(format!(
+                    "{} {} {}: {}",
+                    s(&job["kind"]),
+                    s(&job["app"]),
+                    s(&job["state"]),
+                    s(&job["message"])
+                )));
             }
         }
     }

@@ -67,22 +67,35 @@ enum TargetSub {
     },
     List,
     /// Forget a target (its data stays where it is).
-    Remove { name: String },
+    Remove {
+        name: String,
+    },
 }
 
-fn location(folder: Option<String>, sftp: Option<String>, port: u16, rest: Option<String>) -> Result<Value, CliError> {
+fn location(
+    folder: Option<String>,
+    sftp: Option<String>,
+    port: u16,
+    rest: Option<String>,
+) -> Result<Value, CliError> {
     if let Some(path) = folder {
         return Ok(json!({"kind": "folder", "path": path}));
     }
     if let Some(s) = sftp {
-        let (user, rest) = s.split_once('@').ok_or_else(|| CliError::Usage("--sftp wants USER@HOST:/PATH".into()))?;
-        let (host, path) = rest.split_once(':').ok_or_else(|| CliError::Usage("--sftp wants USER@HOST:/PATH".into()))?;
+        let (user, rest) = s
+            .split_once('@')
+            .ok_or_else(|| CliError::Usage("--sftp wants USER@HOST:/PATH".into()))?;
+        let (host, path) = rest
+            .split_once(':')
+            .ok_or_else(|| CliError::Usage("--sftp wants USER@HOST:/PATH".into()))?;
         return Ok(json!({"kind": "sftp", "user": user, "host": host, "port": port, "path": path}));
     }
     if let Some(url) = rest {
         return Ok(json!({"kind": "rest", "url": url}));
     }
-    Err(CliError::Usage("say where: --folder, --sftp or --rest (USB disks are added from the Backups page)".into()))
+    Err(CliError::Usage(
+        "say where: --folder, --sftp or --rest (USB disks are added from the Backups page)".into(),
+    ))
 }
 
 fn print_kit(kit: &Value) {
@@ -91,12 +104,26 @@ fn print_kit(kit: &Value) {
     println!("box:       {}", s("box_name"));
     println!("target:    {} ({})", s("target"), s("location"));
     println!("password:  {}", s("password"));
-    println!("created:   {}", crate::web::format_time(kit["created_at"].as_i64().unwrap_or(0)));
-    println!("with Panier: on a fresh box, setup wizard → \"Restaurer une sauvegarde\" → pick the target → type the password.");
-    println!("with restic: restic -r {} snapshots", s("restic_repository"));
-    println!("             restic -r {} restore latest --tag part=state --target ./restore", s("restic_repository"));
+    println!(
+        "created:   {}",
+        crate::web::format_time(kit["created_at"].as_i64().unwrap_or(0))
+    );
+    println!(
+        "with Panier: on a fresh box, setup wizard → \"Restaurer une sauvegarde\" → pick the target → type the password."
+    );
+    println!(
+        "with restic: restic -r {} snapshots",
+        s("restic_repository")
+    );
+    println!(
+        "             restic -r {} restore latest --tag part=state --target ./restore",
+        s("restic_repository")
+    );
     if kit["confirmed"] != true {
-        println!("Print or save this kit, then run: panier backup kit {} --confirm", s("target"));
+        println!(
+            "Print or save this kit, then run: panier backup kit {} --confirm",
+            s("target")
+        );
     }
 }
 
@@ -105,79 +132,199 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     let json_out = args.json.json;
     let show = |v: &Value, text: &dyn Fn(&Value)| if json_out { print_json(v) } else { text(v) };
     match args.command {
-        Sub::Target { command: TargetSub::Add { name, folder, sftp, port, rest, password_stdin } } => {
+        Sub::Target {
+            command:
+                TargetSub::Add {
+                    name,
+                    folder,
+                    sftp,
+                    port,
+                    rest,
+                    password_stdin,
+                },
+        } => {
             let mut password = None;
             if password_stdin {
                 let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map_err(|e| CliError::Usage(format!("reading the password: {e}")))?;
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| CliError::Usage(format!("reading the password: {e}")))?;
                 password = Some(line.trim_end_matches(['\r', '\n']).to_owned());
             }
             let body = json!({"name": name, "location": location(folder, sftp, port, rest)?, "password": password});
-            let (_, bytes) = c.call(Method::POST, "/api/v1/backup/targets", Some(body)).await?;
-            let kit: Value = serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
+            let (_, bytes) = c
+                .call(Method::POST, "/api/v1/backup/targets", Some(body))
+                .await?;
+            let kit: Value =
+                serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
             show(&kit, &print_kit);
         }
-        Sub::Target { command: TargetSub::List } => {
+        Sub::Target {
+            command: TargetSub::List,
+        } => {
             let list: Value = c.get("/api/v1/backup/targets").await?;
             show(&list, &|l| {
                 for t in l.as_array().into_iter().flatten() {
-                    let last = t["last_ok_at"].as_i64().map(crate::web::format_time).unwrap_or_else(|| "never".into());
-                    println!("{}\t{}\tlast good: {last}\tkit: {}", t["name"].as_str().unwrap_or(""), t["description"].as_str().unwrap_or(""), if t["kit_confirmed"] == true { "confirmed" } else { "NOT CONFIRMED" });
+                    let last = t["last_ok_at"]
+                        .as_i64()
+                        .map(crate::web::format_time)
+                        .unwrap_or_else(|| "never".into());
+                    println!(
+                        "{}\t{}\tlast good: {last}\tkit: {}",
+                        t["name"].as_str().unwrap_or(""),
+                        t["description"].as_str().unwrap_or(""),
+                        if t["kit_confirmed"] == true {
+                            "confirmed"
+                        } else {
+                            "NOT CONFIRMED"
+                        }
+                    );
                 }
             });
         }
-        Sub::Target { command: TargetSub::Remove { name } } => c.send(Method::DELETE, &format!("/api/v1/backup/targets/{name}"), json!({})).await?,
+        Sub::Target {
+            command: TargetSub::Remove { name },
+        } => {
+            c.send(
+                Method::DELETE,
+                &format!("/api/v1/backup/targets/{name}"),
+                json!({}),
+            )
+            .await?
+        }
         Sub::Run { target } => {
-            let (_, bytes) = c.call(Method::POST, "/api/v1/backup/run", Some(json!({"target": target, "wait": true}))).await?;
-            let reports: Value = serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
+            let (_, bytes) = c
+                .call(
+                    Method::POST,
+                    "/api/v1/backup/run",
+                    Some(json!({"target": target, "wait": true})),
+                )
+                .await?;
+            let reports: Value =
+                serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
             show(&reports, &|r| {
                 for r in r.as_array().into_iter().flatten() {
                     if r["ok"] == true {
-                        println!("{}: ok, {} files, {} bytes added, restic peak {} KiB", r["target"].as_str().unwrap_or(""), r["files"], r["bytes_added"], r["peak_rss_kib"]);
+                        println!(
+                            "{}: ok, {} files, {} bytes added, restic peak {} KiB",
+                            r["target"].as_str().unwrap_or(""),
+                            r["files"],
+                            r["bytes_added"],
+                            r["peak_rss_kib"]
+                        );
                     } else {
-                        println!("{}: FAILED ({}): {}", r["target"].as_str().unwrap_or(""), r["error_key"].as_str().unwrap_or(""), r["error"].as_str().unwrap_or(""));
+                        println!(
+                            "{}: FAILED ({}): {}",
+                            r["target"].as_str().unwrap_or(""),
+                            r["error_key"].as_str().unwrap_or(""),
+                            r["error"].as_str().unwrap_or("")
+                        );
                     }
                 }
             });
-            if reports.as_array().is_some_and(|a| a.iter().any(|r| r["ok"] != true)) {
-                return Err(CliError::Api { status: hyper::StatusCode::OK, key: "backup_failed".into(), message: "a backup failed".into() });
+            if reports
+                .as_array()
+                .is_some_and(|a| a.iter().any(|r| r["ok"] != true))
+            {
+                return Err(CliError::Api {
+                    status: hyper::StatusCode::OK,
+                    key: "backup_failed".into(),
+                    message: "a backup failed".into(),
+                });
             }
         }
         Sub::List { target } => {
-            let list: Value = c.get(&format!("/api/v1/backup/targets/{target}/snapshots")).await?;
+            let list: Value = c
+                .get(&format!("/api/v1/backup/targets/{target}/snapshots"))
+                .await?;
             show(&list, &|l| {
                 for s in l.as_array().into_iter().flatten() {
-                    let tags: Vec<&str> = s["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str()).filter(|t| t.starts_with("app=") || t.starts_with("part=") || t.starts_with("reason=")).collect();
-                    println!("{}\t{}\t{}", s["short_id"].as_str().unwrap_or(""), s["time"].as_str().unwrap_or("").get(..19).unwrap_or(""), tags.join(" "));
+                    let tags: Vec<&str> = s["tags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.as_str())
+                        .filter(|t| {
+                            t.starts_with("app=")
+                                || t.starts_with("part=")
+                                || t.starts_with("reason=")
+                        })
+                        .collect();
+                    println!(
+                        "{}\t{}\t{}",
+                        s["short_id"].as_str().unwrap_or(""),
+                        s["time"].as_str().unwrap_or("").get(..19).unwrap_or(""),
+                        tags.join(" ")
+                    );
                 }
             });
         }
-        Sub::Restore { target, app, snapshot } => {
-            c.send(Method::POST, "/api/v1/backup/restore", json!({"target": target, "app": app, "snapshot": snapshot})).await?;
+        Sub::Restore {
+            target,
+            app,
+            snapshot,
+        } => {
+            c.send(
+                Method::POST,
+                "/api/v1/backup/restore",
+                json!({"target": target, "app": app, "snapshot": snapshot}),
+            )
+            .await?;
             println!("{app} restored to {snapshot} and restarted");
         }
         Sub::Kit { target, confirm } => {
             if confirm {
-                c.send(Method::POST, &format!("/api/v1/backup/targets/{target}/kit/confirm"), json!({})).await?;
+                c.send(
+                    Method::POST,
+                    &format!("/api/v1/backup/targets/{target}/kit/confirm"),
+                    json!({}),
+                )
+                .await?;
             }
-            let kit: Value = c.get(&format!("/api/v1/backup/targets/{target}/kit")).await?;
+            let kit: Value = c
+                .get(&format!("/api/v1/backup/targets/{target}/kit"))
+                .await?;
             show(&kit, &print_kit);
         }
         Sub::Status => {
             let st: Value = c.get("/api/v1/backup/status").await?;
             show(&st, &|st| {
-                println!("nightly at {}:00; {}", st["hour"], if st["running"] == true { "a backup is running" } else { "idle" });
+                println!(
+                    "nightly at {}:00; {}",
+                    st["hour"],
+                    if st["running"] == true {
+                        "a backup is running"
+                    } else {
+                        "idle"
+                    }
+                );
                 for t in st["targets"].as_array().into_iter().flatten() {
-                    let last = t["last_ok_at"].as_i64().map(crate::web::format_time).unwrap_or_else(|| "never".into());
-                    println!("target {}: {} — last good {last}", t["name"].as_str().unwrap_or(""), t["description"].as_str().unwrap_or(""));
+                    let last = t["last_ok_at"]
+                        .as_i64()
+                        .map(crate::web::format_time)
+                        .unwrap_or_else(|| "never".into());
+                    println!(
+                        "target {}: {} — last good {last}",
+                        t["name"].as_str().unwrap_or(""),
+                        t["description"].as_str().unwrap_or("")
+                    );
                 }
                 for a in st["alerts"].as_array().into_iter().flatten() {
-                    println!("ALERT {} on {}", a["key"].as_str().unwrap_or(""), a["target"].as_str().unwrap_or(""));
+                    println!(
+                        "ALERT {} on {}",
+                        a["key"].as_str().unwrap_or(""),
+                        a["target"].as_str().unwrap_or("")
+                    );
                 }
             });
         }
         Sub::Check { target } => {
-            c.send(Method::POST, "/api/v1/backup/check", json!({"target": target})).await?;
+            c.send(
+                Method::POST,
+                "/api/v1/backup/check",
+                json!({"target": target}),
+            )
+            .await?;
             println!("{target}: data check passed");
         }
     }

@@ -12,9 +12,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Sub {
     /// Check every service folder of DIR; print each problem (file: field: problem).
-    Check {
-        dir: PathBuf,
-    },
+    Check { dir: PathBuf },
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
@@ -28,7 +26,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 for e in &errors {
                     eprintln!("{e}");
                 }
-                Err(CliError::Invalid(format!("{} problems in {}", errors.len(), dir.display())))
+                Err(CliError::Invalid(format!(
+                    "{} problems in {}",
+                    errors.len(),
+                    dir.display()
+                )))
             }
         },
     }

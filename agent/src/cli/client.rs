@@ -9,14 +9,22 @@ use tokio::net::UnixStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("the Panier agent is not running (no socket at {0}). Start it with `systemctl start panier`.")]
+    #[error(
+        "the Panier agent is not running (no socket at {0}). Start it with `systemctl start panier`."
+    )]
     NotRunning(PathBuf),
-    #[error("access to {0} was denied: run this command as root, or as a member of the panier group.")]
+    #[error(
+        "access to {0} was denied: run this command as root, or as a member of the panier group."
+    )]
     Denied(PathBuf),
     #[error("cannot talk to the agent on {path}: {message}")]
     Transport { path: PathBuf, message: String },
     #[error("{message} ({key})")]
-    Api { status: StatusCode, key: String, message: String },
+    Api {
+        status: StatusCode,
+        key: String,
+        message: String,
+    },
     #[error("unexpected answer from the agent: {0}")]
     Decode(String),
     #[error("{0}")]
@@ -36,7 +44,10 @@ impl CliError {
             CliError::NotRunning(_) | CliError::Transport { .. } => 3,
             CliError::Denied(_) => 4,
             CliError::Api { status, .. } if *status == StatusCode::FORBIDDEN => 4,
-            CliError::Api { .. } | CliError::Decode(_) | CliError::Invalid(_) | CliError::JobFailed(_) => 1,
+            CliError::Api { .. }
+            | CliError::Decode(_)
+            | CliError::Invalid(_)
+            | CliError::JobFailed(_) => 1,
         }
     }
 }
@@ -47,22 +58,40 @@ pub struct Client {
 
 impl Client {
     pub fn new(socket: &Path) -> Client {
-        Client { socket: socket.to_owned() }
+        Client {
+            socket: socket.to_owned(),
+        }
     }
 
     /// Sends one request; returns the status and the raw body of a successful answer, or the
     /// agent's error as [`CliError::Api`].
-    pub async fn call(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<(StatusCode, Bytes), CliError> {
-        let transport = |message: String| CliError::Transport { path: self.socket.clone(), message };
-        let stream = UnixStream::connect(&self.socket).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => CliError::NotRunning(self.socket.clone()),
-            std::io::ErrorKind::PermissionDenied => CliError::Denied(self.socket.clone()),
-            _ => transport(e.to_string()),
-        })?;
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(StatusCode, Bytes), CliError> {
+        let transport = |message: String| CliError::Transport {
+            path: self.socket.clone(),
+            message,
+        };
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    CliError::NotRunning(self.socket.clone())
+                }
+                std::io::ErrorKind::PermissionDenied => CliError::Denied(self.socket.clone()),
+                _ => transport(e.to_string()),
+            })?;
         let io = hyper_util::rt::TokioIo::new(stream);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| transport(e.to_string()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| transport(e.to_string()))?;
         tokio::spawn(conn);
-        let bytes = body.map(|b| serde_json::to_vec(&b).expect("JSON serializes")).unwrap_or_default();
+        let bytes = body
+            .map(|b| serde_json::to_vec(&b).expect("JSON serializes"))
+            .unwrap_or_default();
         let request = Request::builder()
             .method(method)
             .uri(path)
@@ -70,9 +99,17 @@ impl Client {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(bytes)))
             .expect("valid request");
-        let response = sender.send_request(request).await.map_err(|e| transport(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| transport(e.to_string()))?;
         let status = response.status();
-        let body = response.into_body().collect().await.map_err(|e| transport(e.to_string()))?.to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(e.to_string()))?
+            .to_bytes();
         if status.is_success() {
             return Ok((status, body));
         }
@@ -80,7 +117,10 @@ impl Client {
         Err(CliError::Api {
             status,
             key: error["error"].as_str().unwrap_or("unknown").to_owned(),
-            message: error["message"].as_str().map(str::to_owned).unwrap_or_else(|| format!("the agent answered {status}")),
+            message: error["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("the agent answered {status}")),
         })
     }
 
@@ -89,7 +129,12 @@ impl Client {
         serde_json::from_slice(&body).map_err(|e| CliError::Decode(e.to_string()))
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: serde_json::Value) -> Result<(), CliError> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(), CliError> {
         self.call(method, path, Some(body)).await.map(|_| ())
     }
 }

@@ -22,11 +22,18 @@ enum Sub {
 pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Sub::Clear { data_dir } => {
-            let cleared = crate::diagnostic::clear(&data_dir).map_err(|e| CliError::Usage(e.to_string()))?;
+            let cleared =
+                crate::diagnostic::clear(&data_dir).map_err(|e| CliError::Usage(e.to_string()))?;
             if cleared {
-                println!("diagnostic mode cleared; restart the agent (systemctl restart panier). Files kept aside stay in {}/kept-aside.", data_dir.display());
+                println!(
+                    "diagnostic mode cleared; restart the agent (systemctl restart panier). Files kept aside stay in {}/kept-aside.",
+                    data_dir.display()
+                );
             } else {
-                println!("the agent is not in diagnostic mode ({} has no record)", data_dir.display());
+                println!(
+                    "the agent is not in diagnostic mode ({} has no record)",
+                    data_dir.display()
+                );
             }
             Ok(())
         }

@@ -59,12 +59,18 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             let live: serde_json::Value = client.get("/api/v1/firewall/live").await?;
             match live["table"].as_str() {
                 Some(t) => print!("{t}"),
-                None => return Err(CliError::Usage("the table inet panier does not exist right now: run `panier firewall reload`".into())),
+                None => return Err(CliError::Usage(
+                    "the table inet panier does not exist right now: run `panier firewall reload`"
+                        .into(),
+                )),
             }
         }
         Sub::Explain { lang } => {
             let path = match lang {
-                Some(l) => format!("/api/v1/firewall?lang={}", if l == "en" { "en" } else { "fr" }),
+                Some(l) => format!(
+                    "/api/v1/firewall?lang={}",
+                    if l == "en" { "en" } else { "fr" }
+                ),
                 None => "/api/v1/firewall".into(),
             };
             let o: serde_json::Value = client.get(&path).await?;
@@ -79,29 +85,47 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 println!("(firewall off: these rules are not applied)");
             }
             if let Some(at) = o["revert_at"].as_i64() {
-                println!("A change waits for confirmation; it is undone at {} unless `panier firewall confirm`.", crate::web::format_time(at));
+                println!(
+                    "A change waits for confirmation; it is undone at {} unless `panier firewall confirm`.",
+                    crate::web::format_time(at)
+                );
             }
             if let Some(e) = o["last_error"].as_str() {
                 println!("Last application failed: {e}");
             }
         }
         Sub::Reload => {
-            let (_, body) = client.call(Method::POST, "/api/v1/firewall/reload", Some(json!({}))).await?;
-            let r: serde_json::Value = serde_json::from_slice(&body).map_err(|e| CliError::Decode(e.to_string()))?;
+            let (_, body) = client
+                .call(Method::POST, "/api/v1/firewall/reload", Some(json!({})))
+                .await?;
+            let r: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| CliError::Decode(e.to_string()))?;
             println!("table inet panier applied ({} rules)", r["rules"]);
         }
         Sub::Set(set) => {
             let (path, body) = match set {
-                Set::Service { app, exposure } => (format!("/api/v1/firewall/services/{app}"), json!({"exposure": exposure})),
-                Set::Lan { subnets } if subnets.len() == 1 && subnets[0] == "auto" => ("/api/v1/firewall/lan".into(), json!({"subnets": null})),
-                Set::Lan { subnets } => ("/api/v1/firewall/lan".into(), json!({"subnets": subnets})),
-                Set::Ssh { state } => ("/api/v1/firewall/ssh".into(), json!({"enabled": state == "on"})),
+                Set::Service { app, exposure } => (
+                    format!("/api/v1/firewall/services/{app}"),
+                    json!({"exposure": exposure}),
+                ),
+                Set::Lan { subnets } if subnets.len() == 1 && subnets[0] == "auto" => {
+                    ("/api/v1/firewall/lan".into(), json!({"subnets": null}))
+                }
+                Set::Lan { subnets } => {
+                    ("/api/v1/firewall/lan".into(), json!({"subnets": subnets}))
+                }
+                Set::Ssh { state } => (
+                    "/api/v1/firewall/ssh".into(),
+                    json!({"enabled": state == "on"}),
+                ),
             };
             client.send(Method::PUT, &path, body).await?;
             println!("firewall changed and applied");
         }
         Sub::Confirm => {
-            client.send(Method::POST, "/api/v1/firewall/confirm", json!({})).await?;
+            client
+                .send(Method::POST, "/api/v1/firewall/confirm", json!({}))
+                .await?;
             println!("change confirmed");
         }
         Sub::Blocked => {
@@ -111,8 +135,18 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 return Ok(());
             }
             for b in list {
-                let port = b["port"].as_u64().map(|p| format!(":{p}")).unwrap_or_default();
-                println!("{}  {} → {}{port} {} (on {})", crate::web::format_time(b["at"].as_i64().unwrap_or(0)), b["source"].as_str().unwrap_or(""), b["destination"].as_str().unwrap_or(""), b["protocol"].as_str().unwrap_or(""), b["interface"].as_str().unwrap_or(""));
+                let port = b["port"]
+                    .as_u64()
+                    .map(|p| format!(":{p}"))
+                    .unwrap_or_default();
+                println!(
+                    "{}  {} → {}{port} {} (on {})",
+                    crate::web::format_time(b["at"].as_i64().unwrap_or(0)),
+                    b["source"].as_str().unwrap_or(""),
+                    b["destination"].as_str().unwrap_or(""),
+                    b["protocol"].as_str().unwrap_or(""),
+                    b["interface"].as_str().unwrap_or("")
+                );
             }
         }
     }

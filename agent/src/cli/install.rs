@@ -42,17 +42,35 @@ fn s(v: &Value) -> &str {
 
 fn print_view(v: &Value) {
     if v["offered"] != true {
-        println!("install mode is not offered ({}): the box does not run from a Panier USB stick", s(&v["not_offered"]));
+        println!(
+            "install mode is not offered ({}): the box does not run from a Panier USB stick",
+            s(&v["not_offered"])
+        );
         return;
     }
     println!("install mode: the system runs from {}", s(&v["source"]));
     for d in v["targets"].as_array().into_iter().flatten() {
         let size = d["size_bytes"].as_u64().unwrap_or(0) as f64 / 1e9;
-        let small = if d["too_small"] == true { " (too small)" } else { "" };
-        println!("  {}  {}  {size:.1} GB  serial {}{small}", s(&d["path"]), s(&d["model"]), s(&d["serial"]));
+        let small = if d["too_small"] == true {
+            " (too small)"
+        } else {
+            ""
+        };
+        println!(
+            "  {}  {}  {size:.1} GB  serial {}{small}",
+            s(&d["path"]),
+            s(&d["model"]),
+            s(&d["serial"])
+        );
     }
     if let Some(j) = v["job"].as_object() {
-        println!("last install: job #{} {} {} {}", j["id"], s(&j["state"]), s(&j["step"]), s(&j["message"]));
+        println!(
+            "last install: job #{} {} {} {}",
+            j["id"],
+            s(&j["state"]),
+            s(&j["step"]),
+            s(&j["message"])
+        );
     }
 }
 
@@ -60,7 +78,10 @@ fn print_outcome(o: &Value) {
     println!("new box: {}", s(&o["box_name"]));
     println!("setup code: {}", s(&o["setup_code"]));
     println!("sheet: {}", s(&o["sheet"]));
-    println!("Remove the USB stick, then restart (`systemctl reboot`): the box starts from {}.", s(&o["target"]));
+    println!(
+        "Remove the USB stick, then restart (`systemctl reboot`): the box starts from {}.",
+        s(&o["target"])
+    );
 }
 
 pub async fn run(args: Args) -> Result<(), CliError> {
@@ -68,15 +89,23 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     let json = args.json.json;
     let Some(target) = args.target else {
         let v: Value = client.get("/api/v1/install").await?;
-        if json { print_json(&v) } else { print_view(&v) }
+        if json {
+            print_json(&v)
+        } else {
+            print_view(&v)
+        }
         return Ok(());
     };
-    let name = args.name.ok_or_else(|| CliError::Usage("give the new box's name with --name NAME".into()))?;
+    let name = args
+        .name
+        .ok_or_else(|| CliError::Usage("give the new box's name with --name NAME".into()))?;
     let confirm = match args.yes_i_know {
         Some(serial) => serial,
         None => {
             if !std::io::stdin().is_terminal() {
-                return Err(CliError::Usage(format!("everything on {target} will be erased: confirm with --yes-i-know SERIAL (its serial, see `panier install`)")));
+                return Err(CliError::Usage(format!(
+                    "everything on {target} will be erased: confirm with --yes-i-know SERIAL (its serial, see `panier install`)"
+                )));
             }
             print!("Everything on {target} will be erased. Type its serial number to confirm: ");
             let _ = std::io::stdout().flush();
@@ -85,12 +114,22 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             typed.trim().to_owned()
         }
     };
-    let body = json!({"target": target, "confirm": confirm, "box_name": name, "language": args.lang});
-    let (_, bytes) = client.call(Method::POST, "/api/v1/install", Some(body)).await?;
-    let started: Value = serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
-    let id = started["job"].as_i64().ok_or_else(|| CliError::Decode("no job id".into()))?;
+    let body =
+        json!({"target": target, "confirm": confirm, "box_name": name, "language": args.lang});
+    let (_, bytes) = client
+        .call(Method::POST, "/api/v1/install", Some(body))
+        .await?;
+    let started: Value =
+        serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
+    let id = started["job"]
+        .as_i64()
+        .ok_or_else(|| CliError::Decode("no job id".into()))?;
     if !args.follow {
-        if json { print_json(&started) } else { println!("install started: job #{id} (follow it with `panier install`, or --follow)") }
+        if json {
+            print_json(&started)
+        } else {
+            println!("install started: job #{id} (follow it with `panier install`, or --follow)")
+        }
         return Ok(());
     }
     let mut shown = 0;
@@ -103,19 +142,28 @@ pub async fn run(args: Args) -> Result<(), CliError> {
         shown = lines.len();
         let job = &v["job"];
         if job["id"].as_i64() != Some(id) {
-            return Err(CliError::Decode(format!("the install job #{id} is no longer the box's")));
+            return Err(CliError::Decode(format!(
+                "the install job #{id} is no longer the box's"
+            )));
         }
         match s(&job["state"]) {
             "running" => tokio::time::sleep(Duration::from_millis(500)).await,
             "succeeded" => {
-                if json { print_json(&v) } else { print_outcome(&v["outcome"]) }
+                if json {
+                    print_json(&v)
+                } else {
+                    print_outcome(&v["outcome"])
+                }
                 return Ok(());
             }
             state => {
                 if json {
                     print_json(&v);
                 }
-                return Err(CliError::JobFailed(format!("install {state}: {}", s(&job["message"]))));
+                return Err(CliError::JobFailed(format!(
+                    "install {state}: {}",
+                    s(&job["message"])
+                )));
             }
         }
     }

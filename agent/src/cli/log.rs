@@ -22,14 +22,23 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     let mut last = 0i64;
     let mut limit = args.lines;
     loop {
-        let entries: Vec<serde_json::Value> = client.get(&format!("/api/v1/audit?after={last}&limit={limit}")).await?;
+        let entries: Vec<serde_json::Value> = client
+            .get(&format!("/api/v1/audit?after={last}&limit={limit}"))
+            .await?;
         for e in &entries {
             last = last.max(e["id"].as_i64().unwrap_or(0));
             if args.json.json {
                 println!("{e}");
             } else {
-                let when = e["at"].as_i64().map(crate::web::format_time).unwrap_or_default();
-                let detail = e["detail"].as_str().filter(|d| !d.is_empty()).map(|d| format!(" — {d}")).unwrap_or_default();
+                let when = e["at"]
+                    .as_i64()
+                    .map(crate::web::format_time)
+                    .unwrap_or_default();
+                let detail = e["detail"]
+                    .as_str()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!(" — {d}"))
+                    .unwrap_or_default();
                 println!(
                     "{when}  {:<20} {:<18} {:<16} {}{detail}",
                     e["actor"].as_str().unwrap_or(""),

@@ -4,8 +4,8 @@
 
 mod admin;
 mod app;
-mod catalog;
 mod backup;
+mod catalog;
 pub mod client;
 mod diagnostic;
 mod firewall;
@@ -19,7 +19,11 @@ use crate::config::{AgentArgs, DEFAULT_SOCKET};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "panier", version, about = "Panier: the self-hosting box's agent and command-line tool")]
+#[command(
+    name = "panier",
+    version,
+    about = "Panier: the self-hosting box's agent and command-line tool"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -79,7 +83,9 @@ pub struct JsonArg {
 
 pub async fn run(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Agent(_) | Command::Hw(_) | Command::Flash(_) => unreachable!("started by main without a runtime"),
+        Command::Agent(_) | Command::Hw(_) | Command::Flash(_) => {
+            unreachable!("started by main without a runtime")
+        }
         Command::Status(args) => status::run(args).await,
         Command::SetupCode(args) => status::run_setup_code(args).await,
         Command::Admin(args) => admin::run(args).await,
@@ -94,5 +100,8 @@ pub async fn run(command: Command) -> Result<(), CliError> {
 }
 
 pub fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).expect("JSON serializes"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON serializes")
+    );
 }

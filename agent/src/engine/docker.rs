@@ -6,7 +6,10 @@ use super::*;
 use bollard::Docker;
 use bollard::errors::Error as BError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCpuStats, ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding};
+use bollard::models::{
+    ContainerCpuStats, ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding,
+};
 use bollard::query_parameters as q;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -21,7 +24,11 @@ impl DockerEngine {
     /// Connects lazily: nothing is sent until the first call, so the daemon starts even when
     /// the engine is down.
     pub fn new(url: &str) -> Result<DockerEngine, EngineError> {
-        Ok(DockerEngine { client: std::sync::Mutex::new(None), url: url.to_owned(), podman: tokio::sync::OnceCell::new() })
+        Ok(DockerEngine {
+            client: std::sync::Mutex::new(None),
+            url: url.to_owned(),
+            podman: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// The client, made on first use (bollard checks that the socket exists when it is made).
@@ -30,25 +37,48 @@ impl DockerEngine {
         if let Some(d) = &*client {
             return Ok(d.clone());
         }
-        let d = Docker::connect_with_unix(&self.url, 120, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| EngineError::Unreachable { url: self.url.clone(), message: e.to_string() })?;
+        let d = Docker::connect_with_unix(&self.url, 120, bollard::API_DEFAULT_VERSION).map_err(
+            |e| EngineError::Unreachable {
+                url: self.url.clone(),
+                message: e.to_string(),
+            },
+        )?;
         *client = Some(d.clone());
         Ok(d)
     }
 
     /// Removes every network named `name` but the one with the most containers attached.
     async fn dedupe_network(&self, name: &str) -> Result<(), EngineError> {
-        let opts = q::ListNetworksOptions { filters: Some(HashMap::from([("name".to_owned(), vec![name.to_owned()])])) };
-        let listed = self.docker()?.list_networks(Some(opts)).await.map_err(self.err("list", "networks"))?;
+        let opts = q::ListNetworksOptions {
+            filters: Some(HashMap::from([("name".to_owned(), vec![name.to_owned()])])),
+        };
+        let listed = self
+            .docker()?
+            .list_networks(Some(opts))
+            .await
+            .map_err(self.err("list", "networks"))?;
         let mut same = Vec::new();
-        for id in listed.into_iter().filter(|n| n.name.as_deref() == Some(name)).filter_map(|n| n.id) {
-            let attached = self.docker()?.inspect_network(&id, None::<q::InspectNetworkOptions>).await.map_err(self.err("inspect the network", name))?.containers.map_or(0, |c| c.len());
+        for id in listed
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| n.id)
+        {
+            let attached = self
+                .docker()?
+                .inspect_network(&id, None::<q::InspectNetworkOptions>)
+                .await
+                .map_err(self.err("inspect the network", name))?
+                .containers
+                .map_or(0, |c| c.len());
             same.push((attached, id));
         }
         same.sort_by_key(|(attached, _)| std::cmp::Reverse(*attached));
         for (_, extra) in same.iter().skip(1) {
             log::warn!("removing a second network named {name} ({extra})");
-            self.docker()?.remove_network(extra).await.map_err(self.err("remove the network", name))?;
+            self.docker()?
+                .remove_network(extra)
+                .await
+                .map_err(self.err("remove the network", name))?;
         }
         Ok(())
     }
@@ -56,11 +86,31 @@ impl DockerEngine {
     fn err(&self, op: &'static str, object: &str) -> impl Fn(BError) -> EngineError + '_ {
         let object = object.to_owned();
         move |e| match e {
-            BError::DockerResponseServerError { status_code: 404, message } => EngineError::NotFound { what: format!("{object} ({message})") },
-            BError::DockerResponseServerError { message, .. } => EngineError::Refused { op, object: object.clone(), message },
-            BError::DockerContainerWaitError { error, .. } => EngineError::Refused { op, object: object.clone(), message: error },
-            BError::JsonDataError { message, .. } => EngineError::Refused { op, object: object.clone(), message },
-            other => EngineError::Unreachable { url: self.url.clone(), message: other.to_string() },
+            BError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => EngineError::NotFound {
+                what: format!("{object} ({message})"),
+            },
+            BError::DockerResponseServerError { message, .. } => EngineError::Refused {
+                op,
+                object: object.clone(),
+                message,
+            },
+            BError::DockerContainerWaitError { error, .. } => EngineError::Refused {
+                op,
+                object: object.clone(),
+                message: error,
+            },
+            BError::JsonDataError { message, .. } => EngineError::Refused {
+                op,
+                object: object.clone(),
+                message,
+            },
+            other => EngineError::Unreachable {
+                url: self.url.clone(),
+                message: other.to_string(),
+            },
         }
     }
 
@@ -68,9 +118,15 @@ impl DockerEngine {
         *self
             .podman
             .get_or_init(|| async {
-                let Ok(docker) = self.docker() else { return false };
+                let Ok(docker) = self.docker() else {
+                    return false;
+                };
                 match docker.version().await {
-                    Ok(v) => v.components.unwrap_or_default().iter().any(|c| c.name.to_lowercase().contains("podman")),
+                    Ok(v) => v
+                        .components
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.name.to_lowercase().contains("podman")),
                     Err(_) => false,
                 }
             })
@@ -94,11 +150,23 @@ fn to_btree(m: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
 #[async_trait::async_trait]
 impl Engine for DockerEngine {
     async fn info(&self) -> Result<EngineInfo, EngineError> {
-        let v = self.docker()?.version().await.map_err(self.err("read the version of", "the engine"))?;
-        let podman = v.components.unwrap_or_default().iter().any(|c| c.name.to_lowercase().contains("podman"));
+        let v = self
+            .docker()?
+            .version()
+            .await
+            .map_err(self.err("read the version of", "the engine"))?;
+        let podman = v
+            .components
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.name.to_lowercase().contains("podman"));
         let _ = self.podman.set(podman);
         Ok(EngineInfo {
-            name: if podman { "podman".into() } else { "docker".into() },
+            name: if podman {
+                "podman".into()
+            } else {
+                "docker".into()
+            },
             version: v.version.unwrap_or_default(),
             runs_health_checks: !podman,
         })
@@ -107,19 +175,28 @@ impl Engine for DockerEngine {
     async fn image_present(&self, image: &str) -> Result<bool, EngineError> {
         match self.docker()?.inspect_image(image).await {
             Ok(_) => Ok(true),
-            Err(BError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+            Err(BError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
             Err(e) => Err(self.err("inspect", image)(e)),
         }
     }
 
     async fn pull(&self, image: &str, progress: ProgressFn<'_>) -> Result<(), EngineError> {
-        let opts = q::CreateImageOptions { from_image: Some(image.to_owned()), ..Default::default() };
+        let opts = q::CreateImageOptions {
+            from_image: Some(image.to_owned()),
+            ..Default::default()
+        };
         let mut stream = self.docker()?.create_image(Some(opts), None, None);
         let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
         while let Some(item) = stream.next().await {
             let info = item.map_err(self.err("pull", image))?;
             if let Some(e) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError::Refused { op: "pull", object: image.to_owned(), message: e });
+                return Err(EngineError::Refused {
+                    op: "pull",
+                    object: image.to_owned(),
+                    message: e,
+                });
             }
             if let (Some(id), Some(d)) = (info.id, info.progress_detail) {
                 let entry = layers.entry(id).or_default();
@@ -129,7 +206,9 @@ impl Engine for DockerEngine {
                 if let Some(c) = d.current {
                     entry.0 = c as u64;
                 }
-                let (done, total) = layers.values().fold((0, 0), |(a, b), (c, t)| (a + c.min(t), b + t));
+                let (done, total) = layers
+                    .values()
+                    .fold((0, 0), |(a, b), (c, t)| (a + c.min(t), b + t));
                 progress(PullProgress { done, total });
             }
         }
@@ -137,19 +216,40 @@ impl Engine for DockerEngine {
     }
 
     async fn remove_image(&self, image: &str) -> Result<(), EngineError> {
-        match self.docker()?.remove_image(image, None::<q::RemoveImageOptions>, None).await {
-            Ok(_) | Err(BError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+        match self
+            .docker()?
+            .remove_image(image, None::<q::RemoveImageOptions>, None)
+            .await
+        {
+            Ok(_)
+            | Err(BError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
             Err(e) => Err(self.err("remove the image", image)(e)),
         }
     }
 
-    async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
-        match self.docker()?.inspect_network(name, None::<q::InspectNetworkOptions>).await {
+    async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        match self
+            .docker()?
+            .inspect_network(name, None::<q::InspectNetworkOptions>)
+            .await
+        {
             Ok(_) => return Ok(()),
-            Err(BError::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(BError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
             // Two networks of that name (made by an older agent racing with itself): keep the
             // one its containers use, remove the others.
-            Err(BError::DockerResponseServerError { message, .. }) if message.contains("ambiguous") => return self.dedupe_network(name).await,
+            Err(BError::DockerResponseServerError { message, .. })
+                if message.contains("ambiguous") =>
+            {
+                return self.dedupe_network(name).await;
+            }
             Err(e) => return Err(self.err("inspect the network", name)(e)),
         }
         let req = NetworkCreateRequest {
@@ -161,24 +261,38 @@ impl Engine for DockerEngine {
         match self.docker()?.create_network(req).await {
             Ok(_) => Ok(()),
             // Created meanwhile by someone else: fine, it is there.
-            Err(BError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(BError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
             Err(e) => Err(self.err("create the network", name)(e)),
         }
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
         match self.docker()?.remove_network(name).await {
-            Ok(()) | Err(BError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Ok(())
+            | Err(BError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
             Err(e) => Err(self.err("remove the network", name)(e)),
         }
     }
 
     async fn networks(&self, label: &str) -> Result<Vec<NetworkInfo>, EngineError> {
-        let opts = q::ListNetworksOptions { filters: Some(label_filter(label)) };
-        let list = self.docker()?.list_networks(Some(opts)).await.map_err(self.err("list", "networks"))?;
+        let opts = q::ListNetworksOptions {
+            filters: Some(label_filter(label)),
+        };
+        let list = self
+            .docker()?
+            .list_networks(Some(opts))
+            .await
+            .map_err(self.err("list", "networks"))?;
         Ok(list
             .into_iter()
-            .map(|n| NetworkInfo { name: n.name.unwrap_or_default(), labels: to_btree(n.labels) })
+            .map(|n| NetworkInfo {
+                name: n.name.unwrap_or_default(),
+                labels: to_btree(n.labels),
+            })
             .filter(|n| n.labels.contains_key(label_key(label)))
             .collect())
     }
@@ -193,19 +307,42 @@ impl Engine for DockerEngine {
                 .or_insert_with(|| Some(Vec::new()))
                 .as_mut()
                 .unwrap()
-                .push(PortBinding { host_ip: None, host_port: Some(p.host_port.to_string()) });
+                .push(PortBinding {
+                    host_ip: None,
+                    host_port: Some(p.host_port.to_string()),
+                });
         }
         let mut exposed: Vec<String> = spec.ports.iter().map(|p| format!("{p}/tcp")).collect();
-        exposed.extend(spec.published.iter().map(|p| format!("{}/{}", p.container_port, proto_str(p.proto))));
+        exposed.extend(
+            spec.published
+                .iter()
+                .map(|p| format!("{}/{}", p.container_port, proto_str(p.proto))),
+        );
         exposed.sort();
         exposed.dedup();
         let podman = self.is_podman().await;
-        let extra_hosts = if podman { Some(self.peer_hosts(&spec.network).await?) } else { None };
+        let extra_hosts = if podman {
+            Some(self.peer_hosts(&spec.network).await?)
+        } else {
+            None
+        };
         let host = HostConfig {
             extra_hosts,
             memory: Some(spec.memory_bytes as i64),
             memory_swap: Some(spec.memory_bytes as i64),
-            binds: Some(spec.binds.iter().map(|b| format!("{}:{}{}", b.host.display(), b.container, if b.read_only { ":ro" } else { "" })).collect()),
+            binds: Some(
+                spec.binds
+                    .iter()
+                    .map(|b| {
+                        format!(
+                            "{}:{}{}",
+                            b.host.display(),
+                            b.container,
+                            if b.read_only { ":ro" } else { "" }
+                        )
+                    })
+                    .collect(),
+            ),
             network_mode: Some(spec.network.clone()),
             port_bindings: Some(port_bindings),
             privileged: Some(false),
@@ -217,12 +354,18 @@ impl Engine for DockerEngine {
             } else {
                 Some(bollard::models::HostConfigLogConfig {
                     typ: Some("local".into()),
-                    config: Some(HashMap::from([("max-size".to_owned(), "10m".to_owned()), ("max-file".to_owned(), "3".to_owned())])),
+                    config: Some(HashMap::from([
+                        ("max-size".to_owned(), "10m".to_owned()),
+                        ("max-file".to_owned(), "3".to_owned()),
+                    ])),
                 })
             },
             ..Default::default()
         };
-        let endpoint = EndpointSettings { aliases: Some(spec.aliases.clone()), ..Default::default() };
+        let endpoint = EndpointSettings {
+            aliases: Some(spec.aliases.clone()),
+            ..Default::default()
+        };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: spec.entrypoint.clone(),
@@ -233,7 +376,11 @@ impl Engine for DockerEngine {
             exposed_ports: Some(exposed),
             stop_timeout: Some(i64::from(spec.stop_timeout_s)),
             healthcheck: spec.health.as_ref().map(|h| HealthConfig {
-                test: Some(std::iter::once("CMD".to_owned()).chain(h.command.iter().cloned()).collect()),
+                test: Some(
+                    std::iter::once("CMD".to_owned())
+                        .chain(h.command.iter().cloned())
+                        .collect(),
+                ),
                 interval: Some(secs(h.interval_s)),
                 timeout: Some(secs(h.timeout_s)),
                 retries: Some(h.retries as i64),
@@ -241,45 +388,85 @@ impl Engine for DockerEngine {
                 ..Default::default()
             }),
             host_config: Some(host),
-            networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])) }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])),
+            }),
             ..Default::default()
         };
-        let opts = q::CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
-        self.docker()?.create_container(Some(opts), body).await.map_err(self.err("create the container", &spec.name))?;
+        let opts = q::CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        self.docker()?
+            .create_container(Some(opts), body)
+            .await
+            .map_err(self.err("create the container", &spec.name))?;
         Ok(())
     }
 
     async fn start(&self, name: &str) -> Result<(), EngineError> {
-        match self.docker()?.start_container(name, None::<q::StartContainerOptions>).await {
+        match self
+            .docker()?
+            .start_container(name, None::<q::StartContainerOptions>)
+            .await
+        {
             // 304: already running.
-            Ok(()) | Err(BError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Ok(())
+            | Err(BError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(self.err("start", name)(e)),
         }
     }
 
     async fn stop(&self, name: &str, timeout_s: u32) -> Result<(), EngineError> {
-        let opts = q::StopContainerOptions { t: Some(timeout_s as i32), signal: None };
+        let opts = q::StopContainerOptions {
+            t: Some(timeout_s as i32),
+            signal: None,
+        };
         match self.docker()?.stop_container(name, Some(opts)).await {
-            Ok(()) | Err(BError::DockerResponseServerError { status_code: 304 | 404, .. }) => Ok(()),
+            Ok(())
+            | Err(BError::DockerResponseServerError {
+                status_code: 304 | 404,
+                ..
+            }) => Ok(()),
             Err(e) => Err(self.err("stop", name)(e)),
         }
     }
 
     async fn remove(&self, name: &str) -> Result<(), EngineError> {
-        let opts = q::RemoveContainerOptions { force: true, v: true, link: false };
+        let opts = q::RemoveContainerOptions {
+            force: true,
+            v: true,
+            link: false,
+        };
         match self.docker()?.remove_container(name, Some(opts)).await {
-            Ok(()) | Err(BError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Ok(())
+            | Err(BError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
             // Already being removed.
-            Err(BError::DockerResponseServerError { status_code: 409, message }) if message.contains("in progress") => Ok(()),
+            Err(BError::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) if message.contains("in progress") => Ok(()),
             Err(e) => Err(self.err("remove", name)(e)),
         }
     }
 
     async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
         // Plain JSON, as for `containers`: podman's `stopped` state is not in bollard's enum.
-        let c = match self.get_json(&format!("/containers/{}/json", percent_encode(name))).await {
+        let c = match self
+            .get_json(&format!("/containers/{}/json", percent_encode(name)))
+            .await
+        {
             Ok(c) => c,
-            Err(EngineError::Refused { message, .. }) if message.contains("no such container") || message.contains("No such container") => return Ok(None),
+            Err(EngineError::Refused { message, .. })
+                if message.contains("no such container")
+                    || message.contains("No such container") =>
+            {
+                return Ok(None);
+            }
             Err(e) => return Err(e),
         };
         let state = &c["State"];
@@ -291,11 +478,31 @@ impl Engine for DockerEngine {
         };
         let addresses = c["NetworkSettings"]["Networks"]
             .as_object()
-            .map(|m| m.iter().filter_map(|(net, ep)| ep["IPAddress"].as_str().and_then(|a| a.parse().ok()).map(|ip| (net.clone(), ip))).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(net, ep)| {
+                        ep["IPAddress"]
+                            .as_str()
+                            .and_then(|a| a.parse().ok())
+                            .map(|ip| (net.clone(), ip))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(Some(ContainerInfo {
-            name: c["Name"].as_str().unwrap_or_default().trim_start_matches('/').to_owned(),
-            labels: c["Config"]["Labels"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()).unwrap_or_default(),
+            name: c["Name"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            labels: c["Config"]["Labels"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             running: state["Running"].as_bool().unwrap_or(false),
             status: state["Status"].as_str().unwrap_or_default().to_owned(),
             exit_code: state["ExitCode"].as_i64(),
@@ -308,7 +515,10 @@ impl Engine for DockerEngine {
         // Read as plain JSON: podman 4.3 reports states (`stopped`) that bollard's typed
         // summary cannot decode.
         let filters = serde_json::to_string(&label_filter(label)).expect("JSON");
-        let path = format!("/containers/json?all=true&filters={}", percent_encode(&filters));
+        let path = format!(
+            "/containers/json?all=true&filters={}",
+            percent_encode(&filters)
+        );
         let list = self.get_json(&path).await?;
         Ok(list
             .as_array()
@@ -316,9 +526,22 @@ impl Engine for DockerEngine {
             .flatten()
             .map(|c| {
                 let state = c["State"].as_str().unwrap_or_default().to_owned();
-                let labels = c["Labels"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()).unwrap_or_default();
+                let labels = c["Labels"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 ContainerInfo {
-                    name: c["Names"].as_array().and_then(|n| n.first()).and_then(|n| n.as_str()).unwrap_or_default().trim_start_matches('/').to_owned(),
+                    name: c["Names"]
+                        .as_array()
+                        .and_then(|n| n.first())
+                        .and_then(|n| n.as_str())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_owned(),
                     labels,
                     running: state == "running",
                     status: state,
@@ -332,35 +555,77 @@ impl Engine for DockerEngine {
     }
 
     async fn logs(&self, name: &str, tail: usize) -> Result<Vec<String>, EngineError> {
-        let opts = q::LogsOptions { stdout: true, stderr: true, tail: tail.to_string(), ..Default::default() };
+        let opts = q::LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: tail.to_string(),
+            ..Default::default()
+        };
         let mut stream = self.docker()?.logs(name, Some(opts));
         let mut text = String::new();
         while let Some(item) = stream.next().await {
-            text.push_str(&item.map_err(self.err("read the logs of", name))?.to_string());
+            text.push_str(
+                &item
+                    .map_err(self.err("read the logs of", name))?
+                    .to_string(),
+            );
         }
         Ok(text.lines().map(str::to_owned).collect())
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError> {
-        let opts = CreateExecOptions { cmd: Some(argv.to_vec()), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() };
-        let exec = self.docker()?.create_exec(name, opts).await.map_err(self.err("run a command in", name))?;
+        let opts = CreateExecOptions {
+            cmd: Some(argv.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .docker()?
+            .create_exec(name, opts)
+            .await
+            .map_err(self.err("run a command in", name))?;
         let mut output = String::new();
-        if let StartExecResults::Attached { output: mut out, .. } = self.docker()?.start_exec(&exec.id, None).await.map_err(self.err("run a command in", name))? {
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = self
+            .docker()?
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(self.err("run a command in", name))?
+        {
             while let Some(item) = out.next().await {
-                output.push_str(&item.map_err(self.err("run a command in", name))?.to_string());
+                output.push_str(
+                    &item
+                        .map_err(self.err("run a command in", name))?
+                        .to_string(),
+                );
             }
         }
-        let inspect = self.docker()?.inspect_exec(&exec.id).await.map_err(self.err("run a command in", name))?;
-        Ok(ExecOutput { exit_code: inspect.exit_code.unwrap_or(-1), output })
+        let inspect = self
+            .docker()?
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(self.err("run a command in", name))?;
+        Ok(ExecOutput {
+            exit_code: inspect.exit_code.unwrap_or(-1),
+            output,
+        })
     }
 
     async fn usage(&self, name: &str) -> Result<Usage, EngineError> {
         // Not one-shot: the engine then samples twice, a second apart, and fills
         // `precpu_stats`, which the processor share needs. podman 4.3 ignores `one_shot`.
-        let opts = q::StatsOptions { stream: false, one_shot: false };
+        let opts = q::StatsOptions {
+            stream: false,
+            one_shot: false,
+        };
         let mut stream = self.docker()?.stats(name, Some(opts));
         match tokio::time::timeout(std::time::Duration::from_secs(4), stream.next()).await {
-            Ok(Some(Ok(s))) => Ok(Usage { memory_bytes: s.memory_stats.and_then(|m| m.usage), cpu_percent: cpu_percent(s.cpu_stats.as_ref(), s.precpu_stats.as_ref()) }),
+            Ok(Some(Ok(s))) => Ok(Usage {
+                memory_bytes: s.memory_stats.and_then(|m| m.usage),
+                cpu_percent: cpu_percent(s.cpu_stats.as_ref(), s.precpu_stats.as_ref()),
+            }),
             _ => Ok(Usage::default()),
         }
     }
@@ -378,11 +643,22 @@ impl Engine for DockerEngine {
             Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
         };
         docker
-            .events(Some(q::EventsOptions { filters: Some(filters), ..Default::default() }))
+            .events(Some(q::EventsOptions {
+                filters: Some(filters),
+                ..Default::default()
+            }))
             .filter_map(move |e| {
                 let item = match e {
-                    Ok(m) => event_of(&label, m.actor.and_then(|a| a.attributes).unwrap_or_default(), m.action.unwrap_or_default()).map(Ok),
-                    Err(e) => Some(Err(EngineError::Unreachable { url: url.clone(), message: e.to_string() })),
+                    Ok(m) => event_of(
+                        &label,
+                        m.actor.and_then(|a| a.attributes).unwrap_or_default(),
+                        m.action.unwrap_or_default(),
+                    )
+                    .map(Ok),
+                    Err(e) => Some(Err(EngineError::Unreachable {
+                        url: url.clone(),
+                        message: e.to_string(),
+                    })),
                 };
                 std::future::ready(item)
             })
@@ -400,12 +676,27 @@ fn event_of(label: &str, attrs: HashMap<String, String>, action: String) -> Opti
     if !matches {
         return None;
     }
-    let action = if action == "remove" { "destroy".to_owned() } else { action };
-    Some(EngineEvent { container: attrs.get("name").cloned().unwrap_or_default(), action })
+    let action = if action == "remove" {
+        "destroy".to_owned()
+    } else {
+        action
+    };
+    Some(EngineEvent {
+        container: attrs.get("name").cloned().unwrap_or_default(),
+        action,
+    })
 }
 
 fn percent_encode(v: &str) -> String {
-    v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 impl DockerEngine {
@@ -413,15 +704,26 @@ impl DockerEngine {
     /// dnsname plugin gives no name resolution on a network, so containers started later
     /// (the manifest's start order) find earlier ones through /etc/hosts instead.
     async fn peer_hosts(&self, network: &str) -> Result<Vec<String>, EngineError> {
-        let filters = serde_json::to_string(&HashMap::from([("network", vec![network])])).expect("JSON");
-        let list = self.get_json(&format!("/containers/json?filters={}", percent_encode(&filters))).await?;
+        let filters =
+            serde_json::to_string(&HashMap::from([("network", vec![network])])).expect("JSON");
+        let list = self
+            .get_json(&format!(
+                "/containers/json?filters={}",
+                percent_encode(&filters)
+            ))
+            .await?;
         let mut hosts = Vec::new();
         for c in list.as_array().into_iter().flatten() {
             let Some(id) = c["Id"].as_str() else { continue };
             let detail = self.get_json(&format!("/containers/{id}/json")).await?;
             let ep = &detail["NetworkSettings"]["Networks"][network];
             if let Some(ip) = ep["IPAddress"].as_str().filter(|ip| !ip.is_empty()) {
-                for alias in ep["Aliases"].as_array().into_iter().flatten().filter_map(|a| a.as_str()) {
+                for alias in ep["Aliases"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str())
+                {
                     hosts.push(format!("{alias}:{ip}"));
                 }
             }
@@ -432,22 +734,53 @@ impl DockerEngine {
     /// GET `path` on the engine's socket and decode the JSON answer, without bollard's types.
     async fn get_json(&self, path: &str) -> Result<serde_json::Value, EngineError> {
         use http_body_util::{BodyExt, Empty};
-        let unreachable = |m: String| EngineError::Unreachable { url: self.url.clone(), message: m };
+        let unreachable = |m: String| EngineError::Unreachable {
+            url: self.url.clone(),
+            message: m,
+        };
         let socket = self.url.trim_start_matches("unix://");
-        let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| unreachable(e.to_string()))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| unreachable(e.to_string()))?;
+        let stream = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
         tokio::spawn(conn);
-        let req = hyper::Request::get(path).header("host", "engine").body(Empty::<hyper::body::Bytes>::new()).expect("valid request");
-        let resp = sender.send_request(req).await.map_err(|e| unreachable(e.to_string()))?;
+        let req = hyper::Request::get(path)
+            .header("host", "engine")
+            .body(Empty::<hyper::body::Bytes>::new())
+            .expect("valid request");
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
         let status = resp.status();
-        let body = resp.into_body().collect().await.map_err(|e| unreachable(e.to_string()))?.to_bytes();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?
+            .to_bytes();
         if status == hyper::StatusCode::NOT_FOUND {
-            return Err(EngineError::Refused { op: "find", object: path.to_owned(), message: format!("no such container: {}", String::from_utf8_lossy(&body)) });
+            return Err(EngineError::Refused {
+                op: "find",
+                object: path.to_owned(),
+                message: format!("no such container: {}", String::from_utf8_lossy(&body)),
+            });
         }
         if !status.is_success() {
-            return Err(EngineError::Refused { op: "answer", object: path.to_owned(), message: String::from_utf8_lossy(&body).into_owned() });
+            return Err(EngineError::Refused {
+                op: "answer",
+                object: path.to_owned(),
+                message: String::from_utf8_lossy(&body).into_owned(),
+            });
         }
-        serde_json::from_slice(&body).map_err(|e| EngineError::Refused { op: "decode", object: path.to_owned(), message: e.to_string() })
+        serde_json::from_slice(&body).map_err(|e| EngineError::Refused {
+            op: "decode",
+            object: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -462,8 +795,14 @@ fn proto_str(p: Proto) -> &'static str {
 /// `docker stats` computes it but not multiplied by the number of cores (0–100 here).
 fn cpu_percent(now: Option<&ContainerCpuStats>, before: Option<&ContainerCpuStats>) -> Option<f64> {
     let (now, before) = (now?, before?);
-    let used = now.cpu_usage.as_ref()?.total_usage?.checked_sub(before.cpu_usage.as_ref()?.total_usage?)?;
-    let system = now.system_cpu_usage?.checked_sub(before.system_cpu_usage?)?;
+    let used = now
+        .cpu_usage
+        .as_ref()?
+        .total_usage?
+        .checked_sub(before.cpu_usage.as_ref()?.total_usage?)?;
+    let system = now
+        .system_cpu_usage?
+        .checked_sub(before.system_cpu_usage?)?;
     (system > 0).then(|| (used as f64 / system as f64 * 100.0).min(100.0))
 }
 
@@ -473,14 +812,29 @@ mod tests {
 
     #[test]
     fn events_are_matched_on_labels_here_and_told_in_dockers_words() {
-        let attrs = |l: &[(&str, &str)]| l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>();
-        let ours = attrs(&[("name", "panier-pad-web"), ("org.panier.app", "pad"), ("image", "x")]);
+        let attrs = |l: &[(&str, &str)]| {
+            l.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>()
+        };
+        let ours = attrs(&[
+            ("name", "panier-pad-web"),
+            ("org.panier.app", "pad"),
+            ("image", "x"),
+        ]);
         let e = event_of("org.panier.app", ours.clone(), "remove".into()).unwrap();
-        assert_eq!((e.container.as_str(), e.action.as_str()), ("panier-pad-web", "destroy"));
-        assert_eq!(event_of("org.panier.app", ours.clone(), "die".into()).unwrap().action, "die");
+        assert_eq!(
+            (e.container.as_str(), e.action.as_str()),
+            ("panier-pad-web", "destroy")
+        );
+        assert_eq!(
+            event_of("org.panier.app", ours.clone(), "die".into())
+                .unwrap()
+                .action,
+            "die"
+        );
         assert!(event_of("org.panier.app=pad", ours.clone(), "die".into()).is_some());
         assert!(event_of("org.panier.app=wiki", ours, "die".into()).is_none());
         assert!(event_of("org.panier.app", attrs(&[("name", "other")]), "die".into()).is_none());
     }
 }
-

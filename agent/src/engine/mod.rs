@@ -28,7 +28,11 @@ pub enum EngineError {
     #[error("{what} does not exist in the container engine")]
     NotFound { what: String },
     #[error("the container engine refused to {op} {object}: {message}")]
-    Refused { op: &'static str, object: String, message: String },
+    Refused {
+        op: &'static str,
+        object: String,
+        message: String,
+    },
 }
 
 impl EngineError {
@@ -158,7 +162,11 @@ pub trait Engine: Send + Sync {
     async fn pull(&self, image: &str, progress: ProgressFn<'_>) -> Result<(), EngineError>;
     async fn remove_image(&self, image: &str) -> Result<(), EngineError>;
     /// Creates a bridge network with these labels unless one of that name exists.
-    async fn ensure_network(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError>;
+    async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError>;
     async fn remove_network(&self, name: &str) -> Result<(), EngineError>;
     /// Networks carrying the label key `label`.
     async fn networks(&self, label: &str) -> Result<Vec<NetworkInfo>, EngineError>;

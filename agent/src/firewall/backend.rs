@@ -13,7 +13,10 @@ use std::process::{Command, Stdio};
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("cannot run {program}: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("nft refused the ruleset: {stderr}")]
     Refused { stderr: String },
     #[error("nft could not list the table inet panier: {stderr}")]
@@ -37,16 +40,29 @@ pub struct Nft {
 
 impl Default for Nft {
     fn default() -> Self {
-        Nft { program: "nft".into() }
+        Nft {
+            program: "nft".into(),
+        }
     }
 }
 
 impl Nft {
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, BackendError> {
-        let spawn = |source| BackendError::Spawn { program: self.program.clone(), source };
+    fn run(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<std::process::Output, BackendError> {
+        let spawn = |source| BackendError::Spawn {
+            program: self.program.clone(),
+            source,
+        };
         let mut child = Command::new(&self.program)
             .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -59,7 +75,11 @@ impl Nft {
     }
 
     fn list(&self, json: bool) -> Result<Option<String>, BackendError> {
-        let args: &[&str] = if json { &["-j", "list", "table", "inet", super::ruleset::TABLE] } else { &["list", "table", "inet", super::ruleset::TABLE] };
+        let args: &[&str] = if json {
+            &["-j", "list", "table", "inet", super::ruleset::TABLE]
+        } else {
+            &["list", "table", "inet", super::ruleset::TABLE]
+        };
         let out = self.run(args, None)?;
         if out.status.success() {
             return Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()));
@@ -80,7 +100,13 @@ impl FirewallBackend for Nft {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-        Err(BackendError::Refused { stderr: if stderr.is_empty() { format!("nft exited with {}", out.status) } else { stderr } })
+        Err(BackendError::Refused {
+            stderr: if stderr.is_empty() {
+                format!("nft exited with {}", out.status)
+            } else {
+                stderr
+            },
+        })
     }
 
     fn show(&self) -> Result<Option<String>, BackendError> {
@@ -88,9 +114,16 @@ impl FirewallBackend for Nft {
     }
 
     fn rule_count(&self) -> Result<Option<usize>, BackendError> {
-        let Some(text) = self.list(true)? else { return Ok(None) };
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| BackendError::Listing { stderr: format!("unexpected JSON from nft: {e}") })?;
+        let Some(text) = self.list(true)? else {
+            return Ok(None);
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| BackendError::Listing {
+                stderr: format!("unexpected JSON from nft: {e}"),
+            })?;
         let objects = value["nftables"].as_array().cloned().unwrap_or_default();
-        Ok(Some(objects.iter().filter(|o| o.get("rule").is_some()).count()))
+        Ok(Some(
+            objects.iter().filter(|o| o.get("rule").is_some()).count(),
+        ))
     }
 }

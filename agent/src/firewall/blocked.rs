@@ -22,7 +22,11 @@ pub struct BlockedAttempt {
 /// One kernel log line (`panier-blocked: IN=eth0 OUT= … SRC=… DST=… PROTO=TCP … DPT=22 …`).
 pub fn parse_line(at: i64, line: &str) -> Option<BlockedAttempt> {
     let rest = line.split_once(super::ruleset::LOG_PREFIX.trim_end())?.1;
-    let field = |name: &str| rest.split_whitespace().find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(str::to_owned);
+    let field = |name: &str| {
+        rest.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .map(str::to_owned)
+    };
     Some(BlockedAttempt {
         at,
         source: field("SRC")?,
@@ -36,13 +40,28 @@ pub fn parse_line(at: i64, line: &str) -> Option<BlockedAttempt> {
 /// The latest `limit` attempts, newest first.
 pub fn latest(limit: usize) -> Vec<BlockedAttempt> {
     let grep = super::ruleset::LOG_PREFIX.trim_end();
-    let out = Command::new("journalctl").args(["-k", "--no-pager", "-o", "json", "-n", &limit.to_string(), "-g", grep]).output();
+    let out = Command::new("journalctl")
+        .args([
+            "-k",
+            "--no-pager",
+            "-o",
+            "json",
+            "-n",
+            &limit.to_string(),
+            "-g",
+            grep,
+        ])
+        .output();
     let Ok(out) = out else { return Vec::new() };
     let mut list: Vec<BlockedAttempt> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| {
-            let at = v["__REALTIME_TIMESTAMP"].as_str().and_then(|t| t.parse::<i64>().ok()).unwrap_or(0) / 1_000_000;
+            let at = v["__REALTIME_TIMESTAMP"]
+                .as_str()
+                .and_then(|t| t.parse::<i64>().ok())
+                .unwrap_or(0)
+                / 1_000_000;
             parse_line(at, v["MESSAGE"].as_str()?)
         })
         .collect();
@@ -58,7 +77,15 @@ mod tests {
     fn kernel_lines_are_parsed() {
         let line = "panier-blocked: IN=veth-box OUT= MAC=aa:bb SRC=10.203.2.2 DST=10.203.1.1 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO=TCP SPT=40000 DPT=8443 WINDOW=64240 RES=0x00 SYN URGP=0";
         let b = parse_line(7, line).unwrap();
-        assert_eq!((b.source.as_str(), b.protocol.as_str(), b.port, b.interface.as_str()), ("10.203.2.2", "TCP", Some(8443), "veth-box"));
+        assert_eq!(
+            (
+                b.source.as_str(),
+                b.protocol.as_str(),
+                b.port,
+                b.interface.as_str()
+            ),
+            ("10.203.2.2", "TCP", Some(8443), "veth-box")
+        );
         assert!(parse_line(7, "something else").is_none());
     }
 }

@@ -10,7 +10,9 @@ use super::types::Subnet;
 use std::net::IpAddr;
 
 /// Interface name prefixes that are never the LAN: the engine's bridges and container links.
-const NOT_LAN: &[&str] = &["lo", "docker", "br-", "veth", "podman", "cni", "virbr", "flannel"];
+const NOT_LAN: &[&str] = &[
+    "lo", "docker", "br-", "veth", "podman", "cni", "virbr", "flannel",
+];
 
 /// The LAN subnets among `(interface, address, prefix length)` triples. Pure; see [`detect`].
 pub fn lan_from(addresses: &[(String, IpAddr, u8)]) -> Vec<Subnet> {
@@ -31,7 +33,9 @@ pub fn lan_from(addresses: &[(String, IpAddr, u8)]) -> Vec<Subnet> {
 /// Reads the interfaces of the box's network namespace.
 pub fn detect() -> Vec<Subnet> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        log::warn!("cannot read the network interfaces: the LAN zone is empty until an admin sets it");
+        log::warn!(
+            "cannot read the network interfaces: the LAN zone is empty until an admin sets it"
+        );
         return Vec::new();
     };
     let mut triples = Vec::new();
@@ -39,11 +43,21 @@ pub fn detect() -> Vec<Subnet> {
         if !a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
             continue;
         }
-        let (Some(addr), Some(mask)) = (a.address, a.netmask) else { continue };
+        let (Some(addr), Some(mask)) = (a.address, a.netmask) else {
+            continue;
+        };
         if let (Some(ip), Some(m)) = (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
-            triples.push((a.interface_name, IpAddr::V4(ip.ip()), u32::from(m.ip()).count_ones() as u8));
+            triples.push((
+                a.interface_name,
+                IpAddr::V4(ip.ip()),
+                u32::from(m.ip()).count_ones() as u8,
+            ));
         } else if let (Some(ip), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6()) {
-            triples.push((a.interface_name, IpAddr::V6(ip.ip()), u128::from(m.ip()).count_ones() as u8));
+            triples.push((
+                a.interface_name,
+                IpAddr::V6(ip.ip()),
+                u128::from(m.ip()).count_ones() as u8,
+            ));
         }
     }
     lan_from(&triples)

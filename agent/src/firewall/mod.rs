@@ -86,10 +86,19 @@ impl AppName {
     pub fn parse(text: &str) -> Result<AppName, Invalid> {
         let ok = !text.is_empty()
             && text.len() <= 40
-            && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !text.starts_with('-')
             && !text.ends_with('-');
-        if ok { Ok(AppName(text.to_owned())) } else { Err(Invalid { key: "app_id", message: format!("'{text}' is not a service id") }) }
+        if ok {
+            Ok(AppName(text.to_owned()))
+        } else {
+            Err(Invalid {
+                key: "app_id",
+                message: format!("'{text}' is not a service id"),
+            })
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -114,7 +123,9 @@ impl From<AppName> for String {
 pub enum FirewallError {
     #[error("{0}")]
     Invalid(#[from] Invalid),
-    #[error("this change would cut your own connection: your address {client} would no longer be in the local network. Make it from a computer of the new local network, or on the box with the panier command.")]
+    #[error(
+        "this change would cut your own connection: your address {client} would no longer be in the local network. Make it from a computer of the new local network, or on the box with the panier command."
+    )]
     WouldCutAdmin { client: IpAddr },
     #[error("nft refused the new rules, so the previous ones stay in place: {message}")]
     Refused { message: String },
@@ -196,7 +207,13 @@ fn is_remote(from: Option<SocketAddr>) -> Option<SocketAddr> {
 impl Firewall {
     /// `backend: None` keeps and explains the policy without applying it (`--firewall off`).
     /// `services` tells the ports the containers publish, `proxy` the proxy's fixed ports.
-    pub fn new(store: Store, backend: Option<Arc<dyn FirewallBackend>>, services: Arc<dyn PublishedPorts>, proxy: Arc<dyn ProxyPorts>, options: FirewallOptions) -> Firewall {
+    pub fn new(
+        store: Store,
+        backend: Option<Arc<dyn FirewallBackend>>,
+        services: Arc<dyn PublishedPorts>,
+        proxy: Arc<dyn ProxyPorts>,
+        options: FirewallOptions,
+    ) -> Firewall {
         Firewall {
             inner: Arc::new(Inner {
                 store,
@@ -239,13 +256,25 @@ impl Firewall {
 
     /// The exposure of `app` (for the proxy's per-name decision).
     pub fn exposure_of(&self, app: &str) -> Result<Exposure, FirewallError> {
-        Ok(self.policy()?.exposures.get(app).copied().unwrap_or_default())
+        Ok(self
+            .policy()?
+            .exposures
+            .get(app)
+            .copied()
+            .unwrap_or_default())
     }
 
     /// The state the ruleset is generated from, for `policy`.
     pub fn state_for(&self, policy: &FirewallPolicy) -> FirewallState {
-        let lan_subnets = policy.lan_override.clone().unwrap_or_else(|| self.detected_lan());
-        let mut by_app: BTreeMap<String, (Vec<(Proto, Port)>, Option<Port>)> = policy.exposures.keys().map(|a| (a.clone(), Default::default())).collect();
+        let lan_subnets = policy
+            .lan_override
+            .clone()
+            .unwrap_or_else(|| self.detected_lan());
+        let mut by_app: BTreeMap<String, (Vec<(Proto, Port)>, Option<Port>)> = policy
+            .exposures
+            .keys()
+            .map(|a| (a.clone(), Default::default()))
+            .collect();
         for (app, proto, port) in self.inner.services.published() {
             by_app.entry(app).or_default().0.push((proto, port));
         }
@@ -254,7 +283,12 @@ impl Firewall {
         }
         let services = by_app
             .into_iter()
-            .map(|(app, (ports, proxy_port))| ServiceRule { exposure: policy.exposures.get(&app).copied().unwrap_or_default(), app, ports, proxy_port })
+            .map(|(app, (ports, proxy_port))| ServiceRule {
+                exposure: policy.exposures.get(&app).copied().unwrap_or_default(),
+                app,
+                ports,
+                proxy_port,
+            })
             .collect();
         FirewallState {
             lan_subnets,
@@ -291,7 +325,11 @@ impl Firewall {
 
     /// Applies the stored policy now (`panier firewall reload`, start).
     pub fn reload(&self) -> Result<usize, FirewallError> {
-        let _guard = self.inner.apply_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .inner
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let state = self.state()?;
         self.apply_state(&state)
     }
@@ -303,14 +341,26 @@ impl Firewall {
             Ok(n) => ("ok", format!("{n} rules")),
             Err(e) => ("failed", e.to_string()),
         };
-        self.inner.store.record(&NewAudit { actor: actor.audit_name(), action: "firewall_reload", target: String::new(), result: outcome, detail })?;
+        self.inner.store.record(&NewAudit {
+            actor: actor.audit_name(),
+            action: "firewall_reload",
+            target: String::new(),
+            result: outcome,
+            detail,
+        })?;
         result
     }
 
     /// Re-applies when the live table is missing or not the one wanted. Returns whether it did.
     pub fn repair(&self) -> Result<bool, FirewallError> {
-        let Some(backend) = &self.inner.backend else { return Ok(false) };
-        let _guard = self.inner.apply_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(backend) = &self.inner.backend else {
+            return Ok(false);
+        };
+        let _guard = self
+            .inner
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let state = self.state()?;
         let batch = ruleset::ruleset(&state);
         let wanted = serde_json::to_string(&batch).expect("a ruleset serializes");
@@ -320,7 +370,9 @@ impl Firewall {
             return Ok(false);
         }
         if live.is_none() {
-            log::warn!("the table inet panier is missing (flushed by hand, or the engine reset the ruleset): applying it again");
+            log::warn!(
+                "the table inet panier is missing (flushed by hand, or the engine reset the ruleset): applying it again"
+            );
         } else if same_wanted {
             log::warn!("the table inet panier was changed outside Panier: applying it again");
         } else {
@@ -346,18 +398,35 @@ impl Firewall {
     }
 
     /// Records and applies `change`. `from` is the TCP peer (`None` on the local socket).
-    pub fn change(&self, actor: &Actor, from: Option<SocketAddr>, change: Change) -> Result<ChangeOutcome, FirewallError> {
-        let _guard = self.inner.apply_lock.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn change(
+        &self,
+        actor: &Actor,
+        from: Option<SocketAddr>,
+        change: Change,
+    ) -> Result<ChangeOutcome, FirewallError> {
+        let _guard = self
+            .inner
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let current = self.policy()?;
         let mut next = current.clone();
         let (action, target) = match &change {
             Change::Exposure { app, exposure } => {
                 next.exposures.insert(app.as_str().to_owned(), *exposure);
-                ("firewall_exposure", format!("{}={}", app.as_str(), exposure.as_str()))
+                (
+                    "firewall_exposure",
+                    format!("{}={}", app.as_str(), exposure.as_str()),
+                )
             }
             Change::Lan(subnets) => {
                 next.lan_override = subnets.clone();
-                let text = subnets.as_ref().map_or("auto".to_owned(), |l| l.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","));
+                let text = subnets.as_ref().map_or("auto".to_owned(), |l| {
+                    l.iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
                 ("firewall_lan", text)
             }
             Change::Ssh(on) => {
@@ -365,7 +434,13 @@ impl Firewall {
                 ("firewall_ssh", if *on { "on" } else { "off" }.to_owned())
             }
         };
-        let audit = |result: &'static str, detail: String| NewAudit { actor: actor.audit_name(), action, target: target.clone(), result, detail };
+        let audit = |result: &'static str, detail: String| NewAudit {
+            actor: actor.audit_name(),
+            action,
+            target: target.clone(),
+            result,
+            detail,
+        };
         let remote = is_remote(from);
         let state = self.state_for(&next);
         if let Some(peer) = remote {
@@ -386,12 +461,24 @@ impl Firewall {
         // Over the network: keep the last confirmed policy to go back to.
         let pending = match remote {
             Some(_) => {
-                let previous = self.inner.store.firewall_pending()?.map(|(p, _)| p).unwrap_or(current.clone());
-                Some((previous, crate::store::now() + self.inner.options.revert_after.as_secs() as i64))
+                let previous = self
+                    .inner
+                    .store
+                    .firewall_pending()?
+                    .map(|(p, _)| p)
+                    .unwrap_or(current.clone());
+                Some((
+                    previous,
+                    crate::store::now() + self.inner.options.revert_after.as_secs() as i64,
+                ))
             }
             None => None,
         };
-        let saved = self.inner.store.save_firewall_policy(&next, pending.as_ref().map(|(p, t)| (p, *t)), &audit("ok", String::new()));
+        let saved = self.inner.store.save_firewall_policy(
+            &next,
+            pending.as_ref().map(|(p, t)| (p, *t)),
+            &audit("ok", String::new()),
+        );
         if let Err(e) = saved {
             // Keep the kernel in step with the store.
             let _ = self.apply_state(&self.state_for(&current));
@@ -399,7 +486,10 @@ impl Firewall {
         }
         let mut rt = self.runtime();
         rt.generation += 1;
-        rt.pending = remote.map(|peer| Pending { generation: rt.generation, from: Some(peer) });
+        rt.pending = remote.map(|peer| Pending {
+            generation: rt.generation,
+            from: Some(peer),
+        });
         let generation = rt.generation;
         drop(rt);
         if let Some((_, until)) = &pending {
@@ -408,12 +498,18 @@ impl Firewall {
         } else {
             log::info!(action = action, target = target.as_str(); "firewall changed");
         }
-        Ok(ChangeOutcome { revert_at: pending.map(|(_, t)| t) })
+        Ok(ChangeOutcome {
+            revert_at: pending.map(|(_, t)| t),
+        })
     }
 
     /// Keeps the pending change. Refused from the connection that made it.
     pub fn confirm(&self, actor: &Actor, from: Option<SocketAddr>) -> Result<(), FirewallError> {
-        let _guard = self.inner.apply_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .inner
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if self.inner.store.firewall_pending()?.is_none() {
             return Err(FirewallError::NothingPending);
         }
@@ -452,7 +548,11 @@ impl Firewall {
     /// Goes back to the stored previous policy if the change `generation` is still pending
     /// (`None`: whatever is pending, at start).
     fn revert(&self, generation: Option<u64>) {
-        let _guard = self.inner.apply_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .inner
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(g) = generation {
             let rt = self.runtime();
             if rt.pending.as_ref().map(|p| p.generation) != Some(g) {
@@ -467,13 +567,26 @@ impl Firewall {
                 return;
             }
         };
-        let audit = |result, detail| NewAudit { actor: "panier (automatic revert)".into(), action: "firewall_revert", target: String::new(), result, detail };
+        let audit = |result, detail| NewAudit {
+            actor: "panier (automatic revert)".into(),
+            action: "firewall_revert",
+            target: String::new(),
+            result,
+            detail,
+        };
         let applied = match self.apply_state(&self.state_for(&previous)) {
             Ok(_) | Err(FirewallError::Disabled) => Ok(()),
             Err(e) => Err(e),
         };
-        match applied.map_err(|e| e.to_string()).and_then(|()| self.inner.store.save_firewall_policy(&previous, None, &audit("ok", String::new())).map_err(|e| e.to_string())) {
-            Ok(()) => log::warn!("the firewall change was not confirmed in time: the previous rules are back"),
+        match applied.map_err(|e| e.to_string()).and_then(|()| {
+            self.inner
+                .store
+                .save_firewall_policy(&previous, None, &audit("ok", String::new()))
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(()) => log::warn!(
+                "the firewall change was not confirmed in time: the previous rules are back"
+            ),
             Err(e) => {
                 log::error!("cannot revert the unconfirmed firewall change: {e}");
                 let _ = self.inner.store.record(&audit("failed", e));
@@ -488,7 +601,9 @@ impl Firewall {
     /// the watch loop. Errors are logged: the agent keeps serving the admin UI.
     pub fn start(&self) {
         if self.inner.backend.is_none() {
-            log::warn!("the firewall is off (--firewall off): the box's table inet panier is not applied");
+            log::warn!(
+                "the firewall is off (--firewall off): the box's table inet panier is not applied"
+            );
             return;
         }
         match self.inner.store.firewall_pending() {
@@ -500,7 +615,10 @@ impl Firewall {
                     let generation = {
                         let mut rt = self.runtime();
                         rt.generation += 1;
-                        rt.pending = Some(Pending { generation: rt.generation, from: None });
+                        rt.pending = Some(Pending {
+                            generation: rt.generation,
+                            from: None,
+                        });
                         rt.generation
                     };
                     self.schedule_revert(generation, Duration::from_secs(left as u64));
@@ -532,6 +650,12 @@ impl Firewall {
 }
 
 /// Runs a blocking firewall call off the async workers.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, FirewallError> + Send + 'static) -> Result<T, FirewallError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(FirewallError::Backend(BackendError::Listing { stderr: format!("the firewall task failed: {e}") })))
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FirewallError> + Send + 'static,
+) -> Result<T, FirewallError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(FirewallError::Backend(BackendError::Listing {
+            stderr: format!("the firewall task failed: {e}"),
+        }))
+    })
 }

@@ -31,8 +31,13 @@
 //!   `forward` rule on the container's source address, in a chain of its own.
 
 use super::types::{Exposure, FirewallState, Port, Proto, Subnet};
-use nftables::expr::{CT, CTDir, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, SetItem};
-use nftables::schema::{Chain, NfCmd, NfListObject, NfObject, Nftables, Rule, Set, SetFlag, SetType, SetTypeValue, Table};
+use nftables::expr::{
+    CT, CTDir, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, SetItem,
+};
+use nftables::schema::{
+    Chain, NfCmd, NfListObject, NfObject, Nftables, Rule, Set, SetFlag, SetType, SetTypeValue,
+    Table,
+};
 use nftables::stmt::{JumpTarget, Limit, Log, LogLevel, Match, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use std::borrow::Cow;
@@ -53,15 +58,28 @@ fn s(text: impl Into<String>) -> Expression<'static> {
 }
 
 fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
-    Statement::Match(Match { left, right, op: Operator::EQ })
+    Statement::Match(Match {
+        left,
+        right,
+        op: Operator::EQ,
+    })
 }
 
 fn is_in(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
-    Statement::Match(Match { left, right, op: Operator::IN })
+    Statement::Match(Match {
+        left,
+        right,
+        op: Operator::IN,
+    })
 }
 
 fn payload(protocol: &'static str, field: &'static str) -> Expression<'static> {
-    Expression::Named(NamedExpression::Payload(Payload::PayloadField(PayloadField { protocol: protocol.into(), field: field.into() })))
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: protocol.into(),
+            field: field.into(),
+        },
+    )))
 }
 
 fn meta(key: MetaKey) -> Expression<'static> {
@@ -69,11 +87,17 @@ fn meta(key: MetaKey) -> Expression<'static> {
 }
 
 fn ct(key: &'static str, dir: Option<CTDir>) -> Expression<'static> {
-    Expression::Named(NamedExpression::CT(CT { key: key.into(), family: None, dir }))
+    Expression::Named(NamedExpression::CT(CT {
+        key: key.into(),
+        family: None,
+        dir,
+    }))
 }
 
 fn set_of(items: &[&'static str]) -> Expression<'static> {
-    Expression::Named(NamedExpression::Set(items.iter().map(|i| SetItem::Element(s(*i))).collect()))
+    Expression::Named(NamedExpression::Set(
+        items.iter().map(|i| SetItem::Element(s(*i))).collect(),
+    ))
 }
 
 fn list(items: &[&'static str]) -> Expression<'static> {
@@ -89,29 +113,57 @@ fn drop() -> Statement<'static> {
 }
 
 fn jump(target: &'static str) -> Statement<'static> {
-    Statement::Jump(JumpTarget { target: target.into() })
+    Statement::Jump(JumpTarget {
+        target: target.into(),
+    })
 }
 
 fn limit(rate: u32, per: &'static str, burst: u32) -> Statement<'static> {
-    Statement::Limit(Limit { rate, rate_unit: None, per: Some(per.into()), burst: Some(burst), burst_unit: None, inv: None })
+    Statement::Limit(Limit {
+        rate,
+        rate_unit: None,
+        per: Some(per.into()),
+        burst: Some(burst),
+        burst_unit: None,
+        inv: None,
+    })
 }
 
 fn log() -> Statement<'static> {
-    Statement::Log(Some(Log { prefix: Some(LOG_PREFIX.into()), group: None, snaplen: None, queue_threshold: None, level: Some(LogLevel::Info), flags: None }))
+    Statement::Log(Some(Log {
+        prefix: Some(LOG_PREFIX.into()),
+        group: None,
+        snaplen: None,
+        queue_threshold: None,
+        level: Some(LogLevel::Info),
+        flags: None,
+    }))
 }
 
 fn port_match(proto: Proto, port: Port) -> Statement<'static> {
-    eq(payload(proto.as_str(), "dport"), Expression::Number(port.get().into()))
+    eq(
+        payload(proto.as_str(), "dport"),
+        Expression::Number(port.get().into()),
+    )
 }
 
 /// `meta l4proto P ct original proto-dst N`: the port the client asked for, before DNAT.
 fn original_port(proto: Proto, port: Port) -> Stmts {
-    vec![eq(meta(MetaKey::L4proto), s(proto.as_str())), eq(ct("proto-dst", Some(CTDir::Original)), Expression::Number(port.get().into()))]
+    vec![
+        eq(meta(MetaKey::L4proto), s(proto.as_str())),
+        eq(
+            ct("proto-dst", Some(CTDir::Original)),
+            Expression::Number(port.get().into()),
+        ),
+    ]
 }
 
 /// Keeps a comment to what nft accepts (at most 128 bytes) and to plain characters.
 fn comment(text: &str) -> String {
-    text.chars().filter(|c| c.is_ascii_alphanumeric() || " -_.:,()/".contains(*c)).take(120).collect()
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || " -_.:,()/".contains(*c))
+        .take(120)
+        .collect()
 }
 
 /// Removes subnets contained in another one (nft refuses overlapping interval elements).
@@ -170,7 +222,12 @@ impl Batch {
     fn lan_set(&mut self, name: &'static str, kind: SetType, subnets: &[Subnet]) {
         let elem: Vec<Expression<'static>> = subnets
             .iter()
-            .map(|n| Expression::Named(NamedExpression::Prefix(Prefix { addr: Box::new(s(n.addr().to_string())), len: u32::from(n.prefix()) })))
+            .map(|n| {
+                Expression::Named(NamedExpression::Prefix(Prefix {
+                    addr: Box::new(s(n.addr().to_string())),
+                    len: u32::from(n.prefix()),
+                }))
+            })
             .collect();
         self.add(NfListObject::Set(Box::new(Set {
             family: NfFamily::INet,
@@ -180,7 +237,11 @@ impl Batch {
             set_type: SetTypeValue::Single(kind),
             policy: None,
             flags: Some(HashSet::from([SetFlag::Interval])),
-            elem: if elem.is_empty() { None } else { Some(elem.into()) },
+            elem: if elem.is_empty() {
+                None
+            } else {
+                Some(elem.into())
+            },
             timeout: None,
             gc_interval: None,
             size: None,
@@ -197,9 +258,23 @@ pub fn lan_with_link_local(subnets: &[Subnet]) -> Vec<Subnet> {
 
 /// The whole `inet panier` table for `state`, as one batch of nft commands.
 pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
-    let table = || NfListObject::Table(Table { family: NfFamily::INet, name: TABLE.into(), handle: None });
-    let boot = || NfListObject::Table(Table { family: NfFamily::INet, name: BOOT_TABLE.into(), handle: None });
-    let mut b = Batch { objects: Vec::new() };
+    let table = || {
+        NfListObject::Table(Table {
+            family: NfFamily::INet,
+            name: TABLE.into(),
+            handle: None,
+        })
+    };
+    let boot = || {
+        NfListObject::Table(Table {
+            family: NfFamily::INet,
+            name: BOOT_TABLE.into(),
+            handle: None,
+        })
+    };
+    let mut b = Batch {
+        objects: Vec::new(),
+    };
     b.add(boot());
     b.objects.push(NfObject::CmdObject(NfCmd::Delete(boot())));
     b.add(table());
@@ -213,21 +288,65 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
 
     b.chain("input", Some((NfHook::Input, 0, NfChainPolicy::Drop)));
     b.chain("from_lan", None);
-    b.chain("forward", Some((NfHook::Forward, -10, NfChainPolicy::Accept)));
+    b.chain(
+        "forward",
+        Some((NfHook::Forward, -10, NfChainPolicy::Accept)),
+    );
     b.chain("published", None);
     b.chain("published_from_lan", None);
 
     // input: what every host needs, then the zones.
-    b.rule("input", vec![eq(meta(MetaKey::Iif), s("lo")), accept()], "the box talking to itself");
-    b.rule("input", vec![is_in(ct("state", None), list(&["established", "related"])), accept()], "answers to connections already allowed");
-    b.rule("input", vec![is_in(ct("state", None), s("invalid")), drop()], "packets that belong to no valid connection");
-    b.rule("input", vec![eq(payload("icmp", "type"), s("echo-request")), limit(10, "second", 20), accept()], "ping, rate-limited");
     b.rule(
         "input",
-        vec![eq(payload("icmp", "type"), set_of(&["destination-unreachable", "time-exceeded", "parameter-problem"])), accept()],
+        vec![eq(meta(MetaKey::Iif), s("lo")), accept()],
+        "the box talking to itself",
+    );
+    b.rule(
+        "input",
+        vec![
+            is_in(ct("state", None), list(&["established", "related"])),
+            accept(),
+        ],
+        "answers to connections already allowed",
+    );
+    b.rule(
+        "input",
+        vec![is_in(ct("state", None), s("invalid")), drop()],
+        "packets that belong to no valid connection",
+    );
+    b.rule(
+        "input",
+        vec![
+            eq(payload("icmp", "type"), s("echo-request")),
+            limit(10, "second", 20),
+            accept(),
+        ],
+        "ping, rate-limited",
+    );
+    b.rule(
+        "input",
+        vec![
+            eq(
+                payload("icmp", "type"),
+                set_of(&[
+                    "destination-unreachable",
+                    "time-exceeded",
+                    "parameter-problem",
+                ]),
+            ),
+            accept(),
+        ],
         "ICMP errors a network needs",
     );
-    b.rule("input", vec![eq(payload("icmpv6", "type"), s("echo-request")), limit(10, "second", 20), accept()], "ping over IPv6, rate-limited");
+    b.rule(
+        "input",
+        vec![
+            eq(payload("icmpv6", "type"), s("echo-request")),
+            limit(10, "second", 20),
+            accept(),
+        ],
+        "ping over IPv6, rate-limited",
+    );
     b.rule(
         "input",
         vec![
@@ -252,79 +371,204 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     // every interface (they only ever come from the local link).
     b.rule(
         "input",
-        vec![eq(payload("udp", "sport"), Expression::Number(67)), eq(payload("udp", "dport"), Expression::Number(68)), accept()],
+        vec![
+            eq(payload("udp", "sport"), Expression::Number(67)),
+            eq(payload("udp", "dport"), Expression::Number(68)),
+            accept(),
+        ],
         "DHCP: answers of the address server of the network",
     );
     b.rule(
         "input",
-        vec![eq(payload("ip6", "saddr"), s("@lan6")), eq(payload("udp", "sport"), Expression::Number(547)), eq(payload("udp", "dport"), Expression::Number(546)), accept()],
+        vec![
+            eq(payload("ip6", "saddr"), s("@lan6")),
+            eq(payload("udp", "sport"), Expression::Number(547)),
+            eq(payload("udp", "dport"), Expression::Number(546)),
+            accept(),
+        ],
         "DHCPv6: answers of the address server of the network",
     );
-    b.rule("input", vec![eq(payload("ip", "saddr"), s("@lan4")), jump("from_lan")], "the LAN zone (IPv4)");
-    b.rule("input", vec![eq(payload("ip6", "saddr"), s("@lan6")), jump("from_lan")], "the LAN zone (IPv6)");
-    for svc in state.services.iter().filter(|s| s.exposure == Exposure::Outside) {
+    b.rule(
+        "input",
+        vec![eq(payload("ip", "saddr"), s("@lan4")), jump("from_lan")],
+        "the LAN zone (IPv4)",
+    );
+    b.rule(
+        "input",
+        vec![eq(payload("ip6", "saddr"), s("@lan6")), jump("from_lan")],
+        "the LAN zone (IPv6)",
+    );
+    for svc in state
+        .services
+        .iter()
+        .filter(|s| s.exposure == Exposure::Outside)
+    {
         for (proto, port) in &svc.ports {
-            b.rule("input", vec![port_match(*proto, *port), accept()], &format!("{}: open to the outside", svc.app));
+            b.rule(
+                "input",
+                vec![port_match(*proto, *port), accept()],
+                &format!("{}: open to the outside", svc.app),
+            );
         }
         if let Some(port) = svc.proxy_port {
-            b.rule("input", vec![port_match(Proto::Tcp, port), accept()], &format!("{}: its fixed port on the proxy, open to the outside", svc.app));
+            b.rule(
+                "input",
+                vec![port_match(Proto::Tcp, port), accept()],
+                &format!(
+                    "{}: its fixed port on the proxy, open to the outside",
+                    svc.app
+                ),
+            );
         }
     }
-    b.rule("input", vec![limit(10, "minute", 20), log()], "log what is dropped (at most 10 lines a minute)");
+    b.rule(
+        "input",
+        vec![limit(10, "minute", 20), log()],
+        "log what is dropped (at most 10 lines a minute)",
+    );
 
     // from_lan: the box's own services.
-    b.rule("from_lan", vec![port_match(Proto::Udp, Port::new(5353).expect("valid")), accept()], "mDNS: the name of the box (panier.local)");
-    b.rule("from_lan", vec![port_match(Proto::Tcp, state.portal_port), accept()], "the portal");
+    b.rule(
+        "from_lan",
+        vec![
+            port_match(Proto::Udp, Port::new(5353).expect("valid")),
+            accept(),
+        ],
+        "mDNS: the name of the box (panier.local)",
+    );
+    b.rule(
+        "from_lan",
+        vec![port_match(Proto::Tcp, state.portal_port), accept()],
+        "the portal",
+    );
     if state.admin_port != state.portal_port {
-        b.rule("from_lan", vec![port_match(Proto::Tcp, state.admin_port), accept()], "the admin UI: LAN only, always");
+        b.rule(
+            "from_lan",
+            vec![port_match(Proto::Tcp, state.admin_port), accept()],
+            "the admin UI: LAN only, always",
+        );
     }
     if state.ssh_enabled {
-        b.rule("from_lan", vec![port_match(Proto::Tcp, Port::new(22).expect("valid")), accept()], "SSH, enabled by an admin");
+        b.rule(
+            "from_lan",
+            vec![
+                port_match(Proto::Tcp, Port::new(22).expect("valid")),
+                accept(),
+            ],
+            "SSH, enabled by an admin",
+        );
     }
-    for svc in state.services.iter().filter(|s| s.exposure == Exposure::Lan) {
+    for svc in state
+        .services
+        .iter()
+        .filter(|s| s.exposure == Exposure::Lan)
+    {
         for (proto, port) in &svc.ports {
-            b.rule("from_lan", vec![port_match(*proto, *port), accept()], &format!("{}: set to LAN", svc.app));
+            b.rule(
+                "from_lan",
+                vec![port_match(*proto, *port), accept()],
+                &format!("{}: set to LAN", svc.app),
+            );
         }
         if let Some(port) = svc.proxy_port {
-            b.rule("from_lan", vec![port_match(Proto::Tcp, port), accept()], &format!("{}: its fixed port on the proxy, set to LAN", svc.app));
+            b.rule(
+                "from_lan",
+                vec![port_match(Proto::Tcp, port), accept()],
+                &format!("{}: its fixed port on the proxy, set to LAN", svc.app),
+            );
         }
     }
 
     // forward: connections the engine forwards to published container ports.
     b.rule(
         "forward",
-        vec![is_in(ct("state", None), s("new")), is_in(ct("status", None), s("dnat")), jump("published")],
+        vec![
+            is_in(ct("state", None), s("new")),
+            is_in(ct("status", None), s("dnat")),
+            jump("published"),
+        ],
         "new connections to a published container port",
     );
     for bridge in ENGINE_BRIDGES {
-        b.rule("published", vec![eq(meta(MetaKey::Iifname), s(*bridge)), Statement::Return(None)], "containers reaching each other");
+        b.rule(
+            "published",
+            vec![
+                eq(meta(MetaKey::Iifname), s(*bridge)),
+                Statement::Return(None),
+            ],
+            "containers reaching each other",
+        );
     }
-    b.rule("published", vec![eq(payload("ip", "saddr"), s("@lan4")), jump("published_from_lan")], "the LAN zone (IPv4)");
-    b.rule("published", vec![eq(payload("ip6", "saddr"), s("@lan6")), jump("published_from_lan")], "the LAN zone (IPv6)");
-    for svc in state.services.iter().filter(|s| s.exposure == Exposure::Outside) {
+    b.rule(
+        "published",
+        vec![
+            eq(payload("ip", "saddr"), s("@lan4")),
+            jump("published_from_lan"),
+        ],
+        "the LAN zone (IPv4)",
+    );
+    b.rule(
+        "published",
+        vec![
+            eq(payload("ip6", "saddr"), s("@lan6")),
+            jump("published_from_lan"),
+        ],
+        "the LAN zone (IPv6)",
+    );
+    for svc in state
+        .services
+        .iter()
+        .filter(|s| s.exposure == Exposure::Outside)
+    {
         for (proto, port) in &svc.ports {
             let mut expr = original_port(*proto, *port);
             expr.push(accept());
-            b.rule("published", expr, &format!("{}: open to the outside", svc.app));
+            b.rule(
+                "published",
+                expr,
+                &format!("{}: open to the outside", svc.app),
+            );
         }
     }
-    b.rule("published", vec![limit(10, "minute", 20), log()], "log what is dropped (at most 10 lines a minute)");
-    b.rule("published", vec![drop()], "published ports are closed to the outside unless a service is opened");
-    for svc in state.services.iter().filter(|s| s.exposure == Exposure::Closed) {
+    b.rule(
+        "published",
+        vec![limit(10, "minute", 20), log()],
+        "log what is dropped (at most 10 lines a minute)",
+    );
+    b.rule(
+        "published",
+        vec![drop()],
+        "published ports are closed to the outside unless a service is opened",
+    );
+    for svc in state
+        .services
+        .iter()
+        .filter(|s| s.exposure == Exposure::Closed)
+    {
         for (proto, port) in &svc.ports {
             let mut expr = original_port(*proto, *port);
             expr.push(drop());
             b.rule("published_from_lan", expr, &format!("{}: closed", svc.app));
         }
     }
-    b.rule("published_from_lan", vec![accept()], "published ports are open to the LAN");
+    b.rule(
+        "published_from_lan",
+        vec![accept()],
+        "published ports are open to the LAN",
+    );
 
-    Nftables { objects: b.objects.into() }
+    Nftables {
+        objects: b.objects.into(),
+    }
 }
 
 /// The number of rules in the batch: the reconciler compares it with the live table.
 pub fn rule_count(batch: &Nftables) -> usize {
-    batch.objects.iter().filter(|o| matches!(o, NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(_))))).count()
+    batch
+        .objects
+        .iter()
+        .filter(|o| matches!(o, NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(_)))))
+        .count()
 }
 
 #[cfg(test)]

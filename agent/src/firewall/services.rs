@@ -49,19 +49,26 @@ pub struct EngineLabels {
 impl EngineLabels {
     /// `url` is the engine's `unix:///…` URL.
     pub fn new(url: &str) -> EngineLabels {
-        EngineLabels { socket: url.trim_start_matches("unix://").into() }
+        EngineLabels {
+            socket: url.trim_start_matches("unix://").into(),
+        }
     }
 
     fn fetch(&self) -> std::io::Result<String> {
         let mut stream = std::os::unix::net::UnixStream::connect(&self.socket)?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         let filter = format!("%7B%22label%22%3A%5B%22{APP_LABEL}%22%5D%7D");
-        write!(stream, "GET /containers/json?filters={filter} HTTP/1.0\r\nHost: engine\r\n\r\n")?;
+        write!(
+            stream,
+            "GET /containers/json?filters={filter} HTTP/1.0\r\nHost: engine\r\n\r\n"
+        )?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
         let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
         if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
-            return Err(std::io::Error::other(head.lines().next().unwrap_or("").to_owned()));
+            return Err(std::io::Error::other(
+                head.lines().next().unwrap_or("").to_owned(),
+            ));
         }
         Ok(body.to_owned())
     }
@@ -72,14 +79,22 @@ pub fn parse_containers(json: &str) -> Vec<(String, Proto, Port)> {
     let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let mut out = Vec::new();
     for c in value.as_array().into_iter().flatten() {
-        let Some(app) = c["Labels"][APP_LABEL].as_str() else { continue };
+        let Some(app) = c["Labels"][APP_LABEL].as_str() else {
+            continue;
+        };
         for p in c["Ports"].as_array().into_iter().flatten() {
             let proto = match p["Type"].as_str() {
                 Some("tcp") => Proto::Tcp,
                 Some("udp") => Proto::Udp,
                 _ => continue,
             };
-            let Some(port) = p["PublicPort"].as_u64().and_then(|n| u16::try_from(n).ok()).and_then(|n| Port::new(n).ok()) else { continue };
+            let Some(port) = p["PublicPort"]
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .and_then(|n| Port::new(n).ok())
+            else {
+                continue;
+            };
             out.push((app.to_owned(), proto, port));
         }
     }
@@ -108,7 +123,10 @@ mod tests {
     fn published_ports_of_labelled_containers() {
         let json = r#"[{"Labels":{"org.panier.app":"pad"},"Ports":[{"IP":"0.0.0.0","PrivatePort":9001,"PublicPort":9001,"Type":"tcp"},{"IP":"::","PrivatePort":9001,"PublicPort":9001,"Type":"tcp"},{"PrivatePort":80,"Type":"tcp"}]},
                        {"Labels":{},"Ports":[{"PublicPort":1,"Type":"tcp"}]}]"#;
-        assert_eq!(parse_containers(json), vec![("pad".to_owned(), Proto::Tcp, Port::new(9001).unwrap())]);
+        assert_eq!(
+            parse_containers(json),
+            vec![("pad".to_owned(), Proto::Tcp, Port::new(9001).unwrap())]
+        );
         assert!(parse_containers("not json").is_empty());
     }
 }

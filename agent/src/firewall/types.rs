@@ -28,13 +28,31 @@ impl Subnet {
     /// silently masked, so `192.168.1.10/24` is caught as a likely typo.
     pub fn parse(text: &str) -> Result<Subnet, Invalid> {
         let text = text.trim();
-        let (a, l) = text.split_once('/').ok_or_else(|| invalid("subnet_format", format!("'{text}' is not a subnet such as 192.168.1.0/24")))?;
-        let addr: IpAddr = a.parse().map_err(|_| invalid("subnet_format", format!("'{a}' is not an IP address")))?;
+        let (a, l) = text.split_once('/').ok_or_else(|| {
+            invalid(
+                "subnet_format",
+                format!("'{text}' is not a subnet such as 192.168.1.0/24"),
+            )
+        })?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| invalid("subnet_format", format!("'{a}' is not an IP address")))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix: u8 = l.parse().ok().filter(|p| *p <= max).ok_or_else(|| invalid("subnet_format", format!("'{l}' is not a prefix length between 0 and {max}")))?;
+        let prefix: u8 = l.parse().ok().filter(|p| *p <= max).ok_or_else(|| {
+            invalid(
+                "subnet_format",
+                format!("'{l}' is not a prefix length between 0 and {max}"),
+            )
+        })?;
         let s = Subnet { addr, prefix };
         if s.network() != addr {
-            return Err(invalid("subnet_host_bits", format!("'{text}' has host bits set; did you mean {}/{prefix}?", s.network())));
+            return Err(invalid(
+                "subnet_host_bits",
+                format!(
+                    "'{text}' has host bits set; did you mean {}/{prefix}?",
+                    s.network()
+                ),
+            ));
         }
         Ok(s)
     }
@@ -42,17 +60,28 @@ impl Subnet {
     /// The subnet holding `addr` with `prefix` bits (host bits cleared).
     pub fn containing(addr: IpAddr, prefix: u8) -> Subnet {
         let s = Subnet { addr, prefix };
-        Subnet { addr: s.network(), prefix }
+        Subnet {
+            addr: s.network(),
+            prefix,
+        }
     }
 
     fn network(&self) -> IpAddr {
         match self.addr {
             IpAddr::V4(a) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
                 IpAddr::V4((u32::from(a) & mask).into())
             }
             IpAddr::V6(a) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
                 IpAddr::V6((u128::from(a) & mask).into())
             }
         }
@@ -110,7 +139,19 @@ impl From<Subnet> for String {
 }
 
 /// A TCP or UDP port, 1–65535.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(try_from = "u16", into = "u16")]
 #[schema(value_type = u16, example = 8080)]
 pub struct Port(u16);
@@ -118,7 +159,10 @@ pub struct Port(u16);
 impl Port {
     pub fn new(port: u16) -> Result<Port, Invalid> {
         if port == 0 {
-            return Err(invalid("port_zero", "port 0 is not a port one can open".into()));
+            return Err(invalid(
+                "port_zero",
+                "port 0 is not a port one can open".into(),
+            ));
         }
         Ok(Port(port))
     }
@@ -147,7 +191,19 @@ impl fmt::Display for Port {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
@@ -190,7 +246,10 @@ impl Exposure {
             "closed" => Ok(Exposure::Closed),
             "lan" => Ok(Exposure::Lan),
             "outside" => Ok(Exposure::Outside),
-            _ => Err(invalid("exposure", format!("'{text}' is not an exposure: use closed, lan or outside"))),
+            _ => Err(invalid(
+                "exposure",
+                format!("'{text}' is not an exposure: use closed, lan or outside"),
+            )),
         }
     }
 }
@@ -227,10 +286,25 @@ mod tests {
 
     #[test]
     fn subnets_are_validated() {
-        assert_eq!(Subnet::parse("192.168.1.0/24").unwrap().to_string(), "192.168.1.0/24");
-        assert_eq!(Subnet::parse("fd00:1::/64").unwrap().to_string(), "fd00:1::/64");
-        assert_eq!(Subnet::parse("192.168.1.10/24").unwrap_err().key, "subnet_host_bits");
-        for bad in ["192.168.1.0", "192.168.1.0/33", "x/8", "10.0.0.0/-1", "10.0.0.0/8; flush ruleset"] {
+        assert_eq!(
+            Subnet::parse("192.168.1.0/24").unwrap().to_string(),
+            "192.168.1.0/24"
+        );
+        assert_eq!(
+            Subnet::parse("fd00:1::/64").unwrap().to_string(),
+            "fd00:1::/64"
+        );
+        assert_eq!(
+            Subnet::parse("192.168.1.10/24").unwrap_err().key,
+            "subnet_host_bits"
+        );
+        for bad in [
+            "192.168.1.0",
+            "192.168.1.0/33",
+            "x/8",
+            "10.0.0.0/-1",
+            "10.0.0.0/8; flush ruleset",
+        ] {
             assert!(Subnet::parse(bad).is_err(), "{bad}");
         }
         let s = Subnet::parse("10.203.1.0/24").unwrap();
@@ -245,7 +319,10 @@ mod tests {
         assert!(Port::new(0).is_err());
         assert!(serde_json::from_str::<Port>("0").is_err());
         assert!(serde_json::from_str::<Port>("70000").is_err());
-        assert_eq!(serde_json::from_str::<Exposure>("\"outside\"").unwrap(), Exposure::Outside);
+        assert_eq!(
+            serde_json::from_str::<Exposure>("\"outside\"").unwrap(),
+            Exposure::Outside
+        );
         assert!(Exposure::parse("world").is_err());
     }
 }

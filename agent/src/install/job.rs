@@ -45,18 +45,33 @@ impl Work {
         let result = self.steps(&job, started);
         let detail = result.as_ref().map(|_| ()).map_err(|f| f.en.clone());
         let target = format!("{} → {}", self.target.path, self.box_name);
-        if let Err(e) = self.install.inner.store.record(&audit(&self.actor, "install", &target, detail)) {
+        if let Err(e) =
+            self.install
+                .inner
+                .store
+                .record(&audit(&self.actor, "install", &target, detail))
+        {
             log::error!("{e}");
         }
         match result {
             Ok(outcome) => {
-                log::info!("install onto {} done in {:.0} s: box {}, sheet {}", outcome.target, outcome.seconds, outcome.box_name, outcome.sheet.display());
+                log::info!(
+                    "install onto {} done in {:.0} s: box {}, sheet {}",
+                    outcome.target,
+                    outcome.seconds,
+                    outcome.box_name,
+                    outcome.sheet.display()
+                );
                 self.install.live().last.outcome = Some(outcome);
                 self.install.save();
                 job.finish(Ok(()));
             }
             Err(failure) => {
-                self.install.say(if self.language == Language::Fr { &failure.fr } else { &failure.en });
+                self.install.say(if self.language == Language::Fr {
+                    &failure.fr
+                } else {
+                    &failure.en
+                });
                 self.install.save();
                 job.finish(Err(failure));
             }
@@ -73,21 +88,50 @@ impl Work {
         job.step("verdict", 2);
         let probe = machine.probe();
         let verdict = verdict::check(&probe, &ModelDb::builtin(), l);
-        say(&format!("{} : {}", verdict::Level::label(verdict.level, l), verdict.findings.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join(" · ")));
+        say(&format!(
+            "{} : {}",
+            verdict::Level::label(verdict.level, l),
+            verdict
+                .findings
+                .iter()
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join(" · ")
+        ));
         if verdict.level == Level::Unfit {
             return Err(said("install.failure.unfit", |lang| {
                 let v = verdict::check(&probe, &ModelDb::builtin(), lang);
-                v.findings.iter().filter(|f| f.severity == Severity::Blocker).map(|f| f.message.clone()).collect::<Vec<_>>().join(" ")
+                v.findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Blocker)
+                    .map(|f| f.message.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             }));
         }
 
         job.step("wipe", 5);
-        let options = WipeOptions { verify: VerifyMode::Sample, samples: 1024, firmware_methods: true, lang: l };
-        let cert = machine.wipe(device, &self.target.serial, &options, &mut |line| say(line)).map_err(|e| said("install.failure.wipe", |_| e.to_string()))?;
-        let (certificate, _) = cert.save(&hw_dir, l).map_err(|e| said("install.failure.wipe", |_| e.to_string()))?;
+        let options = WipeOptions {
+            verify: VerifyMode::Sample,
+            samples: 1024,
+            firmware_methods: true,
+            lang: l,
+        };
+        let cert = machine
+            .wipe(device, &self.target.serial, &options, &mut |line| say(line))
+            .map_err(|e| said("install.failure.wipe", |_| e.to_string()))?;
+        let (certificate, _) = cert
+            .save(&hw_dir, l)
+            .map_err(|e| said("install.failure.wipe", |_| e.to_string()))?;
         if !cert.passed {
-            let at = cert.verification.as_ref().and_then(|v| v.first_nonzero_offset).unwrap_or(0);
-            return Err(said("install.failure.wipe_unverified", |_| format!("{at} ({})", certificate.display())));
+            let at = cert
+                .verification
+                .as_ref()
+                .and_then(|v| v.first_nonzero_offset)
+                .unwrap_or(0);
+            return Err(said("install.failure.wipe_unverified", |_| {
+                format!("{at} ({})", certificate.display())
+            }));
         }
 
         job.step("copy", 40);
@@ -111,15 +155,37 @@ impl Work {
                 job.step(step, 40 + percent as i64 * 55 / 100);
                 say(line);
             })
-            .map_err(|e| Failure { en: e.message(Lang::En), fr: e.message(Lang::Fr) })?;
-        let report_path = hw_dir.join(format!("install-{}-{}.json", self.box_name, report.ended_at.chars().filter(char::is_ascii_digit).collect::<String>()));
+            .map_err(|e| Failure {
+                en: e.message(Lang::En),
+                fr: e.message(Lang::Fr),
+            })?;
+        let report_path = hw_dir.join(format!(
+            "install-{}-{}.json",
+            self.box_name,
+            report
+                .ended_at
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+        ));
         let json = serde_json::to_string_pretty(&report).expect("the install report serializes");
-        panier_hw::certificate::write_atomic(&report_path, json.as_bytes()).map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
+        panier_hw::certificate::write_atomic(&report_path, json.as_bytes())
+            .map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
 
         job.step("sheet", 96);
-        let label = BoxLabel::new(self.box_name.as_str(), &code).map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
-        let written = machine.report(&hw_dir, &label, l).map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
-        say(&panier_hw::i18n::tr(l, panier_hw::i18n::Msg::ReportWritten, &[("html", &written.sheet.display()), ("csv", &written.inventory.display())]));
+        let label = BoxLabel::new(self.box_name.as_str(), &code)
+            .map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
+        let written = machine
+            .report(&hw_dir, &label, l)
+            .map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
+        say(&panier_hw::i18n::tr(
+            l,
+            panier_hw::i18n::Msg::ReportWritten,
+            &[
+                ("html", &written.sheet.display()),
+                ("csv", &written.inventory.display()),
+            ],
+        ));
         Ok(Outcome {
             job: job.id,
             box_name: self.box_name.to_string(),

@@ -48,9 +48,16 @@ impl NotOffered {
 impl std::fmt::Display for NotOffered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NotOffered::NoSystemDisk => f.write_str("the system does not run from a disk partition"),
-            NotOffered::Internal { disk } => write!(f, "the system runs from the internal disk {disk}: this box is installed"),
-            NotOffered::NotPanier { disk, problem } => write!(f, "{disk} is not a Panier disk: {problem}"),
+            NotOffered::NoSystemDisk => {
+                f.write_str("the system does not run from a disk partition")
+            }
+            NotOffered::Internal { disk } => write!(
+                f,
+                "the system runs from the internal disk {disk}: this box is installed"
+            ),
+            NotOffered::NotPanier { disk, problem } => {
+                write!(f, "{disk} is not a Panier disk: {problem}")
+            }
         }
     }
 }
@@ -61,8 +68,18 @@ pub trait Machine: Send + Sync + 'static {
     /// The internal disks an install may go to (never the source).
     fn targets(&self) -> Vec<DiskIdentity>;
     fn probe(&self) -> Probe;
-    fn wipe(&self, device: &Path, confirmation: &str, options: &WipeOptions, progress: &mut dyn FnMut(&str)) -> Result<WipeCertificate, WipeError>;
-    fn install(&self, options: &InstallOptions, progress: &mut Progress) -> Result<InstallReport, InstallError>;
+    fn wipe(
+        &self,
+        device: &Path,
+        confirmation: &str,
+        options: &WipeOptions,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<WipeCertificate, WipeError>;
+    fn install(
+        &self,
+        options: &InstallOptions,
+        progress: &mut Progress,
+    ) -> Result<InstallReport, InstallError>;
     fn report(&self, dir: &Path, label: &BoxLabel, lang: Lang) -> Result<Written, ReportError>;
     /// Restarts the box (into the installed disk, once the stick is out).
     fn reboot(&self) -> Result<(), String>;
@@ -76,7 +93,9 @@ pub struct HwMachine {
 impl HwMachine {
     /// Looks up the system's disk (reads sysfs, runs `sfdisk --json` once).
     pub fn new() -> HwMachine {
-        HwMachine { source: find_source(&Host::system()) }
+        HwMachine {
+            source: find_source(&Host::system()),
+        }
     }
 }
 
@@ -88,23 +107,45 @@ impl Default for HwMachine {
 
 /// The slot `/` is mounted from, and its disk.
 fn find_source(host: &Host) -> Result<Source, NotOffered> {
-    let root = blockdev::mounts(host).into_iter().rev().find(|m| m.mountpoint == "/").ok_or(NotOffered::NoSystemDisk)?;
-    let part = host.link_name(&format!("/sys/dev/block/{}", root.devnum)).ok_or(NotOffered::NoSystemDisk)?;
-    let number = host.attr_u64(&format!("/sys/class/block/{part}/partition")).ok_or(NotOffered::NoSystemDisk)?;
-    let disk = blockdev::list_disks(host, true).into_iter().find(|d| host.exists(&format!("/sys/block/{d}/{part}"))).ok_or(NotOffered::NoSystemDisk)?;
+    let root = blockdev::mounts(host)
+        .into_iter()
+        .rev()
+        .find(|m| m.mountpoint == "/")
+        .ok_or(NotOffered::NoSystemDisk)?;
+    let part = host
+        .link_name(&format!("/sys/dev/block/{}", root.devnum))
+        .ok_or(NotOffered::NoSystemDisk)?;
+    let number = host
+        .attr_u64(&format!("/sys/class/block/{part}/partition"))
+        .ok_or(NotOffered::NoSystemDisk)?;
+    let disk = blockdev::list_disks(host, true)
+        .into_iter()
+        .find(|d| host.exists(&format!("/sys/block/{d}/{part}")))
+        .ok_or(NotOffered::NoSystemDisk)?;
     let identity = blockdev::identity(host, &disk);
     if !identity.removable {
         return Err(NotOffered::Internal { disk });
     }
-    let not_panier = |problem: String| NotOffered::NotPanier { disk: disk.clone(), problem };
-    let table = panier_hw::install::layout::read(Path::new(&identity.path)).map_err(|e| not_panier(e.to_string()))?;
+    let not_panier = |problem: String| NotOffered::NotPanier {
+        disk: disk.clone(),
+        problem,
+    };
+    let table = panier_hw::install::layout::read(Path::new(&identity.path))
+        .map_err(|e| not_panier(e.to_string()))?;
     panier_hw::install::layout::check_panier(&table).map_err(not_panier)?;
     let slot = match number {
         3 => Slot::A,
         4 => Slot::B,
-        n => return Err(not_panier(format!("the system runs from partition {n}, not a system slot"))),
+        n => {
+            return Err(not_panier(format!(
+                "the system runs from partition {n}, not a system slot"
+            )));
+        }
     };
-    Ok(Source { disk: identity, slot })
+    Ok(Source {
+        disk: identity,
+        slot,
+    })
 }
 
 impl Machine for HwMachine {
@@ -128,11 +169,21 @@ impl Machine for HwMachine {
         panier_hw::probe::probe(&Host::system())
     }
 
-    fn wipe(&self, device: &Path, confirmation: &str, options: &WipeOptions, progress: &mut dyn FnMut(&str)) -> Result<WipeCertificate, WipeError> {
+    fn wipe(
+        &self,
+        device: &Path,
+        confirmation: &str,
+        options: &WipeOptions,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<WipeCertificate, WipeError> {
         panier_hw::wipe::wipe(&Host::system(), device, confirmation, options, progress)
     }
 
-    fn install(&self, options: &InstallOptions, progress: &mut Progress) -> Result<InstallReport, InstallError> {
+    fn install(
+        &self,
+        options: &InstallOptions,
+        progress: &mut Progress,
+    ) -> Result<InstallReport, InstallError> {
         panier_hw::install::install(&Host::system(), options, progress)
     }
 
@@ -141,7 +192,14 @@ impl Machine for HwMachine {
     }
 
     fn reboot(&self) -> Result<(), String> {
-        let out = std::process::Command::new("systemctl").arg("reboot").output().map_err(|e| format!("systemctl reboot: {e}"))?;
-        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).trim().to_owned()) }
+        let out = std::process::Command::new("systemctl")
+            .arg("reboot")
+            .output()
+            .map_err(|e| format!("systemctl reboot: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
     }
 }

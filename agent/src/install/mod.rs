@@ -42,7 +42,9 @@ const LAST: &str = "install-last.json";
 pub enum InstallError {
     #[error("install mode is not offered: {0}")]
     NotOffered(NotOffered),
-    #[error("{0} is not a disk Panier can be installed onto (not one of the internal disks listed)")]
+    #[error(
+        "{0} is not a disk Panier can be installed onto (not one of the internal disks listed)"
+    )]
     UnknownDisk(String),
     #[error("the confirmation for {device} is not its serial number")]
     WrongConfirmation { device: String },
@@ -148,15 +150,23 @@ impl Last {
     /// (a file left from another box's store is not shown).
     fn restored(store: &Store, hw_dir: &std::path::Path) -> Last {
         let path = hw_dir.join(LAST);
-        let Ok(bytes) = std::fs::read(&path) else { return Last::default() };
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Last::default();
+        };
         let saved: Last = match serde_json::from_slice(&bytes) {
             Ok(saved) => saved,
             Err(e) => {
-                log::warn!("{} is not an install result ({e}); left aside", path.display());
+                log::warn!(
+                    "{} is not an install result ({e}); left aside",
+                    path.display()
+                );
                 return Last::default();
             }
         };
-        let last_job = store.jobs_of(crate::jobs::BOX, 1).ok().and_then(|mut jobs| jobs.pop());
+        let last_job = store
+            .jobs_of(crate::jobs::BOX, 1)
+            .ok()
+            .and_then(|mut jobs| jobs.pop());
         if saved.job.is_none() || last_job.map(|j| j.id) != saved.job {
             return Last::default();
         }
@@ -171,23 +181,50 @@ struct Live {
     tokens: Vec<String>,
 }
 
-pub(crate) fn audit(actor: &str, action: &'static str, target: &str, result: Result<(), String>) -> NewAudit {
+pub(crate) fn audit(
+    actor: &str,
+    action: &'static str,
+    target: &str,
+    result: Result<(), String>,
+) -> NewAudit {
     let (result, detail) = match result {
         Ok(()) => ("ok", String::new()),
         Err(e) => ("failed", e),
     };
-    NewAudit { actor: actor.to_owned(), action, target: target.to_owned(), result, detail }
+    NewAudit {
+        actor: actor.to_owned(),
+        action,
+        target: target.to_owned(),
+        result,
+        detail,
+    }
 }
 
 impl Install {
     pub fn new(store: Store, jobs: Jobs, machine: Arc<dyn Machine>, hw_dir: PathBuf) -> Install {
         let source = machine.source();
         match &source {
-            Ok(s) => log::warn!("install mode: the system runs from the removable Panier disk {} (slot {:?})", s.disk.path, s.slot),
+            Ok(s) => log::warn!(
+                "install mode: the system runs from the removable Panier disk {} (slot {:?})",
+                s.disk.path,
+                s.slot
+            ),
             Err(why) => log::info!("install mode not offered: {why}"),
         }
-        let live = Mutex::new(Live { last: Last::restored(&store, &hw_dir), tokens: Vec::new() });
-        Install { inner: Arc::new(Inner { machine, jobs, store, hw_dir, source, live }) }
+        let live = Mutex::new(Live {
+            last: Last::restored(&store, &hw_dir),
+            tokens: Vec::new(),
+        });
+        Install {
+            inner: Arc::new(Inner {
+                machine,
+                jobs,
+                store,
+                hw_dir,
+                source,
+                live,
+            }),
+        }
     }
 
     /// Writes the ended job's lines and outcome to `install-last.json`.
@@ -238,7 +275,11 @@ impl Install {
 
     pub fn view(&self) -> Result<InstallView, InstallError> {
         let targets = self.targets();
-        let Last { job, lines, outcome } = self.live().last.clone();
+        let Last {
+            job,
+            lines,
+            outcome,
+        } = self.live().last.clone();
         let job = match job {
             Some(id) => self.inner.jobs.get(id)?,
             None => self.inner.store.jobs_of(crate::jobs::BOX, 1)?.pop(),
@@ -258,30 +299,56 @@ impl Install {
     pub fn start(&self, actor: &str, req: StartRequest) -> Result<i64, InstallError> {
         let result = self.start_inner(actor, &req);
         let detail = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
-        self.inner.store.record(&audit(actor, "install_start", &req.target, detail))?;
+        self.inner
+            .store
+            .record(&audit(actor, "install_start", &req.target, detail))?;
         result
     }
 
     fn start_inner(&self, actor: &str, req: &StartRequest) -> Result<i64, InstallError> {
-        let source = self.inner.source.clone().map_err(InstallError::NotOffered)?;
+        let source = self
+            .inner
+            .source
+            .clone()
+            .map_err(InstallError::NotOffered)?;
         let target = self
             .targets()
             .into_iter()
             .find(|t| t.path == req.target || t.name == req.target)
             .ok_or_else(|| InstallError::UnknownDisk(req.target.clone()))?;
         if req.confirm.trim() != target.serial {
-            return Err(InstallError::WrongConfirmation { device: target.name });
+            return Err(InstallError::WrongConfirmation {
+                device: target.name,
+            });
         }
         if target.too_small {
-            return Err(InstallError::TooSmall { device: target.name, size_gb: target.size_bytes / 1_000_000_000 });
+            return Err(InstallError::TooSmall {
+                device: target.name,
+                size_gb: target.size_bytes / 1_000_000_000,
+            });
         }
-        let job = self.inner.jobs.begin_box("install", actor).map_err(|e| match e {
-            JobError::Busy { id, .. } => InstallError::Running { id },
-            JobError::Store(s) => InstallError::Store(s),
-        })?;
+        let job = self
+            .inner
+            .jobs
+            .begin_box("install", actor)
+            .map_err(|e| match e {
+                JobError::Busy { id, .. } => InstallError::Running { id },
+                JobError::Store(s) => InstallError::Store(s),
+            })?;
         let id = job.id;
-        self.live().last = Last { job: Some(id), ..Last::default() };
-        let work = job::Work { install: self.clone(), source, target, box_name: req.box_name.clone(), setup_code: SetupCode::generate(), language: req.language, actor: actor.to_owned() };
+        self.live().last = Last {
+            job: Some(id),
+            ..Last::default()
+        };
+        let work = job::Work {
+            install: self.clone(),
+            source,
+            target,
+            box_name: req.box_name.clone(),
+            setup_code: SetupCode::generate(),
+            language: req.language,
+            actor: actor.to_owned(),
+        };
         std::thread::Builder::new()
             .name("install".into())
             .spawn(move || work.run(job))
@@ -302,7 +369,12 @@ impl Install {
 
     /// The last install's sheet (HTML).
     pub fn sheet(&self) -> Result<String, InstallError> {
-        let outcome = self.live().last.outcome.clone().ok_or(InstallError::NoResult)?;
+        let outcome = self
+            .live()
+            .last
+            .outcome
+            .clone()
+            .ok_or(InstallError::NoResult)?;
         std::fs::read_to_string(&outcome.sheet).map_err(|_| InstallError::NoResult)
     }
 
@@ -312,7 +384,12 @@ impl Install {
             Some(id) => Err(InstallError::Running { id }),
             None => Ok(()),
         };
-        self.inner.store.record(&audit(actor, "install_restart", "", result.as_ref().map(|_| ()).map_err(|e| e.to_string())))?;
+        self.inner.store.record(&audit(
+            actor,
+            "install_restart",
+            "",
+            result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+        ))?;
         result?;
         let machine = self.inner.machine.clone();
         std::thread::spawn(move || {
@@ -338,6 +415,9 @@ impl Install {
 
     pub fn granted(&self, token: &str) -> bool {
         let hash = crate::auth::token_hash(token);
-        self.live().tokens.iter().any(|t| crate::auth::same_token(t, &hash))
+        self.live()
+            .tokens
+            .iter()
+            .any(|t| crate::auth::same_token(t, &hash))
     }
 }

@@ -16,16 +16,26 @@ pub fn default_interface() -> Option<String> {
     let addrs = nix::ifaddrs::getifaddrs().ok()?;
     addrs
         .filter(|a| {
-            a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) && !a.flags.contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
+            a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP)
+                && !a
+                    .flags
+                    .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
         })
-        .find(|a| a.address.as_ref().and_then(|s| s.as_sockaddr_in()).is_some())
+        .find(|a| {
+            a.address
+                .as_ref()
+                .and_then(|s| s.as_sockaddr_in())
+                .is_some()
+        })
         .map(|a| a.interface_name)
 }
 
 /// The addresses of `interface` that other devices can use: IPv4 and global or unique-local
 /// IPv6 (link-local IPv6 needs a zone, which URLs and certificates cannot carry).
 pub fn addresses(interface: &str) -> Vec<IpAddr> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else { return vec![] };
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return vec![];
+    };
     let mut out: Vec<IpAddr> = addrs
         .filter(|a| a.interface_name == interface)
         .filter_map(|a| {

@@ -30,7 +30,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, thiserror::Error)]
 pub enum MdnsError {
     #[error("cannot start the mDNS responder on {interface}: {source}")]
-    Start { interface: String, source: mdns_sd::Error },
+    Start {
+        interface: String,
+        source: mdns_sd::Error,
+    },
 }
 
 /// What one registration announces.
@@ -55,10 +58,15 @@ pub struct Mdns {
 impl Mdns {
     /// Starts the responder on `interface` and the watcher that records name conflicts.
     pub fn start(interface: &str, store: Store, proxy: Proxy) -> Result<Mdns, MdnsError> {
-        let err = |source| MdnsError::Start { interface: interface.to_owned(), source };
+        let err = |source| MdnsError::Start {
+            interface: interface.to_owned(),
+            source,
+        };
         let daemon = ServiceDaemon::new().map_err(err)?;
         daemon.disable_interface(IfKind::All).map_err(err)?;
-        daemon.enable_interface(IfKind::Name(interface.to_owned())).map_err(err)?;
+        daemon
+            .enable_interface(IfKind::Name(interface.to_owned()))
+            .map_err(err)?;
         let events = daemon.monitor().map_err(err)?;
         std::thread::Builder::new()
             .name("mdns-events".into())
@@ -80,7 +88,11 @@ impl Mdns {
             })
             .expect("a thread starts");
         log::info!("announcing names with mDNS on {interface}");
-        Ok(Mdns { daemon, interface: interface.to_owned(), registered: Arc::new(Mutex::new(BTreeMap::new())) })
+        Ok(Mdns {
+            daemon,
+            interface: interface.to_owned(),
+            registered: Arc::new(Mutex::new(BTreeMap::new())),
+        })
     }
 
     pub fn interface(&self) -> &str {
@@ -92,19 +104,36 @@ impl Mdns {
     pub fn announce(&self, table: &Table, http_port: Option<u16>, https_port: Option<u16>) {
         let mut wanted = BTreeMap::new();
         let mut add = |instance: &str, host: &str, path: &str| {
-            for (kind, port) in [("_http._tcp.local.", http_port), ("_https._tcp.local.", https_port)] {
+            for (kind, port) in [
+                ("_http._tcp.local.", http_port),
+                ("_https._tcp.local.", https_port),
+            ] {
                 if let Some(port) = port {
-                    let a = Announcement { kind, instance: instance.to_owned(), host: format!("{host}."), port, path: path.to_owned() };
+                    let a = Announcement {
+                        kind,
+                        instance: instance.to_owned(),
+                        host: format!("{host}."),
+                        port,
+                        path: path.to_owned(),
+                    };
                     wanted.insert(format!("{instance}.{kind}"), a);
                 }
             }
         };
         add(&format!("Panier {}", table.box_name), &table.box_host, "/");
         for p in &table.routes {
-            add(&format!("{} ({})", p.route.title.fr, table.box_name), &p.host, "/");
+            add(
+                &format!("{} ({})", p.route.title.fr, table.box_name),
+                &p.host,
+                "/",
+            );
         }
         let mut registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
-        let stale: Vec<String> = registered.iter().filter(|(k, (a, _))| wanted.get(*k) != Some(a)).map(|(k, _)| k.clone()).collect();
+        let stale: Vec<String> = registered
+            .iter()
+            .filter(|(k, (a, _))| wanted.get(*k) != Some(a))
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in stale {
             if let Some((_, fullname)) = registered.remove(&key) {
                 let _ = self.daemon.unregister(&fullname);

@@ -71,7 +71,11 @@ struct LangQuery {
 pub fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {
         Ok(code) => {
-            let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(144, 144).quiet_zone(true).build();
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(144, 144)
+                .quiet_zone(true)
+                .build();
             svg.find("<svg").map(|i| svg[i..].to_owned()).unwrap_or(svg)
         }
         Err(e) => {
@@ -83,7 +87,12 @@ pub fn qr_svg(text: &str) -> String {
 
 impl Portal {
     pub fn new(proxy: Proxy, tls: Tls, lan_interface: Option<String>, https_port: u16) -> Portal {
-        Portal { proxy, tls, lan_interface, https_port }
+        Portal {
+            proxy,
+            tls,
+            lan_interface,
+            https_port,
+        }
     }
 
     /// The visitor's language: `?lang=`, else the language cookie, else `Accept-Language`,
@@ -106,32 +115,71 @@ impl Portal {
         if headers.contains_key(header::ACCEPT_LANGUAGE) {
             return crate::proxy::accept_language(headers);
         }
-        self.proxy.store().box_settings().map(|s| s.language).unwrap_or_default()
+        self.proxy
+            .store()
+            .box_settings()
+            .map(|s| s.language)
+            .unwrap_or_default()
     }
 
     /// The address to show for the fixed ports: the one the visitor used if it is an
     /// address, else the LAN interface's first IPv4 one.
     fn address_for(&self, headers: &HeaderMap) -> Option<String> {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         let bare = host.rsplit_once(':').map_or(host, |(h, _)| h);
         if bare.parse::<IpAddr>().is_ok() {
             return Some(bare.to_owned());
         }
-        let addrs = self.lan_interface.as_deref().map(crate::mdns::lan::addresses).unwrap_or_default();
-        addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).map(|a| if a.is_ipv6() { format!("[{a}]") } else { a.to_string() })
+        let addrs = self
+            .lan_interface
+            .as_deref()
+            .map(crate::mdns::lan::addresses)
+            .unwrap_or_default();
+        addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .map(|a| {
+                if a.is_ipv6() {
+                    format!("[{a}]")
+                } else {
+                    a.to_string()
+                }
+            })
     }
 
     fn texts(&self, lang: Language, box_name: &str) -> PortalTexts {
         let t = messages(lang);
-        let stored = self.proxy.store().portal_texts(lang.code()).ok().flatten().unwrap_or_default();
+        let stored = self
+            .proxy
+            .store()
+            .portal_texts(lang.code())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         PortalTexts {
-            title: if stored.title.trim().is_empty() { t.fmt("portal.default_title", &[("box", box_name)]) } else { stored.title },
-            intro: if stored.intro.trim().is_empty() { t.get("portal.default_intro").to_owned() } else { stored.intro },
+            title: if stored.title.trim().is_empty() {
+                t.fmt("portal.default_title", &[("box", box_name)])
+            } else {
+                stored.title
+            },
+            intro: if stored.intro.trim().is_empty() {
+                t.get("portal.default_intro").to_owned()
+            } else {
+                stored.intro
+            },
         }
     }
 }
 
-async fn portal_page(State(portal): State<Arc<Portal>>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn portal_page(
+    State(portal): State<Arc<Portal>>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let lang = portal.language(&q, &headers);
     let t = messages(lang);
     let table = portal.proxy.table();
@@ -145,18 +193,32 @@ async fn portal_page(State(portal): State<Arc<Portal>>, Query(q): Query<LangQuer
                 title: p.route.title.get(lang).to_owned(),
                 description: p.route.description.get(lang).to_owned(),
                 qr_svg: qr_svg(&link),
-                by_address: p.port.zip(address.as_ref()).map(|(port, a)| format!("http://{a}:{port}/")),
+                by_address: p
+                    .port
+                    .zip(address.as_ref())
+                    .map(|(port, a)| format!("http://{a}:{port}/")),
                 link,
             }
         })
         .collect();
     let texts = portal.texts(lang, &table.box_name);
     let has_logo = portal.proxy.store().portal_logo().ok().flatten().is_some();
-    let page = PortalPage { t, title: texts.title, intro: texts.intro, box_host: table.box_host.clone(), has_logo, services };
+    let page = PortalPage {
+        t,
+        title: texts.title,
+        intro: texts.intro,
+        box_host: table.box_host.clone(),
+        has_logo,
+        services,
+    };
     html(page.render())
 }
 
-async fn ca_page(State(portal): State<Arc<Portal>>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn ca_page(
+    State(portal): State<Arc<Portal>>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let lang = portal.language(&q, &headers);
     let t = messages(lang);
     let table = portal.proxy.table();
@@ -181,28 +243,63 @@ fn html(rendered: Result<String, askama::Error>) -> Response {
 }
 
 fn ca_file_name(portal: &Portal) -> String {
-    format!("attachment; filename=\"panier-{}-ca", portal.proxy.table().box_name)
+    format!(
+        "attachment; filename=\"panier-{}-ca",
+        portal.proxy.table().box_name
+    )
 }
 
 async fn ca_der(State(portal): State<Arc<Portal>>) -> Response {
-    let disposition = HeaderValue::from_str(&format!("{}.crt\"", ca_file_name(&portal))).expect("ASCII");
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-x509-ca-cert")), (header::CONTENT_DISPOSITION, disposition)], portal.tls.ca_der().to_vec())
+    let disposition =
+        HeaderValue::from_str(&format!("{}.crt\"", ca_file_name(&portal))).expect("ASCII");
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-x509-ca-cert"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        portal.tls.ca_der().to_vec(),
+    )
         .into_response()
 }
 
 async fn ca_pem(State(portal): State<Arc<Portal>>) -> Response {
-    let disposition = HeaderValue::from_str(&format!("{}.pem\"", ca_file_name(&portal))).expect("ASCII");
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-pem-file")), (header::CONTENT_DISPOSITION, disposition)], portal.tls.ca_pem().to_owned())
+    let disposition =
+        HeaderValue::from_str(&format!("{}.pem\"", ca_file_name(&portal))).expect("ASCII");
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-pem-file"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        portal.tls.ca_pem().to_owned(),
+    )
         .into_response()
 }
 
 async fn logo(State(portal): State<Arc<Portal>>) -> Response {
     match portal.proxy.store().portal_logo() {
         Ok(Some((content_type, bytes))) => {
-            let ct = HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            let ct = HeaderValue::from_str(&content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
             // An SVG logo must not run scripts in the portal's origin.
-            let csp = HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox");
-            ([(header::CONTENT_TYPE, ct), (header::CONTENT_SECURITY_POLICY, csp), (header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"))], bytes)
+            let csp =
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox");
+            (
+                [
+                    (header::CONTENT_TYPE, ct),
+                    (header::CONTENT_SECURITY_POLICY, csp),
+                    (
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("max-age=300"),
+                    ),
+                ],
+                bytes,
+            )
                 .into_response()
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
@@ -215,10 +312,25 @@ async fn logo(State(portal): State<Arc<Portal>>) -> Response {
 
 /// `/admin…` and `/api…` on plain HTTP: the same path on the HTTPS entry.
 async fn to_https(State(portal): State<Arc<Portal>>, headers: HeaderMap, uri: Uri) -> Response {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let bare = if host.starts_with('[') { host.split_inclusive(']').next().unwrap_or(host) } else { host.rsplit_once(':').map_or(host, |(h, _)| h) };
-    let bare = if bare.is_empty() { portal.proxy.table().box_host.clone() } else { bare.to_owned() };
-    let port = if portal.https_port == 443 { String::new() } else { format!(":{}", portal.https_port) };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let bare = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    let bare = if bare.is_empty() {
+        portal.proxy.table().box_host.clone()
+    } else {
+        bare.to_owned()
+    };
+    let port = if portal.https_port == 443 {
+        String::new()
+    } else {
+        format!(":{}", portal.https_port)
+    };
     let path = uri.path_and_query().map_or("/admin", |p| p.as_str());
     Redirect::permanent(&format!("https://{bare}{port}{path}")).into_response()
 }
@@ -233,18 +345,28 @@ pub fn router(portal: Portal) -> Router {
         .route("/logo", get(logo))
         .route("/admin", get(to_https).post(to_https))
         .route("/admin/{*rest}", get(to_https).post(to_https))
-        .route("/api/{*rest}", get(to_https).post(to_https).put(to_https).delete(to_https))
+        .route(
+            "/api/{*rest}",
+            get(to_https).post(to_https).put(to_https).delete(to_https),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(Arc::new(portal))
 }
 
 /// The plain-HTTP entry in diagnostic mode: everything goes to the HTTPS admin UI.
 pub fn diagnostic_router(https_port: u16) -> Router {
-    let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
     Router::new().fallback(move |headers: HeaderMap| {
         let port = port.clone();
         async move {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
             let bare = host.rsplit_once(':').map_or(host, |(h, _)| h);
             Redirect::temporary(&format!("https://{bare}{port}/admin")).into_response()
         }

@@ -30,7 +30,11 @@ impl Entry {
             if let Some(name) = &self.fixed {
                 let lang = pages::language(req.headers());
                 return match table.by_name(name) {
-                    Some(p) => self.forwarder.forward(&p.route, req, peer, self.https, lang).await,
+                    Some(p) => {
+                        self.forwarder
+                            .forward(&p.route, req, peer, self.https, lang)
+                            .await
+                    }
                     None => pages::gone(lang, &table),
                 };
             }
@@ -38,9 +42,14 @@ impl Entry {
             match table.lookup(&host) {
                 Target::Service(p) => {
                     let lang = pages::language(req.headers());
-                    return self.forwarder.forward(&p.route, req, peer, self.https, lang).await;
+                    return self
+                        .forwarder
+                        .forward(&p.route, req, peer, self.https, lang)
+                        .await;
                 }
-                Target::UnknownService => return pages::unknown(pages::language(req.headers()), &table, &host),
+                Target::UnknownService => {
+                    return pages::unknown(pages::language(req.headers()), &table, &host);
+                }
                 Target::TheBox => {}
             }
         }

@@ -31,7 +31,10 @@ impl Default for Forwarder {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).pool_max_idle_per_host(128).build(connector);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(128)
+            .build(connector);
         Forwarder { client }
     }
 }
@@ -68,12 +71,20 @@ fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
-    connection_upgrade.then(|| headers.get(header::UPGRADE).cloned()).flatten()
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        });
+    connection_upgrade
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -89,23 +100,42 @@ fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 
 impl Forwarder {
     /// Sends `req` to `route`'s upstream and returns its answer, bodies streamed.
-    pub async fn forward(&self, route: &Route, mut req: Request<Body>, peer: SocketAddr, https: bool, lang: crate::names::Language) -> Response {
+    pub async fn forward(
+        &self,
+        route: &Route,
+        mut req: Request<Body>,
+        peer: SocketAddr,
+        https: bool,
+        lang: crate::names::Language,
+    ) -> Response {
         let max = route.max_body_bytes;
         if max > 0 && content_length(req.headers()).is_some_and(|len| len > max) {
             return pages::too_large(lang, route.title.get(lang), max);
         }
-        let upgrade = if route.websocket { upgrade_of(req.headers()) } else { None };
+        let upgrade = if route.websocket {
+            upgrade_of(req.headers())
+        } else {
+            None
+        };
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let original_host = parts.headers.get(header::HOST).cloned();
         strip_hop_by_hop(&mut parts.headers);
         if let Some(protocol) = &upgrade {
-            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(header::UPGRADE, protocol.clone());
         }
         let h = &mut parts.headers;
-        h.insert("x-forwarded-for", HeaderValue::from_str(&peer.ip().to_string()).expect("an address is ASCII"));
-        h.insert("x-forwarded-proto", HeaderValue::from_static(if https { "https" } else { "http" }));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_str(&peer.ip().to_string()).expect("an address is ASCII"),
+        );
+        h.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if https { "https" } else { "http" }),
+        );
         if let Some(host) = original_host {
             h.insert("x-forwarded-host", host);
         }
@@ -115,14 +145,28 @@ impl Forwarder {
             Err(_) => return pages::plain(StatusCode::BAD_REQUEST, "bad request target"),
         };
         parts.version = Version::HTTP_11;
-        let body = if max > 0 { Body::new(http_body_util::Limited::new(body, max as usize)) } else { body };
-        let answer = tokio::time::timeout(RESPONSE_TIMEOUT, self.client.request(Request::from_parts(parts, body))).await;
+        let body = if max > 0 {
+            Body::new(http_body_util::Limited::new(body, max as usize))
+        } else {
+            body
+        };
+        let answer = tokio::time::timeout(
+            RESPONSE_TIMEOUT,
+            self.client.request(Request::from_parts(parts, body)),
+        )
+        .await;
         let mut response = match answer {
             Err(_) => {
                 log::warn!(service = route.name.as_str(); "no answer from {} within {}s", route.upstream, RESPONSE_TIMEOUT.as_secs());
-                return pages::unavailable(lang, route.title.get(lang), StatusCode::GATEWAY_TIMEOUT);
+                return pages::unavailable(
+                    lang,
+                    route.title.get(lang),
+                    StatusCode::GATEWAY_TIMEOUT,
+                );
             }
-            Ok(Err(e)) if is_length_limit(&e) => return pages::too_large(lang, route.title.get(lang), max),
+            Ok(Err(e)) if is_length_limit(&e) => {
+                return pages::too_large(lang, route.title.get(lang), max);
+            }
             Ok(Err(e)) => {
                 log::warn!(service = route.name.as_str(); "cannot reach {}: {e}", route.upstream);
                 return pages::unavailable(lang, route.title.get(lang), StatusCode::BAD_GATEWAY);
@@ -136,9 +180,15 @@ impl Forwarder {
                 tokio::spawn(async move {
                     match tokio::try_join!(client_side, upstream_side) {
                         Ok((client, upstream)) => {
-                            let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(upstream)).await;
+                            let _ = tokio::io::copy_bidirectional(
+                                &mut TokioIo::new(client),
+                                &mut TokioIo::new(upstream),
+                            )
+                            .await;
                         }
-                        Err(e) => log::info!(service = name.as_str(); "an upgrade did not complete: {e}"),
+                        Err(e) => {
+                            log::info!(service = name.as_str(); "an upgrade did not complete: {e}")
+                        }
                     }
                 });
             }

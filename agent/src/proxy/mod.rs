@@ -105,7 +105,8 @@ impl RouteSource for ExtraRoutes {
 pub fn valid_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -141,14 +142,23 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(box_name: &str, renames: &HashMap<String, String>, routes: Vec<(Route, Option<u16>)>) -> Table {
+    pub fn new(
+        box_name: &str,
+        renames: &HashMap<String, String>,
+        routes: Vec<(Route, Option<u16>)>,
+    ) -> Table {
         let announced = |wanted: String| renames.get(&wanted).cloned().unwrap_or(wanted);
         let box_host = announced(format!("{box_name}.local"));
         let mut published: Vec<Published> = routes
             .into_iter()
             .map(|(route, port)| {
                 let wanted_host = format!("{}-{box_name}.local", route.name);
-                Published { host: announced(wanted_host.clone()), wanted_host, route, port }
+                Published {
+                    host: announced(wanted_host.clone()),
+                    wanted_host,
+                    route,
+                    port,
+                }
             })
             .collect();
         published.sort_by(|a, b| a.route.name.cmp(&b.route.name));
@@ -158,7 +168,12 @@ impl Table {
             by_host.insert(p.wanted_host.clone(), i);
             by_host.insert(p.host.clone(), i);
         }
-        Table { box_name: box_name.to_owned(), box_host, routes: published, by_host }
+        Table {
+            box_name: box_name.to_owned(),
+            box_host,
+            routes: published,
+            by_host,
+        }
     }
 
     /// Where a request for `host` (lowercase, without port) goes.
@@ -167,7 +182,9 @@ impl Table {
             return Target::Service(&self.routes[i]);
         }
         if host != self.box_host
-            && host.strip_suffix(".local").is_some_and(|label| label.contains(&format!("-{}", self.box_name)) && label != self.box_name)
+            && host.strip_suffix(".local").is_some_and(|label| {
+                label.contains(&format!("-{}", self.box_name)) && label != self.box_name
+            })
         {
             return Target::UnknownService;
         }
@@ -181,9 +198,17 @@ impl Table {
 
 /// The `Host` of a request, lowercased, without port or trailing dot.
 pub fn request_host(req: &axum::http::Request<axum::body::Body>) -> String {
-    let raw = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
+    let raw = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("");
     let without_port = if raw.starts_with('[') {
-        raw.split(']').next().map(|h| h.trim_start_matches('[')).unwrap_or("")
+        raw.split(']')
+            .next()
+            .map(|h| h.trim_start_matches('['))
+            .unwrap_or("")
     } else {
         raw.rsplit_once(':').map_or(raw, |(h, _)| h)
     };
@@ -208,7 +233,12 @@ struct Inner {
 }
 
 impl Proxy {
-    pub fn new(store: Store, sources: Vec<Arc<dyn RouteSource>>, port_base: u16, provisioned_name: Option<String>) -> Proxy {
+    pub fn new(
+        store: Store,
+        sources: Vec<Arc<dyn RouteSource>>,
+        port_base: u16,
+        provisioned_name: Option<String>,
+    ) -> Proxy {
         Proxy {
             inner: Arc::new(Inner {
                 table: RwLock::new(Arc::new(Table::default())),
@@ -224,7 +254,11 @@ impl Proxy {
 
     /// The current table (cheap: one `Arc` clone).
     pub fn table(&self) -> Arc<Table> {
-        self.inner.table.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .table
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Asks the refresh loop to rebuild now (after an install, a rename, an mDNS conflict).
@@ -260,11 +294,20 @@ impl Proxy {
     /// Rebuilds the table from the sources and the store; returns whether it changed.
     pub fn rebuild(&self) -> Result<bool, StoreError> {
         let box_name = self.box_name()?;
-        let renames: HashMap<String, String> = self.inner.store.mdns_renames()?.into_iter().map(|r| (r.wanted, r.announced)).collect();
+        let renames: HashMap<String, String> = self
+            .inner
+            .store
+            .mdns_renames()?
+            .into_iter()
+            .map(|r| (r.wanted, r.announced))
+            .collect();
         let mut routes = Vec::new();
         for source in &self.inner.sources {
             for route in source.routes() {
-                let port = self.inner.store.assign_port(&route.name, self.inner.port_base)?;
+                let port = self
+                    .inner
+                    .store
+                    .assign_port(&route.name, self.inner.port_base)?;
                 if port.is_none() {
                     log::warn!(service = route.name.as_str(); "no fixed port left for this service");
                 }
@@ -300,19 +343,41 @@ mod tests {
 
     #[test]
     fn hosts_route_to_services_the_box_or_the_help_page() {
-        let renames = HashMap::from([("wiki-biblio.local".to_owned(), "wiki-biblio-2.local".to_owned())]);
-        let t = Table::new("biblio", &renames, vec![(route("pad"), Some(8001)), (route("wiki"), Some(8002))]);
-        assert!(matches!(t.lookup("pad-biblio.local"), Target::Service(p) if p.route.name == "pad"));
-        assert!(matches!(t.lookup("wiki-biblio-2.local"), Target::Service(p) if p.route.name == "wiki"));
-        assert!(matches!(t.lookup("cloud-biblio.local"), Target::UnknownService));
+        let renames = HashMap::from([(
+            "wiki-biblio.local".to_owned(),
+            "wiki-biblio-2.local".to_owned(),
+        )]);
+        let t = Table::new(
+            "biblio",
+            &renames,
+            vec![(route("pad"), Some(8001)), (route("wiki"), Some(8002))],
+        );
+        assert!(
+            matches!(t.lookup("pad-biblio.local"), Target::Service(p) if p.route.name == "pad")
+        );
+        assert!(
+            matches!(t.lookup("wiki-biblio-2.local"), Target::Service(p) if p.route.name == "wiki")
+        );
+        assert!(matches!(
+            t.lookup("cloud-biblio.local"),
+            Target::UnknownService
+        ));
         assert!(matches!(t.lookup("biblio.local"), Target::TheBox));
         assert!(matches!(t.lookup("192.168.1.10"), Target::TheBox));
     }
 
     #[test]
     fn host_header_forms() {
-        let req = |h: &str| axum::http::Request::builder().header("host", h).body(axum::body::Body::empty()).unwrap();
-        assert_eq!(request_host(&req("Pad-Biblio.local:8443")), "pad-biblio.local");
+        let req = |h: &str| {
+            axum::http::Request::builder()
+                .header("host", h)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        assert_eq!(
+            request_host(&req("Pad-Biblio.local:8443")),
+            "pad-biblio.local"
+        );
         assert_eq!(request_host(&req("[::1]:80")), "::1");
         assert_eq!(request_host(&req("biblio.local.")), "biblio.local");
     }

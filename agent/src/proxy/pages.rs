@@ -26,10 +26,18 @@ pub fn language(headers: &HeaderMap) -> Language {
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
-            v.split(',').map(|p| p.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).find_map(|tag| {
-                let primary = tag.split('-').next().unwrap_or("");
-                Language::parse(primary).ok()
-            })
+            v.split(',')
+                .map(|p| {
+                    p.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .find_map(|tag| {
+                    let primary = tag.split('-').next().unwrap_or("");
+                    Language::parse(primary).ok()
+                })
         })
         .unwrap_or_default()
 }
@@ -39,7 +47,10 @@ fn page(status: StatusCode, p: &MessagePage<'_>) -> Response {
         Ok(html) => {
             let mut r = axum::response::Html(html).into_response();
             *r.status_mut() = status;
-            r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
             r
         }
         Err(e) => {
@@ -56,11 +67,27 @@ pub fn plain(status: StatusCode, text: &str) -> Response {
 /// A name of the box's form that no service has: say so and list what exists.
 pub fn unknown(lang: Language, table: &Table, host: &str) -> Response {
     let t = messages(lang);
-    let services = table.routes.iter().map(|p| (p.route.title.get(lang).to_owned(), format!("http://{}/", p.host))).collect();
+    let services = table
+        .routes
+        .iter()
+        .map(|p| {
+            (
+                p.route.title.get(lang).to_owned(),
+                format!("http://{}/", p.host),
+            )
+        })
+        .collect();
     let message = t.fmt("proxy.unknown_text", &[("host", host)]);
     page(
         StatusCode::NOT_FOUND,
-        &MessagePage { t, title: t.get("proxy.unknown_title"), message: &message, error: false, box_host: &table.box_host, services },
+        &MessagePage {
+            t,
+            title: t.get("proxy.unknown_title"),
+            message: &message,
+            error: false,
+            box_host: &table.box_host,
+            services,
+        },
     )
 }
 
@@ -68,27 +95,63 @@ pub fn unknown(lang: Language, table: &Table, host: &str) -> Response {
 pub fn unavailable(lang: Language, service: &str, status: StatusCode) -> Response {
     let t = messages(lang);
     let message = t.fmt("proxy.unavailable_text", &[("service", service)]);
-    page(status, &MessagePage { t, title: t.get("proxy.unavailable_title"), message: &message, error: true, box_host: "", services: vec![] })
+    page(
+        status,
+        &MessagePage {
+            t,
+            title: t.get("proxy.unavailable_title"),
+            message: &message,
+            error: true,
+            box_host: "",
+            services: vec![],
+        },
+    )
 }
 
 /// The request body is over the service's limit.
 pub fn too_large(lang: Language, service: &str, max: u64) -> Response {
     let t = messages(lang);
     let mib = (max >> 20).max(1).to_string();
-    let message = t.fmt("proxy.too_large_text", &[("service", service), ("mib", &mib)]);
+    let message = t.fmt(
+        "proxy.too_large_text",
+        &[("service", service), ("mib", &mib)],
+    );
     page(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &MessagePage { t, title: t.get("proxy.too_large_title"), message: &message, error: true, box_host: "", services: vec![] },
+        &MessagePage {
+            t,
+            title: t.get("proxy.too_large_title"),
+            message: &message,
+            error: true,
+            box_host: "",
+            services: vec![],
+        },
     )
 }
 
 /// A fixed port whose service is gone.
 pub fn gone(lang: Language, table: &Table) -> Response {
     let t = messages(lang);
-    let services = table.routes.iter().map(|p| (p.route.title.get(lang).to_owned(), format!("http://{}/", p.host))).collect();
+    let services = table
+        .routes
+        .iter()
+        .map(|p| {
+            (
+                p.route.title.get(lang).to_owned(),
+                format!("http://{}/", p.host),
+            )
+        })
+        .collect();
     page(
         StatusCode::NOT_FOUND,
-        &MessagePage { t, title: t.get("proxy.gone_title"), message: t.get("proxy.gone_text"), error: false, box_host: &table.box_host, services },
+        &MessagePage {
+            t,
+            title: t.get("proxy.gone_title"),
+            message: t.get("proxy.gone_text"),
+            error: false,
+            box_host: &table.box_host,
+            services,
+        },
     )
 }
 

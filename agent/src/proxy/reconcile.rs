@@ -27,13 +27,28 @@ pub struct FixedPorts {
 }
 
 impl FixedPorts {
-    pub fn new(bind: IpAddr, forwarder: Forwarder, proxy: Proxy, stop: watch::Receiver<bool>) -> FixedPorts {
-        FixedPorts { bind, forwarder, proxy, stop, running: Mutex::new(HashMap::new()) }
+    pub fn new(
+        bind: IpAddr,
+        forwarder: Forwarder,
+        proxy: Proxy,
+        stop: watch::Receiver<bool>,
+    ) -> FixedPorts {
+        FixedPorts {
+            bind,
+            forwarder,
+            proxy,
+            stop,
+            running: Mutex::new(HashMap::new()),
+        }
     }
 
     fn update(&self, table: &Table) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let wanted: HashMap<u16, &str> = table.routes.iter().filter_map(|p| p.port.map(|port| (port, p.route.name.as_str()))).collect();
+        let wanted: HashMap<u16, &str> = table
+            .routes
+            .iter()
+            .filter_map(|p| p.port.map(|port| (port, p.route.name.as_str())))
+            .collect();
         running.retain(|port, (name, task)| {
             let keep = wanted.get(port) == Some(&name.as_str());
             if !keep {
@@ -46,7 +61,9 @@ impl FixedPorts {
                 continue;
             }
             let addr = SocketAddr::new(self.bind, port);
-            let listener = match std::net::TcpListener::bind(addr).and_then(|l| l.set_nonblocking(true).map(|_| l)) {
+            let listener = match std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|_| l))
+            {
                 Ok(l) => l,
                 Err(e) => {
                     log::warn!(service = name; "cannot listen on the fixed port {addr}: {e}");
@@ -54,8 +71,19 @@ impl FixedPorts {
                 }
             };
             let listener = tokio::net::TcpListener::from_std(listener).expect("inside the runtime");
-            let entry = Entry { proxy: Some(self.proxy.clone()), forwarder: self.forwarder.clone(), https: false, fixed: Some(name.to_owned()), box_router: None };
-            let task = tokio::spawn(super::serve(listener, None, Arc::new(entry), self.stop.clone()));
+            let entry = Entry {
+                proxy: Some(self.proxy.clone()),
+                forwarder: self.forwarder.clone(),
+                https: false,
+                fixed: Some(name.to_owned()),
+                box_router: None,
+            };
+            let task = tokio::spawn(super::serve(
+                listener,
+                None,
+                Arc::new(entry),
+                self.stop.clone(),
+            ));
             log::info!(service = name; "answering on the fixed port {port}");
             running.insert(port, (name.to_owned(), task));
         }
@@ -87,7 +115,9 @@ pub fn leaf_names(table: &Table, addresses: &[IpAddr]) -> LeafNames {
     }
     names.ips.extend(addresses.iter().copied());
     names.ips.insert(IpAddr::from([127, 0, 0, 1]));
-    names.ips.insert(IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+    names
+        .ips
+        .insert(IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
     names
 }
 
@@ -103,8 +133,17 @@ impl Refresh {
         };
         let table = self.proxy.table();
         if let Some(tls) = &self.tls {
-            let mut addresses = self.lan_interface.as_deref().map(lan::addresses).unwrap_or_default();
-            addresses.extend(self.listen.iter().map(|a| a.ip()).filter(|ip| !ip.is_unspecified()));
+            let mut addresses = self
+                .lan_interface
+                .as_deref()
+                .map(lan::addresses)
+                .unwrap_or_default();
+            addresses.extend(
+                self.listen
+                    .iter()
+                    .map(|a| a.ip())
+                    .filter(|ip| !ip.is_unspecified()),
+            );
             if let Err(e) = tls.ensure_leaf(&leaf_names(&table, &addresses)) {
                 log::error!("cannot issue the server certificate: {e}");
             }

@@ -21,7 +21,12 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `entry` on `listener` until `stop` turns true.
-pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, entry: Arc<Entry>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    entry: Arc<Entry>,
+    mut stop: watch::Receiver<bool>,
+) {
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     loop {
         let (stream, peer) = tokio::select! {
@@ -37,14 +42,17 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, entry: Arc<E
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         };
         let _ = stream.set_nodelay(true);
-        let (entry, stop, alive, tls) = (entry.clone(), stop.clone(), alive_tx.clone(), tls.clone());
+        let (entry, stop, alive, tls) =
+            (entry.clone(), stop.clone(), alive_tx.clone(), tls.clone());
         tokio::spawn(async move {
             match tls {
-                Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => connection(stream, peer, entry, stop).await,
-                    Ok(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
-                    Err(_) => log::debug!("TLS handshake with {peer} timed out"),
-                },
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection(stream, peer, entry, stop).await,
+                        Ok(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => log::debug!("TLS handshake with {peer} timed out"),
+                    }
+                }
                 None => connection(stream, peer, entry, stop).await,
             }
             drop(alive);
@@ -55,8 +63,12 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, entry: Arc<E
     let _ = alive_rx.recv().await;
 }
 
-async fn connection<S>(stream: S, peer: SocketAddr, entry: Arc<Entry>, mut stop: watch::Receiver<bool>)
-where
+async fn connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    entry: Arc<Entry>,
+    mut stop: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {

@@ -13,7 +13,13 @@ pub struct AdminRow {
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdminRow> {
-    Ok(AdminRow { id: r.get(0)?, username: r.get(1)?, password_hash: r.get(2)?, language: r.get(3)?, created_at: r.get(4)? })
+    Ok(AdminRow {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        password_hash: r.get(2)?,
+        language: r.get(3)?,
+        created_at: r.get(4)?,
+    })
 }
 
 const COLUMNS: &str = "id, username, password_hash, language, created_at";
@@ -21,19 +27,35 @@ const COLUMNS: &str = "id, username, password_hash, language, created_at";
 impl Store {
     pub fn admins(&self) -> Result<Vec<AdminRow>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT {COLUMNS} FROM admins ORDER BY username")).ctx("listing admins")?;
-        st.query_map([], row).ctx("listing admins")?.collect::<Result<_, _>>().ctx("listing admins")
+        let mut st = conn
+            .prepare(&format!("SELECT {COLUMNS} FROM admins ORDER BY username"))
+            .ctx("listing admins")?;
+        st.query_map([], row)
+            .ctx("listing admins")?
+            .collect::<Result<_, _>>()
+            .ctx("listing admins")
     }
 
     pub fn admin_by_name(&self, username: &str) -> Result<Option<AdminRow>, StoreError> {
         self.conn()
-            .query_row(&format!("SELECT {COLUMNS} FROM admins WHERE username = ?1"), [username], row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM admins WHERE username = ?1"),
+                [username],
+                row,
+            )
             .optional()
             .ctx("finding an admin")
     }
 
     pub fn admin_by_id(&self, id: i64) -> Result<Option<AdminRow>, StoreError> {
-        self.conn().query_row(&format!("SELECT {COLUMNS} FROM admins WHERE id = ?1"), [id], row).optional().ctx("finding an admin")
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM admins WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()
+            .ctx("finding an admin")
     }
 
     /// Inserts an admin; `Ok(false)` if the username is taken.
@@ -53,27 +75,44 @@ impl Store {
     pub fn remove_admin(&self, username: &str) -> Result<Option<bool>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("removing an admin")?;
-        let exists: Option<i64> =
-            tx.query_row("SELECT id FROM admins WHERE username = ?1", [username], |r| r.get(0)).optional().ctx("removing an admin")?;
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM admins WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("removing an admin")?;
         if exists.is_none() {
             return Ok(None);
         }
-        let count: i64 = tx.query_row("SELECT COUNT(*) FROM admins", [], |r| r.get(0)).ctx("counting admins")?;
+        let count: i64 = tx
+            .query_row("SELECT COUNT(*) FROM admins", [], |r| r.get(0))
+            .ctx("counting admins")?;
         if count <= 1 {
             return Ok(Some(false));
         }
-        tx.execute("DELETE FROM admins WHERE username = ?1", [username]).ctx("removing an admin")?;
+        tx.execute("DELETE FROM admins WHERE username = ?1", [username])
+            .ctx("removing an admin")?;
         tx.commit().ctx("removing an admin")?;
         Ok(Some(true))
     }
 
     /// Replaces an admin's password hash and ends all their sessions except `keep` (the
     /// session that made the change, if any). `Ok(false)` if there is no such admin.
-    pub fn set_password(&self, username: &str, password_hash: &str, keep: Option<&str>) -> Result<bool, StoreError> {
+    pub fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("changing a password")?;
         let n = tx
-            .execute("UPDATE admins SET password_hash = ?2 WHERE username = ?1", params![username, password_hash])
+            .execute(
+                "UPDATE admins SET password_hash = ?2 WHERE username = ?1",
+                params![username, password_hash],
+            )
             .ctx("changing a password")?;
         if n == 1 {
             tx.execute(
@@ -87,7 +126,12 @@ impl Store {
     }
 
     pub fn set_admin_language(&self, id: i64, language: Option<&str>) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE admins SET language = ?2 WHERE id = ?1", params![id, language]).ctx("saving a language")?;
+        self.conn()
+            .execute(
+                "UPDATE admins SET language = ?2 WHERE id = ?1",
+                params![id, language],
+            )
+            .ctx("saving a language")?;
         Ok(())
     }
 }

@@ -74,7 +74,9 @@ fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppRow> {
     let id: String = r.get(0)?;
     let settings: String = r.get(4)?;
     Ok(AppRow {
-        id: AppId::parse(&id).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
+        id: AppId::parse(&id).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         version: r.get(1)?,
         phase: Phase::parse(&r.get::<_, String>(2)?),
         running: r.get::<_, String>(3)? == "running",
@@ -105,26 +107,44 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     })
 }
 
-const JOB_COLS: &str = "id, app, kind, actor, state, step, percent, message, started_at, finished_at, message_fr";
+const JOB_COLS: &str =
+    "id, app, kind, actor, state, step, percent, message, started_at, finished_at, message_fr";
 
 impl Store {
     pub fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT {APP_COLS} FROM apps ORDER BY id")).ctx("listing services")?;
-        st.query_map([], app_row).and_then(|rows| rows.collect()).ctx("listing services")
+        let mut st = conn
+            .prepare(&format!("SELECT {APP_COLS} FROM apps ORDER BY id"))
+            .ctx("listing services")?;
+        st.query_map([], app_row)
+            .and_then(|rows| rows.collect())
+            .ctx("listing services")
     }
 
     pub fn app(&self, id: &AppId) -> Result<Option<AppRow>, StoreError> {
-        self.conn().query_row(&format!("SELECT {APP_COLS} FROM apps WHERE id = ?1"), [id.as_str()], app_row).optional().ctx("reading a service")
+        self.conn()
+            .query_row(
+                &format!("SELECT {APP_COLS} FROM apps WHERE id = ?1"),
+                [id.as_str()],
+                app_row,
+            )
+            .optional()
+            .ctx("reading a service")
     }
 
     /// Records a new install (phase `installing`) with its secrets, in one transaction.
     /// Secrets already kept from an earlier install are left as they are.
-    pub fn insert_app(&self, row: &AppRow, secrets: &BTreeMap<String, String>) -> Result<(), StoreError> {
+    pub fn insert_app(
+        &self,
+        row: &AppRow,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting an install")?;
         tx.execute(
-            &format!("INSERT INTO apps({APP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!(
+                "INSERT INTO apps({APP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
             params![
                 row.id.as_str(),
                 row.version,
@@ -140,29 +160,49 @@ impl Store {
         )
         .ctx("recording an install")?;
         for (name, value) in secrets {
-            tx.execute("INSERT OR IGNORE INTO app_secrets(app, name, value) VALUES (?1, ?2, ?3)", params![row.id.as_str(), name, value])
-                .ctx("saving a secret")?;
+            tx.execute(
+                "INSERT OR IGNORE INTO app_secrets(app, name, value) VALUES (?1, ?2, ?3)",
+                params![row.id.as_str(), name, value],
+            )
+            .ctx("saving a secret")?;
         }
         tx.commit().ctx("committing an install")
     }
 
     pub fn set_app_phase(&self, id: &AppId, phase: Phase) -> Result<(), StoreError> {
         self.conn()
-            .execute("UPDATE apps SET phase = ?2, updated_at = ?3 WHERE id = ?1", params![id.as_str(), phase.as_str(), super::now()])
+            .execute(
+                "UPDATE apps SET phase = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.as_str(), phase.as_str(), super::now()],
+            )
             .ctx("changing a service's phase")?;
         Ok(())
     }
 
     pub fn set_app_running(&self, id: &AppId, running: bool) -> Result<(), StoreError> {
         self.conn()
-            .execute("UPDATE apps SET wanted = ?2, updated_at = ?3 WHERE id = ?1", params![id.as_str(), if running { "running" } else { "stopped" }, super::now()])
+            .execute(
+                "UPDATE apps SET wanted = ?2, updated_at = ?3 WHERE id = ?1",
+                params![
+                    id.as_str(),
+                    if running { "running" } else { "stopped" },
+                    super::now()
+                ],
+            )
             .ctx("changing a service's wanted state")?;
         Ok(())
     }
 
     /// Moves to a new version (phase `updating`), remembering the old one; with
     /// `previous = None` this completes or reverts an update.
-    pub fn set_app_version(&self, id: &AppId, version: &str, manifest: &str, previous: Option<&str>, phase: Phase) -> Result<(), StoreError> {
+    pub fn set_app_version(
+        &self,
+        id: &AppId,
+        version: &str,
+        manifest: &str,
+        previous: Option<&str>,
+        phase: Phase,
+    ) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "UPDATE apps SET version = ?2, manifest = ?3, previous = ?4, phase = ?5, updated_at = ?6, update_safety = NULL WHERE id = ?1",
@@ -175,26 +215,48 @@ impl Store {
     /// Records the safety snapshot of the update under way (JSON; `null` when none could be
     /// taken because there is no backup target).
     pub fn set_update_safety(&self, id: &AppId, json: &str) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE apps SET update_safety = ?2 WHERE id = ?1", params![id.as_str(), json]).ctx("recording a safety snapshot")?;
+        self.conn()
+            .execute(
+                "UPDATE apps SET update_safety = ?2 WHERE id = ?1",
+                params![id.as_str(), json],
+            )
+            .ctx("recording a safety snapshot")?;
         Ok(())
     }
 
     /// The safety snapshot recorded for the update under way, if one was recorded.
     pub fn update_safety(&self, id: &AppId) -> Result<Option<String>, StoreError> {
         self.conn()
-            .query_row("SELECT update_safety FROM apps WHERE id = ?1", [id.as_str()], |r| r.get::<_, Option<String>>(0))
+            .query_row(
+                "SELECT update_safety FROM apps WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get::<_, Option<String>>(0),
+            )
             .optional()
             .map(Option::flatten)
             .ctx("reading a safety snapshot")
     }
 
     /// Replaces a service's settings and adds secrets it did not have (an update).
-    pub fn set_app_settings(&self, id: &AppId, settings: &BTreeMap<String, String>, new_secrets: &BTreeMap<String, String>) -> Result<(), StoreError> {
+    pub fn set_app_settings(
+        &self,
+        id: &AppId,
+        settings: &BTreeMap<String, String>,
+        new_secrets: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("changing settings")?;
-        tx.execute("UPDATE apps SET settings = ?2 WHERE id = ?1", params![id.as_str(), serde_json::to_string(settings).expect("JSON")]).ctx("changing settings")?;
+        tx.execute(
+            "UPDATE apps SET settings = ?2 WHERE id = ?1",
+            params![id.as_str(), serde_json::to_string(settings).expect("JSON")],
+        )
+        .ctx("changing settings")?;
         for (name, value) in new_secrets {
-            tx.execute("INSERT OR IGNORE INTO app_secrets(app, name, value) VALUES (?1, ?2, ?3)", params![id.as_str(), name, value]).ctx("saving a secret")?;
+            tx.execute(
+                "INSERT OR IGNORE INTO app_secrets(app, name, value) VALUES (?1, ?2, ?3)",
+                params![id.as_str(), name, value],
+            )
+            .ctx("saving a secret")?;
         }
         tx.commit().ctx("committing settings")
     }
@@ -203,34 +265,49 @@ impl Store {
     pub fn delete_app(&self, id: &AppId, secrets: bool) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("removing a service")?;
-        tx.execute("DELETE FROM apps WHERE id = ?1", [id.as_str()]).ctx("removing a service")?;
+        tx.execute("DELETE FROM apps WHERE id = ?1", [id.as_str()])
+            .ctx("removing a service")?;
         if secrets {
-            tx.execute("DELETE FROM app_secrets WHERE app = ?1", [id.as_str()]).ctx("removing a service's secrets")?;
+            tx.execute("DELETE FROM app_secrets WHERE app = ?1", [id.as_str()])
+                .ctx("removing a service's secrets")?;
         }
         tx.commit().ctx("committing a removal")
     }
 
     pub fn app_secrets(&self, id: &AppId) -> Result<BTreeMap<String, String>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT name, value FROM app_secrets WHERE app = ?1").ctx("reading secrets")?;
-        st.query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).and_then(|rows| rows.collect()).ctx("reading secrets")
+        let mut st = conn
+            .prepare("SELECT name, value FROM app_secrets WHERE app = ?1")
+            .ctx("reading secrets")?;
+        st.query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .ctx("reading secrets")
     }
 
     pub fn note_image(&self, image: &str) -> Result<(), StoreError> {
         self.conn()
-            .execute("INSERT OR IGNORE INTO app_images(image, first_used) VALUES (?1, ?2)", params![image, super::now()])
+            .execute(
+                "INSERT OR IGNORE INTO app_images(image, first_used) VALUES (?1, ?2)",
+                params![image, super::now()],
+            )
             .ctx("recording an image")?;
         Ok(())
     }
 
     pub fn images(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT image FROM app_images ORDER BY image").ctx("listing images")?;
-        st.query_map([], |r| r.get(0)).and_then(|rows| rows.collect()).ctx("listing images")
+        let mut st = conn
+            .prepare("SELECT image FROM app_images ORDER BY image")
+            .ctx("listing images")?;
+        st.query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .ctx("listing images")
     }
 
     pub fn forget_image(&self, image: &str) -> Result<(), StoreError> {
-        self.conn().execute("DELETE FROM app_images WHERE image = ?1", [image]).ctx("forgetting an image")?;
+        self.conn()
+            .execute("DELETE FROM app_images WHERE image = ?1", [image])
+            .ctx("forgetting an image")?;
         Ok(())
     }
 
@@ -245,11 +322,22 @@ impl Store {
     }
 
     pub fn update_job(&self, id: i64, step: &str, percent: i64) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE jobs SET step = ?2, percent = ?3 WHERE id = ?1", params![id, step, percent]).ctx("updating a job")?;
+        self.conn()
+            .execute(
+                "UPDATE jobs SET step = ?2, percent = ?3 WHERE id = ?1",
+                params![id, step, percent],
+            )
+            .ctx("updating a job")?;
         Ok(())
     }
 
-    pub fn finish_job(&self, id: i64, state: &str, message: &str, message_fr: &str) -> Result<(), StoreError> {
+    pub fn finish_job(
+        &self,
+        id: i64,
+        state: &str,
+        message: &str,
+        message_fr: &str,
+    ) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "UPDATE jobs SET state = ?2, message = ?3, message_fr = ?5, finished_at = ?4, percent = CASE WHEN ?2 = 'succeeded' THEN 100 ELSE percent END WHERE id = ?1",
@@ -270,7 +358,14 @@ impl Store {
     }
 
     pub fn job(&self, id: i64) -> Result<Option<JobRow>, StoreError> {
-        self.conn().query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"), [id], job_row).optional().ctx("reading a job")
+        self.conn()
+            .query_row(
+                &format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"),
+                [id],
+                job_row,
+            )
+            .optional()
+            .ctx("reading a job")
     }
 
     /// The latest jobs, newest first, optionally of one service.
@@ -286,8 +381,12 @@ impl Store {
     fn jobs_on(&self, subject: Option<&str>, limit: i64) -> Result<Vec<JobRow>, StoreError> {
         let conn = self.conn();
         let mut st = conn
-            .prepare(&format!("SELECT {JOB_COLS} FROM jobs WHERE ?1 IS NULL OR app = ?1 ORDER BY id DESC LIMIT ?2"))
+            .prepare(&format!(
+                "SELECT {JOB_COLS} FROM jobs WHERE ?1 IS NULL OR app = ?1 ORDER BY id DESC LIMIT ?2"
+            ))
             .ctx("listing jobs")?;
-        st.query_map(params![subject, limit], job_row).and_then(|rows| rows.collect()).ctx("listing jobs")
+        st.query_map(params![subject, limit], job_row)
+            .and_then(|rows| rows.collect())
+            .ctx("listing jobs")
     }
 }

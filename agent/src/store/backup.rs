@@ -89,7 +89,13 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
 
 impl Store {
     /// Adds a target; `Ok(None)` if the name is taken.
-    pub fn add_backup_target(&self, name: &str, kind: &str, location: &str, password: &str) -> Result<Option<i64>, StoreError> {
+    pub fn add_backup_target(
+        &self,
+        name: &str,
+        kind: &str,
+        location: &str,
+        password: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let conn = self.conn();
         let n = conn
             .execute(
@@ -102,30 +108,53 @@ impl Store {
 
     pub fn backup_targets(&self) -> Result<Vec<TargetRow>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT {TARGET_COLUMNS} FROM backup_targets ORDER BY id")).ctx("listing backup targets")?;
-        st.query_map([], target_row).ctx("listing backup targets")?.collect::<Result<_, _>>().ctx("listing backup targets")
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {TARGET_COLUMNS} FROM backup_targets ORDER BY id"
+            ))
+            .ctx("listing backup targets")?;
+        st.query_map([], target_row)
+            .ctx("listing backup targets")?
+            .collect::<Result<_, _>>()
+            .ctx("listing backup targets")
     }
 
     pub fn backup_target(&self, name: &str) -> Result<Option<TargetRow>, StoreError> {
         self.conn()
-            .query_row(&format!("SELECT {TARGET_COLUMNS} FROM backup_targets WHERE name = ?1"), [name], target_row)
+            .query_row(
+                &format!("SELECT {TARGET_COLUMNS} FROM backup_targets WHERE name = ?1"),
+                [name],
+                target_row,
+            )
             .optional()
             .ctx("reading a backup target")
     }
 
     pub fn remove_backup_target(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("DELETE FROM backup_targets WHERE name = ?1", [name]).ctx("removing a backup target")? == 1)
+        Ok(self
+            .conn()
+            .execute("DELETE FROM backup_targets WHERE name = ?1", [name])
+            .ctx("removing a backup target")?
+            == 1)
     }
 
     pub fn confirm_backup_kit(&self, name: &str) -> Result<bool, StoreError> {
         let n = self
             .conn()
-            .execute("UPDATE backup_targets SET kit_confirmed_at = ?2 WHERE name = ?1", params![name, super::now()])
+            .execute(
+                "UPDATE backup_targets SET kit_confirmed_at = ?2 WHERE name = ?1",
+                params![name, super::now()],
+            )
             .ctx("confirming a backup kit")?;
         Ok(n == 1)
     }
 
-    pub fn start_backup_run(&self, target_id: i64, reason: &str, app: Option<&str>) -> Result<i64, StoreError> {
+    pub fn start_backup_run(
+        &self,
+        target_id: i64,
+        reason: &str,
+        app: Option<&str>,
+    ) -> Result<i64, StoreError> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO backup_runs(target_id, reason, app, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
@@ -160,7 +189,11 @@ impl Store {
 
     /// How the previous run to a target ended (`None`: there was none) and when it was last
     /// pruned, for the run about to start as `current`.
-    pub fn backup_target_history(&self, target_id: i64, current: i64) -> Result<(Option<bool>, Option<i64>), StoreError> {
+    pub fn backup_target_history(
+        &self,
+        target_id: i64,
+        current: i64,
+    ) -> Result<(Option<bool>, Option<i64>), StoreError> {
         let conn = self.conn();
         let last_ok = conn
             .query_row(
@@ -170,12 +203,23 @@ impl Store {
             )
             .optional()
             .ctx("reading the last backup run")?;
-        let pruned = conn.query_row("SELECT pruned_at FROM backup_targets WHERE id = ?1", [target_id], |r| r.get(0)).ctx("reading a backup target")?;
+        let pruned = conn
+            .query_row(
+                "SELECT pruned_at FROM backup_targets WHERE id = ?1",
+                [target_id],
+                |r| r.get(0),
+            )
+            .ctx("reading a backup target")?;
         Ok((last_ok, pruned))
     }
 
     pub fn set_backup_pruned(&self, target_id: i64) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE backup_targets SET pruned_at = ?2 WHERE id = ?1", params![target_id, super::now()]).ctx("recording a prune")?;
+        self.conn()
+            .execute(
+                "UPDATE backup_targets SET pruned_at = ?2 WHERE id = ?1",
+                params![target_id, super::now()],
+            )
+            .ctx("recording a prune")?;
         Ok(())
     }
 
@@ -196,7 +240,10 @@ impl Store {
         let mut st = conn
             .prepare(&format!("SELECT {RUN_COLUMNS} FROM backup_runs r JOIN backup_targets t ON t.id = r.target_id ORDER BY r.id DESC LIMIT ?1"))
             .ctx("listing backup runs")?;
-        st.query_map([limit], run_row).ctx("listing backup runs")?.collect::<Result<_, _>>().ctx("listing backup runs")
+        st.query_map([limit], run_row)
+            .ctx("listing backup runs")?
+            .collect::<Result<_, _>>()
+            .ctx("listing backup runs")
     }
 
     /// Copies the live database to `dest` with SQLite's online backup API: a consistent
@@ -204,8 +251,11 @@ impl Store {
     pub fn copy_database_to(&self, dest: &Path) -> Result<(), StoreError> {
         let conn = self.conn();
         let mut out = rusqlite::Connection::open(dest).ctx("opening the database copy")?;
-        let backup = rusqlite::backup::Backup::new(&conn, &mut out).ctx("starting the database copy")?;
-        backup.run_to_completion(256, std::time::Duration::from_millis(0), None).ctx("copying the database")?;
+        let backup =
+            rusqlite::backup::Backup::new(&conn, &mut out).ctx("starting the database copy")?;
+        backup
+            .run_to_completion(256, std::time::Duration::from_millis(0), None)
+            .ctx("copying the database")?;
         Ok(())
     }
 
@@ -216,14 +266,27 @@ impl Store {
             .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
             .ctx("reading the restored database's version")?;
         if found > super::MIGRATIONS.len() as i64 {
-            return Err(StoreError { op: "restoring a database written by a newer Panier", source: rusqlite::Error::InvalidQuery });
+            return Err(StoreError {
+                op: "restoring a database written by a newer Panier",
+                source: rusqlite::Error::InvalidQuery,
+            });
         }
         let mut conn = self.conn();
-        conn.restore(rusqlite::MAIN_DB, src, None::<fn(rusqlite::backup::Progress)>).ctx("restoring the database")?;
-        super::migrations().to_latest(&mut conn).map_err(|e| StoreError { op: "migrating the restored database", source: match e {
-            rusqlite_migration::Error::RusqliteError { err, .. } => err,
-            other => rusqlite::Error::InvalidParameterName(other.to_string()),
-        } })?;
+        conn.restore(
+            rusqlite::MAIN_DB,
+            src,
+            None::<fn(rusqlite::backup::Progress)>,
+        )
+        .ctx("restoring the database")?;
+        super::migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError {
+                op: "migrating the restored database",
+                source: match e {
+                    rusqlite_migration::Error::RusqliteError { err, .. } => err,
+                    other => rusqlite::Error::InvalidParameterName(other.to_string()),
+                },
+            })?;
         Ok(())
     }
 }

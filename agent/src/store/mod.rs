@@ -15,19 +15,19 @@
 
 mod admins;
 mod apps;
-mod backup;
 mod audit;
+mod backup;
 mod firewall;
-mod sessions;
 mod proxy;
+mod sessions;
 mod settings;
 
 pub use admins::AdminRow;
 pub use apps::{AppRow, JobRow, Phase};
-pub use backup::{RunEnd, RunRow, TargetRow};
 pub use audit::{AuditEntry, NewAudit};
-pub use sessions::SessionRow;
+pub use backup::{RunEnd, RunRow, TargetRow};
 pub use proxy::{MdnsRename, PortalTexts};
+pub use sessions::SessionRow;
 pub use settings::BoxSettings;
 
 use rusqlite::Connection;
@@ -44,11 +44,20 @@ pub const DB_FILE: &str = "panier.db";
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("cannot open the database {path}: {source}")]
-    Unreadable { path: PathBuf, source: rusqlite::Error },
+    Unreadable {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("the database {path} is damaged: {detail}")]
     Corrupt { path: PathBuf, detail: String },
-    #[error("the database {path} was written by a newer version of Panier (schema {found}, this version knows {known})")]
-    TooNew { path: PathBuf, found: i64, known: usize },
+    #[error(
+        "the database {path} was written by a newer version of Panier (schema {found}, this version knows {known})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
     #[error("cannot migrate the database {path}: {detail}")]
     Migration { path: PathBuf, detail: String },
 }
@@ -96,7 +105,10 @@ fn migrations() -> Migrations<'static> {
 impl Store {
     /// Opens (creating if absent) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, OpenError> {
-        let unreadable = |source| OpenError::Unreadable { path: path.to_owned(), source };
+        let unreadable = |source| OpenError::Unreadable {
+            path: path.to_owned(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(unreadable)?;
         // A file that is not SQLite at all fails on its first read, here.
         let check: Result<Vec<String>, rusqlite::Error> = conn
@@ -104,32 +116,60 @@ impl Store {
             .and_then(|mut st| st.query_map([], |r| r.get::<_, String>(0))?.collect());
         match check {
             Ok(lines) if lines.len() == 1 && lines[0] == "ok" => {}
-            Ok(lines) => return Err(OpenError::Corrupt { path: path.to_owned(), detail: lines.join("; ") }),
-            Err(e) => return Err(OpenError::Corrupt { path: path.to_owned(), detail: e.to_string() }),
+            Ok(lines) => {
+                return Err(OpenError::Corrupt {
+                    path: path.to_owned(),
+                    detail: lines.join("; "),
+                });
+            }
+            Err(e) => {
+                return Err(OpenError::Corrupt {
+                    path: path.to_owned(),
+                    detail: e.to_string(),
+                });
+            }
         }
-        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(unreadable)?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(unreadable)?;
         if found > MIGRATIONS.len() as i64 {
-            return Err(OpenError::TooNew { path: path.to_owned(), found, known: MIGRATIONS.len() });
+            return Err(OpenError::TooNew {
+                path: path.to_owned(),
+                found,
+                known: MIGRATIONS.len(),
+            });
         }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(unreadable)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(unreadable)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unreadable)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(unreadable)?;
         // FULL: a commit is on disk when it returns. With NORMAL, a box whose power was cut
         // 16 s after its setup (the QEMU suite) came back not set up. Commits are rare here
         // (admin actions, job steps, a session refreshed once a minute).
-        conn.pragma_update(None, "synchronous", "FULL").map_err(unreadable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unreadable)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(unreadable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unreadable)?;
         migrations()
             .to_latest(&mut conn)
-            .map_err(|e| OpenError::Migration { path: path.to_owned(), detail: e.to_string() })?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+            .map_err(|e| OpenError::Migration {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// An in-memory store, for tests.
     pub fn memory() -> Store {
         let mut conn = Connection::open_in_memory().expect("in-memory SQLite");
-        conn.pragma_update(None, "foreign_keys", "ON").expect("foreign keys");
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .expect("foreign keys");
         migrations().to_latest(&mut conn).expect("migrations apply");
-        Store { conn: Arc::new(Mutex::new(conn)) }
+        Store {
+            conn: Arc::new(Mutex::new(conn)),
+        }
     }
 
     /// The schema version this binary writes.
@@ -165,10 +205,19 @@ mod tests {
         store.set_setting("box_name", "biblio").unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.setting("box_name").unwrap().as_deref(), Some("biblio"));
-        store.conn().pragma_update(None, "user_version", 99).unwrap();
+        assert_eq!(
+            store.setting("box_name").unwrap().as_deref(),
+            Some("biblio")
+        );
+        store
+            .conn()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         drop(store);
-        assert!(matches!(Store::open(&path), Err(OpenError::TooNew { found: 99, .. })));
+        assert!(matches!(
+            Store::open(&path),
+            Err(OpenError::TooNew { found: 99, .. })
+        ));
     }
 
     #[test]

@@ -15,7 +15,13 @@ pub struct SessionRow {
 }
 
 impl Store {
-    pub fn insert_session(&self, token_hash: &str, admin_id: i64, csrf: &str, client: &str) -> Result<(), StoreError> {
+    pub fn insert_session(
+        &self,
+        token_hash: &str,
+        admin_id: i64,
+        csrf: &str,
+        client: &str,
+    ) -> Result<(), StoreError> {
         let now = super::now();
         self.conn()
             .execute(
@@ -28,7 +34,11 @@ impl Store {
 
     /// The session for a token hash if it was seen within `idle_secs` (a read only: expired
     /// rows are deleted by [`Store::expire_sessions`]).
-    pub fn live_session(&self, token_hash: &str, idle_secs: i64) -> Result<Option<SessionRow>, StoreError> {
+    pub fn live_session(
+        &self,
+        token_hash: &str,
+        idle_secs: i64,
+    ) -> Result<Option<SessionRow>, StoreError> {
         self.conn().query_row(
             "SELECT s.token_hash, s.admin_id, a.username, a.language, s.csrf, s.last_seen
              FROM sessions s JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = ?1 AND s.last_seen >= ?2",
@@ -50,23 +60,35 @@ impl Store {
 
     /// Deletes sessions idle for more than `idle_secs`; returns how many.
     pub fn expire_sessions(&self, idle_secs: i64) -> Result<usize, StoreError> {
-        self.conn().execute("DELETE FROM sessions WHERE last_seen < ?1", [super::now() - idle_secs]).ctx("expiring sessions")
+        self.conn()
+            .execute(
+                "DELETE FROM sessions WHERE last_seen < ?1",
+                [super::now() - idle_secs],
+            )
+            .ctx("expiring sessions")
     }
 
     pub fn touch_session(&self, token_hash: &str) -> Result<(), StoreError> {
         self.conn()
-            .execute("UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1", params![token_hash, super::now()])
+            .execute(
+                "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
+                params![token_hash, super::now()],
+            )
             .ctx("refreshing a session")?;
         Ok(())
     }
 
     pub fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        self.conn().execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash]).ctx("closing a session")?;
+        self.conn()
+            .execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])
+            .ctx("closing a session")?;
         Ok(())
     }
 
     /// "Log out everywhere": ends every session of one admin. Returns how many ended.
     pub fn delete_sessions_of(&self, admin_id: i64) -> Result<usize, StoreError> {
-        self.conn().execute("DELETE FROM sessions WHERE admin_id = ?1", [admin_id]).ctx("closing sessions")
+        self.conn()
+            .execute("DELETE FROM sessions WHERE admin_id = ?1", [admin_id])
+            .ctx("closing sessions")
     }
 }

@@ -15,7 +15,9 @@ pub struct BoxSettings {
 impl Store {
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()
             .ctx("reading a setting")
     }
@@ -30,16 +32,31 @@ impl Store {
     /// Stores `value` under `key` only if the key has no value yet; returns the stored value.
     pub fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
         let conn = self.conn();
-        conn.execute("INSERT OR IGNORE INTO settings(key, value) VALUES (?1, ?2)", params![key, value])
-            .ctx("initialising a setting")?;
-        conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).ctx("reading a setting")
+        conn.execute(
+            "INSERT OR IGNORE INTO settings(key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )
+        .ctx("initialising a setting")?;
+        conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .ctx("reading a setting")
     }
 
     pub fn box_settings(&self) -> Result<BoxSettings, StoreError> {
-        let name = self.setting("box_name")?.and_then(|n| BoxName::parse(&n).ok());
-        let language = self.setting("language")?.and_then(|l| Language::parse(&l).ok()).unwrap_or_default();
+        let name = self
+            .setting("box_name")?
+            .and_then(|n| BoxName::parse(&n).ok());
+        let language = self
+            .setting("language")?
+            .and_then(|l| Language::parse(&l).ok())
+            .unwrap_or_default();
         let setup_done = self.setting("setup_done")?.as_deref() == Some("1");
-        Ok(BoxSettings { name, language, setup_done })
+        Ok(BoxSettings {
+            name,
+            language,
+            setup_done,
+        })
     }
 
     /// Completes first-boot setup in one transaction: box name, language, first admin, setup
@@ -55,16 +72,27 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting setup")?;
-        let done: Option<String> =
-            tx.query_row("SELECT value FROM settings WHERE key = 'setup_done'", [], |r| r.get(0)).optional().ctx("checking setup")?;
+        let done: Option<String> = tx
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'setup_done'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("checking setup")?;
         if done.as_deref() == Some("1") {
             return Ok(None);
         }
-        for (k, v) in [("box_name", name.as_str()), ("language", language.code()), ("setup_done", "1")] {
+        for (k, v) in [
+            ("box_name", name.as_str()),
+            ("language", language.code()),
+            ("setup_done", "1"),
+        ] {
             tx.execute("INSERT INTO settings(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![k, v])
                 .ctx("saving setup")?;
         }
-        tx.execute("DELETE FROM settings WHERE key = 'setup_code'", []).ctx("discarding the setup code")?;
+        tx.execute("DELETE FROM settings WHERE key = 'setup_code'", [])
+            .ctx("discarding the setup code")?;
         tx.execute(
             "INSERT INTO admins(username, password_hash, language, created_at) VALUES (?1, ?2, NULL, ?3)",
             params![username, password_hash, super::now()],

@@ -20,8 +20,8 @@
 //! list of names shows which services the box offers (they are announced on the LAN anyway).
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, NameConstraints, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -41,11 +41,18 @@ const RENEW_BEFORE_DAYS: i64 = 30;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot {op} {path}: {source}")]
-    File { op: &'static str, path: PathBuf, source: std::io::Error },
+    File {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the file {path} is damaged: {detail}")]
     Damaged { path: PathBuf, detail: String },
     #[error("cannot make a certificate ({what}): {source}")]
-    Generate { what: &'static str, source: rcgen::Error },
+    Generate {
+        what: &'static str,
+        source: rcgen::Error,
+    },
     #[error("rustls refused the {what}: {detail}")]
     Rustls { what: &'static str, detail: String },
 }
@@ -87,14 +94,28 @@ fn read(path: &Path) -> Result<Option<String>, TlsError> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(TlsError::File { op: "read", path: path.to_owned(), source }),
+        Err(source) => Err(TlsError::File {
+            op: "read",
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
 fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), TlsError> {
-    crate::fsutil::write_atomic(path, bytes).map_err(|source| TlsError::File { op: "write", path: path.to_owned(), source })?;
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| TlsError::File {
+        op: "write",
+        path: path.to_owned(),
+        source,
+    })?;
     let mode = if secret { 0o600 } else { 0o644 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| TlsError::File { op: "protect", path: path.to_owned(), source })
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        TlsError::File {
+            op: "protect",
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 /// The authority's parameters. Rebuilt the same way at every start so that leaves are issued
@@ -106,9 +127,16 @@ fn ca_params(common_name: &str) -> CertificateParams {
     dn.push(DnType::OrganizationName, "Panier");
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     params.name_constraints = Some(NameConstraints {
-        permitted_subtrees: vec![GeneralSubtree::DnsName("local".into()), GeneralSubtree::DnsName("localhost".into())],
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("local".into()),
+            GeneralSubtree::DnsName("localhost".into()),
+        ],
         excluded_subtrees: vec![],
     });
     params
@@ -119,37 +147,90 @@ impl Tls {
     /// certificate if one was issued before.
     pub fn load_or_create(data_dir: &Path) -> Result<Tls, TlsError> {
         let dir = data_dir.join("tls");
-        std::fs::create_dir_all(&dir).map_err(|source| TlsError::File { op: "create", path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| TlsError::File {
+            op: "create",
+            path: dir.clone(),
+            source,
+        })?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok();
-        let (key_path, crt_path, meta_path) = (dir.join("ca.key"), dir.join("ca.crt"), dir.join("ca.json"));
+        let (key_path, crt_path, meta_path) =
+            (dir.join("ca.key"), dir.join("ca.crt"), dir.join("ca.json"));
         let ca = match (read(&key_path)?, read(&crt_path)?, read(&meta_path)?) {
             (Some(key), Some(pem), Some(meta)) => {
-                let key = KeyPair::from_pem(&key).map_err(|e| TlsError::Damaged { path: key_path.clone(), detail: e.to_string() })?;
-                let meta: CaMeta = serde_json::from_str(&meta).map_err(|e| TlsError::Damaged { path: meta_path.clone(), detail: e.to_string() })?;
-                let der = pem_to_der(&pem).ok_or_else(|| TlsError::Damaged { path: crt_path.clone(), detail: "not a PEM certificate".into() })?;
-                Authority { key, common_name: meta.common_name, pem, der }
+                let key = KeyPair::from_pem(&key).map_err(|e| TlsError::Damaged {
+                    path: key_path.clone(),
+                    detail: e.to_string(),
+                })?;
+                let meta: CaMeta = serde_json::from_str(&meta).map_err(|e| TlsError::Damaged {
+                    path: meta_path.clone(),
+                    detail: e.to_string(),
+                })?;
+                let der = pem_to_der(&pem).ok_or_else(|| TlsError::Damaged {
+                    path: crt_path.clone(),
+                    detail: "not a PEM certificate".into(),
+                })?;
+                Authority {
+                    key,
+                    common_name: meta.common_name,
+                    pem,
+                    der,
+                }
             }
             (None, _, _) => {
-                let key = KeyPair::generate().map_err(|source| TlsError::Generate { what: "the authority's key", source })?;
+                let key = KeyPair::generate().map_err(|source| TlsError::Generate {
+                    what: "the authority's key",
+                    source,
+                })?;
                 let common_name = format!("Panier {}", &hex::encode(rand::random::<[u8; 3]>()));
                 let mut params = ca_params(&common_name);
                 let now = OffsetDateTime::now_utc();
                 params.not_before = now - Duration::days(1);
                 params.not_after = now + Duration::days(365 * CA_YEARS);
-                let cert = params.self_signed(&key).map_err(|source| TlsError::Generate { what: "the authority", source })?;
+                let cert = params
+                    .self_signed(&key)
+                    .map_err(|source| TlsError::Generate {
+                        what: "the authority",
+                        source,
+                    })?;
                 write(&key_path, key.serialize_pem().as_bytes(), true)?;
-                write(&meta_path, serde_json::to_string(&CaMeta { common_name: common_name.clone() }).expect("JSON").as_bytes(), false)?;
+                write(
+                    &meta_path,
+                    serde_json::to_string(&CaMeta {
+                        common_name: common_name.clone(),
+                    })
+                    .expect("JSON")
+                    .as_bytes(),
+                    false,
+                )?;
                 write(&crt_path, cert.pem().as_bytes(), false)?;
-                log::info!("created the box's certificate authority \"{common_name}\" in {}", dir.display());
-                Authority { key, common_name, pem: cert.pem(), der: cert.der().to_vec() }
+                log::info!(
+                    "created the box's certificate authority \"{common_name}\" in {}",
+                    dir.display()
+                );
+                Authority {
+                    key,
+                    common_name,
+                    pem: cert.pem(),
+                    der: cert.der().to_vec(),
+                }
             }
             (Some(_), _, _) => {
-                return Err(TlsError::Damaged { path: crt_path, detail: "ca.key exists without ca.crt or ca.json; restore them from a backup".into() });
+                return Err(TlsError::Damaged {
+                    path: crt_path,
+                    detail: "ca.key exists without ca.crt or ca.json; restore them from a backup"
+                        .into(),
+                });
             }
         };
-        let tls = Tls { dir, ca: Arc::new(ca), current: Arc::new(RwLock::new(None)) };
+        let tls = Tls {
+            dir,
+            ca: Arc::new(ca),
+            current: Arc::new(RwLock::new(None)),
+        };
         if let Err(e) = tls.load_leaf() {
-            log::warn!("the stored server certificate is not usable, a new one will be issued: {e}");
+            log::warn!(
+                "the stored server certificate is not usable, a new one will be issued: {e}"
+            );
         }
         Ok(tls)
     }
@@ -169,24 +250,56 @@ impl Tls {
     /// SHA-256 fingerprint of the authority, as devices show it (`AB:CD:…`).
     pub fn ca_fingerprint(&self) -> String {
         use sha2::Digest;
-        sha2::Sha256::digest(&self.ca.der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+        sha2::Sha256::digest(&self.ca.der)
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
     }
 
     fn load_leaf(&self) -> Result<(), TlsError> {
-        let (key_path, crt_path, meta_path) = (self.dir.join("server.key"), self.dir.join("server.crt"), self.dir.join("server.json"));
-        let (Some(key), Some(crt), Some(meta)) = (read(&key_path)?, read(&crt_path)?, read(&meta_path)?) else { return Ok(()) };
-        let meta: LeafMeta = serde_json::from_str(&meta).map_err(|e| TlsError::Damaged { path: meta_path, detail: e.to_string() })?;
-        let key = KeyPair::from_pem(&key).map_err(|e| TlsError::Damaged { path: key_path, detail: e.to_string() })?;
-        let leaf = pem_to_der(&crt).ok_or_else(|| TlsError::Damaged { path: crt_path, detail: "not a PEM certificate".into() })?;
+        let (key_path, crt_path, meta_path) = (
+            self.dir.join("server.key"),
+            self.dir.join("server.crt"),
+            self.dir.join("server.json"),
+        );
+        let (Some(key), Some(crt), Some(meta)) =
+            (read(&key_path)?, read(&crt_path)?, read(&meta_path)?)
+        else {
+            return Ok(());
+        };
+        let meta: LeafMeta = serde_json::from_str(&meta).map_err(|e| TlsError::Damaged {
+            path: meta_path,
+            detail: e.to_string(),
+        })?;
+        let key = KeyPair::from_pem(&key).map_err(|e| TlsError::Damaged {
+            path: key_path,
+            detail: e.to_string(),
+        })?;
+        let leaf = pem_to_der(&crt).ok_or_else(|| TlsError::Damaged {
+            path: crt_path,
+            detail: "not a PEM certificate".into(),
+        })?;
         let certified = self.certified(leaf, &key)?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((meta.names, meta.not_after, certified));
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            Some((meta.names, meta.not_after, certified));
         Ok(())
     }
 
     fn certified(&self, leaf: Vec<u8>, key: &KeyPair) -> Result<Arc<CertifiedKey>, TlsError> {
         let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let signing = rustls::crypto::ring::sign::any_supported_type(&der).map_err(|e| TlsError::Rustls { what: "server key", detail: e.to_string() })?;
-        Ok(Arc::new(CertifiedKey::new(vec![CertificateDer::from(leaf), CertificateDer::from(self.ca.der.clone())], signing)))
+        let signing =
+            rustls::crypto::ring::sign::any_supported_type(&der).map_err(|e| TlsError::Rustls {
+                what: "server key",
+                detail: e.to_string(),
+            })?;
+        Ok(Arc::new(CertifiedKey::new(
+            vec![
+                CertificateDer::from(leaf),
+                CertificateDer::from(self.ca.der.clone()),
+            ],
+            signing,
+        )))
     }
 
     /// Issues a new server certificate if `names` differ from the current one's or it expires
@@ -196,32 +309,76 @@ impl Tls {
         {
             let current = self.current.read().unwrap_or_else(|p| p.into_inner());
             if let Some((have, not_after, _)) = current.as_ref() {
-                if have == names && *not_after > (now + Duration::days(RENEW_BEFORE_DAYS)).unix_timestamp() {
+                if have == names
+                    && *not_after > (now + Duration::days(RENEW_BEFORE_DAYS)).unix_timestamp()
+                {
                     return Ok(false);
                 }
             }
         }
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, names.dns.iter().next().cloned().unwrap_or_else(|| "panier.local".into()));
+        dn.push(
+            DnType::CommonName,
+            names
+                .dns
+                .iter()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| "panier.local".into()),
+        );
         params.distinguished_name = dn;
-        params.subject_alt_names = names.dns.iter().filter_map(|n| n.clone().try_into().ok().map(SanType::DnsName)).collect();
-        params.subject_alt_names.extend(names.ips.iter().map(|ip| SanType::IpAddress(*ip)));
+        params.subject_alt_names = names
+            .dns
+            .iter()
+            .filter_map(|n| n.clone().try_into().ok().map(SanType::DnsName))
+            .collect();
+        params
+            .subject_alt_names
+            .extend(names.ips.iter().map(|ip| SanType::IpAddress(*ip)));
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         params.not_before = now - Duration::days(1);
         params.not_after = now + Duration::days(LEAF_DAYS);
-        let key = KeyPair::generate().map_err(|source| TlsError::Generate { what: "a server key", source })?;
+        let key = KeyPair::generate().map_err(|source| TlsError::Generate {
+            what: "a server key",
+            source,
+        })?;
         let issuer = Issuer::new(ca_params(&self.ca.common_name), &self.ca.key);
-        let cert = params.signed_by(&key, &issuer).map_err(|source| TlsError::Generate { what: "the server certificate", source })?;
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(|source| TlsError::Generate {
+                what: "the server certificate",
+                source,
+            })?;
         let certified = self.certified(cert.der().to_vec(), &key)?;
-        let meta = LeafMeta { names: names.clone(), not_after: params.not_after.unix_timestamp() };
-        write(&self.dir.join("server.key"), key.serialize_pem().as_bytes(), true)?;
-        write(&self.dir.join("server.crt"), format!("{}{}", cert.pem(), self.ca.pem).as_bytes(), false)?;
-        write(&self.dir.join("server.json"), serde_json::to_string(&meta).expect("JSON").as_bytes(), false)?;
-        log::info!("issued a server certificate for {} names and {} addresses", names.dns.len(), names.ips.len());
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((meta.names, meta.not_after, certified));
+        let meta = LeafMeta {
+            names: names.clone(),
+            not_after: params.not_after.unix_timestamp(),
+        };
+        write(
+            &self.dir.join("server.key"),
+            key.serialize_pem().as_bytes(),
+            true,
+        )?;
+        write(
+            &self.dir.join("server.crt"),
+            format!("{}{}", cert.pem(), self.ca.pem).as_bytes(),
+            false,
+        )?;
+        write(
+            &self.dir.join("server.json"),
+            serde_json::to_string(&meta).expect("JSON").as_bytes(),
+            false,
+        )?;
+        log::info!(
+            "issued a server certificate for {} names and {} addresses",
+            names.dns.len(),
+            names.ips.len()
+        );
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            Some((meta.names, meta.not_after, certified));
         Ok(true)
     }
 
@@ -230,7 +387,10 @@ impl Tls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError::Rustls { what: "protocol versions", detail: e.to_string() })?
+            .map_err(|e| TlsError::Rustls {
+                what: "protocol versions",
+                detail: e.to_string(),
+            })?
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(Resolver(self.current.clone())));
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -243,13 +403,19 @@ struct Resolver(Arc<RwLock<Option<(LeafNames, i64, Arc<CertifiedKey>)>>>);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(_, _, k)| k.clone())
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(_, _, k)| k.clone())
     }
 }
 
 fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     use rustls::pki_types::pem::PemObject;
-    CertificateDer::from_pem_slice(pem.as_bytes()).ok().map(|c| c.to_vec())
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .ok()
+        .map(|c| c.to_vec())
 }
 
 #[cfg(test)]
@@ -257,7 +423,10 @@ mod tests {
     use super::*;
 
     fn names(dns: &[&str]) -> LeafNames {
-        LeafNames { dns: dns.iter().map(|s| s.to_string()).collect(), ips: ["127.0.0.1".parse().unwrap()].into() }
+        LeafNames {
+            dns: dns.iter().map(|s| s.to_string()).collect(),
+            ips: ["127.0.0.1".parse().unwrap()].into(),
+        }
     }
 
     #[test]
@@ -266,11 +435,22 @@ mod tests {
         let tls = Tls::load_or_create(dir.path()).unwrap();
         let ca = tls.ca_pem().to_owned();
         assert!(tls.ensure_leaf(&names(&["biblio.local"])).unwrap());
-        assert!(!tls.ensure_leaf(&names(&["biblio.local"])).unwrap(), "same names: kept");
+        assert!(
+            !tls.ensure_leaf(&names(&["biblio.local"])).unwrap(),
+            "same names: kept"
+        );
         let again = Tls::load_or_create(dir.path()).unwrap();
         assert_eq!(again.ca_pem(), ca, "the authority is created once");
-        assert!(!again.ensure_leaf(&names(&["biblio.local"])).unwrap(), "the leaf is reloaded");
-        assert!(again.ensure_leaf(&names(&["biblio.local", "pad-biblio.local"])).unwrap(), "a new name: reissued");
+        assert!(
+            !again.ensure_leaf(&names(&["biblio.local"])).unwrap(),
+            "the leaf is reloaded"
+        );
+        assert!(
+            again
+                .ensure_leaf(&names(&["biblio.local", "pad-biblio.local"]))
+                .unwrap(),
+            "a new name: reissued"
+        );
         assert!(again.server_config().is_ok());
     }
 }

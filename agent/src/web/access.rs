@@ -71,7 +71,8 @@ fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
         Some("image/jpeg")
     } else if bytes.len() > 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         Some("image/webp")
-    } else if std::str::from_utf8(&bytes[..bytes.len().min(1024)]).is_ok_and(|s| s.contains("<svg")) {
+    } else if std::str::from_utf8(&bytes[..bytes.len().min(1024)]).is_ok_and(|s| s.contains("<svg"))
+    {
         Some("image/svg+xml")
     } else {
         None
@@ -80,7 +81,11 @@ fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 
 impl Access {
     pub fn new(proxy: Proxy, tls: Option<Tls>, mdns_interface: Option<String>) -> Access {
-        Access { proxy, tls, mdns_interface }
+        Access {
+            proxy,
+            tls,
+            mdns_interface,
+        }
     }
 
     pub fn report(&self) -> Result<AccessReport, StoreError> {
@@ -90,7 +95,12 @@ impl Access {
             services: table
                 .routes
                 .iter()
-                .map(|p| ServiceAccess { name: p.route.name.clone(), title: p.route.title.clone(), host: p.host.clone(), port: p.port })
+                .map(|p| ServiceAccess {
+                    name: p.route.name.clone(),
+                    title: p.route.title.clone(),
+                    host: p.host.clone(),
+                    port: p.port,
+                })
                 .collect(),
             renames: self.proxy.store().mdns_renames()?,
             mdns_interface: self.mdns_interface.clone(),
@@ -99,37 +109,69 @@ impl Access {
     }
 
     pub fn texts(&self, language: Language) -> Result<PortalTexts, StoreError> {
-        Ok(self.proxy.store().portal_texts(language.code())?.unwrap_or_default())
+        Ok(self
+            .proxy
+            .store()
+            .portal_texts(language.code())?
+            .unwrap_or_default())
     }
 
     fn audit(actor: &Actor, action: &'static str, target: &str) -> NewAudit {
-        NewAudit { actor: actor.audit_name(), action, target: target.to_owned(), result: "ok", detail: String::new() }
+        NewAudit {
+            actor: actor.audit_name(),
+            action,
+            target: target.to_owned(),
+            result: "ok",
+            detail: String::new(),
+        }
     }
 
-    pub fn set_texts(&self, actor: &Actor, language: Language, texts: PortalTexts) -> Result<(), AccessError> {
-        let texts = PortalTexts { title: texts.title.trim().to_owned(), intro: texts.intro.trim().to_owned() };
+    pub fn set_texts(
+        &self,
+        actor: &Actor,
+        language: Language,
+        texts: PortalTexts,
+    ) -> Result<(), AccessError> {
+        let texts = PortalTexts {
+            title: texts.title.trim().to_owned(),
+            intro: texts.intro.trim().to_owned(),
+        };
         if texts.title.chars().count() > MAX_TITLE || texts.intro.chars().count() > MAX_INTRO {
             return Err(AccessError::TextTooLong);
         }
-        self.proxy.store().set_portal_texts(language.code(), &texts, &Self::audit(actor, "portal_texts", language.code()))?;
+        self.proxy.store().set_portal_texts(
+            language.code(),
+            &texts,
+            &Self::audit(actor, "portal_texts", language.code()),
+        )?;
         Ok(())
     }
 
     pub fn set_logo(&self, actor: &Actor, bytes: Option<&[u8]>) -> Result<(), AccessError> {
         let logo = match bytes {
-            Some(b) if b.len() <= MAX_LOGO => Some((sniff_image(b).ok_or(AccessError::InvalidLogo)?, b)),
+            Some(b) if b.len() <= MAX_LOGO => {
+                Some((sniff_image(b).ok_or(AccessError::InvalidLogo)?, b))
+            }
             Some(_) => return Err(AccessError::InvalidLogo),
             None => None,
         };
-        let action = if logo.is_some() { "portal_logo_set" } else { "portal_logo_remove" };
-        self.proxy.store().set_portal_logo(logo, &Self::audit(actor, action, "portal"))?;
+        let action = if logo.is_some() {
+            "portal_logo_set"
+        } else {
+            "portal_logo_remove"
+        };
+        self.proxy
+            .store()
+            .set_portal_logo(logo, &Self::audit(actor, action, "portal"))?;
         Ok(())
     }
 
     /// Forgets the renames so the original names are tried again (the other device left).
     pub fn clear_renames(&self, actor: &Actor) -> Result<(), AccessError> {
         self.proxy.store().clear_mdns_renames()?;
-        self.proxy.store().record(&Self::audit(actor, "mdns_renames_clear", "mdns"))?;
+        self.proxy
+            .store()
+            .record(&Self::audit(actor, "mdns_renames_clear", "mdns"))?;
         self.proxy.wake();
         Ok(())
     }
@@ -150,23 +192,60 @@ struct AccessPage {
 
 impl AccessPage {
     fn conflict(&self, r: &MdnsRename) -> String {
-        self.t.fmt("access.conflict_text", &[("wanted", &r.wanted), ("announced", &r.announced)])
+        self.t.fmt(
+            "access.conflict_text",
+            &[("wanted", &r.wanted), ("announced", &r.announced)],
+        )
     }
     fn portal_text(&self) -> String {
-        self.t.fmt("access.portal_text", &[("host", &self.report.box_host)])
+        self.t
+            .fmt("access.portal_text", &[("host", &self.report.box_host)])
     }
 }
 
-fn page(access: &Access, status: &Status, actor: &Actor, t: &'static Messages, message: String, error: String) -> Result<Response, PageError> {
+fn page(
+    access: &Access,
+    status: &Status,
+    actor: &Actor,
+    t: &'static Messages,
+    message: String,
+    error: String,
+) -> Result<Response, PageError> {
     let e = |e: StoreError| PageError::new(e, t.language);
     let report = access.report().map_err(e)?;
-    let layout = Layout::new(t, "access.title", "/admin/access", status.box_name().as_deref()).for_admin(t, actor);
-    let address = crate::system::read(status.data_dir()).addresses.first().cloned().unwrap_or_else(|| "…".into());
-    let (fr, en) = (access.texts(Language::Fr).map_err(e)?, access.texts(Language::En).map_err(e)?);
-    Ok(render(&AccessPage { t, layout, report, fr, en, address, message, error }))
+    let layout = Layout::new(
+        t,
+        "access.title",
+        "/admin/access",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, actor);
+    let address = crate::system::read(status.data_dir())
+        .addresses
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "…".into());
+    let (fr, en) = (
+        access.texts(Language::Fr).map_err(e)?,
+        access.texts(Language::En).map_err(e)?,
+    );
+    Ok(render(&AccessPage {
+        t,
+        layout,
+        report,
+        fr,
+        en,
+        address,
+        message,
+        error,
+    }))
 }
 
-pub async fn access_page(SessionActor(actor): SessionActor, State(access): State<Access>, State(status): State<Status>) -> Result<Response, PageError> {
+pub async fn access_page(
+    SessionActor(actor): SessionActor,
+    State(access): State<Access>,
+    State(status): State<Status>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
     page(&access, &status, &actor, t, String::new(), String::new())
 }
@@ -179,38 +258,94 @@ pub async fn access_submit(
 ) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
-    check_csrf(&field("csrf"), actor.session().map_or("", |s| s.csrf.as_str())).map_err(|e| PageError::new(e, t.language))?;
+    check_csrf(
+        &field("csrf"),
+        actor.session().map_or("", |s| s.csrf.as_str()),
+    )
+    .map_err(|e| PageError::new(e, t.language))?;
     let result = match field("action").as_str() {
         "texts" => access
-            .set_texts(&actor, Language::Fr, PortalTexts { title: field("title_fr"), intro: field("intro_fr") })
-            .and_then(|_| access.set_texts(&actor, Language::En, PortalTexts { title: field("title_en"), intro: field("intro_en") })),
+            .set_texts(
+                &actor,
+                Language::Fr,
+                PortalTexts {
+                    title: field("title_fr"),
+                    intro: field("intro_fr"),
+                },
+            )
+            .and_then(|_| {
+                access.set_texts(
+                    &actor,
+                    Language::En,
+                    PortalTexts {
+                        title: field("title_en"),
+                        intro: field("intro_en"),
+                    },
+                )
+            }),
         "clear_renames" => access.clear_renames(&actor),
         "remove_logo" => access.set_logo(&actor, None),
-        _ => return Err(PageError::new(ApiError::BadRequest("unknown action".into()), t.language)),
+        _ => {
+            return Err(PageError::new(
+                ApiError::BadRequest("unknown action".into()),
+                t.language,
+            ));
+        }
     };
     match result {
-        Ok(()) => page(&access, &status, &actor, t, t.get("access.saved").to_owned(), String::new()),
-        Err(AccessError::TextTooLong) => page(&access, &status, &actor, t, String::new(), t.get("access.text_too_long").to_owned()),
+        Ok(()) => page(
+            &access,
+            &status,
+            &actor,
+            t,
+            t.get("access.saved").to_owned(),
+            String::new(),
+        ),
+        Err(AccessError::TextTooLong) => page(
+            &access,
+            &status,
+            &actor,
+            t,
+            String::new(),
+            t.get("access.text_too_long").to_owned(),
+        ),
         Err(e) => Err(PageError::new(e, t.language)),
     }
 }
 
 /// `POST /admin/access/logo` (multipart: `csrf`, `logo`).
-pub async fn logo_submit(SessionActor(actor): SessionActor, State(access): State<Access>, State(status): State<Status>, mut multipart: Multipart) -> Result<Response, PageError> {
+pub async fn logo_submit(
+    SessionActor(actor): SessionActor,
+    State(access): State<Access>,
+    State(status): State<Status>,
+    mut multipart: Multipart,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
     let bad = |m: String| PageError::new(ApiError::BadRequest(m), t.language);
     let (mut csrf, mut logo) = (String::new(), None);
-    while let Some(field) = multipart.next_field().await.map_err(|e| bad(e.body_text()))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(e.body_text()))?
+    {
         match field.name() {
             Some("csrf") => csrf = field.text().await.map_err(|e| bad(e.body_text()))?,
             Some("logo") => logo = Some(field.bytes().await.map_err(|e| bad(e.body_text()))?),
             _ => {}
         }
     }
-    check_csrf(&csrf, actor.session().map_or("", |s| s.csrf.as_str())).map_err(|e| PageError::new(e, t.language))?;
+    check_csrf(&csrf, actor.session().map_or("", |s| s.csrf.as_str()))
+        .map_err(|e| PageError::new(e, t.language))?;
     match access.set_logo(&actor, logo.as_deref()) {
         Ok(()) => Ok(Redirect::to("/admin/access").into_response()),
-        Err(AccessError::InvalidLogo) => page(&access, &status, &actor, t, String::new(), t.get("access.logo_invalid").to_owned()),
+        Err(AccessError::InvalidLogo) => page(
+            &access,
+            &status,
+            &actor,
+            t,
+            String::new(),
+            t.get("access.logo_invalid").to_owned(),
+        ),
         Err(e) => Err(PageError::new(e, t.language)),
     }
 }

@@ -1,10 +1,10 @@
 //! Setup wizard, login and logout, admin accounts and the audit log pages.
 
-use super::{Layout, PageError, anonymous_language, admin_language, check_csrf, render};
+use super::{Layout, PageError, admin_language, anonymous_language, check_csrf, render};
 use crate::admins::{AdminError, Admins, SetupRequest};
 use crate::api::ApiError;
-use crate::api::session_cookie;
 use crate::api::extract::{ClientIp, Https, SessionActor, cookie};
+use crate::api::session_cookie;
 use crate::audit::Audit;
 use crate::auth::{self, CSRF_COOKIE};
 use crate::i18n::{Messages, messages};
@@ -25,7 +25,10 @@ fn anonymous_csrf(parts: &Parts) -> (String, Option<HeaderValue>) {
         Some(existing) => (existing.to_owned(), None),
         None => {
             let token = auth::random_token();
-            let header = HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Strict")).expect("ASCII");
+            let header = HeaderValue::from_str(&format!(
+                "{CSRF_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Strict"
+            ))
+            .expect("ASCII");
             (token, Some(header))
         }
     }
@@ -62,7 +65,12 @@ impl SetupPage {
     }
 }
 
-pub async fn setup_page(State(admins): State<Admins>, State(status): State<Status>, State(install): State<crate::install::Install>, req: Request) -> Result<Response, PageError> {
+pub async fn setup_page(
+    State(admins): State<Admins>,
+    State(status): State<Status>,
+    State(install): State<crate::install::Install>,
+    req: Request,
+) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let settings = status.box_language();
     let lang = anonymous_language(&parts, settings);
@@ -77,7 +85,17 @@ pub async fn setup_page(State(admins): State<Admins>, State(status): State<Statu
     if let Some(name) = status.provisioned_name() {
         values.insert("box_name".to_owned(), name);
     }
-    Ok(with_cookie(render(&SetupPage { t, layout, install_offered: install.offered(), values, errors: FieldErrors::new(), form_error: String::new() }), set))
+    Ok(with_cookie(
+        render(&SetupPage {
+            t,
+            layout,
+            install_offered: install.offered(),
+            values,
+            errors: FieldErrors::new(),
+            form_error: String::new(),
+        }),
+        set,
+    ))
 }
 
 pub async fn setup_submit(
@@ -90,18 +108,27 @@ pub async fn setup_submit(
     let (parts, body) = req.into_parts();
     let lang = anonymous_language(&parts, status.box_language());
     let Form(form): Form<HashMap<String, String>> =
-        Form::from_request(Request::from_parts(parts.clone(), body), &()).await.map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), lang))?;
+        Form::from_request(Request::from_parts(parts.clone(), body), &())
+            .await
+            .map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), lang))?;
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    check_csrf(field("csrf"), cookie(&parts, CSRF_COOKIE).unwrap_or("")).map_err(|e| PageError::new(e, lang))?;
+    check_csrf(field("csrf"), cookie(&parts, CSRF_COOKIE).unwrap_or(""))
+        .map_err(|e| PageError::new(e, lang))?;
     let chosen = Language::parse(field("language")).unwrap_or(lang);
     let t = messages(chosen);
     let mut errors = FieldErrors::new();
     let mut note = |name: &'static str, e: crate::names::Invalid| {
         errors.insert(name, t.error(e.key, &e.message).to_owned());
     };
-    let box_name = BoxName::parse(field("box_name")).map_err(|e| note("box_name", e)).ok();
-    let username = Username::parse(field("username")).map_err(|e| note("username", e)).ok();
-    let password = Password::parse(field("password")).map_err(|e| note("password", e)).ok();
+    let box_name = BoxName::parse(field("box_name"))
+        .map_err(|e| note("box_name", e))
+        .ok();
+    let username = Username::parse(field("username"))
+        .map_err(|e| note("username", e))
+        .ok();
+    let password = Password::parse(field("password"))
+        .map_err(|e| note("password", e))
+        .ok();
     if field("password") != field("password2") {
         errors.insert("password2", t.get("error.passwords_differ").to_owned());
     }
@@ -111,12 +138,27 @@ pub async fn setup_submit(
         let mut values: HashMap<String, String> = form.clone();
         values.remove("password");
         values.remove("password2");
-        render(&SetupPage { t, layout, install_offered: install.offered(), values, errors, form_error })
+        render(&SetupPage {
+            t,
+            layout,
+            install_offered: install.offered(),
+            values,
+            errors,
+            form_error,
+        })
     };
-    let (Some(box_name), Some(username), Some(password), true) = (box_name, username, password, errors.is_empty()) else {
+    let (Some(box_name), Some(username), Some(password), true) =
+        (box_name, username, password, errors.is_empty())
+    else {
         return Ok(redisplay(errors, String::new()));
     };
-    let req = SetupRequest { code: field("code").to_owned(), box_name, language: chosen, username: username.clone(), password: password.clone() };
+    let req = SetupRequest {
+        code: field("code").to_owned(),
+        box_name,
+        language: chosen,
+        username: username.clone(),
+        password: password.clone(),
+    };
     match admins.setup(req, ip) {
         Ok(()) => {}
         Err(AdminError::SetupDone) => return Ok(Redirect::to("/admin/login").into_response()),
@@ -130,9 +172,15 @@ pub async fn setup_submit(
         Err(e) => return Err(PageError::new(e, chosen)),
     }
     // Log the new admin in straight away.
-    let session = admins.login(username.as_str(), password.expose(), ip).map_err(|e| PageError::new(e, chosen))?;
+    let session = admins
+        .login(username.as_str(), password.expose(), ip)
+        .map_err(|e| PageError::new(e, chosen))?;
     let https = parts.extensions.get::<Https>().is_some();
-    Ok(([(header::SET_COOKIE, session_cookie(&session.token, https))], Redirect::to("/admin")).into_response())
+    Ok((
+        [(header::SET_COOKIE, session_cookie(&session.token, https))],
+        Redirect::to("/admin"),
+    )
+        .into_response())
 }
 
 #[derive(Template)]
@@ -144,7 +192,11 @@ struct LoginPage {
     form_error: String,
 }
 
-pub async fn login_page(State(admins): State<Admins>, State(status): State<Status>, req: Request) -> Result<Response, PageError> {
+pub async fn login_page(
+    State(admins): State<Admins>,
+    State(status): State<Status>,
+    req: Request,
+) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let lang = anonymous_language(&parts, status.box_language());
     if !admins.setup_done().map_err(|e| PageError::new(e, lang))? {
@@ -152,31 +204,66 @@ pub async fn login_page(State(admins): State<Admins>, State(status): State<Statu
     }
     let (csrf, set) = anonymous_csrf(&parts);
     let t = messages(lang);
-    let mut layout = Layout::new(t, "login.title", "/admin/login", status.box_name().as_deref());
+    let mut layout = Layout::new(
+        t,
+        "login.title",
+        "/admin/login",
+        status.box_name().as_deref(),
+    );
     layout.csrf = csrf;
-    Ok(with_cookie(render(&LoginPage { t, layout, username: String::new(), form_error: String::new() }), set))
+    Ok(with_cookie(
+        render(&LoginPage {
+            t,
+            layout,
+            username: String::new(),
+            form_error: String::new(),
+        }),
+        set,
+    ))
 }
 
-pub async fn login_submit(State(admins): State<Admins>, State(status): State<Status>, ClientIp(ip): ClientIp, req: Request) -> Result<Response, PageError> {
+pub async fn login_submit(
+    State(admins): State<Admins>,
+    State(status): State<Status>,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> Result<Response, PageError> {
     let (parts, body) = req.into_parts();
     let lang = anonymous_language(&parts, status.box_language());
     let Form(form): Form<HashMap<String, String>> =
-        Form::from_request(Request::from_parts(parts.clone(), body), &()).await.map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), lang))?;
+        Form::from_request(Request::from_parts(parts.clone(), body), &())
+            .await
+            .map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), lang))?;
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    check_csrf(field("csrf"), cookie(&parts, CSRF_COOKIE).unwrap_or("")).map_err(|e| PageError::new(e, lang))?;
+    check_csrf(field("csrf"), cookie(&parts, CSRF_COOKIE).unwrap_or(""))
+        .map_err(|e| PageError::new(e, lang))?;
     match admins.login(field("username"), field("password"), ip) {
         Ok(session) => {
             let https = parts.extensions.get::<Https>().is_some();
-            Ok(([(header::SET_COOKIE, session_cookie(&session.token, https))], Redirect::to("/admin")).into_response())
+            Ok((
+                [(header::SET_COOKIE, session_cookie(&session.token, https))],
+                Redirect::to("/admin"),
+            )
+                .into_response())
         }
         Err(e @ (AdminError::WrongCredentials | AdminError::Throttled(_))) => {
             let api = ApiError::from(e);
             let (code, key) = api.status_and_key();
             let t = messages(lang);
-            let mut layout = Layout::new(t, "login.title", "/admin/login", status.box_name().as_deref());
+            let mut layout = Layout::new(
+                t,
+                "login.title",
+                "/admin/login",
+                status.box_name().as_deref(),
+            );
             layout.csrf = field("csrf").to_owned();
             let form_error = t.error(key, &api.to_string()).to_owned();
-            let mut response = render(&LoginPage { t, layout, username: field("username").to_owned(), form_error });
+            let mut response = render(&LoginPage {
+                t,
+                layout,
+                username: field("username").to_owned(),
+                form_error,
+            });
             *response.status_mut() = code;
             Ok(response)
         }
@@ -185,13 +272,30 @@ pub async fn login_submit(State(admins): State<Admins>, State(status): State<Sta
     }
 }
 
-pub async fn logout(SessionActor(actor): SessionActor, State(admins): State<Admins>, State(status): State<Status>, Form(form): Form<HashMap<String, String>>) -> Result<Response, PageError> {
+pub async fn logout(
+    SessionActor(actor): SessionActor,
+    State(admins): State<Admins>,
+    State(status): State<Status>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
-    let session = actor.session().ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
-    check_csrf(form.get("csrf").map(String::as_str).unwrap_or(""), &session.csrf).map_err(|e| PageError::new(e, lang))?;
+    let session = actor
+        .session()
+        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
+    check_csrf(
+        form.get("csrf").map(String::as_str).unwrap_or(""),
+        &session.csrf,
+    )
+    .map_err(|e| PageError::new(e, lang))?;
     let everywhere = form.get("everywhere").is_some_and(|v| v == "1");
-    admins.logout(&actor, everywhere).map_err(|e| PageError::new(e, lang))?;
-    Ok(([(header::SET_COOKIE, session_cookie("", false))], Redirect::to("/admin/login")).into_response())
+    admins
+        .logout(&actor, everywhere)
+        .map_err(|e| PageError::new(e, lang))?;
+    Ok((
+        [(header::SET_COOKIE, session_cookie("", false))],
+        Redirect::to("/admin/login"),
+    )
+        .into_response())
 }
 
 pub struct AdminView {
@@ -212,11 +316,22 @@ struct AdminsPage {
 
 pub fn format_time(unix: i64) -> String {
     jiff::Timestamp::from_second(unix)
-        .map(|ts| ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string())
+        .map(|ts| {
+            ts.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
-fn admins_view(t: &'static Messages, layout: Layout, admins: &Admins, me: &str, notice: String, form_error: String) -> Result<Response, ApiError> {
+fn admins_view(
+    t: &'static Messages,
+    layout: Layout,
+    admins: &Admins,
+    me: &str,
+    notice: String,
+    form_error: String,
+) -> Result<Response, ApiError> {
     let list = admins
         .list()?
         .into_iter()
@@ -226,14 +341,34 @@ fn admins_view(t: &'static Messages, layout: Layout, admins: &Admins, me: &str, 
             username: a.username,
         })
         .collect();
-    Ok(render(&AdminsPage { t, layout, admins: list, notice, form_error }))
+    Ok(render(&AdminsPage {
+        t,
+        layout,
+        admins: list,
+        notice,
+        form_error,
+    }))
 }
 
-pub async fn admins_page(SessionActor(actor): SessionActor, State(admins): State<Admins>, State(status): State<Status>) -> Result<Response, PageError> {
+pub async fn admins_page(
+    SessionActor(actor): SessionActor,
+    State(admins): State<Admins>,
+    State(status): State<Status>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
-    let layout = Layout::new(t, "admins.title", "/admin/admins", status.box_name().as_deref()).for_admin(t, &actor);
-    let me = actor.session().map(|s| s.username.clone()).unwrap_or_default();
-    admins_view(t, layout, &admins, &me, String::new(), String::new()).map_err(|e| PageError::new(e, t.language))
+    let layout = Layout::new(
+        t,
+        "admins.title",
+        "/admin/admins",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, &actor);
+    let me = actor
+        .session()
+        .map(|s| s.username.clone())
+        .unwrap_or_default();
+    admins_view(t, layout, &admins, &me, String::new(), String::new())
+        .map_err(|e| PageError::new(e, t.language))
 }
 
 /// One form endpoint for the admins page; `action` says which form was sent:
@@ -246,16 +381,23 @@ pub async fn admins_submit(
 ) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let session = actor.session().ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
+    let session = actor
+        .session()
+        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
     check_csrf(field("csrf"), &session.csrf).map_err(|e| PageError::new(e, lang))?;
     let result: Result<&str, ApiError> = match field("action") {
         "add" => (|| {
-            let username = Username::parse(field("username")).map_err(|e| ApiError::BadRequest(e.message))?;
-            let password = Password::parse(field("password")).map_err(|e| ApiError::BadRequest(e.message))?;
+            let username =
+                Username::parse(field("username")).map_err(|e| ApiError::BadRequest(e.message))?;
+            let password =
+                Password::parse(field("password")).map_err(|e| ApiError::BadRequest(e.message))?;
             admins.add(&actor, &username, &password)?;
             Ok("admins.added")
         })(),
-        "remove" => admins.remove(&actor, field("username")).map(|()| "admins.removed").map_err(ApiError::from),
+        "remove" => admins
+            .remove(&actor, field("username"))
+            .map(|()| "admins.removed")
+            .map_err(ApiError::from),
         "password" => (|| {
             let new = Password::parse(field("new")).map_err(|e| ApiError::BadRequest(e.message))?;
             let current = Some(field("current")).filter(|c| !c.is_empty());
@@ -263,24 +405,39 @@ pub async fn admins_submit(
             Ok("admins.password_changed")
         })(),
         "language" => (|| {
-            let language = Language::parse(field("language")).map_err(|e| ApiError::BadRequest(e.message))?;
+            let language =
+                Language::parse(field("language")).map_err(|e| ApiError::BadRequest(e.message))?;
             admins.set_language(&actor, language)?;
             Ok("admins.language_saved")
         })(),
         _ => Err(ApiError::BadRequest("unknown form action".into())),
     };
     // A language change applies to this very answer.
-    let lang = Language::parse(field("language")).ok().filter(|_| field("action") == "language").unwrap_or(lang);
+    let lang = Language::parse(field("language"))
+        .ok()
+        .filter(|_| field("action") == "language")
+        .unwrap_or(lang);
     let t = messages(lang);
-    let layout = Layout::new(t, "admins.title", "/admin/admins", status.box_name().as_deref()).for_admin(t, &actor);
+    let layout = Layout::new(
+        t,
+        "admins.title",
+        "/admin/admins",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, &actor);
     let (notice, form_error, code) = match &result {
-        Ok(key) => (t.get(key).to_owned(), String::new(), axum::http::StatusCode::OK),
+        Ok(key) => (
+            t.get(key).to_owned(),
+            String::new(),
+            axum::http::StatusCode::OK,
+        ),
         Err(e) => {
             let (code, key) = e.status_and_key();
             (String::new(), t.error(key, &e.to_string()).to_owned(), code)
         }
     };
-    let mut response = admins_view(t, layout, &admins, &session.username, notice, form_error).map_err(|e| PageError::new(e, lang))?;
+    let mut response = admins_view(t, layout, &admins, &session.username, notice, form_error)
+        .map_err(|e| PageError::new(e, lang))?;
     *response.status_mut() = code;
     Ok(response)
 }
@@ -293,10 +450,25 @@ struct AuditPage {
     entries: Vec<(String, AuditEntry)>,
 }
 
-pub async fn audit_page(SessionActor(actor): SessionActor, State(audit): State<Audit>, State(status): State<Status>) -> Result<Response, PageError> {
+pub async fn audit_page(
+    SessionActor(actor): SessionActor,
+    State(audit): State<Audit>,
+    State(status): State<Status>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
-    let layout = Layout::new(t, "audit.title", "/admin/audit", status.box_name().as_deref()).for_admin(t, &actor);
-    let mut entries: Vec<_> = audit.after(0, 200).map_err(|e| PageError::new(e, t.language))?.into_iter().map(|e| (format_time(e.at), e)).collect();
+    let layout = Layout::new(
+        t,
+        "audit.title",
+        "/admin/audit",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, &actor);
+    let mut entries: Vec<_> = audit
+        .after(0, 200)
+        .map_err(|e| PageError::new(e, t.language))?
+        .into_iter()
+        .map(|e| (format_time(e.at), e))
+        .collect();
     entries.reverse();
     Ok(render(&AuditPage { t, layout, entries }))
 }

@@ -71,7 +71,16 @@ fn job_view(t: &Messages, j: &JobRow) -> JobView {
         running: j.state == "running",
         failed: j.state == "failed" || j.state == "interrupted",
         state: t.get(&format!("apps.job_state.{}", j.state)).to_owned(),
-        step: t.get(&format!("apps.step.{}", if j.step.is_empty() { "begin" } else { j.step.as_str() })).to_owned(),
+        step: t
+            .get(&format!(
+                "apps.step.{}",
+                if j.step.is_empty() {
+                    "begin"
+                } else {
+                    j.step.as_str()
+                }
+            ))
+            .to_owned(),
         percent: j.percent,
         message: match (j.state.as_str(), t.code()) {
             ("interrupted", _) => String::new(),
@@ -104,7 +113,11 @@ fn health_key(h: HealthState) -> &'static str {
 /// One decimal, with the language's decimal separator.
 fn decimal(t: &Messages, value: f64) -> String {
     let s = format!("{value:.1}");
-    if t.code() == "fr" { s.replace('.', ",") } else { s }
+    if t.code() == "fr" {
+        s.replace('.', ",")
+    } else {
+        s
+    }
 }
 
 fn mib(bytes: u64) -> String {
@@ -133,14 +146,26 @@ struct AppPage {
 impl AppPage {
     /// Reload while something is moving: a running job, or a service on its way.
     fn refresh(&self) -> bool {
-        self.job.as_ref().is_some_and(|j| j.running) || matches!(self.state.as_str(), "installing" | "updating" | "removing" | "starting")
+        self.job.as_ref().is_some_and(|j| j.running)
+            || matches!(
+                self.state.as_str(),
+                "installing" | "updating" | "removing" | "starting"
+            )
     }
 }
 
-async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Status, id: &str, form_error: String) -> Result<Response, ApiError> {
+async fn app_view(
+    t: &'static Messages,
+    actor: &Actor,
+    apps: &Apps,
+    status: &Status,
+    id: &str,
+    form_error: String,
+) -> Result<Response, ApiError> {
     let app = AppId::parse(id).map_err(|e| ApiError::BadRequest(e.message))?;
     let path = format!("/admin/apps/{app}");
-    let mut layout = Layout::new(t, "apps.catalog_title", &path, status.box_name().as_deref()).for_admin(t, actor);
+    let mut layout = Layout::new(t, "apps.catalog_title", &path, status.box_name().as_deref())
+        .for_admin(t, actor);
     // The job first: a job seen finished is then always followed by the state it left (read
     // the other way round, a stop ending in between left the page on "running" for good).
     let last_job = apps.jobs().list(Some(&app), 1)?.pop();
@@ -155,7 +180,10 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
     }
     layout.title = match &view {
         Some(v) => v.name.clone(),
-        None => apps.catalog_card(app.as_str(), t.language).map(|c| c.name).unwrap_or_else(|_| app.to_string()),
+        None => apps
+            .catalog_card(app.as_str(), t.language)
+            .map(|c| c.name)
+            .unwrap_or_else(|_| app.to_string()),
     };
     let (mut logs, mut logs_error) = (Vec::new(), String::new());
     let mut containers = Vec::new();
@@ -168,10 +196,18 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
             .map(|c| ContainerRow {
                 name: c.name.clone(),
                 status: container_state(t, &c.status),
-                health: t.get(&format!("apps.health.{}", health_key(c.health))).to_owned(),
+                health: t
+                    .get(&format!("apps.health.{}", health_key(c.health)))
+                    .to_owned(),
                 memory: match c.memory_bytes {
-                    Some(b) => t.fmt("apps.memory_of", &[("used", &mib(b)), ("limit", &mib(c.memory_limit_bytes))]),
-                    None => t.fmt("apps.memory_unknown", &[("limit", &mib(c.memory_limit_bytes))]),
+                    Some(b) => t.fmt(
+                        "apps.memory_of",
+                        &[("used", &mib(b)), ("limit", &mib(c.memory_limit_bytes))],
+                    ),
+                    None => t.fmt(
+                        "apps.memory_unknown",
+                        &[("limit", &mib(c.memory_limit_bytes))],
+                    ),
                 },
                 cpu: match c.cpu_percent {
                     Some(p) => t.fmt("apps.cpu_of", &[("percent", &decimal(t, p))]),
@@ -191,7 +227,9 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
         layout,
         id: app.to_string(),
         state_text: state_label(t, &state),
-        settled: view.as_ref().is_some_and(|v| v.phase == crate::store::Phase::Installed),
+        settled: view
+            .as_ref()
+            .is_some_and(|v| v.phase == crate::store::Phase::Installed),
         state,
         containers,
         logs,
@@ -204,9 +242,16 @@ async fn app_view(t: &'static Messages, actor: &Actor, apps: &Apps, status: &Sta
     Ok(render(&page))
 }
 
-pub async fn page(PageActor(actor): PageActor, State(apps): State<Apps>, State(status): State<Status>, Path(id): Path<String>) -> Result<Response, PageError> {
+pub async fn page(
+    PageActor(actor): PageActor,
+    State(apps): State<Apps>,
+    State(status): State<Status>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
-    app_view(t, &actor, &apps, &status, &id, String::new()).await.map_err(|e| PageError::new(e, t.language))
+    app_view(t, &actor, &apps, &status, &id, String::new())
+        .await
+        .map_err(|e| PageError::new(e, t.language))
 }
 
 /// The service page's buttons: `action` = start, stop, restart, update, remove (keeps the
@@ -220,15 +265,28 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
     let lang = t.language;
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("").trim().to_owned();
-    let session = actor.session().ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
+    let field = |k: &str| {
+        form.get(k)
+            .map(String::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
+    let session = actor
+        .session()
+        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
     check_csrf(&field("csrf"), &session.csrf).map_err(|e| PageError::new(e, lang))?;
-    let app = AppId::parse(&id).map_err(|e| PageError::new(ApiError::BadRequest(e.message), lang))?;
+    let app =
+        AppId::parse(&id).map_err(|e| PageError::new(ApiError::BadRequest(e.message), lang))?;
     let who = actor.audit_name();
     let action = field("action");
     let result: Result<i64, ApiError> = match action.as_str() {
-        "remove" => apps.remove_audited(&app, false, None, &who).map_err(Into::into),
-        "delete_data" => apps.remove_audited(&app, true, Some(&field("confirm")), &who).map_err(Into::into),
+        "remove" => apps
+            .remove_audited(&app, false, None, &who)
+            .map_err(Into::into),
+        "delete_data" => apps
+            .remove_audited(&app, true, Some(&field("confirm")), &who)
+            .map_err(Into::into),
         other => match apps.action(&app, other, &who) {
             Some(r) => r.map_err(Into::into),
             None => Err(ApiError::BadRequest(format!("unknown action '{other}'"))),
@@ -263,6 +321,12 @@ pub struct InstalledView {
 pub fn installed(t: &Messages, apps: &Apps) -> Vec<InstalledView> {
     apps.list(t.language)
         .into_iter()
-        .map(|a| InstalledView { id: a.id.to_string(), name: a.name, running: a.state == "running", state: state_label(t, &a.state), url: a.url })
+        .map(|a| InstalledView {
+            id: a.id.to_string(),
+            name: a.name,
+            running: a.state == "running",
+            state: state_label(t, &a.state),
+            url: a.url,
+        })
         .collect()
 }

@@ -22,11 +22,17 @@ pub fn current_alerts() -> Vec<Alert> {
 
 /// Middleware: makes the backup alerts available to the pages' layout.
 pub async fn with_alerts(State(backups): State<Backups>, req: Request, next: Next) -> Response {
-    let alerts = if req.uri().path().starts_with("/admin") { backups.alerts().unwrap_or_default() } else { Vec::new() };
+    let alerts = if req.uri().path().starts_with("/admin") {
+        backups.alerts().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     ALERTS.scope(alerts, next.run(req)).await
 }
 
-use super::{Layout, PageError, admin_language, anonymous_language, check_csrf, format_time, render};
+use super::{
+    Layout, PageError, admin_language, anonymous_language, check_csrf, format_time, render,
+};
 use crate::admins::{Actor, Admins};
 use crate::api::ApiError;
 use crate::api::extract::{ClientIp, SessionActor};
@@ -53,7 +59,8 @@ struct BackupsPage {
 
 impl BackupsPage {
     fn time(&self, at: &Option<i64>) -> String {
-        at.map(format_time).unwrap_or_else(|| self.t.get("backup.never").to_owned())
+        at.map(format_time)
+            .unwrap_or_else(|| self.t.get("backup.never").to_owned())
     }
     fn started(&self, at: &i64) -> String {
         format_time(*at)
@@ -63,53 +70,149 @@ impl BackupsPage {
     }
 }
 
-async fn page_view(t: &'static Messages, actor: &Actor, backups: &Backups, status: &Status, notice: String, form_error: String) -> Result<Response, ApiError> {
-    let layout = Layout::new(t, "backup.title", "/admin/backups", status.box_name().as_deref()).for_admin(t, actor);
-    let usb = tokio::task::spawn_blocking(crate::backup::target::usb_disks).await.unwrap_or_default();
+async fn page_view(
+    t: &'static Messages,
+    actor: &Actor,
+    backups: &Backups,
+    status: &Status,
+    notice: String,
+    form_error: String,
+) -> Result<Response, ApiError> {
+    let layout = Layout::new(
+        t,
+        "backup.title",
+        "/admin/backups",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, actor);
+    let usb = tokio::task::spawn_blocking(crate::backup::target::usb_disks)
+        .await
+        .unwrap_or_default();
     let ssh_key = backups.ssh_public_key().unwrap_or_default();
-    Ok(render(&BackupsPage { t, layout, status: backups.status()?, usb, ssh_key, notice, form_error }))
+    Ok(render(&BackupsPage {
+        t,
+        layout,
+        status: backups.status()?,
+        usb,
+        ssh_key,
+        notice,
+        form_error,
+    }))
 }
 
-pub async fn page(SessionActor(actor): SessionActor, State(backups): State<Backups>, State(status): State<Status>) -> Result<Response, PageError> {
+pub async fn page(
+    SessionActor(actor): SessionActor,
+    State(backups): State<Backups>,
+    State(status): State<Status>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
-    page_view(t, &actor, &backups, &status, String::new(), String::new()).await.map_err(|e| PageError::new(e, t.language))
+    page_view(t, &actor, &backups, &status, String::new(), String::new())
+        .await
+        .map_err(|e| PageError::new(e, t.language))
 }
 
 /// One form endpoint; `action` says which form was sent.
-pub async fn submit(SessionActor(actor): SessionActor, State(backups): State<Backups>, State(status): State<Status>, Form(form): Form<HashMap<String, String>>) -> Result<Response, PageError> {
+pub async fn submit(
+    SessionActor(actor): SessionActor,
+    State(backups): State<Backups>,
+    State(status): State<Status>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("").trim().to_owned();
-    let session = actor.session().ok_or_else(|| PageError::new(ApiError::Forbidden, t.language))?;
+    let field = |k: &str| {
+        form.get(k)
+            .map(String::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
+    let session = actor
+        .session()
+        .ok_or_else(|| PageError::new(ApiError::Forbidden, t.language))?;
     check_csrf(&field("csrf"), &session.csrf).map_err(|e| PageError::new(e, t.language))?;
-    let kit_of = |kit: Result<Kit, crate::backup::BackupError>| kit.map(|k| Some(k.target)).map_err(ApiError::from);
+    let kit_of = |kit: Result<Kit, crate::backup::BackupError>| {
+        kit.map(|k| Some(k.target)).map_err(ApiError::from)
+    };
     let result: Result<Option<String>, ApiError> = match field("action").as_str() {
-        "run" => backups.spawn_run(actor.clone(), None).map(|()| None).map_err(Into::into),
-        "confirm_kit" => backups.confirm_kit(&actor, &field("target")).map(|()| None).map_err(Into::into),
-        "remove" => backups.remove_target(&actor, &field("target")).map(|()| None).map_err(Into::into),
+        "run" => backups
+            .spawn_run(actor.clone(), None)
+            .map(|()| None)
+            .map_err(Into::into),
+        "confirm_kit" => backups
+            .confirm_kit(&actor, &field("target"))
+            .map(|()| None)
+            .map_err(Into::into),
+        "remove" => backups
+            .remove_target(&actor, &field("target"))
+            .map(|()| None)
+            .map_err(Into::into),
         "schedule" => match field("hour").parse::<u8>() {
-            Ok(h) => backups.set_hour(&actor, h).map(|()| None).map_err(Into::into),
+            Ok(h) => backups
+                .set_hour(&actor, h)
+                .map(|()| None)
+                .map_err(Into::into),
             Err(_) => Err(ApiError::BadRequest("hour".into())),
         },
-        "add_folder" => kit_of(backups.add_target(&actor, &field("name"), Location::Folder { path: field("path").into() }, None).await),
+        "add_folder" => kit_of(
+            backups
+                .add_target(
+                    &actor,
+                    &field("name"),
+                    Location::Folder {
+                        path: field("path").into(),
+                    },
+                    None,
+                )
+                .await,
+        ),
         "add_sftp" => {
-            let location = Location::Sftp { user: field("user"), host: field("host"), port: field("port").parse().unwrap_or(22), path: field("path") };
-            kit_of(backups.add_target(&actor, &field("name"), location, None).await)
+            let location = Location::Sftp {
+                user: field("user"),
+                host: field("host"),
+                port: field("port").parse().unwrap_or(22),
+                path: field("path"),
+            };
+            kit_of(
+                backups
+                    .add_target(&actor, &field("name"), location, None)
+                    .await,
+            )
         }
-        "format_usb" => kit_of(backups.add_usb_target(&actor, &field("device"), &field("confirm"), &field("name")).await),
-        "restore" => backups.restore_service(&actor, &field("target"), &field("snapshot"), &field("app")).await.map(|()| None).map_err(Into::into),
+        "format_usb" => kit_of(
+            backups
+                .add_usb_target(&actor, &field("device"), &field("confirm"), &field("name"))
+                .await,
+        ),
+        "restore" => backups
+            .restore_service(&actor, &field("target"), &field("snapshot"), &field("app"))
+            .await
+            .map(|()| None)
+            .map_err(Into::into),
         _ => Err(ApiError::BadRequest("unknown form action".into())),
     };
     match result {
         // A new target: straight to its kit, which must be printed and confirmed.
-        Ok(Some(target)) => Ok(Redirect::to(&format!("/admin/backups/kit/{target}")).into_response()),
+        Ok(Some(target)) => {
+            Ok(Redirect::to(&format!("/admin/backups/kit/{target}")).into_response())
+        }
         Ok(None) => {
-            let notice = t.get(if field("action") == "run" { "backup.started" } else { "backup.done" }).to_owned();
-            page_view(t, &actor, &backups, &status, notice, String::new()).await.map_err(|e| PageError::new(e, t.language))
+            let notice = t
+                .get(if field("action") == "run" {
+                    "backup.started"
+                } else {
+                    "backup.done"
+                })
+                .to_owned();
+            page_view(t, &actor, &backups, &status, notice, String::new())
+                .await
+                .map_err(|e| PageError::new(e, t.language))
         }
         Err(e) => {
             let (code, key) = e.status_and_key();
             let message = t.error(key, &e.to_string()).to_owned();
-            let mut r = page_view(t, &actor, &backups, &status, String::new(), message).await.map_err(|e| PageError::new(e, t.language))?;
+            let mut r = page_view(t, &actor, &backups, &status, String::new(), message)
+                .await
+                .map_err(|e| PageError::new(e, t.language))?;
             *r.status_mut() = code;
             Ok(r)
         }
@@ -126,11 +229,29 @@ struct KitPage {
 }
 
 /// The printable emergency kit.
-pub async fn kit_page(SessionActor(actor): SessionActor, State(backups): State<Backups>, State(status): State<Status>, axum::extract::Path(name): axum::extract::Path<String>) -> Result<Response, PageError> {
+pub async fn kit_page(
+    SessionActor(actor): SessionActor,
+    State(backups): State<Backups>,
+    State(status): State<Status>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
-    let kit = backups.kit(&name).map_err(|e| PageError::new(e, t.language))?;
-    let layout = Layout::new(t, "backup.kit_title", "/admin/backups", status.box_name().as_deref()).for_admin(t, &actor);
-    Ok(render(&KitPage { t, layout, date: format_time(kit.created_at), kit }))
+    let kit = backups
+        .kit(&name)
+        .map_err(|e| PageError::new(e, t.language))?;
+    let layout = Layout::new(
+        t,
+        "backup.kit_title",
+        "/admin/backups",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, &actor);
+    Ok(render(&KitPage {
+        t,
+        layout,
+        date: format_time(kit.created_at),
+        kit,
+    }))
 }
 
 #[derive(Template)]
@@ -144,14 +265,29 @@ struct SetupRestorePage {
 }
 
 /// The setup wizard's "Restaurer une sauvegarde".
-pub async fn setup_restore_page(State(admins): State<Admins>, State(status): State<Status>, req: Request) -> Result<Response, PageError> {
+pub async fn setup_restore_page(
+    State(admins): State<Admins>,
+    State(status): State<Status>,
+    req: Request,
+) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let t = messages(anonymous_language(&parts, status.box_language()));
-    if admins.setup_done().map_err(|e| PageError::new(e, t.language))? {
+    if admins
+        .setup_done()
+        .map_err(|e| PageError::new(e, t.language))?
+    {
         return Ok(Redirect::to("/admin/login").into_response());
     }
-    let usb = tokio::task::spawn_blocking(crate::backup::target::usb_disks).await.unwrap_or_default();
-    Ok(render(&SetupRestorePage { t, layout: Layout::new(t, "setup_restore.title", "/admin/setup/restore", None), usb, form_error: String::new(), done: false }))
+    let usb = tokio::task::spawn_blocking(crate::backup::target::usb_disks)
+        .await
+        .unwrap_or_default();
+    Ok(render(&SetupRestorePage {
+        t,
+        layout: Layout::new(t, "setup_restore.title", "/admin/setup/restore", None),
+        usb,
+        form_error: String::new(),
+        done: false,
+    }))
 }
 
 pub async fn setup_restore_submit(
@@ -162,25 +298,66 @@ pub async fn setup_restore_submit(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let t = messages(status.box_language());
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("").trim().to_owned();
+    let field = |k: &str| {
+        form.get(k)
+            .map(String::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
     let result: Result<String, ApiError> = async {
         admins.check_setup_code(&field("code"), ip, "backup_restore_box")?;
         let location = match field("source").as_str() {
-            "sftp" => Location::Sftp { user: field("user"), host: field("host"), port: field("port").parse().unwrap_or(22), path: field("path") },
-            "folder" => Location::Folder { path: field("folder").into() },
-            _ => Location::Usb { uuid: field("uuid"), label: String::new() },
+            "sftp" => Location::Sftp {
+                user: field("user"),
+                host: field("host"),
+                port: field("port").parse().unwrap_or(22),
+                path: field("path"),
+            },
+            "folder" => Location::Folder {
+                path: field("folder").into(),
+            },
+            _ => Location::Usb {
+                uuid: field("uuid"),
+                label: String::new(),
+            },
         };
-        let name = Some(field("box_name")).filter(|n| !n.is_empty()).map(|n| BoxName::parse(&n)).transpose().map_err(|e| ApiError::BadRequest(e.message))?;
-        Ok(backups.restore_box(location, &field("password"), name.as_ref(), &format!("anonymous@{ip}")).await?)
+        let name = Some(field("box_name"))
+            .filter(|n| !n.is_empty())
+            .map(|n| BoxName::parse(&n))
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.message))?;
+        Ok(backups
+            .restore_box(
+                location,
+                &field("password"),
+                name.as_ref(),
+                &format!("anonymous@{ip}"),
+            )
+            .await?)
     }
     .await;
-    let usb = tokio::task::spawn_blocking(crate::backup::target::usb_disks).await.unwrap_or_default();
+    let usb = tokio::task::spawn_blocking(crate::backup::target::usb_disks)
+        .await
+        .unwrap_or_default();
     let layout = Layout::new(t, "setup_restore.title", "/admin/setup/restore", None);
     match result {
-        Ok(_) => Ok(render(&SetupRestorePage { t, layout, usb, form_error: String::new(), done: true })),
+        Ok(_) => Ok(render(&SetupRestorePage {
+            t,
+            layout,
+            usb,
+            form_error: String::new(),
+            done: true,
+        })),
         Err(e) => {
             let (code, key) = e.status_and_key();
-            let mut r = render(&SetupRestorePage { t, layout, usb, form_error: t.error(key, &e.to_string()).to_owned(), done: false });
+            let mut r = render(&SetupRestorePage {
+                t,
+                layout,
+                usb,
+                form_error: t.error(key, &e.to_string()).to_owned(),
+                done: false,
+            });
             *r.status_mut() = code;
             Ok(r)
         }

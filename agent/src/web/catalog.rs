@@ -41,7 +41,13 @@ struct CatalogPage {
 fn mib(t: &Messages, mb: Option<u64>) -> String {
     match mb {
         // French writes a decimal comma.
-        Some(mb) if mb >= 1024 => t.fmt("apps.gib", &[("n", &format!("{:.1}", mb as f64 / 1024.0).replace('.', t.get("apps.decimal_point")))]),
+        Some(mb) if mb >= 1024 => t.fmt(
+            "apps.gib",
+            &[(
+                "n",
+                &format!("{:.1}", mb as f64 / 1024.0).replace('.', t.get("apps.decimal_point")),
+            )],
+        ),
         Some(mb) => t.fmt("apps.mib", &[("n", &mb.to_string())]),
         None => "—".into(),
     }
@@ -49,26 +55,67 @@ fn mib(t: &Messages, mb: Option<u64>) -> String {
 
 impl CatalogPage {
     fn needs(&self, c: &CatalogCard) -> String {
-        self.t.fmt("apps.needs", &[("memory", &mib(self.t, Some(c.memory_mb))), ("disk", &mib(self.t, Some(c.disk_mb)))])
+        self.t.fmt(
+            "apps.needs",
+            &[
+                ("memory", &mib(self.t, Some(c.memory_mb))),
+                ("disk", &mib(self.t, Some(c.disk_mb))),
+            ],
+        )
     }
     fn category_title(&self, key: &str) -> String {
         self.t.get(&format!("apps.category.{key}")).to_owned()
     }
 }
 
-pub async fn page(PageActor(actor): PageActor, State(apps): State<Apps>, State(status): State<Status>) -> Result<Response, PageError> {
+pub async fn page(
+    PageActor(actor): PageActor,
+    State(apps): State<Apps>,
+    State(status): State<Status>,
+) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
     let t = messages(lang);
     let a = apps.clone();
-    let cards = tokio::task::spawn_blocking(move || a.catalog_cards(lang)).await.map_err(|e| PageError::new(ApiError::BadRequest(e.to_string()), lang))?;
-    let room = cards.first().map(|c| t.fmt("apps.room_now", &[("memory", &mib(t, c.memory_available_mb)), ("disk", &mib(t, c.disk_free_mb))])).unwrap_or_default();
+    let cards = tokio::task::spawn_blocking(move || a.catalog_cards(lang))
+        .await
+        .map_err(|e| PageError::new(ApiError::BadRequest(e.to_string()), lang))?;
+    let room = cards
+        .first()
+        .map(|c| {
+            t.fmt(
+                "apps.room_now",
+                &[
+                    ("memory", &mib(t, c.memory_available_mb)),
+                    ("disk", &mib(t, c.disk_free_mb)),
+                ],
+            )
+        })
+        .unwrap_or_default();
     let categories = Category::ALL
         .iter()
-        .map(|cat| CategoryView { key: cat.key(), cards: cards.iter().filter(|c| c.category == *cat).cloned().collect() })
+        .map(|cat| CategoryView {
+            key: cat.key(),
+            cards: cards
+                .iter()
+                .filter(|c| c.category == *cat)
+                .cloned()
+                .collect(),
+        })
         .filter(|c| !c.cards.is_empty())
         .collect();
-    let layout = Layout::new(t, "apps.catalog_title", "/admin/catalog", status.box_name().as_deref()).for_admin(t, &actor);
-    Ok(render(&CatalogPage { t, layout, categories, room }))
+    let layout = Layout::new(
+        t,
+        "apps.catalog_title",
+        "/admin/catalog",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, &actor);
+    Ok(render(&CatalogPage {
+        t,
+        layout,
+        categories,
+        room,
+    }))
 }
 
 /// The icon of a catalog entry, as an image (an `<img>` never runs an SVG's scripts; the
@@ -78,7 +125,10 @@ pub async fn icon(_: PageActor, State(apps): State<Apps>, Path(id): Path<String>
         Some(svg) => (
             [
                 (header::CONTENT_TYPE, "image/svg+xml"),
-                (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                ),
                 (header::CACHE_CONTROL, "max-age=3600"),
             ],
             svg,
@@ -126,14 +176,29 @@ fn kind(k: SettingType) -> &'static str {
 }
 
 /// The words for a refused setting, in the admin's language.
-fn entry_view(t: &'static Messages, actor: &Actor, status: &Status, card: CatalogCard, typed: &BTreeMap<String, String>, problem: Option<(String, String)>, form_error: String) -> EntryPage {
+fn entry_view(
+    t: &'static Messages,
+    actor: &Actor,
+    status: &Status,
+    card: CatalogCard,
+    typed: &BTreeMap<String, String>,
+    problem: Option<(String, String)>,
+    form_error: String,
+) -> EntryPage {
     let fields = card
         .settings
         .iter()
         .map(|s| {
             let kind = kind(s.kind);
             // A password is never sent back to the browser.
-            let value = if kind == "password" { String::new() } else { typed.get(&s.name).cloned().unwrap_or_else(|| s.default.clone()) };
+            let value = if kind == "password" {
+                String::new()
+            } else {
+                typed
+                    .get(&s.name)
+                    .cloned()
+                    .unwrap_or_else(|| s.default.clone())
+            };
             FieldView {
                 name: s.name.clone(),
                 kind,
@@ -144,12 +209,17 @@ fn entry_view(t: &'static Messages, actor: &Actor, status: &Status, card: Catalo
                 choices: s.choices.clone(),
                 min: s.min.map(|v| v.to_string()).unwrap_or_default(),
                 max: s.max.map(|v| v.to_string()).unwrap_or_default(),
-                error: problem.as_ref().filter(|(name, _)| *name == s.name).map(|(_, p)| p.clone()).unwrap_or_default(),
+                error: problem
+                    .as_ref()
+                    .filter(|(name, _)| *name == s.name)
+                    .map(|(_, p)| p.clone())
+                    .unwrap_or_default(),
             }
         })
         .collect();
     let path = format!("/admin/catalog/{}", card.id);
-    let mut layout = Layout::new(t, "apps.catalog_title", &path, status.box_name().as_deref()).for_admin(t, actor);
+    let mut layout = Layout::new(t, "apps.catalog_title", &path, status.box_name().as_deref())
+        .for_admin(t, actor);
     layout.title = card.name.clone();
     EntryPage {
         t,
@@ -163,11 +233,26 @@ fn entry_view(t: &'static Messages, actor: &Actor, status: &Status, card: Catalo
     }
 }
 
-pub async fn entry(PageActor(actor): PageActor, State(apps): State<Apps>, State(status): State<Status>, Path(id): Path<String>) -> Result<Response, PageError> {
+pub async fn entry(
+    PageActor(actor): PageActor,
+    State(apps): State<Apps>,
+    State(status): State<Status>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
     let t = messages(lang);
-    let card = apps.catalog_card(&id, lang).map_err(|e| PageError::new(e, lang))?;
-    Ok(render(&entry_view(t, &actor, &status, card, &BTreeMap::new(), None, String::new())))
+    let card = apps
+        .catalog_card(&id, lang)
+        .map_err(|e| PageError::new(e, lang))?;
+    Ok(render(&entry_view(
+        t,
+        &actor,
+        &status,
+        card,
+        &BTreeMap::new(),
+        None,
+        String::new(),
+    )))
 }
 
 /// The install form: `csrf` and one `setting.<name>` field per setting (a checkbox for a
@@ -181,15 +266,31 @@ pub async fn install(
 ) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
     let t = messages(lang);
-    let session = actor.session().ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
-    check_csrf(form.get("csrf").map(String::as_str).unwrap_or(""), &session.csrf).map_err(|e| PageError::new(e, lang))?;
-    let card = apps.catalog_card(&id, lang).map_err(|e| PageError::new(e, lang))?;
+    let session = actor
+        .session()
+        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
+    check_csrf(
+        form.get("csrf").map(String::as_str).unwrap_or(""),
+        &session.csrf,
+    )
+    .map_err(|e| PageError::new(e, lang))?;
+    let card = apps
+        .catalog_card(&id, lang)
+        .map_err(|e| PageError::new(e, lang))?;
     let settings: BTreeMap<String, String> = card
         .settings
         .iter()
         .map(|s| {
             let sent = form.get(&format!("setting.{}", s.name)).cloned();
-            let value = if s.kind == SettingType::Boolean { if sent.is_some() { "true".into() } else { "false".into() } } else { sent.unwrap_or_default() };
+            let value = if s.kind == SettingType::Boolean {
+                if sent.is_some() {
+                    "true".into()
+                } else {
+                    "false".into()
+                }
+            } else {
+                sent.unwrap_or_default()
+            };
             (s.name.clone(), value)
         })
         .collect();
@@ -198,11 +299,16 @@ pub async fn install(
         Err(e) => {
             let e = ApiError::from(e);
             let (problem, form_error) = match &e {
-                ApiError::App(AppError::Setting(s)) => (Some((s.name.clone(), crate::apps::failure::setting_problem(t, s))), t.get("apps.form_has_errors").to_owned()),
+                ApiError::App(AppError::Setting(s)) => (
+                    Some((s.name.clone(), crate::apps::failure::setting_problem(t, s))),
+                    t.get("apps.form_has_errors").to_owned(),
+                ),
                 _ => (None, error_message(t, &e)),
             };
             let (code, _) = e.status_and_key();
-            let mut r = render(&entry_view(t, &actor, &status, card, &settings, problem, form_error));
+            let mut r = render(&entry_view(
+                t, &actor, &status, card, &settings, problem, form_error,
+            ));
             *r.status_mut() = code;
             Ok(r)
         }

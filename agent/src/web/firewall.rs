@@ -7,8 +7,8 @@
 
 use super::{Layout, PageError, admin_language, check_csrf, format_time, render};
 use crate::api::ApiError;
-use crate::api::firewall::{FirewallOverview, Peer, overview};
 use crate::api::extract::SessionActor;
+use crate::api::firewall::{FirewallOverview, Peer, overview};
 use crate::firewall::blocked::BlockedAttempt;
 use crate::firewall::{AppName, Change, Exposure, Firewall, FirewallError, Subnet, blocking};
 use crate::i18n::{Messages, messages};
@@ -53,16 +53,31 @@ pub struct Notice {
     done: String,
 }
 
-pub async fn page(SessionActor(actor): SessionActor, State(fw): State<Firewall>, State(status): State<Status>, Query(q): Query<Notice>) -> Result<Response, PageError> {
+pub async fn page(
+    SessionActor(actor): SessionActor,
+    State(fw): State<Firewall>,
+    State(status): State<Status>,
+    Query(q): Query<Notice>,
+) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
     let t = messages(lang);
     let fw2 = fw.clone();
-    let (o, live) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> { Ok((overview(&fw2, lang)?, fw2.live().ok().flatten())) })
-        .await
-        .map_err(|e| PageError::new(ApiError::BadRequest(e.to_string()), lang))?
-        .map_err(|e| PageError::new(e, lang))?;
-    let blocked: Vec<BlockedAttempt> = tokio::task::spawn_blocking(|| crate::firewall::blocked::latest(20)).await.unwrap_or_default();
-    let join = |l: &[Subnet]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+    let (o, live) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        Ok((overview(&fw2, lang)?, fw2.live().ok().flatten()))
+    })
+    .await
+    .map_err(|e| PageError::new(ApiError::BadRequest(e.to_string()), lang))?
+    .map_err(|e| PageError::new(e, lang))?;
+    let blocked: Vec<BlockedAttempt> =
+        tokio::task::spawn_blocking(|| crate::firewall::blocked::latest(20))
+            .await
+            .unwrap_or_default();
+    let join = |l: &[Subnet]| {
+        l.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let services = o
         .state
         .services
@@ -73,28 +88,54 @@ pub async fn page(SessionActor(actor): SessionActor, State(fw): State<Firewall>,
                 .ports
                 .iter()
                 .map(|(p, n)| format!("{n}/{}", p.as_str()))
-                .chain(s.proxy_port.map(|n| t.fmt("firewall.proxy_port", &[("port", &n.to_string())])))
+                .chain(
+                    s.proxy_port
+                        .map(|n| t.fmt("firewall.proxy_port", &[("port", &n.to_string())])),
+                )
                 .collect::<Vec<_>>()
                 .join(", "),
             exposure: s.exposure.as_str(),
         })
         .collect();
-    let layout = Layout::new(t, "firewall.title", "/admin/firewall", status.box_name().as_deref()).for_admin(t, &actor);
+    let layout = Layout::new(
+        t,
+        "firewall.title",
+        "/admin/firewall",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, &actor);
     let page = FirewallPage {
         t,
-        lan_override: o.policy.lan_override.as_deref().map(join).unwrap_or_default(),
+        lan_override: o
+            .policy
+            .lan_override
+            .as_deref()
+            .map(join)
+            .unwrap_or_default(),
         detected: join(&o.detected_lan),
-        pending: o.revert_at.map(|at| t.fmt("firewall.pending", &[("time", &format_time_seconds(at))])).unwrap_or_default(),
+        pending: o
+            .revert_at
+            .map(|at| t.fmt("firewall.pending", &[("time", &format_time_seconds(at))]))
+            .unwrap_or_default(),
         live,
         blocked: blocked
             .iter()
             .map(|b| BlockedView {
                 at: format_time(b.at),
                 from: b.source.clone(),
-                to: format!("{}{} {}", b.destination, b.port.map(|p| format!(":{p}")).unwrap_or_default(), b.protocol),
+                to: format!(
+                    "{}{} {}",
+                    b.destination,
+                    b.port.map(|p| format!(":{p}")).unwrap_or_default(),
+                    b.protocol
+                ),
             })
             .collect(),
-        notice: if q.done == "reload" { t.get("firewall.reloaded").to_owned() } else { String::new() },
+        notice: if q.done == "reload" {
+            t.get("firewall.reloaded").to_owned()
+        } else {
+            String::new()
+        },
         services,
         layout,
         o,
@@ -104,24 +145,51 @@ pub async fn page(SessionActor(actor): SessionActor, State(fw): State<Firewall>,
 
 fn format_time_seconds(unix: i64) -> String {
     jiff::Timestamp::from_second(unix)
-        .map(|ts| ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%H:%M:%S").to_string())
+        .map(|ts| {
+            ts.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
-pub async fn submit(SessionActor(actor): SessionActor, Peer(peer): Peer, State(fw): State<Firewall>, State(status): State<Status>, Form(form): Form<HashMap<String, String>>) -> Result<Response, PageError> {
+pub async fn submit(
+    SessionActor(actor): SessionActor,
+    Peer(peer): Peer,
+    State(fw): State<Firewall>,
+    State(status): State<Status>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
-    let session = actor.session().ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("").trim().to_owned();
+    let session = actor
+        .session()
+        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
+    let field = |k: &str| {
+        form.get(k)
+            .map(String::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
     check_csrf(&field("csrf"), &session.csrf).map_err(|e| PageError::new(e, lang))?;
     let err = |e: FirewallError| PageError::new(e, lang);
     let change = match field("action").as_str() {
-        "exposure" => Some(Change::Exposure { app: AppName::parse(&field("app")).map_err(|e| err(e.into()))?, exposure: Exposure::parse(&field("exposure")).map_err(|e| err(e.into()))? }),
+        "exposure" => Some(Change::Exposure {
+            app: AppName::parse(&field("app")).map_err(|e| err(e.into()))?,
+            exposure: Exposure::parse(&field("exposure")).map_err(|e| err(e.into()))?,
+        }),
         "lan" => {
             let text = field("subnets");
             let list = if text.is_empty() {
                 None
             } else {
-                Some(text.split([',', ' ']).filter(|s| !s.is_empty()).map(Subnet::parse).collect::<Result<Vec<_>, _>>().map_err(|e| err(e.into()))?)
+                Some(
+                    text.split([',', ' '])
+                        .filter(|s| !s.is_empty())
+                        .map(Subnet::parse)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| err(e.into()))?,
+                )
             };
             Some(Change::Lan(list))
         }
@@ -138,10 +206,18 @@ pub async fn submit(SessionActor(actor): SessionActor, Peer(peer): Peer, State(f
         }
         _ => None,
     };
-    let Some(change) = change else { return Err(PageError::new(ApiError::BadRequest("unknown action".into()), lang)) };
+    let Some(change) = change else {
+        return Err(PageError::new(
+            ApiError::BadRequest("unknown action".into()),
+            lang,
+        ));
+    };
     let a = actor.clone();
-    blocking(move || fw.change(&a, peer, change)).await.map_err(err)?;
+    blocking(move || fw.change(&a, peer, change))
+        .await
+        .map_err(err)?;
     let mut r = Redirect::to("/admin/firewall").into_response();
-    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     Ok(r)
 }

@@ -42,38 +42,116 @@ fn or_dash(v: Option<String>) -> String {
 
 /// Gigabytes, "Go" in French.
 fn gb(bytes: u64, t: &Messages) -> String {
-    format!("{:.0} {}", bytes as f64 / 1e9, if t.language == crate::names::Language::Fr { "Go" } else { "GB" })
+    format!(
+        "{:.0} {}",
+        bytes as f64 / 1e9,
+        if t.language == crate::names::Language::Fr {
+            "Go"
+        } else {
+            "GB"
+        }
+    )
 }
 
-pub async fn page(SessionActor(actor): SessionActor, State(status): State<Status>) -> Result<Response, PageError> {
+pub async fn page(
+    SessionActor(actor): SessionActor,
+    State(status): State<Status>,
+) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));
-    let layout = Layout::new(t, "hardware.title", "/admin/hardware", status.box_name().as_deref()).for_admin(t, &actor);
+    let layout = Layout::new(
+        t,
+        "hardware.title",
+        "/admin/hardware",
+        status.box_name().as_deref(),
+    )
+    .for_admin(t, &actor);
     let s = crate::hardware::summary(t.language).await;
     let p = &s.probe;
-    let yes_no = |b: bool| t.get(if b { "hardware.yes" } else { "hardware.no" }).to_owned();
-    let machine = [p.machine.vendor.clone(), p.machine.version.clone().or(p.machine.product.clone())].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let yes_no = |b: bool| {
+        t.get(if b { "hardware.yes" } else { "hardware.no" })
+            .to_owned()
+    };
+    let machine = [
+        p.machine.vendor.clone(),
+        p.machine.version.clone().or(p.machine.product.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
     let facts = vec![
-        Fact { label: t.get("hardware.machine"), value: or_dash(Some(machine)) },
-        Fact { label: t.get("hardware.serial"), value: or_dash(p.machine.serial.clone()) },
-        Fact { label: t.get("hardware.bios"), value: or_dash(Some([p.machine.bios_version.clone(), p.machine.bios_date.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · "))) },
-        Fact { label: t.get("hardware.boot"), value: panier_hw::describe::boot(p, crate::hardware::lang(t.language)) },
+        Fact {
+            label: t.get("hardware.machine"),
+            value: or_dash(Some(machine)),
+        },
+        Fact {
+            label: t.get("hardware.serial"),
+            value: or_dash(p.machine.serial.clone()),
+        },
+        Fact {
+            label: t.get("hardware.bios"),
+            value: or_dash(Some(
+                [p.machine.bios_version.clone(), p.machine.bios_date.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+            )),
+        },
+        Fact {
+            label: t.get("hardware.boot"),
+            value: panier_hw::describe::boot(p, crate::hardware::lang(t.language)),
+        },
         Fact {
             label: t.get("hardware.cpu"),
-            value: format!("{} ({} / {})", or_dash(p.cpu.model.clone()), p.cpu.cores, p.cpu.threads),
+            value: format!(
+                "{} ({} / {})",
+                or_dash(p.cpu.model.clone()),
+                p.cpu.cores,
+                p.cpu.threads
+            ),
         },
-        Fact { label: t.get("hardware.virtualization"), value: yes_no(p.cpu.virtualization.is_some()) },
-        Fact { label: t.get("hardware.memory"), value: gb(p.memory.installed_bytes().unwrap_or(p.memory.total_bytes), t) },
+        Fact {
+            label: t.get("hardware.virtualization"),
+            value: yes_no(p.cpu.virtualization.is_some()),
+        },
+        Fact {
+            label: t.get("hardware.memory"),
+            value: gb(
+                p.memory.installed_bytes().unwrap_or(p.memory.total_bytes),
+                t,
+            ),
+        },
         Fact {
             label: t.get("hardware.network"),
             value: or_dash(Some(
                 p.nics
                     .iter()
-                    .map(|n| format!("{} ({}{})", n.name, t.get(if n.wired { "hardware.wired" } else { "hardware.wireless" }), n.speed_mbps.map(|s| format!(", {s} Mb/s")).unwrap_or_default()))
+                    .map(|n| {
+                        format!(
+                            "{} ({}{})",
+                            n.name,
+                            t.get(if n.wired {
+                                "hardware.wired"
+                            } else {
+                                "hardware.wireless"
+                            }),
+                            n.speed_mbps
+                                .map(|s| format!(", {s} Mb/s"))
+                                .unwrap_or_default()
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             )),
         },
-        Fact { label: t.get("hardware.temperature"), value: p.cpu_temperature_c.map(|c| format!("{c:.0} °C")).unwrap_or_else(|| "—".into()) },
+        Fact {
+            label: t.get("hardware.temperature"),
+            value: p
+                .cpu_temperature_c
+                .map(|c| format!("{c:.0} °C"))
+                .unwrap_or_else(|| "—".into()),
+        },
     ];
     let disks = p
         .disks
@@ -89,8 +167,14 @@ pub async fn page(SessionActor(actor): SessionActor, State(status): State<Status
                     Some(false) => t.get("hardware.smart_failed").to_owned(),
                     None => "—".into(),
                 },
-                hours: h.and_then(|h| h.power_on_hours).map(|v| v.to_string()).unwrap_or_else(|| "—".into()),
-                wear: h.and_then(|h| h.wear_used_pct).map(|v| format!("{v} %")).unwrap_or_else(|| "—".into()),
+                hours: h
+                    .and_then(|h| h.power_on_hours)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "—".into()),
+                wear: h
+                    .and_then(|h| h.wear_used_pct)
+                    .map(|v| format!("{v} %"))
+                    .unwrap_or_else(|| "—".into()),
             }
         })
         .collect();
@@ -99,6 +183,20 @@ pub async fn page(SessionActor(actor): SessionActor, State(status): State<Status
         Level::FitWithNotes => "warning",
         Level::Unfit => "error",
     };
-    let findings = s.verdict.findings.iter().map(|f| (f.severity == Severity::Blocker, f.message.clone())).collect();
-    Ok(render(&HardwarePage { t, layout, verdict: s.verdict.label.clone(), level, findings, facts, disks, notes: p.notes.clone() }))
+    let findings = s
+        .verdict
+        .findings
+        .iter()
+        .map(|f| (f.severity == Severity::Blocker, f.message.clone()))
+        .collect();
+    Ok(render(&HardwarePage {
+        t,
+        layout,
+        verdict: s.verdict.label.clone(),
+        level,
+        findings,
+        facts,
+        disks,
+        notes: p.notes.clone(),
+    }))
 }

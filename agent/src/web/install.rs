@@ -86,16 +86,34 @@ fn page(t: &'static Messages, view: InstallView, token: Option<&str>) -> Install
         failed: j.state == "failed" || j.state == "interrupted",
         succeeded: j.state == "succeeded",
         state: t.get(&format!("apps.job_state.{}", j.state)).to_owned(),
-        step: t.get(&format!("install.step.{}", if j.step.is_empty() { "begin" } else { j.step.as_str() })).to_owned(),
+        step: t
+            .get(&format!(
+                "install.step.{}",
+                if j.step.is_empty() {
+                    "begin"
+                } else {
+                    j.step.as_str()
+                }
+            ))
+            .to_owned(),
         percent: j.percent,
-        message: if t.code() == "fr" && !j.message_fr.is_empty() { j.message_fr.clone() } else { j.message.clone() },
+        message: if t.code() == "fr" && !j.message_fr.is_empty() {
+            j.message_fr.clone()
+        } else {
+            j.message.clone()
+        },
     });
     let targets = view
         .targets
         .iter()
         .map(|d| TargetRow {
             path: d.path.clone(),
-            label: format!("{} — {} — {}", d.path, d.model.clone().unwrap_or_default(), panier_hw::html::human_bytes(d.size_bytes)),
+            label: format!(
+                "{} — {} — {}",
+                d.path,
+                d.model.clone().unwrap_or_default(),
+                panier_hw::html::human_bytes(d.size_bytes)
+            ),
             serial: d.serial.clone(),
             too_small: d.too_small,
         })
@@ -104,7 +122,10 @@ fn page(t: &'static Messages, view: InstallView, token: Option<&str>) -> Install
         t,
         layout: Layout::new(t, "install.title", PATH, None),
         offered: view.offered,
-        not_offered: view.not_offered.map(|k| t.get(&format!("install.not_offered.{k}")).to_owned()).unwrap_or_default(),
+        not_offered: view
+            .not_offered
+            .map(|k| t.get(&format!("install.not_offered.{k}")).to_owned())
+            .unwrap_or_default(),
         targets,
         followed,
         job,
@@ -119,7 +140,9 @@ fn page(t: &'static Messages, view: InstallView, token: Option<&str>) -> Install
 
 async fn view_of(install: &Install) -> Result<InstallView, ApiError> {
     let install = install.clone();
-    Ok(tokio::task::spawn_blocking(move || install.view()).await.expect("install view")?)
+    Ok(tokio::task::spawn_blocking(move || install.view())
+        .await
+        .expect("install view")?)
 }
 
 /// The visitor's install token, if it is one this agent granted.
@@ -127,24 +150,49 @@ fn token_of<'a>(parts: &'a axum::http::request::Parts, install: &Install) -> Opt
     cookie(parts, COOKIE).filter(|t| install.granted(t))
 }
 
-pub async fn show(State(admins): State<Admins>, State(install): State<Install>, State(status): State<Status>, req: Request) -> Result<Response, PageError> {
+pub async fn show(
+    State(admins): State<Admins>,
+    State(install): State<Install>,
+    State(status): State<Status>,
+    req: Request,
+) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let t = messages(anonymous_language(&parts, status.box_language()));
     let token = token_of(&parts, &install);
-    if token.is_none() && admins.setup_done().map_err(|e| PageError::new(e, t.language))? {
+    if token.is_none()
+        && admins
+            .setup_done()
+            .map_err(|e| PageError::new(e, t.language))?
+    {
         return Ok(Redirect::to("/admin/login").into_response());
     }
-    let view = view_of(&install).await.map_err(|e| PageError::new(e, t.language))?;
+    let view = view_of(&install)
+        .await
+        .map_err(|e| PageError::new(e, t.language))?;
     Ok(render(&page(t, view, token)))
 }
 
 /// One form endpoint: `action` is `start`, `show` (the code, to follow an install) or `restart`.
-pub async fn submit(State(admins): State<Admins>, State(install): State<Install>, State(status): State<Status>, ClientIp(ip): ClientIp, req: Request) -> Result<Response, PageError> {
+pub async fn submit(
+    State(admins): State<Admins>,
+    State(install): State<Install>,
+    State(status): State<Status>,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> Result<Response, PageError> {
     let (parts, body) = req.into_parts();
     let t = messages(anonymous_language(&parts, status.box_language()));
     let Form(form): Form<HashMap<String, String>> =
-        Form::from_request(Request::from_parts(parts.clone(), body), &()).await.map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), t.language))?;
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("").trim().to_owned();
+        Form::from_request(Request::from_parts(parts.clone(), body), &())
+            .await
+            .map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), t.language))?;
+    let field = |k: &str| {
+        form.get(k)
+            .map(String::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
     let token = token_of(&parts, &install).map(str::to_owned);
     let actor = format!("anonymous@{ip}");
     let result: Result<Option<String>, ApiError> = async {
@@ -163,10 +211,18 @@ pub async fn submit(State(admins): State<Admins>, State(install): State<Install>
             }
             _ => {
                 admins.check_setup_code(&field("code"), ip, "install")?;
-                let box_name = BoxName::parse(&field("box_name")).map_err(|e| ApiError::BadRequest(t.error(e.key, &e.message).to_owned()))?;
-                let request = StartRequest { target: field("target"), confirm: field("confirm"), box_name, language: t.language };
+                let box_name = BoxName::parse(&field("box_name"))
+                    .map_err(|e| ApiError::BadRequest(t.error(e.key, &e.message).to_owned()))?;
+                let request = StartRequest {
+                    target: field("target"),
+                    confirm: field("confirm"),
+                    box_name,
+                    language: t.language,
+                };
                 let (i, a) = (install.clone(), actor.clone());
-                tokio::task::spawn_blocking(move || i.start(&a, request)).await.expect("install start")?;
+                tokio::task::spawn_blocking(move || i.start(&a, request))
+                    .await
+                    .expect("install start")?;
                 Ok(Some(install.grant()))
             }
         }
@@ -174,21 +230,33 @@ pub async fn submit(State(admins): State<Admins>, State(install): State<Install>
     .await;
     match result {
         Ok(Some(new_token)) => {
-            let secure = if parts.extensions.get::<Https>().is_some() { "; Secure" } else { "" };
-            let cookie = format!("{COOKIE}={new_token}; Path={PATH}; HttpOnly; SameSite=Strict{secure}");
+            let secure = if parts.extensions.get::<Https>().is_some() {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie =
+                format!("{COOKIE}={new_token}; Path={PATH}; HttpOnly; SameSite=Strict{secure}");
             let mut r = Redirect::to(PATH).into_response();
-            r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"));
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&cookie).expect("ASCII"),
+            );
             Ok(r)
         }
         Ok(None) => {
-            let view = view_of(&install).await.map_err(|e| PageError::new(e, t.language))?;
+            let view = view_of(&install)
+                .await
+                .map_err(|e| PageError::new(e, t.language))?;
             let mut p = page(t, view, token.as_deref());
             p.restarting = true;
             Ok(render(&p))
         }
         Err(e) => {
             let (code, key) = e.status_and_key();
-            let view = view_of(&install).await.map_err(|e| PageError::new(e, t.language))?;
+            let view = view_of(&install)
+                .await
+                .map_err(|e| PageError::new(e, t.language))?;
             let mut p = page(t, view, token.as_deref());
             p.form_error = match &e {
                 ApiError::BadRequest(m) => m.clone(),
@@ -196,14 +264,22 @@ pub async fn submit(State(admins): State<Admins>, State(install): State<Install>
             };
             p.values = form.into_iter().filter(|(k, _)| k != "code").collect();
             let mut r = render(&p);
-            *r.status_mut() = if code == StatusCode::UNAUTHORIZED { StatusCode::FORBIDDEN } else { code };
+            *r.status_mut() = if code == StatusCode::UNAUTHORIZED {
+                StatusCode::FORBIDDEN
+            } else {
+                code
+            };
             Ok(r)
         }
     }
 }
 
 /// The last install's sheet, for the browser that followed it.
-pub async fn sheet(State(install): State<Install>, State(status): State<Status>, req: Request) -> Result<Response, PageError> {
+pub async fn sheet(
+    State(install): State<Install>,
+    State(status): State<Status>,
+    req: Request,
+) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let language = anonymous_language(&parts, status.box_language());
     if token_of(&parts, &install).is_none() {

@@ -22,7 +22,9 @@ fn safe_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
     match lower.split_once(':') {
         // A scheme before any '/', '?' or '#' must be one of ours.
-        Some((scheme, _)) if !scheme.contains(['/', '?', '#']) => matches!(scheme, "http" | "https" | "mailto"),
+        Some((scheme, _)) if !scheme.contains(['/', '?', '#']) => {
+            matches!(scheme, "http" | "https" | "mailto")
+        }
         _ => true,
     }
 }
@@ -30,23 +32,42 @@ fn safe_url(url: &str) -> bool {
 /// Renders `text` to HTML that is safe to embed in an admin page.
 pub fn to_html(text: &str) -> String {
     let mut in_image = 0usize;
-    let events = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).filter_map(|event| match event {
-        Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
-        Event::Start(Tag::Image { .. }) => {
-            in_image += 1;
-            None
-        }
-        Event::End(TagEnd::Image) => {
-            in_image = in_image.saturating_sub(1);
-            None
-        }
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) if !safe_url(&dest_url) => {
-            Some(Event::Start(Tag::Link { link_type, dest_url: CowStr::Borrowed("#"), title, id }))
-        }
-        Event::Start(Tag::Heading { level, id, classes, attrs }) => Some(Event::Start(Tag::Heading { level: demote(level), id, classes, attrs })),
-        Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demote(level)))),
-        other => Some(other),
-    });
+    let events = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH)
+        .filter_map(|event| match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
+            Event::Start(Tag::Image { .. }) => {
+                in_image += 1;
+                None
+            }
+            Event::End(TagEnd::Image) => {
+                in_image = in_image.saturating_sub(1);
+                None
+            }
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) if !safe_url(&dest_url) => Some(Event::Start(Tag::Link {
+                link_type,
+                dest_url: CowStr::Borrowed("#"),
+                title,
+                id,
+            })),
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => Some(Event::Start(Tag::Heading {
+                level: demote(level),
+                id,
+                classes,
+                attrs,
+            })),
+            Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demote(level)))),
+            other => Some(other),
+        });
     let mut out = String::new();
     html::push_html(&mut out, events);
     out
@@ -58,17 +79,33 @@ mod tests {
 
     #[test]
     fn renders_markdown_and_escapes_html() {
-        let html = to_html("# Titre\n\nDu **gras** et <script>alert(1)</script>.\n\n<div onclick=x>bloc</div>\n");
-        assert!(html.contains("<h3>Titre</h3>") && html.contains("<strong>gras</strong>"), "{html}");
-        assert!(!html.contains("<script") && html.contains("&lt;script&gt;"), "{html}");
+        let html = to_html(
+            "# Titre\n\nDu **gras** et <script>alert(1)</script>.\n\n<div onclick=x>bloc</div>\n",
+        );
+        assert!(
+            html.contains("<h3>Titre</h3>") && html.contains("<strong>gras</strong>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<div"), "{html}");
     }
 
     #[test]
     fn keeps_only_safe_links_and_drops_images() {
-        let html = to_html("[a](https://etherpad.org) [b](javascript:alert(1)) [c](/admin) ![logo](http://x/y.png)");
-        assert!(html.contains("href=\"https://etherpad.org\"") && html.contains("href=\"/admin\""), "{html}");
-        assert!(!html.contains("javascript") && html.contains("href=\"#\""), "{html}");
+        let html = to_html(
+            "[a](https://etherpad.org) [b](javascript:alert(1)) [c](/admin) ![logo](http://x/y.png)",
+        );
+        assert!(
+            html.contains("href=\"https://etherpad.org\"") && html.contains("href=\"/admin\""),
+            "{html}"
+        );
+        assert!(
+            !html.contains("javascript") && html.contains("href=\"#\""),
+            "{html}"
+        );
         assert!(!html.contains("<img") && html.contains("logo"), "{html}");
     }
 }

@@ -12,12 +12,12 @@
 pub mod access;
 mod accounts;
 mod apps;
-mod catalog;
 pub mod backup;
+mod catalog;
 pub use accounts::format_time;
 mod dashboard;
-mod firewall;
 pub mod diagnostic;
+mod firewall;
 mod hardware;
 mod install;
 mod markdown;
@@ -54,41 +54,77 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/admin") }))
         .route("/admin", get(dashboard::page))
-        .route("/admin/setup", get(accounts::setup_page).post(accounts::setup_submit))
-        .route("/admin/login", get(accounts::login_page).post(accounts::login_submit))
+        .route(
+            "/admin/setup",
+            get(accounts::setup_page).post(accounts::setup_submit),
+        )
+        .route(
+            "/admin/login",
+            get(accounts::login_page).post(accounts::login_submit),
+        )
         .route("/admin/logout", post(accounts::logout))
-        .route("/admin/admins", get(accounts::admins_page).post(accounts::admins_submit))
+        .route(
+            "/admin/admins",
+            get(accounts::admins_page).post(accounts::admins_submit),
+        )
         .route("/admin/audit", get(accounts::audit_page))
         .route("/admin/backups", get(backup::page).post(backup::submit))
         .route("/admin/backups/kit/{name}", get(backup::kit_page))
-        .route("/admin/setup/restore", get(backup::setup_restore_page).post(backup::setup_restore_submit))
-        .route("/admin/setup/install", get(install::show).post(install::submit))
+        .route(
+            "/admin/setup/restore",
+            get(backup::setup_restore_page).post(backup::setup_restore_submit),
+        )
+        .route(
+            "/admin/setup/install",
+            get(install::show).post(install::submit),
+        )
         .route("/admin/setup/install/sheet", get(install::sheet))
         .route("/admin/catalog", get(catalog::page))
-        .route("/admin/catalog/{id}", get(catalog::entry).post(catalog::install))
+        .route(
+            "/admin/catalog/{id}",
+            get(catalog::entry).post(catalog::install),
+        )
         .route("/admin/catalog/{id}/icon.svg", get(catalog::icon))
         .route("/admin/apps/{id}", get(apps::page).post(apps::submit))
         .route("/admin/hardware", get(hardware::page))
-        .route("/admin/firewall", get(firewall::page).post(firewall::submit))
-        .route("/admin/access", get(access::access_page).post(access::access_submit))
+        .route(
+            "/admin/firewall",
+            get(firewall::page).post(firewall::submit),
+        )
+        .route(
+            "/admin/access",
+            get(access::access_page).post(access::access_submit),
+        )
         .route("/admin/access/logo", post(access::logo_submit))
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }
 
 pub async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../../static/panier.css"))
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../../static/panier.css"),
+    )
         .into_response()
 }
 
 /// The language for an anonymous page: the switch's cookie, else the box default.
 pub fn anonymous_language(parts: &Parts, box_default: Language) -> Language {
-    cookie(parts, LANG_COOKIE).and_then(|l| Language::parse(l).ok()).unwrap_or(box_default)
+    cookie(parts, LANG_COOKIE)
+        .and_then(|l| Language::parse(l).ok())
+        .unwrap_or(box_default)
 }
 
 /// The language for a logged-in admin: their own, else the box default.
 pub fn admin_language(actor: &Actor, box_default: Language) -> Language {
-    actor.session().and_then(|s| s.language.as_deref()).and_then(|l| Language::parse(l).ok()).unwrap_or(box_default)
+    actor
+        .session()
+        .and_then(|s| s.language.as_deref())
+        .and_then(|l| Language::parse(l).ok())
+        .unwrap_or(box_default)
 }
 
 #[derive(serde::Deserialize)]
@@ -102,9 +138,23 @@ struct LangQuery {
 async fn language_switch(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
     let lang = Language::parse(&q.to).unwrap_or_default();
     // Only local paths, so the switch cannot be used to send people elsewhere.
-    let back = if q.back.starts_with("/admin") && !q.back.starts_with("//") { q.back } else { "/admin".into() };
-    let cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000", lang.code());
-    ([(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"))], Redirect::to(&back)).into_response()
+    let back = if q.back.starts_with("/admin") && !q.back.starts_with("//") {
+        q.back
+    } else {
+        "/admin".into()
+    };
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000",
+        lang.code()
+    );
+    (
+        [(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).expect("ASCII"),
+        )],
+        Redirect::to(&back),
+    )
+        .into_response()
 }
 
 /// One entry of the navigation, as the layout shows it.
@@ -132,7 +182,12 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(t: &'static Messages, title_key: &str, path: &str, box_name: Option<&str>) -> Layout {
+    pub fn new(
+        t: &'static Messages,
+        title_key: &str,
+        path: &str,
+        box_name: Option<&str>,
+    ) -> Layout {
         Layout {
             lang: t.code(),
             title: t.get(title_key).to_owned(),
@@ -151,11 +206,25 @@ impl Layout {
             self.user = Some(s.username.clone());
             self.csrf = s.csrf.clone();
         }
-        self.nav = NAV.iter().map(|(key, href)| NavItem { label: t.get(key), href, current: *href == self.path }).collect();
-        for a in backup::current_alerts().iter().filter(|a| a.key != "backup_kit_unconfirmed") {
+        self.nav = NAV
+            .iter()
+            .map(|(key, href)| NavItem {
+                label: t.get(key),
+                href,
+                current: *href == self.path,
+            })
+            .collect();
+        for a in backup::current_alerts()
+            .iter()
+            .filter(|a| a.key != "backup_kit_unconfirmed")
+        {
             let hours = a.hours.map(|h| h.to_string()).unwrap_or_default();
             let args = [("target", a.target.as_str()), ("hours", hours.as_str())];
-            let text = format!("{} {}", t.fmt(&format!("health.{}.what", a.key), &args), t.fmt(&format!("health.{}.fix", a.key), &args));
+            let text = format!(
+                "{} {}",
+                t.fmt(&format!("health.{}.what", a.key), &args),
+                t.fmt(&format!("health.{}.fix", a.key), &args)
+            );
             self.banners.push(Banner { text });
         }
         self
@@ -190,7 +259,10 @@ pub struct PageError {
 
 impl PageError {
     pub fn new(error: impl Into<ApiError>, language: Language) -> PageError {
-        PageError { error: error.into(), language }
+        PageError {
+            error: error.into(),
+            language,
+        }
     }
 }
 
@@ -211,14 +283,22 @@ impl IntoResponse for PageError {
 
 /// The error page with a message already in the visitor's language.
 pub fn error_page(t: &'static Messages, status: StatusCode, message: &str) -> Response {
-    let mut response = render(&ErrorPage { t, layout: Layout::new(t, "error.title", "", None), message });
+    let mut response = render(&ErrorPage {
+        t,
+        layout: Layout::new(t, "error.title", "", None),
+        message,
+    });
     *response.status_mut() = status;
     response
 }
 
 /// Checks a form's CSRF field against the expected token.
 pub fn check_csrf(sent: &str, expected: &str) -> Result<(), ApiError> {
-    if !expected.is_empty() && auth::same_token(sent, expected) { Ok(()) } else { Err(ApiError::Csrf) }
+    if !expected.is_empty() && auth::same_token(sent, expected) {
+        Ok(())
+    } else {
+        Err(ApiError::Csrf)
+    }
 }
 
 /// A logged-in admin for a page: like [`SessionActor`](crate::api::extract::SessionActor), but

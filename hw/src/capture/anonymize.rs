@@ -21,8 +21,16 @@ use crate::host::{Access, CommandOutcome};
 use crate::probe::Probe;
 
 /// Placeholder texts firmware puts where a serial would be.
-const NOT_SERIALS: [&str; 8] =
-    ["not specified", "unknown", "to be filled by o.e.m.", "default string", "none", "system serial number", "n/a", "0123456789"];
+const NOT_SERIALS: [&str; 8] = [
+    "not specified",
+    "unknown",
+    "to be filled by o.e.m.",
+    "default string",
+    "none",
+    "system serial number",
+    "n/a",
+    "0123456789",
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct Anonymizer {
@@ -37,8 +45,13 @@ impl Anonymizer {
         serials.extend(probe.disks.iter().filter_map(|d| d.identity.serial.clone()));
         for access in accesses {
             match access {
-                Access::Command { argv, outcome: CommandOutcome::Ran { stdout, .. } } => serials.extend(serials_in_output(&argv[0], stdout)),
-                Access::NvmeIdentify { outcome: Ok(data), .. } => serials.extend(crate::nvme::Controller::parse(data).map(|c| c.serial)),
+                Access::Command {
+                    argv,
+                    outcome: CommandOutcome::Ran { stdout, .. },
+                } => serials.extend(serials_in_output(&argv[0], stdout)),
+                Access::NvmeIdentify {
+                    outcome: Ok(data), ..
+                } => serials.extend(crate::nvme::Controller::parse(data).map(|c| c.serial)),
                 _ => {}
             }
         }
@@ -48,21 +61,36 @@ impl Anonymizer {
             if serial.chars().count() < 4
                 || NOT_SERIALS.contains(&serial.to_ascii_lowercase().as_str())
                 || serial.chars().all(|c| c == '0' || c == ' ')
-                || anonymizer.replacements.iter().any(|(original, _)| original == serial)
+                || anonymizer
+                    .replacements
+                    .iter()
+                    .any(|(original, _)| original == serial)
             {
                 continue;
             }
             count += 1;
-            anonymizer.replacements.push((serial.to_string(), stand_in_serial(serial.len(), count)));
+            anonymizer
+                .replacements
+                .push((serial.to_string(), stand_in_serial(serial.len(), count)));
         }
         let macs: Vec<&str> = probe.nics.iter().filter_map(|n| n.mac.as_deref()).collect();
-        for (i, mac) in macs.iter().filter(|m| **m != "00:00:00:00:00:00").enumerate() {
+        for (i, mac) in macs
+            .iter()
+            .filter(|m| **m != "00:00:00:00:00:00")
+            .enumerate()
+        {
             let Some(prefix) = mac.get(..8) else { continue };
             let stand_in = format!("{prefix}:00:00:{:02x}", i + 1);
-            anonymizer.replacements.push((mac.to_ascii_lowercase(), stand_in.clone()));
-            anonymizer.replacements.push((mac.to_ascii_uppercase(), stand_in.to_ascii_uppercase()));
+            anonymizer
+                .replacements
+                .push((mac.to_ascii_lowercase(), stand_in.clone()));
+            anonymizer
+                .replacements
+                .push((mac.to_ascii_uppercase(), stand_in.to_ascii_uppercase()));
         }
-        anonymizer.replacements.sort_by_key(|(original, _)| std::cmp::Reverse(original.len()));
+        anonymizer
+            .replacements
+            .sort_by_key(|(original, _)| std::cmp::Reverse(original.len()));
         anonymizer
     }
 
@@ -77,7 +105,11 @@ impl Anonymizer {
         let mut i = 0;
         while i < bytes.len() {
             let rest = &bytes[i..];
-            match self.replacements.iter().find(|(original, _)| rest.starts_with(original.as_bytes())) {
+            match self
+                .replacements
+                .iter()
+                .find(|(original, _)| rest.starts_with(original.as_bytes()))
+            {
                 Some((original, stand_in)) => {
                     out.extend_from_slice(stand_in.as_bytes());
                     i += original.len();
@@ -115,7 +147,11 @@ fn serials_in_output(program: &str, stdout: &str) -> Vec<String> {
             .collect(),
         "smartctl" => {
             let json: Value = serde_json::from_str(stdout).unwrap_or(Value::Null);
-            json["serial_number"].as_str().map(|s| s.trim().to_string()).into_iter().collect()
+            json["serial_number"]
+                .as_str()
+                .map(|s| s.trim().to_string())
+                .into_iter()
+                .collect()
         }
         _ => Vec::new(),
     }
@@ -130,14 +166,26 @@ mod tests {
         assert_eq!(stand_in_serial(8, 1), "ANON0001");
         assert_eq!(stand_in_serial(15, 12), "ANON00000000012");
         assert_eq!(stand_in_serial(4, 3), "0003");
-        let swap = Anonymizer { replacements: vec![("S1234".into(), "ANON1".into()), ("ANON1".into(), "ANON2".into())] };
-        assert_eq!(swap.apply("a S1234 b ANON1"), "a ANON1 b ANON2", "one pass: a stand-in is not replaced again");
+        let swap = Anonymizer {
+            replacements: vec![
+                ("S1234".into(), "ANON1".into()),
+                ("ANON1".into(), "ANON2".into()),
+            ],
+        };
+        assert_eq!(
+            swap.apply("a S1234 b ANON1"),
+            "a ANON1 b ANON2",
+            "one pass: a stand-in is not replaced again"
+        );
     }
 
     #[test]
     fn serials_are_read_from_tool_outputs() {
         let dmi = "Memory Device\n\tSerial Number: 1A2B3C4D\n\tPart Number: X\n";
         assert_eq!(serials_in_output("dmidecode", dmi), ["1A2B3C4D"]);
-        assert_eq!(serials_in_output("smartctl", r#"{"serial_number":"S3YJ "}"#), ["S3YJ"]);
+        assert_eq!(
+            serials_in_output("smartctl", r#"{"serial_number":"S3YJ "}"#),
+            ["S3YJ"]
+        );
     }
 }

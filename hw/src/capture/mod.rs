@@ -77,7 +77,10 @@ pub enum CaptureError {
     #[error("{path} already exists and is not empty: a capture goes into a new directory")]
     NotEmpty { path: PathBuf },
     #[error("cannot write the capture in {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read the capture back from {path}: {message}")]
     ReadBack { path: PathBuf, message: String },
 }
@@ -88,9 +91,15 @@ pub fn capture_system(dir: &Path, options: &CaptureOptions) -> Result<CaptureRep
 }
 
 /// Captures the machine `source` sees (the tests capture fixture machines).
-pub fn capture(source: Host, dir: &Path, options: &CaptureOptions) -> Result<CaptureReport, CaptureError> {
+pub fn capture(
+    source: Host,
+    dir: &Path,
+    options: &CaptureOptions,
+) -> Result<CaptureReport, CaptureError> {
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
-        return Err(CaptureError::NotEmpty { path: dir.to_path_buf() });
+        return Err(CaptureError::NotEmpty {
+            path: dir.to_path_buf(),
+        });
     }
     let host = source.recording();
     let root = host.root();
@@ -99,15 +108,26 @@ pub fn capture(source: Host, dir: &Path, options: &CaptureOptions) -> Result<Cap
         wipe::firmware_plan(&host, &disk.identity, Lang::En);
     }
     let accesses = host.trail().map(|t| t.accesses()).unwrap_or_default();
-    let anonymizer = if options.anonymize { Anonymizer::new(&live, &accesses) } else { Anonymizer::default() };
+    let anonymizer = if options.anonymize {
+        Anonymizer::new(&live, &accesses)
+    } else {
+        Anonymizer::default()
+    };
     let edit = |bytes: &[u8]| anonymizer.apply_bytes(bytes);
-    let probe_json = anonymizer.apply(&serde_json::to_string_pretty(&live).expect("a probe serializes"));
+    let probe_json =
+        anonymizer.apply(&serde_json::to_string_pretty(&live).expect("a probe serializes"));
     let probe: Probe = serde_json::from_str(&probe_json).expect("an anonymized probe parses");
 
     // Written beside `dir`, then renamed: a capture is there whole or not at all.
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "capture".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "capture".into());
     let partial = dir.with_file_name(format!(".{name}.partial"));
-    let write_err = |source| CaptureError::Write { path: partial.clone(), source };
+    let write_err = |source| CaptureError::Write {
+        path: partial.clone(),
+        source,
+    };
     let _ = std::fs::remove_dir_all(&partial);
     let partial_root = partial.join("root");
     std::fs::create_dir_all(&partial_root).map_err(write_err)?;
@@ -124,14 +144,22 @@ pub fn capture(source: Host, dir: &Path, options: &CaptureOptions) -> Result<Cap
     write(&partial.join("empty-dirs.txt"), &empty_list).map_err(write_err)?;
     write(&partial.join("probe.json"), &format!("{probe_json}\n")).map_err(write_err)?;
 
-    let reread = Host::fixture(&partial)
-        .map_err(|e| CaptureError::ReadBack { path: partial.clone(), message: e.to_string() })?;
+    let reread = Host::fixture(&partial).map_err(|e| CaptureError::ReadBack {
+        path: partial.clone(),
+        message: e.to_string(),
+    })?;
     let mismatch = differences(&probe, &probe::probe(&reread));
 
     if dir.exists() {
-        std::fs::remove_dir(dir).map_err(|source| CaptureError::Write { path: dir.to_path_buf(), source })?;
+        std::fs::remove_dir(dir).map_err(|source| CaptureError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
-    std::fs::rename(&partial, dir).map_err(|source| CaptureError::Write { path: dir.to_path_buf(), source })?;
+    std::fs::rename(&partial, dir).map_err(|source| CaptureError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     Ok(CaptureReport {
         dir: dir.to_path_buf(),
         probe,
@@ -163,8 +191,16 @@ struct CommandEntry {
 
 /// `commands.toml` and the outputs; returns how many commands it holds and notes on the
 /// ones left out.
-fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> std::io::Result<(usize, Vec<String>)> {
-    let mut list = CommandList { missing: Vec::new(), command: Vec::new(), nvme_identify: Vec::new() };
+fn write_commands(
+    dir: &Path,
+    accesses: &[Access],
+    anonymizer: &Anonymizer,
+) -> std::io::Result<(usize, Vec<String>)> {
+    let mut list = CommandList {
+        missing: Vec::new(),
+        command: Vec::new(),
+        nvme_identify: Vec::new(),
+    };
     let mut seen = BTreeSet::new();
     let mut names = BTreeSet::new();
     let mut notes = Vec::new();
@@ -175,16 +211,30 @@ fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> s
             }
             let entry = match outcome {
                 Ok(data) => {
-                    let file = format!("nvme-identify-{}.bin", device.rsplit('/').next().unwrap_or(device));
-                    std::fs::write(dir.join(&file), anonymizer.apply_bytes(data)).map_err(|e| tree::naming(&dir.join(&file), e))?;
-                    IdentifyCapture { device: device.clone(), data: Some(file), error: None }
+                    let file = format!(
+                        "nvme-identify-{}.bin",
+                        device.rsplit('/').next().unwrap_or(device)
+                    );
+                    std::fs::write(dir.join(&file), anonymizer.apply_bytes(data))
+                        .map_err(|e| tree::naming(&dir.join(&file), e))?;
+                    IdentifyCapture {
+                        device: device.clone(),
+                        data: Some(file),
+                        error: None,
+                    }
                 }
-                Err(why) => IdentifyCapture { device: device.clone(), data: None, error: Some(why.clone()) },
+                Err(why) => IdentifyCapture {
+                    device: device.clone(),
+                    data: None,
+                    error: Some(why.clone()),
+                },
             };
             list.nvme_identify.push(entry);
             continue;
         }
-        let Access::Command { argv, outcome } = access else { continue };
+        let Access::Command { argv, outcome } = access else {
+            continue;
+        };
         if !seen.insert(argv.clone()) {
             continue;
         }
@@ -194,17 +244,32 @@ fn write_commands(dir: &Path, accesses: &[Access], anonymizer: &Anonymizer) -> s
                     list.missing.push(argv[0].clone());
                 }
             }
-            CommandOutcome::Failed(why) => notes.push(format!("`{}` left out: {why}", argv.join(" "))),
-            CommandOutcome::Ran { status, stdout, stderr } => {
+            CommandOutcome::Failed(why) => {
+                notes.push(format!("`{}` left out: {why}", argv.join(" ")))
+            }
+            CommandOutcome::Ran {
+                status,
+                stdout,
+                stderr,
+            } => {
                 let stem = output_stem(argv, &mut names);
-                let ext = if stdout.trim_start().starts_with('{') { "json" } else { "txt" };
+                let ext = if stdout.trim_start().starts_with('{') {
+                    "json"
+                } else {
+                    "txt"
+                };
                 let stdout_file = format!("{stem}.{ext}");
                 write(&dir.join(&stdout_file), &anonymizer.apply(stdout))?;
                 let stderr_file = (!stderr.is_empty()).then(|| format!("{stem}.stderr.txt"));
                 if let Some(file) = &stderr_file {
                     write(&dir.join(file), &anonymizer.apply(stderr))?;
                 }
-                list.command.push(CommandEntry { argv: argv.clone(), stdout: stdout_file, stderr: stderr_file, status: *status });
+                list.command.push(CommandEntry {
+                    argv: argv.clone(),
+                    stdout: stdout_file,
+                    stderr: stderr_file,
+                    status: *status,
+                });
             }
         }
     }
@@ -231,7 +296,13 @@ fn output_stem(argv: &[String], taken: &mut BTreeSet<String>) -> String {
         .collect::<Vec<_>>()
         .join("-")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut stem = base.clone();
     let mut n = 2;
@@ -244,9 +315,17 @@ fn output_stem(argv: &[String], taken: &mut BTreeSet<String>) -> String {
 
 /// Top-level parts of two probes that differ (`machine`, `disks`, `notes`…).
 pub fn differences(a: &Probe, b: &Probe) -> Vec<String> {
-    let (a, b) = (serde_json::to_value(a).expect("serializes"), serde_json::to_value(b).expect("serializes"));
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return vec!["probe".into()] };
-    a.keys().filter(|k| a.get(*k) != b.get(*k)).cloned().collect()
+    let (a, b) = (
+        serde_json::to_value(a).expect("serializes"),
+        serde_json::to_value(b).expect("serializes"),
+    );
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return vec!["probe".into()];
+    };
+    a.keys()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -257,9 +336,21 @@ mod tests {
     fn output_names_say_which_command_and_device() {
         let mut taken = BTreeSet::new();
         let argv = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
-        assert_eq!(output_stem(&argv("smartctl --json=c --all /dev/nvme0n1"), &mut taken), "smartctl-nvme0n1");
-        assert_eq!(output_stem(&argv("dmidecode -t 17"), &mut taken), "dmidecode-17");
-        assert_eq!(output_stem(&argv("hdparm -I /dev/sda"), &mut taken), "hdparm-sda");
-        assert_eq!(output_stem(&argv("dmidecode -t 17"), &mut taken), "dmidecode-17-2");
+        assert_eq!(
+            output_stem(&argv("smartctl --json=c --all /dev/nvme0n1"), &mut taken),
+            "smartctl-nvme0n1"
+        );
+        assert_eq!(
+            output_stem(&argv("dmidecode -t 17"), &mut taken),
+            "dmidecode-17"
+        );
+        assert_eq!(
+            output_stem(&argv("hdparm -I /dev/sda"), &mut taken),
+            "hdparm-sda"
+        );
+        assert_eq!(
+            output_stem(&argv("dmidecode -t 17"), &mut taken),
+            "dmidecode-17-2"
+        );
     }
 }

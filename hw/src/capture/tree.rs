@@ -39,22 +39,35 @@ pub(super) struct Tree<'a> {
 
 impl<'a> Tree<'a> {
     pub fn new(live: &'a Path, dest: &'a Path, edit: &'a dyn Fn(&[u8]) -> Vec<u8>) -> Self {
-        Self { live, dest, edit, files: 0, unreadable: Vec::new() }
+        Self {
+            live,
+            dest,
+            edit,
+            files: 0,
+            unreadable: Vec::new(),
+        }
     }
 
     /// Writes what the accesses saw: file contents first, so that an existence check made
     /// before a read does not leave the file empty.
     pub fn write(&mut self, accesses: &[Access]) -> io::Result<()> {
         for access in accesses {
-            if let Access::Read { path, content: Some(bytes) } = access {
+            if let Access::Read {
+                path,
+                content: Some(bytes),
+            } = access
+            {
                 let at = self.place(path)?;
                 self.write_file(&at, &(self.edit)(bytes))?;
             }
         }
         for access in accesses {
             match access {
-                Access::Read { path, content: None }
-                    if self.live.join(path.trim_start_matches('/')).is_file() && !self.unreadable.contains(path) =>
+                Access::Read {
+                    path,
+                    content: None,
+                } if self.live.join(path.trim_start_matches('/')).is_file()
+                    && !self.unreadable.contains(path) =>
                 {
                     let at = self.place(path)?;
                     self.write_file(&at, b"")?;
@@ -68,7 +81,10 @@ impl<'a> Tree<'a> {
                         self.write_file(&at, b"")?;
                     }
                 }
-                Access::List { path, entries: Some(entries) } => {
+                Access::List {
+                    path,
+                    entries: Some(entries),
+                } => {
                     let at = self.place(path)?;
                     self.make_dir(&at)?;
                     for name in entries {
@@ -80,7 +96,10 @@ impl<'a> Tree<'a> {
                         }
                     }
                 }
-                Access::Link { path, target: Some(target) } => {
+                Access::Link {
+                    path,
+                    target: Some(target),
+                } => {
                     let (parent, name) = split_last(path);
                     let at = self.place(parent)?.join(name);
                     self.make_link(&at, target)?;
@@ -94,12 +113,19 @@ impl<'a> Tree<'a> {
     /// Where `system_path` really is (relative to the root, links resolved), making the
     /// links met on the way.
     fn place(&self, system_path: &str) -> io::Result<PathBuf> {
-        self.resolve(PathBuf::new(), Path::new(system_path.trim_start_matches('/')), 0)
+        self.resolve(
+            PathBuf::new(),
+            Path::new(system_path.trim_start_matches('/')),
+            0,
+        )
     }
 
     fn resolve(&self, start: PathBuf, rest: &Path, depth: u32) -> io::Result<PathBuf> {
         if depth > MAX_LINK_DEPTH {
-            return Err(io::Error::other(format!("too many levels of links at {}", start.display())));
+            return Err(io::Error::other(format!(
+                "too many levels of links at {}",
+                start.display()
+            )));
         }
         let mut at = start;
         for component in rest.components() {
@@ -110,7 +136,11 @@ impl<'a> Tree<'a> {
                         && let Ok(target) = std::fs::read_link(self.live.join(&next))
                     {
                         self.make_link(&next, &target)?;
-                        let base = if target.is_absolute() { PathBuf::new() } else { at.clone() };
+                        let base = if target.is_absolute() {
+                            PathBuf::new()
+                        } else {
+                            at.clone()
+                        };
                         let target_rel = target.strip_prefix("/").unwrap_or(&target).to_path_buf();
                         at = self.resolve(base, &target_rel, depth + 1)?;
                     } else {
@@ -132,7 +162,10 @@ impl<'a> Tree<'a> {
         let target = match target.strip_prefix("/") {
             Ok(inside) => {
                 let ups = at.parent().map(|p| p.components().count()).unwrap_or(0);
-                (0..ups).map(|_| PathBuf::from("..")).collect::<PathBuf>().join(inside)
+                (0..ups)
+                    .map(|_| PathBuf::from(".."))
+                    .collect::<PathBuf>()
+                    .join(inside)
             }
             Err(_) => target.to_path_buf(),
         };
@@ -206,7 +239,12 @@ pub(super) fn empty_dirs(root: &Path) -> io::Result<Vec<String>> {
             }
         }
         if empty && dir != root {
-            out.push(dir.strip_prefix(root).unwrap_or(dir).to_string_lossy().into_owned());
+            out.push(
+                dir.strip_prefix(root)
+                    .unwrap_or(dir)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
         Ok(())
     }

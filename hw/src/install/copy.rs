@@ -25,7 +25,10 @@ const SQUASHFS_MAGIC: u32 = 0x7371_7368;
 /// Where a range's bytes come from.
 pub enum Content<'a> {
     /// The source disk, from this byte offset.
-    Disk { file: &'a File, offset: u64 },
+    Disk {
+        file: &'a File,
+        offset: u64,
+    },
     Bytes(&'a [u8]),
     Zeros,
 }
@@ -79,7 +82,12 @@ pub fn squashfs_bytes(superblock: &[u8]) -> Result<u64, String> {
 
 /// Writes `range` onto `target`; returns the SHA-256 of what was written. `on_bytes` is
 /// called with the bytes done after each window.
-pub fn write(target: &File, range: &Range, buf: &mut AlignedBuf, on_bytes: &mut dyn FnMut(u64)) -> Result<String, IoFailure> {
+pub fn write(
+    target: &File,
+    range: &Range,
+    buf: &mut AlignedBuf,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<String, IoFailure> {
     let mut hasher = Sha256::new();
     let mut done = 0u64;
     while done < range.len {
@@ -87,13 +95,25 @@ pub fn write(target: &File, range: &Range, buf: &mut AlignedBuf, on_bytes: &mut 
         let slice = &mut buf.as_mut_slice()[..len];
         match &range.content {
             Content::Disk { file, offset } => rawio::read_exact_at(file, slice, offset + done)
-                .map_err(|source| IoFailure { on_target: false, operation: "read", offset: offset + done, source })?,
-            Content::Bytes(bytes) => slice.copy_from_slice(&bytes[done as usize..done as usize + len]),
+                .map_err(|source| IoFailure {
+                    on_target: false,
+                    operation: "read",
+                    offset: offset + done,
+                    source,
+                })?,
+            Content::Bytes(bytes) => {
+                slice.copy_from_slice(&bytes[done as usize..done as usize + len])
+            }
             Content::Zeros => slice.fill(0),
         }
         hasher.update(&*slice);
         let at = range.target_offset + done;
-        rawio::write_all_at(target, slice, at).map_err(|source| IoFailure { on_target: true, operation: "write", offset: at, source })?;
+        rawio::write_all_at(target, slice, at).map_err(|source| IoFailure {
+            on_target: true,
+            operation: "write",
+            offset: at,
+            source,
+        })?;
         done += len as u64;
         on_bytes(len as u64);
     }
@@ -101,14 +121,24 @@ pub fn write(target: &File, range: &Range, buf: &mut AlignedBuf, on_bytes: &mut 
 }
 
 /// Reads `len` bytes at `offset` of `target` back; returns their SHA-256.
-pub fn read_back(target: &File, offset: u64, len: u64, buf: &mut AlignedBuf, on_bytes: &mut dyn FnMut(u64)) -> Result<String, IoFailure> {
+pub fn read_back(
+    target: &File,
+    offset: u64,
+    len: u64,
+    buf: &mut AlignedBuf,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<String, IoFailure> {
     let mut hasher = Sha256::new();
     let mut done = 0u64;
     while done < len {
         let n = (len - done).min(WINDOW as u64) as usize;
         let slice = &mut buf.as_mut_slice()[..n];
-        rawio::read_exact_at(target, slice, offset + done)
-            .map_err(|source| IoFailure { on_target: true, operation: "read back", offset: offset + done, source })?;
+        rawio::read_exact_at(target, slice, offset + done).map_err(|source| IoFailure {
+            on_target: true,
+            operation: "read back",
+            offset: offset + done,
+            source,
+        })?;
         hasher.update(&*slice);
         done += n as u64;
         on_bytes(n as u64);

@@ -34,12 +34,16 @@ pub enum EfiError {
     #[error("the EFI partition has no {GRUBENV} of {GRUBENV_BYTES} bytes")]
     NoGrubenv,
     #[error("editing the EFI partition's {path} failed: {source}")]
-    Edit { path: String, source: std::io::Error },
+    Edit {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// GRUB's environment block with slot A good and no tries counted, slot B not bootable.
 pub fn grubenv_slot_a() -> Vec<u8> {
-    let mut block = b"# GRUB Environment Block\nORDER=A B\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\n".to_vec();
+    let mut block =
+        b"# GRUB Environment Block\nORDER=A B\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\n".to_vec();
     block.resize(GRUBENV_BYTES, b'#');
     block
 }
@@ -66,7 +70,8 @@ fn remove_tree<T: fatfs::ReadWriteSeek>(dir: &fatfs::Dir<T>, name: &str) -> std:
 pub fn provision(image: Vec<u8>, box_name: &str, setup_code: &str) -> Result<Vec<u8>, EfiError> {
     let mut disk = Cursor::new(image);
     {
-        let fs = fatfs::FileSystem::new(&mut disk, fatfs::FsOptions::new()).map_err(EfiError::NotFat)?;
+        let fs =
+            fatfs::FileSystem::new(&mut disk, fatfs::FsOptions::new()).map_err(EfiError::NotFat)?;
         let root = fs.root_dir();
         let edit = |path: &str| {
             let path = path.to_string();
@@ -78,7 +83,9 @@ pub fn provision(image: Vec<u8>, box_name: &str, setup_code: &str) -> Result<Vec
             return Err(EfiError::NoGrubenv);
         }
         env.seek(SeekFrom::Start(0)).map_err(edit(GRUBENV))?;
-        env.write_all(&grubenv_slot_a()).and_then(|()| env.flush()).map_err(edit(GRUBENV))?;
+        env.write_all(&grubenv_slot_a())
+            .and_then(|()| env.flush())
+            .map_err(edit(GRUBENV))?;
         drop(env);
         match root.open_dir("panier") {
             Ok(_) => remove_tree(&root, "panier").map_err(edit("panier/"))?,
@@ -88,7 +95,10 @@ pub fn provision(image: Vec<u8>, box_name: &str, setup_code: &str) -> Result<Vec
         let dir = root.create_dir("panier").map_err(edit("panier/"))?;
         for (file, value) in [("box_name", box_name), ("setup_code", setup_code)] {
             let mut f = dir.create_file(file).map_err(edit(file))?;
-            f.truncate().and_then(|()| f.write_all(format!("{value}\n").as_bytes())).and_then(|()| f.flush()).map_err(edit(file))?;
+            f.truncate()
+                .and_then(|()| f.write_all(format!("{value}\n").as_bytes()))
+                .and_then(|()| f.flush())
+                .map_err(edit(file))?;
         }
         drop(dir);
         drop(root);
@@ -110,7 +120,13 @@ pub fn fix_dot_entries(image: &mut [u8]) -> usize {
         return 0;
     }
     let u16_at = |o: usize| u16::from_le_bytes([image[o], image[o + 1]]) as usize;
-    let (sector, per_cluster, reserved, fats, root_entries) = (u16_at(11), image[13] as usize, u16_at(14), image[16] as usize, u16_at(17));
+    let (sector, per_cluster, reserved, fats, root_entries) = (
+        u16_at(11),
+        image[13] as usize,
+        u16_at(14),
+        image[16] as usize,
+        u16_at(17),
+    );
     let fat_sectors = match u16_at(22) {
         0 => u32::from_le_bytes(image[36..40].try_into().expect("4 bytes")) as usize,
         n => n,
@@ -118,14 +134,20 @@ pub fn fix_dot_entries(image: &mut [u8]) -> usize {
     if sector == 0 || per_cluster == 0 {
         return 0;
     }
-    let data_start = (reserved + fats * fat_sectors + (root_entries * ENTRY).div_ceil(sector)) * sector;
+    let data_start =
+        (reserved + fats * fat_sectors + (root_entries * ENTRY).div_ceil(sector)) * sector;
     let cluster = sector * per_cluster;
     let is = |e: &[u8], name: &[u8; 11]| e[..11] == *name && e[11] & 0x10 != 0;
     let mut fixed = 0;
     let mut at = data_start;
     while at + 4 * ENTRY <= image.len() {
         let head = &image[at..at + 4 * ENTRY];
-        let (e0, e1, e2, e3) = (&head[..ENTRY], &head[ENTRY..2 * ENTRY], &head[2 * ENTRY..3 * ENTRY], &head[3 * ENTRY..]);
+        let (e0, e1, e2, e3) = (
+            &head[..ENTRY],
+            &head[ENTRY..2 * ENTRY],
+            &head[2 * ENTRY..3 * ENTRY],
+            &head[3 * ENTRY..],
+        );
         if e0[11] == LFN && is(e1, b".          ") && e2[11] == LFN && is(e3, b"..         ") {
             let (dot, dotdot) = (e1.to_vec(), e3.to_vec());
             image[at..at + ENTRY].copy_from_slice(&dot);

@@ -21,7 +21,13 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-pub const NAMES: [&str; 5] = ["bios-boot", "panier-efi", "panier-system-a", "panier-system-b", "panier-data"];
+pub const NAMES: [&str; 5] = [
+    "bios-boot",
+    "panier-efi",
+    "panier-system-a",
+    "panier-system-b",
+    "panier-data",
+];
 const TYPES: [&str; 5] = [
     "21686148-6449-6E6F-744E-656564454649",
     "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
@@ -62,14 +68,21 @@ pub struct Table {
 impl Table {
     /// Partition `number` (1 to 5 in a checked layout).
     pub fn part(&self, number: u32) -> &Partition {
-        self.partitions.iter().find(|p| p.number == number).expect("checked Panier layout")
+        self.partitions
+            .iter()
+            .find(|p| p.number == number)
+            .expect("checked Panier layout")
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     #[error("`sfdisk {args}` on {device}: {detail}")]
-    Sfdisk { device: String, args: String, detail: String },
+    Sfdisk {
+        device: String,
+        args: String,
+        detail: String,
+    },
     #[error("{device} has no partition table sfdisk can read: {detail}")]
     Unreadable { device: String, detail: String },
 }
@@ -103,12 +116,20 @@ struct JsonPart {
 }
 
 fn sfdisk(device: &Path, args: &[&str], input: Option<&str>) -> Result<String, TableError> {
-    let err = |detail: String| TableError::Sfdisk { device: device.display().to_string(), args: args.join(" "), detail };
+    let err = |detail: String| TableError::Sfdisk {
+        device: device.display().to_string(),
+        args: args.join(" "),
+        detail,
+    };
     let mut child = Command::new("sfdisk")
         .args(args)
         .arg(device)
         .env("LC_ALL", "C")
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -125,13 +146,23 @@ fn sfdisk(device: &Path, args: &[&str], input: Option<&str>) -> Result<String, T
 
 /// The partition number from sfdisk's node name (`/dev/sda3`, `/dev/nvme0n1p3`, `disk.img3`).
 fn number_of(node: &str) -> u32 {
-    let digits: String = node.chars().rev().take_while(char::is_ascii_digit).collect::<Vec<_>>().into_iter().rev().collect();
+    let digits: String = node
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     digits.parse().unwrap_or(0)
 }
 
 /// Reads a disk's GPT.
 pub fn read(device: &Path) -> Result<Table, TableError> {
-    let unreadable = |detail: String| TableError::Unreadable { device: device.display().to_string(), detail };
+    let unreadable = |detail: String| TableError::Unreadable {
+        device: device.display().to_string(),
+        detail,
+    };
     let text = sfdisk(device, &["--json"], None).map_err(|e| match e {
         TableError::Sfdisk { detail, .. } => unreadable(detail),
         other => other,
@@ -139,7 +170,10 @@ pub fn read(device: &Path) -> Result<Table, TableError> {
     let json: Json = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
     let t = json.partitiontable;
     if t.label != "gpt" {
-        return Err(unreadable(format!("a {} partition table, not GPT", t.label)));
+        return Err(unreadable(format!(
+            "a {} partition table, not GPT",
+            t.label
+        )));
     }
     let sector = t.sectorsize.unwrap_or(512);
     let partitions = t
@@ -154,13 +188,21 @@ pub fn read(device: &Path) -> Result<Table, TableError> {
             uuid: p.uuid.to_uppercase(),
         })
         .collect();
-    Ok(Table { disk_uuid: t.id.to_uppercase(), sector_bytes: sector, partitions })
+    Ok(Table {
+        disk_uuid: t.id.to_uppercase(),
+        sector_bytes: sector,
+        partitions,
+    })
 }
 
 /// Why a table is not a Panier layout, if it is not.
 pub fn check_panier(table: &Table) -> Result<(), String> {
     if table.partitions.len() != NAMES.len() {
-        return Err(format!("{} partitions instead of {}", table.partitions.len(), NAMES.len()));
+        return Err(format!(
+            "{} partitions instead of {}",
+            table.partitions.len(),
+            NAMES.len()
+        ));
     }
     let mut previous_end = MIB;
     for (i, (name, type_uuid)) in NAMES.iter().zip(TYPES).enumerate() {
@@ -169,16 +211,24 @@ pub fn check_panier(table: &Table) -> Result<(), String> {
             return Err(format!("no partition {number}"));
         };
         if p.name != *name {
-            return Err(format!("partition {number} is named '{}', not '{name}'", p.name));
+            return Err(format!(
+                "partition {number} is named '{}', not '{name}'",
+                p.name
+            ));
         }
         if p.type_uuid != type_uuid {
-            return Err(format!("partition {number} ({name}) has type {}, not {type_uuid}", p.type_uuid));
+            return Err(format!(
+                "partition {number} ({name}) has type {}, not {type_uuid}",
+                p.type_uuid
+            ));
         }
         // The data partition is not copied: on a stick it was grown to the disk's end, to a
         // size of any number of sectors.
         let unaligned = p.start_bytes % 4096 != 0 || (number < 5 && p.size_bytes % 4096 != 0);
         if p.start_bytes < previous_end || p.size_bytes == 0 || unaligned {
-            return Err(format!("partition {number} ({name}) overlaps the one before it, starts in the first MiB or is not 4 KiB-aligned"));
+            return Err(format!(
+                "partition {number} ({name}) overlaps the one before it, starts in the first MiB or is not 4 KiB-aligned"
+            ));
         }
         previous_end = p.end_bytes();
     }
@@ -191,14 +241,23 @@ pub fn check_panier(table: &Table) -> Result<(), String> {
 /// A random (version 4) UUID, in sfdisk's uppercase form.
 pub fn random_uuid() -> String {
     let mut b = [0u8; 16];
-    if let Err(e) = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)) {
+    if let Err(e) = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+    {
         // Without /dev/urandom there is nothing sensible left to do: never reuse a UUID.
         panic!("cannot read /dev/urandom: {e}");
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02X}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// The target's table (see the module doc), for a disk with `sector_bytes` logical sectors.
@@ -207,24 +266,46 @@ pub fn plan(source: &Table, sector_bytes: u64) -> Table {
         .partitions
         .iter()
         .map(|p| Partition {
-            size_bytes: if p.number == 5 { DATA_BYTES } else { p.size_bytes },
+            size_bytes: if p.number == 5 {
+                DATA_BYTES
+            } else {
+                p.size_bytes
+            },
             uuid: random_uuid(),
             ..p.clone()
         })
         .collect();
-    Table { disk_uuid: random_uuid(), sector_bytes, partitions }
+    Table {
+        disk_uuid: random_uuid(),
+        sector_bytes,
+        partitions,
+    }
 }
 
 /// The bytes a disk needs to hold `plan` (its partitions and the backup GPT).
 pub fn needed_bytes(plan: &Table) -> u64 {
-    plan.partitions.iter().map(Partition::end_bytes).max().unwrap_or(0) + TAIL_BYTES
+    plan.partitions
+        .iter()
+        .map(Partition::end_bytes)
+        .max()
+        .unwrap_or(0)
+        + TAIL_BYTES
 }
 
 /// The `sfdisk` script that writes `plan`.
 pub fn script(plan: &Table) -> String {
     let s = plan.sector_bytes;
-    let first_lba = plan.partitions.iter().map(|p| p.start_bytes).min().unwrap_or(MIB) / s;
-    let mut out = format!("label: gpt\nlabel-id: {}\nfirst-lba: {first_lba}\nsector-size: {s}\n", plan.disk_uuid);
+    let first_lba = plan
+        .partitions
+        .iter()
+        .map(|p| p.start_bytes)
+        .min()
+        .unwrap_or(MIB)
+        / s;
+    let mut out = format!(
+        "label: gpt\nlabel-id: {}\nfirst-lba: {first_lba}\nsector-size: {s}\n",
+        plan.disk_uuid
+    );
     for p in &plan.partitions {
         out.push_str(&format!(
             "start={}, size={}, type={}, uuid={}, name=\"{}\"\n",
@@ -241,7 +322,18 @@ pub fn script(plan: &Table) -> String {
 /// Writes `plan` onto `device` (which the caller holds exclusively: sfdisk does not tell the
 /// kernel, the caller re-reads the table with its own handle).
 pub fn write(device: &Path, plan: &Table) -> Result<(), TableError> {
-    sfdisk(device, &["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "never"], Some(&script(plan))).map(|_| ())
+    sfdisk(
+        device,
+        &[
+            "--quiet",
+            "--no-reread",
+            "--no-tell-kernel",
+            "--wipe",
+            "never",
+        ],
+        Some(&script(plan)),
+    )
+    .map(|_| ())
 }
 
 #[cfg(test)]
@@ -250,13 +342,26 @@ mod tests {
 
     fn panier() -> Table {
         let mib = |n: u64| n * MIB;
-        let parts = [(1, mib(1), mib(1)), (2, mib(2), mib(32)), (3, mib(34), mib(1024)), (4, mib(1058), mib(1024)), (5, mib(2082), mib(16))];
+        let parts = [
+            (1, mib(1), mib(1)),
+            (2, mib(2), mib(32)),
+            (3, mib(34), mib(1024)),
+            (4, mib(1058), mib(1024)),
+            (5, mib(2082), mib(16)),
+        ];
         Table {
             disk_uuid: "X".into(),
             sector_bytes: 512,
             partitions: parts
                 .iter()
-                .map(|&(n, start, size)| Partition { number: n, name: NAMES[n as usize - 1].into(), start_bytes: start, size_bytes: size, type_uuid: TYPES[n as usize - 1].into(), uuid: random_uuid() })
+                .map(|&(n, start, size)| Partition {
+                    number: n,
+                    name: NAMES[n as usize - 1].into(),
+                    start_bytes: start,
+                    size_bytes: size,
+                    type_uuid: TYPES[n as usize - 1].into(),
+                    uuid: random_uuid(),
+                })
                 .collect(),
         }
     }
@@ -267,13 +372,21 @@ mod tests {
         assert_eq!(check_panier(&good), Ok(()));
         let mut renamed = good.clone();
         renamed.partitions[2].name = "root".into();
-        assert!(check_panier(&renamed).unwrap_err().contains("partition 3 is named 'root'"));
+        assert!(
+            check_panier(&renamed)
+                .unwrap_err()
+                .contains("partition 3 is named 'root'")
+        );
         let mut short = good.clone();
         short.partitions.pop();
         assert!(check_panier(&short).is_err());
         let mut grown = good.clone();
         grown.partitions[4].size_bytes = 7_999_999 * 512;
-        assert_eq!(check_panier(&grown), Ok(()), "a stick's grown data partition");
+        assert_eq!(
+            check_panier(&grown),
+            Ok(()),
+            "a stick's grown data partition"
+        );
         let mut slots = good.clone();
         slots.partitions[3].size_bytes -= MIB;
         assert!(check_panier(&slots).unwrap_err().contains("system slots"));
@@ -284,13 +397,22 @@ mod tests {
         let source = panier();
         let plan = plan(&source, 512);
         for (s, t) in source.partitions.iter().zip(&plan.partitions) {
-            assert_eq!((s.number, &s.name, s.start_bytes, &s.type_uuid), (t.number, &t.name, t.start_bytes, &t.type_uuid));
+            assert_eq!(
+                (s.number, &s.name, s.start_bytes, &s.type_uuid),
+                (t.number, &t.name, t.start_bytes, &t.type_uuid)
+            );
             assert_ne!(s.uuid, t.uuid);
         }
         assert_eq!(plan.part(5).size_bytes, DATA_BYTES);
         assert_eq!(needed_bytes(&plan), (2082 + 16 + 1) * MIB);
         let script = script(&plan);
-        assert!(script.contains("first-lba: 2048\n") && script.contains("start=69632, size=2097152, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"), "{script}");
+        assert!(
+            script.contains("first-lba: 2048\n")
+                && script.contains(
+                    "start=69632, size=2097152, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
+                ),
+            "{script}"
+        );
         assert_eq!(random_uuid().len(), 36);
         assert_eq!(&random_uuid()[14..15], "4");
     }

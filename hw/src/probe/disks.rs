@@ -59,14 +59,19 @@ impl Disk {
 }
 
 pub fn disks(host: &Host, notes: &mut Vec<String>) -> Vec<Disk> {
-    let system: Vec<String> = blockdev::system_disks(host).into_iter().map(|(d, _)| d).collect();
+    let system: Vec<String> = blockdev::system_disks(host)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
     let mut smart_missing = false;
     blockdev::list_disks(host, false)
         .into_iter()
         // Optical and floppy drives (`fd0`: the floppy controller of many BIOS machines, and of
         // QEMU's pc), compressed RAM, eMMC boot and RPMB areas are not disks one can install on.
         .filter(|name| {
-            !["zram", "sr", "fd"].iter().any(|p| name.starts_with(p)) && !name.contains("boot") && !name.contains("rpmb")
+            !["zram", "sr", "fd"].iter().any(|p| name.starts_with(p))
+                && !name.contains("boot")
+                && !name.contains("rpmb")
         })
         .map(|name| {
             let identity = blockdev::identity(host, &name);
@@ -91,7 +96,12 @@ pub fn disks(host: &Host, notes: &mut Vec<String>) -> Vec<Disk> {
                     None
                 }
             };
-            Disk { system: system.contains(&name), identity, kind, health }
+            Disk {
+                system: system.contains(&name),
+                identity,
+                kind,
+                health,
+            }
         })
         .collect()
 }
@@ -109,9 +119,12 @@ fn kind(identity: &DiskIdentity) -> DiskKind {
 
 /// Extracts health from `smartctl --json` output. `status` is smartctl's exit status.
 pub fn parse_smartctl(stdout: &str, status: i32) -> Result<DiskHealth, String> {
-    let json: Value = serde_json::from_str(stdout).map_err(|e| format!("unreadable smartctl output: {e}"))?;
+    let json: Value =
+        serde_json::from_str(stdout).map_err(|e| format!("unreadable smartctl output: {e}"))?;
     if status & 0b11 != 0 {
-        let message = json["smartctl"]["messages"][0]["string"].as_str().unwrap_or("device open failed");
+        let message = json["smartctl"]["messages"][0]["string"]
+            .as_str()
+            .unwrap_or("device open failed");
         return Err(message.to_string());
     }
     let mut health = DiskHealth {
@@ -143,8 +156,9 @@ pub fn parse_smartctl(stdout: &str, status: i32) -> Result<DiskHealth, String> {
             .filter_map(attr)
             .find_map(|a| a["value"].as_u64())
             .map(|remaining| 100u64.saturating_sub(remaining.min(100)) as u8);
-        health.self_test_supported =
-            json["ata_smart_data"]["capabilities"]["self_tests_supported"].as_bool().unwrap_or(false);
+        health.self_test_supported = json["ata_smart_data"]["capabilities"]["self_tests_supported"]
+            .as_bool()
+            .unwrap_or(false);
     }
     Ok(health)
 }

@@ -78,10 +78,15 @@ const EFI_GLOBAL: &str = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
 pub fn machine(host: &Host, notes: &mut Vec<String>) -> Machine {
     if !host.exists(DMI) {
-        notes.push(format!("{DMI} is absent: no DMI data (virtual machine or non-PC firmware)"));
+        notes.push(format!(
+            "{DMI} is absent: no DMI data (virtual machine or non-PC firmware)"
+        ));
         return Machine::default();
     }
-    let dmi = |field: &str| host.attr(&format!("{DMI}/{field}")).filter(|v| !is_placeholder(v));
+    let dmi = |field: &str| {
+        host.attr(&format!("{DMI}/{field}"))
+            .filter(|v| !is_placeholder(v))
+    };
     let serial = dmi("product_serial");
     // Root only on most kernels; an empty or placeholder serial (QEMU's default) is no news.
     let serial_path = format!("{DMI}/product_serial");
@@ -104,13 +109,24 @@ pub fn machine(host: &Host, notes: &mut Vec<String>) -> Machine {
 /// Vendors fill unused DMI fields with filler text.
 fn is_placeholder(value: &str) -> bool {
     let v = value.to_ascii_lowercase();
-    ["to be filled by o.e.m.", "default string", "system serial number", "not specified", "none", "0", "x.x"]
-        .contains(&v.as_str())
+    [
+        "to be filled by o.e.m.",
+        "default string",
+        "system serial number",
+        "not specified",
+        "none",
+        "0",
+        "x.x",
+    ]
+    .contains(&v.as_str())
 }
 
 pub fn firmware(host: &Host, notes: &mut Vec<String>) -> Firmware {
     if !host.exists("/sys/firmware/efi") {
-        return Firmware { boot_mode: BootMode::Bios, secure_boot: None };
+        return Firmware {
+            boot_mode: BootMode::Bios,
+            secure_boot: None,
+        };
     }
     let var = format!("/sys/firmware/efi/efivars/SecureBoot-{EFI_GLOBAL}");
     // efivarfs: 4 bytes of attributes, then the value (one byte, 1 = enabled).
@@ -121,7 +137,10 @@ pub fn firmware(host: &Host, notes: &mut Vec<String>) -> Firmware {
             None
         }
     };
-    Firmware { boot_mode: BootMode::Uefi, secure_boot }
+    Firmware {
+        boot_mode: BootMode::Uefi,
+        secure_boot,
+    }
 }
 
 pub fn cpu(host: &Host, notes: &mut Vec<String>) -> Cpu {
@@ -133,11 +152,15 @@ pub fn cpu(host: &Host, notes: &mut Vec<String>) -> Cpu {
     let mut cores = std::collections::BTreeSet::new();
     let mut physical = String::new();
     for line in text.lines() {
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         let (key, value) = (key.trim(), value.trim());
         match key {
             "processor" => cpu.threads += 1,
-            "model name" if cpu.model.is_none() => cpu.model = Some(value.split_whitespace().collect::<Vec<_>>().join(" ")),
+            "model name" if cpu.model.is_none() => {
+                cpu.model = Some(value.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
             "physical id" => physical = value.to_string(),
             "core id" => {
                 cores.insert((physical.clone(), value.to_string()));
@@ -146,12 +169,19 @@ pub fn cpu(host: &Host, notes: &mut Vec<String>) -> Cpu {
                 let flags: Vec<&str> = value.split_whitespace().collect();
                 cpu.x86_64 = flags.contains(&"lm");
                 cpu.aes = flags.contains(&"aes");
-                cpu.virtualization = ["vmx", "svm"].into_iter().find(|f| flags.contains(f)).map(String::from);
+                cpu.virtualization = ["vmx", "svm"]
+                    .into_iter()
+                    .find(|f| flags.contains(f))
+                    .map(String::from);
             }
             _ => {}
         }
     }
-    cpu.cores = if cores.is_empty() { cpu.threads } else { cores.len() as u32 };
+    cpu.cores = if cores.is_empty() {
+        cpu.threads
+    } else {
+        cores.len() as u32
+    };
     cpu
 }
 
@@ -172,7 +202,11 @@ pub fn memory(host: &Host, notes: &mut Vec<String>) -> Memory {
     let modules = match host.run("dmidecode", &["-t", "17"]) {
         Ok(out) if out.status == 0 => parse_dmidecode_memory(&out.stdout),
         Ok(out) => {
-            notes.push(format!("dmidecode failed (status {}): memory modules unknown; {}", out.status, out.stderr.trim()));
+            notes.push(format!(
+                "dmidecode failed (status {}): memory modules unknown; {}",
+                out.status,
+                out.stderr.trim()
+            ));
             Vec::new()
         }
         Err(CommandError::Missing { .. }) => {
@@ -184,7 +218,10 @@ pub fn memory(host: &Host, notes: &mut Vec<String>) -> Memory {
             Vec::new()
         }
     };
-    Memory { total_bytes, modules }
+    Memory {
+        total_bytes,
+        modules,
+    }
 }
 
 /// Parses `dmidecode -t 17` ("Memory Device" records); empty slots are skipped.
@@ -197,8 +234,14 @@ pub fn parse_dmidecode_memory(text: &str) -> Vec<MemoryModule> {
                 (k == name).then(|| v.trim().to_string())
             })
         };
-        let Some(size_bytes) = field("Size").and_then(|s| parse_size(&s)) else { continue };
-        let known = |v: Option<String>| v.filter(|s| !s.is_empty() && !["Unknown", "Not Specified", "Undefined"].contains(&s.as_str()));
+        let Some(size_bytes) = field("Size").and_then(|s| parse_size(&s)) else {
+            continue;
+        };
+        let known = |v: Option<String>| {
+            v.filter(|s| {
+                !s.is_empty() && !["Unknown", "Not Specified", "Undefined"].contains(&s.as_str())
+            })
+        };
         modules.push(MemoryModule {
             locator: field("Locator").unwrap_or_default(),
             size_bytes,

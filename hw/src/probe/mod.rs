@@ -46,5 +46,15 @@ pub fn probe(host: &Host) -> Probe {
     if cpu_temperature_c.is_none() {
         notes.push("no CPU temperature sensor found".into());
     }
-    Probe { machine, firmware, cpu, memory, disks, nics, cpu_temperature_c, battery: sensors::battery(host), notes }
+    Probe {
+        machine,
+        firmware,
+        cpu,
+        memory,
+        disks,
+        nics,
+        cpu_temperature_c,
+        battery: sensors::battery(host),
+        notes,
+    }
 }

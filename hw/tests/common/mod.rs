@@ -6,8 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -25,13 +32,19 @@ impl Loop {
         let file = dir.path().join("disk.img");
         let data: Vec<u8> = secret.iter().copied().cycle().take(size).collect();
         std::fs::write(&file, data).expect("write backing file");
-        let dev = PathBuf::from(run("losetup", &["--find", "--show", "--partscan", file.to_str().unwrap()]));
+        let dev = PathBuf::from(run(
+            "losetup",
+            &["--find", "--show", "--partscan", file.to_str().unwrap()],
+        ));
         Loop { dir, file, dev }
     }
 
     /// Attaches an existing backing file (kept in `dir`).
     pub fn attach(dir: tempfile::TempDir, file: PathBuf) -> Self {
-        let dev = PathBuf::from(run("losetup", &["--find", "--show", "--partscan", file.to_str().unwrap()]));
+        let dev = PathBuf::from(run(
+            "losetup",
+            &["--find", "--show", "--partscan", file.to_str().unwrap()],
+        ));
         Loop { dir, file, dev }
     }
 
@@ -45,7 +58,10 @@ impl Loop {
     }
 
     pub fn backing_all_zero(&self) -> bool {
-        std::fs::read(&self.file).expect("read backing file").iter().all(|&b| b == 0)
+        std::fs::read(&self.file)
+            .expect("read backing file")
+            .iter()
+            .all(|&b| b == 0)
     }
 }
 
@@ -64,7 +80,10 @@ impl MountGuard {
     pub fn mount(dev: &Path) -> Self {
         run("mkfs.ext4", &["-q", "-F", dev.to_str().unwrap()]);
         let point = tempfile::tempdir().expect("mount point");
-        run("mount", &[dev.to_str().unwrap(), point.path().to_str().unwrap()]);
+        run(
+            "mount",
+            &[dev.to_str().unwrap(), point.path().to_str().unwrap()],
+        );
         MountGuard { point }
     }
 }
@@ -88,12 +107,18 @@ impl PartitionNode {
         let sys = PathBuf::from(format!("/sys/class/block/{name}/dev"));
         for _ in 0..50 {
             if path.exists() {
-                return PartitionNode { path, created: false };
+                return PartitionNode {
+                    path,
+                    created: false,
+                };
             }
             if let Ok(devnum) = std::fs::read_to_string(&sys) {
                 let (major, minor) = devnum.trim().split_once(':').expect("major:minor");
                 run("mknod", &[path.to_str().unwrap(), "b", major, minor]);
-                return PartitionNode { path, created: true };
+                return PartitionNode {
+                    path,
+                    created: true,
+                };
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }

@@ -20,21 +20,63 @@ fn port(p: u16) -> Port {
 }
 
 fn cases() -> Vec<(&'static str, FirewallState)> {
-    let fresh = FirewallState { lan_subnets: subnets(&["192.168.1.0/24"]), admin_port: port(443), portal_port: port(80), ssh_enabled: false, services: vec![] };
+    let fresh = FirewallState {
+        lan_subnets: subnets(&["192.168.1.0/24"]),
+        admin_port: port(443),
+        portal_port: port(80),
+        ssh_enabled: false,
+        services: vec![],
+    };
     let mixed = FirewallState {
-        lan_subnets: subnets(&["192.168.1.0/24", "10.0.0.0/8", "10.1.0.0/16", "2001:db8:1::/64", "fe80::/64"]),
+        lan_subnets: subnets(&[
+            "192.168.1.0/24",
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "2001:db8:1::/64",
+            "fe80::/64",
+        ]),
         admin_port: port(8443),
         portal_port: port(80),
         ssh_enabled: true,
         services: vec![
-            ServiceRule { app: "etherpad".into(), exposure: Exposure::Lan, ports: vec![(Proto::Tcp, port(9001))], proxy_port: Some(port(8001)) },
-            ServiceRule { app: "snikket".into(), exposure: Exposure::Outside, ports: vec![(Proto::Tcp, port(5222)), (Proto::Tcp, port(5269))], proxy_port: None },
-            ServiceRule { app: "galene".into(), exposure: Exposure::Closed, ports: vec![(Proto::Udp, port(1194)), (Proto::Tcp, port(8444))], proxy_port: Some(port(8002)) },
-            ServiceRule { app: "wiki".into(), exposure: Exposure::Outside, ports: vec![], proxy_port: Some(port(8003)) },
+            ServiceRule {
+                app: "etherpad".into(),
+                exposure: Exposure::Lan,
+                ports: vec![(Proto::Tcp, port(9001))],
+                proxy_port: Some(port(8001)),
+            },
+            ServiceRule {
+                app: "snikket".into(),
+                exposure: Exposure::Outside,
+                ports: vec![(Proto::Tcp, port(5222)), (Proto::Tcp, port(5269))],
+                proxy_port: None,
+            },
+            ServiceRule {
+                app: "galene".into(),
+                exposure: Exposure::Closed,
+                ports: vec![(Proto::Udp, port(1194)), (Proto::Tcp, port(8444))],
+                proxy_port: Some(port(8002)),
+            },
+            ServiceRule {
+                app: "wiki".into(),
+                exposure: Exposure::Outside,
+                ports: vec![],
+                proxy_port: Some(port(8003)),
+            },
         ],
     };
-    let no_lan = FirewallState { lan_subnets: vec![], admin_port: port(443), portal_port: port(443), ssh_enabled: false, services: vec![] };
-    vec![("fresh-box", fresh), ("mixed-services", mixed), ("no-lan-detected", no_lan)]
+    let no_lan = FirewallState {
+        lan_subnets: vec![],
+        admin_port: port(443),
+        portal_port: port(443),
+        ssh_enabled: false,
+        services: vec![],
+    };
+    vec![
+        ("fresh-box", fresh),
+        ("mixed-services", mixed),
+        ("no-lan-detected", no_lan),
+    ]
 }
 
 #[test]
@@ -47,8 +89,14 @@ fn rulesets_match_golden_files() {
             std::fs::write(&path, &got).unwrap();
             continue;
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (PANIER_UPDATE_GOLDEN=1 writes it)", path.display()));
-        assert!(got == want, "{name}: the ruleset differs from {}; if the change is deliberate, rerun with PANIER_UPDATE_GOLDEN=1 and review the diff", path.display());
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (PANIER_UPDATE_GOLDEN=1 writes it)", path.display())
+        });
+        assert!(
+            got == want,
+            "{name}: the ruleset differs from {}; if the change is deliberate, rerun with PANIER_UPDATE_GOLDEN=1 and review the diff",
+            path.display()
+        );
     }
 }
 
@@ -63,8 +111,17 @@ fn golden_files_pass_nft_check() {
     for entry in std::fs::read_dir(dir()).unwrap().flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "json") {
-            let out = Command::new("nft").args(["-c", "-j", "-f"]).arg(&path).output().unwrap();
-            assert!(out.status.success(), "nft -c refuses {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("nft")
+                .args(["-c", "-j", "-f"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "nft -c refuses {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             checked += 1;
         }
     }
@@ -78,7 +135,8 @@ fn admin_ui_is_never_open_to_the_outside() {
         for o in json["nftables"].as_array().unwrap() {
             let rule = &o["add"]["rule"];
             let text = rule.to_string();
-            if rule["chain"] == "input" && text.contains(&format!("\"right\":{}", state.admin_port)) {
+            if rule["chain"] == "input" && text.contains(&format!("\"right\":{}", state.admin_port))
+            {
                 panic!("the admin port is accepted outside from_lan: {text}");
             }
         }
@@ -87,6 +145,11 @@ fn admin_ui_is_never_open_to_the_outside() {
 
 #[test]
 fn overlapping_lan_subnets_are_collapsed() {
-    let c = collapse(subnets(&["10.1.0.0/16", "10.0.0.0/8", "192.168.1.0/24", "192.168.1.0/24"]));
+    let c = collapse(subnets(&[
+        "10.1.0.0/16",
+        "10.0.0.0/8",
+        "192.168.1.0/24",
+        "192.168.1.0/24",
+    ]));
     assert_eq!(c, subnets(&["10.0.0.0/8", "192.168.1.0/24"]));
 }
