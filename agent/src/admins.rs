@@ -267,10 +267,10 @@ impl Admins {
     pub fn session(&self, token: &str) -> Result<Option<SessionRow>, StoreError> {
         let hash = auth::token_hash(token);
         let session = self.store.live_session(&hash, auth::IDLE_SECS)?;
-        if let Some(s) = &session {
-            if crate::store::now() - s.last_seen >= 60 {
-                self.store.touch_session(&hash)?;
-            }
+        if let Some(s) = &session
+            && crate::store::now() - s.last_seen >= 60
+        {
+            self.store.touch_session(&hash)?;
         }
         Ok(session)
     }

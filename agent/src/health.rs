@@ -40,7 +40,7 @@ pub fn run(inputs: &Inputs<'_>) -> Vec<Issue> {
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 { 0 } else { part * 100 / whole }
+    (part * 100).checked_div(whole).unwrap_or(0)
 }
 
 /// The data disk: below 10 % free is a warning, below 5 % critical (installs are refused

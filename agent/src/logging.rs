@@ -14,17 +14,15 @@ pub fn init() {
     };
     let journal = std::path::Path::new("/run/systemd/journal/socket").exists()
         && std::env::var_os("PANIER_LOG_STDERR").is_none();
-    if journal {
-        if let Ok(logger) = systemd_journal_logger::JournalLog::new() {
-            if logger
-                .with_syslog_identifier("panier".into())
-                .install()
-                .is_ok()
-            {
-                log::set_max_level(level);
-                return;
-            }
-        }
+    if journal
+        && let Ok(logger) = systemd_journal_logger::JournalLog::new()
+        && logger
+            .with_syslog_identifier("panier".into())
+            .install()
+            .is_ok()
+    {
+        log::set_max_level(level);
+        return;
     }
     if log::set_boxed_logger(Box::new(Stderr)).is_ok() {
         log::set_max_level(level);

@@ -69,11 +69,8 @@ fn memory() -> (Option<u64>, Option<u64>) {
 fn disk(path: &Path) -> (Option<u64>, Option<u64>) {
     match nix::sys::statvfs::statvfs(path) {
         Ok(s) => {
-            let frag = s.fragment_size() as u64;
-            (
-                Some(s.blocks() as u64 * frag),
-                Some(s.blocks_available() as u64 * frag),
-            )
+            let frag = s.fragment_size();
+            (Some(s.blocks() * frag), Some(s.blocks_available() * frag))
         }
         Err(_) => (None, None),
     }
@@ -132,10 +129,10 @@ pub fn lan_addresses() -> Vec<String> {
         let Some(addr) = ifa.address else { continue };
         if let Some(v4) = addr.as_sockaddr_in() {
             out.push(v4.ip().to_string());
-        } else if let Some(v6) = addr.as_sockaddr_in6() {
-            if !v6.ip().is_loopback() {
-                out.push(v6.ip().to_string());
-            }
+        } else if let Some(v6) = addr.as_sockaddr_in6()
+            && !v6.ip().is_loopback()
+        {
+            out.push(v6.ip().to_string());
         }
     }
     out.sort();

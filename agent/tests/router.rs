@@ -106,7 +106,7 @@ async fn every_route_but_the_public_ones_needs_a_session() {
                 public.push(format!("{} {path}", method.to_uppercase()));
                 continue;
             }
-            let uri = path.replace('{', "").replace('}', "");
+            let uri = path.replace(['{', '}'], "");
             let req = Request::builder()
                 .method(method.to_uppercase().as_str())
                 .uri(&uri)

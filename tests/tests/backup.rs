@@ -429,11 +429,10 @@ fn kill9_of_the_backup_process_leaves_a_sound_repository() {
     )
     .unwrap();
     assert!(
-        restic(&repo, &password, &["list", "locks", "--no-lock"])
+        !restic(&repo, &password, &["list", "locks", "--no-lock"])
             .unwrap()
             .trim()
-            .len()
-            > 0,
+            .is_empty(),
         "the killed restic left its lock"
     );
     restic(&repo, &password, &["check", "--no-lock"]).unwrap();

@@ -2,8 +2,8 @@
 //!
 //! - `run`: install what the box needs, start a container engine if none is running, build the
 //!   agent and run it with a local data directory; prints the admin URL and the setup code.
-//! - `test`: install what the tests need, then run every suite in order (the cargo tests, the
-//!   image tree checks, the QEMU system tests); `cargo xtask test NAME…` runs the named ones.
+//! - `test`: install what the tests need, then run every suite in order (lint, the cargo tests,
+//!   the image tree checks, the QEMU system tests); `cargo xtask test NAME…` runs the named ones.
 //!   Exits non-zero if any suite fails.
 //! - `bench`: build in release mode and run the benchmarks, which print figures.
 //!
@@ -82,6 +82,13 @@ struct Suite {
 }
 
 const SUITES: &[Suite] = &[
+    // cargo fmt --check, clippy -D warnings, shellcheck: fast, so a style slip fails first.
+    Suite {
+        name: "lint",
+        program: "bash",
+        args: &["tools/lint.sh"],
+        minutes: 15,
+    },
     // Unit, golden-file, router and system tests (real binary, engine, nftables, browser).
     Suite {
         name: "cargo tests",

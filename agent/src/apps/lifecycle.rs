@@ -176,11 +176,7 @@ impl Apps {
                 continue;
             }
             let report = |p: PullProgress| {
-                let frac = if p.total > 0 {
-                    (p.done * 100 / p.total) as i64
-                } else {
-                    0
-                };
+                let frac = (p.done * 100).checked_div(p.total).unwrap_or(0) as i64;
                 job.step("pull", base + frac * 70 / n / 100);
             };
             self.inner
@@ -475,7 +471,7 @@ impl Apps {
         let exists = self.inner.store.app(app)?.is_some();
         let dir = spec::app_dir(&self.inner.data_dir, app);
         // Deleting the data of a service already uninstalled (data kept) is allowed too.
-        if !exists && !(delete_data && dir.exists()) {
+        if !(exists || delete_data && dir.exists()) {
             return Err(AppError::NotInstalled(app.clone()));
         }
         self.engine_up()?;

@@ -41,19 +41,19 @@ pub fn alerts_from(targets: &[TargetRow], runs: &[RunRow], now: i64) -> Vec<Aler
                 hours: Some(since / 3600),
             });
         }
-        if let Some(last) = mine.iter().find(|r| r.status != "running") {
-            if last.status == "failed" {
-                let key = if last.error_key.as_deref() == Some("backup_target_missing") {
-                    "backup_target_missing"
-                } else {
-                    "backup_failed"
-                };
-                out.push(Alert {
-                    key,
-                    target: t.name.clone(),
-                    hours: None,
-                });
-            }
+        if let Some(last) = mine.iter().find(|r| r.status != "running")
+            && last.status == "failed"
+        {
+            let key = if last.error_key.as_deref() == Some("backup_target_missing") {
+                "backup_target_missing"
+            } else {
+                "backup_failed"
+            };
+            out.push(Alert {
+                key,
+                target: t.name.clone(),
+                hours: None,
+            });
         }
         if t.kit_confirmed_at.is_none() {
             out.push(Alert {

@@ -293,7 +293,7 @@ fn stalled_error(op: &str, url: &str, limit: Duration) -> ResticError {
         .starts_with('/')
         .then(|| nix::sys::statvfs::statvfs(url).ok())
         .flatten()
-        .map(|st| st.blocks_available() as u64 * st.fragment_size() as u64);
+        .map(|st| st.blocks_available() * st.fragment_size());
     // restic writes packs of several MiB: with less room than a few of them, the target is full.
     match free {
         Some(bytes) if bytes < 64 << 20 => ResticError::TargetFull,

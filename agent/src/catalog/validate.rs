@@ -84,7 +84,7 @@ fn check_image(image: &str) -> Result<(), String> {
             "'{image}' has no tag: pin a version such as {name}:1.2"
         )),
         Some((_, "latest")) => Err(format!("'{image}' uses the tag 'latest': pin a version")),
-        Some((_, tag)) if tag.is_empty() => Err(format!("'{image}' has an empty tag")),
+        Some((_, "")) => Err(format!("'{image}' has an empty tag")),
         Some(_) => Ok(()),
     }
 }

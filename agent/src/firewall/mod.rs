@@ -194,8 +194,12 @@ struct Inner {
     apply_lock: Mutex<()>,
 }
 
+/// A service's published ports and its fixed proxy port, gathered for the ruleset.
+type ServicePorts = (Vec<(Proto, Port)>, Option<Port>);
+
 /// The firewall handle (cheap to clone).
 #[derive(Clone)]
+
 pub struct Firewall {
     inner: Arc<Inner>,
 }
@@ -270,7 +274,7 @@ impl Firewall {
             .lan_override
             .clone()
             .unwrap_or_else(|| self.detected_lan());
-        let mut by_app: BTreeMap<String, (Vec<(Proto, Port)>, Option<Port>)> = policy
+        let mut by_app: BTreeMap<String, ServicePorts> = policy
             .exposures
             .keys()
             .map(|a| (a.clone(), Default::default()))
@@ -452,11 +456,11 @@ impl Firewall {
                 return Err(e);
             }
         }
-        if let Err(e) = self.apply_state(&state) {
-            if !matches!(e, FirewallError::Disabled) {
-                self.inner.store.record(&audit("failed", e.to_string()))?;
-                return Err(e);
-            }
+        if let Err(e) = self.apply_state(&state)
+            && !matches!(e, FirewallError::Disabled)
+        {
+            self.inner.store.record(&audit("failed", e.to_string()))?;
+            return Err(e);
         }
         // Over the network: keep the last confirmed policy to go back to.
         let pending = match remote {
@@ -514,10 +518,10 @@ impl Firewall {
             return Err(FirewallError::NothingPending);
         }
         let mut rt = self.runtime();
-        if let (Some(p), Some(f)) = (&rt.pending, from) {
-            if p.from == Some(f) {
-                return Err(FirewallError::NotFresh);
-            }
+        if let (Some(p), Some(f)) = (&rt.pending, from)
+            && p.from == Some(f)
+        {
+            return Err(FirewallError::NotFresh);
         }
         rt.pending = None;
         rt.generation += 1;

@@ -82,12 +82,15 @@ struct Authority {
     der: Vec<u8>,
 }
 
+/// The leaf in use: the names it covers, its expiry (Unix seconds) and the key rustls serves.
+type CurrentLeaf = Arc<RwLock<Option<(LeafNames, i64, Arc<CertifiedKey>)>>>;
+
 /// The box's TLS material: its authority and the current server certificate.
 #[derive(Clone)]
 pub struct Tls {
     dir: PathBuf,
     ca: Arc<Authority>,
-    current: Arc<RwLock<Option<(LeafNames, i64, Arc<CertifiedKey>)>>>,
+    current: CurrentLeaf,
 }
 
 fn read(path: &Path) -> Result<Option<String>, TlsError> {
@@ -308,12 +311,11 @@ impl Tls {
         let now = OffsetDateTime::now_utc();
         {
             let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((have, not_after, _)) = current.as_ref() {
-                if have == names
-                    && *not_after > (now + Duration::days(RENEW_BEFORE_DAYS)).unix_timestamp()
-                {
-                    return Ok(false);
-                }
+            if let Some((have, not_after, _)) = current.as_ref()
+                && have == names
+                && *not_after > (now + Duration::days(RENEW_BEFORE_DAYS)).unix_timestamp()
+            {
+                return Ok(false);
             }
         }
         let mut params = CertificateParams::default();
@@ -399,7 +401,7 @@ impl Tls {
 }
 
 #[derive(Debug)]
-struct Resolver(Arc<RwLock<Option<(LeafNames, i64, Arc<CertifiedKey>)>>>);
+struct Resolver(CurrentLeaf);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
