@@ -25,6 +25,7 @@ license = "Apache-2.0"
 name = { fr = "Bloc-notes", en = "Pad" }
 description = { fr = "Des textes écrits à plusieurs.", en = "Texts written together." }
 requirements = { memory_mb = 64, disk_mb = 20 }
+first_run = "nothing"
 
 [[settings]]
 name = "title"
@@ -67,6 +68,13 @@ ports = [9001]
 [web]
 container = "web"
 port = 9001
+
+[[provenance]]
+image = "example.org/pad:2.1"
+repository = "https://example.org/pad"
+tag = "2.1"
+files = ["Dockerfile"]
+read_on = "2026-01-01"
 "#;
 
 struct Admin {

@@ -5,6 +5,16 @@ use panier::catalog::{Catalog, Category};
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// One shipped service's manifest.
+fn service(id: &str) -> panier::catalog::Manifest {
+    shipped()
+        .entries()
+        .find(|e| e.manifest.id.as_str() == id)
+        .unwrap_or_else(|| panic!("no service {id}"))
+        .manifest
+        .clone()
+}
+
 fn shipped() -> Catalog {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../services");
     Catalog::load(&dir).unwrap_or_else(|errors| {
@@ -98,4 +108,65 @@ fn hot_backups_dump_their_databases() {
             }
         }
     }
+}
+
+/// No installer left open: every service says how its first run is closed, and those whose
+/// upstream has a web installer, a wizard or a default account close it with setup steps.
+#[test]
+fn no_installer_is_left_open() {
+    use panier::catalog::steps::FirstRun;
+    let catalog = shipped();
+    for entry in catalog.entries() {
+        let m = &entry.manifest;
+        assert!(m.first_run.is_some(), "{}: first_run", m.id);
+    }
+    for id in [
+        "wordpress",
+        "dokuwiki",
+        "kanboard",
+        "gotosocial",
+        "mailman",
+        "prosody",
+    ] {
+        let m = service(id);
+        assert_eq!(m.first_run, Some(FirstRun::Setup), "{id}");
+        let env: Vec<&String> = m
+            .containers
+            .iter()
+            .flat_map(|c| c.environment.values())
+            .collect();
+        // The admin password reaches the setup step only, not a container's environment.
+        assert!(
+            !env.iter().any(|v| v.contains("setting.admin_password")),
+            "{id}: the admin password stays in a container's environment"
+        );
+    }
+}
+
+/// Nextcloud moves one major version at a time: from this catalog's previous 30 through 31,
+/// 32 and 33; from 33 straight on; from older than 30, not at all.
+#[test]
+fn nextcloud_updates_step_through_each_major() {
+    use panier::catalog::steps::{refusal, stops_from};
+    let m = &service("nextcloud");
+    let versions = |from: &str| -> Vec<String> {
+        stops_from(m, from)
+            .iter()
+            .map(|s| s.version.clone())
+            .collect()
+    };
+    assert_eq!(versions("30.0.5-1"), ["31.0.14-1", "32.0.14-1", "33.0.8-1"]);
+    assert_eq!(versions("32.0.14-1"), ["33.0.8-1"]);
+    assert!(versions("33.0.8-1").is_empty());
+    assert!(refusal(m, "30.0.5-1").is_none());
+    assert!(refusal(m, "29.0.9-1").is_some());
+}
+
+/// Stalwart 0.16 cannot be reached from an older server by a new image.
+#[test]
+fn stalwart_refuses_updates_from_before_0_16() {
+    let m = &service("stalwart");
+    let why = panier::catalog::steps::refusal(m, "0.10.7-1").expect("refused");
+    assert!(why.fr.contains("0.16") && why.en.contains("0.16"));
+    assert!(panier::catalog::steps::refusal(m, "0.16.2-1").is_none());
 }

@@ -276,9 +276,18 @@ license = "GPL-2.0-only"
 name = {{ fr = "Notes", en = "Notes" }}
 description = {{ fr = "Notes.", en = "Notes." }}
 requirements = {{ memory_mb = 32, disk_mb = 10 }}
+first_run = "nothing"
 
 [[volumes]]
 name = "db"
+
+[[provenance]]
+image = "busybox:1"
+repository = "https://busybox.net"
+tag = "1"
+files = ["Dockerfile"]
+read_on = "2026-01-01"
+binaries = ["dump"]
 
 [[containers]]
 name = "db"

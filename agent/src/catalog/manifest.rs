@@ -101,6 +101,20 @@ pub struct Manifest {
     #[serde(default)]
     pub publish: Vec<Publish>,
     pub backup: Option<Backup>,
+    /// Where these facts come from, one entry per image (`provenance`).
+    #[serde(default)]
+    pub provenance: Vec<super::provenance::Provenance>,
+    /// How the service's own installer or default account is closed (`steps`); required
+    /// (checked by the validation, so that a manifest missing it still shows its other
+    /// problems).
+    pub first_run: Option<super::steps::FirstRun>,
+    /// The service's first-run setup, run once at install (`steps`).
+    #[serde(default)]
+    pub setup: Vec<super::steps::Step>,
+    /// Which settings follow the service's address, and how (`steps`).
+    pub address: Option<super::steps::Address>,
+    /// The path an update takes (`steps`).
+    pub update: Option<super::steps::Update>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -11,6 +11,8 @@
 //! catalog never touches the engine or the store.
 
 pub mod manifest;
+pub mod provenance;
+pub mod steps;
 mod validate;
 pub use validate::start_order;
 

@@ -6,13 +6,13 @@ use super::manifest::{BackupMode, Manifest, SettingType};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-struct Problems<'a> {
+pub(super) struct Problems<'a> {
     file: &'a Path,
     list: Vec<CatalogError>,
 }
 
 impl Problems<'_> {
-    fn add(&mut self, field: impl Into<String>, problem: impl Into<String>) {
+    pub(super) fn add(&mut self, field: impl Into<String>, problem: impl Into<String>) {
         self.list.push(CatalogError {
             file: self.file.to_owned(),
             field: field.into(),
@@ -52,7 +52,7 @@ pub fn placeholders(value: &str) -> Vec<&str> {
 
 /// Image references: `registry/path:tag` or `…:tag@sha256:<64 hex>`; never `latest` nor
 /// untagged, so what runs is what the catalog version says.
-fn check_image(image: &str) -> Result<(), String> {
+pub(super) fn check_image(image: &str) -> Result<(), String> {
     let (name, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d)),
         None => (image, None),
@@ -305,25 +305,12 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
                 p.add(f("after"), "a container cannot wait for itself");
             }
         }
-        for (key, value) in &c.environment {
-            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                p.add(
-                    format!("containers[{i}].environment.{key}"),
-                    "is not an environment variable name",
-                );
-            }
-            for ph in placeholders(value) {
-                let ok = match ph.split_once('.') {
-                    Some(("setting", n)) => settings.contains(n),
-                    Some(("secret", n)) => secrets.contains(n),
-                    Some(("app", "id" | "domain" | "url")) => true,
-                    _ => false,
-                };
-                if !ok {
-                    p.add(format!("containers[{i}].environment.{key}"), format!("the placeholder {{{{{ph}}}}} refers to nothing declared (setting.X, secret.X, app.id, app.domain, app.url)"));
-                }
-            }
-        }
+        check_environment(
+            m,
+            &format!("containers[{i}].environment"),
+            &c.environment,
+            &mut p,
+        );
         if let Some(h) = &c.health
             && h.command.is_empty()
         {
@@ -433,7 +420,38 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
             }
         }
     }
+    super::provenance::check(m, &mut p);
+    super::provenance::check_hosts(m, &mut p);
+    super::steps::check(m, &mut p);
     p.list
+}
+
+/// Environment variables: valid names, and placeholders that refer to something declared.
+pub(super) fn check_environment(
+    m: &Manifest,
+    field: &str,
+    env: &BTreeMap<String, String>,
+    p: &mut Problems<'_>,
+) {
+    for (key, value) in env {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            p.add(
+                format!("{field}.{key}"),
+                "is not an environment variable name",
+            );
+        }
+        for ph in placeholders(value) {
+            let ok = match ph.split_once('.') {
+                Some(("setting", n)) => m.settings.iter().any(|s| s.name == n),
+                Some(("secret", n)) => m.secrets.iter().any(|s| s.name == n),
+                Some(("app", "id" | "domain" | "url")) => true,
+                _ => false,
+            };
+            if !ok {
+                p.add(format!("{field}.{key}"), format!("the placeholder {{{{{ph}}}}} refers to nothing declared (setting.X, secret.X, app.id, app.domain, app.url)"));
+            }
+        }
+    }
 }
 
 /// Containers in start order (each after those it lists in `after`), or the name of one
