@@ -114,6 +114,7 @@ impl RouteSource for AppRoutes {
                 upstream: w.upstream,
                 max_body_bytes: w.max_body_bytes,
                 websocket: w.websocket,
+                fixed_port_refusal: w.fixed_port_refusal,
             })
             .collect()
     }

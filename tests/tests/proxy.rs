@@ -702,3 +702,72 @@ fn an_installed_service_by_name_over_http_and_https_on_its_fixed_port_and_in_the
         }
     }
 }
+
+/// A service whose manifest says it does not work on its fixed port (it needs its name and
+/// HTTPS): that port answers why, in the visitor's language, with the link to its name, and
+/// the access report says the same instead of offering the port.
+#[test]
+fn a_service_that_needs_its_name_says_so_on_its_fixed_port_and_in_the_access_report() {
+    use panier_system_tests::services::{suffix, test_catalog, test_image};
+    let engine = panier_system_tests::engine::engine_url();
+    test_image(&engine);
+    let catalog = tempfile::tempdir().unwrap();
+    let sfx = suffix();
+    let _cleanup = EngineCleanup {
+        engine: engine.clone(),
+        ids: test_catalog(catalog.path(), &sfx),
+    };
+    let app = format!("follow{sfx}");
+    let agent = Agent::start_with(AgentOptions {
+        engine: Some(engine),
+        config: Some("box_name = \"biblio\"\n".into()),
+        extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
+        web_entry: true,
+        ..Default::default()
+    });
+    let out = agent.cli(&["app", "install", &app, "--follow"]);
+    assert!(out.status.success(), "{}", agent.log_text());
+    let report = || -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--unix-socket"])
+            .arg(&agent.socket)
+            .arg("http://box/api/v1/access")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mut entry = serde_json::Value::Null;
+    panier_system_tests::wait_until(Duration::from_secs(30), "the route", || {
+        entry = report()["services"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == app.as_str()).cloned())
+            .unwrap_or_default();
+        entry["port"].is_u64()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
+    assert_eq!(
+        entry["fixed_port_refusal"]["en"], "This test service only answers at its name.",
+        "{entry}"
+    );
+    let port = entry["port"].as_u64().unwrap();
+    for (lang, why) in [
+        ("fr", "Ce service test ne répond qu&#39;à son nom."),
+        ("en", "This test service only answers at its name."),
+    ] {
+        let (code, body) = curl(&[
+            "-H",
+            &format!("Accept-Language: {lang}"),
+            &format!("http://127.0.0.1:{port}/url.txt"),
+        ]);
+        assert_eq!(code, "421", "{body}");
+        assert!(body.contains(why), "{lang}: {body}");
+        assert!(
+            body.contains(&format!("https://{app}-biblio.local/")),
+            "{body}"
+        );
+    }
+    // By its name it works.
+    let host_header = format!("Host: {app}-biblio.local");
+    let (code, body) = curl(&["-H", &host_header, &agent.http_url("/url.txt")]);
+    assert_eq!(code, "200", "{body}");
+}

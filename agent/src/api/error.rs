@@ -149,6 +149,8 @@ impl ApiError {
                 }
                 AppError::ConfirmDelete(_) => (StatusCode::BAD_REQUEST, "app_confirm_delete"),
                 AppError::UpToDate { .. } => (StatusCode::CONFLICT, "app_up_to_date"),
+                AppError::UpdateRefused { .. } => (StatusCode::CONFLICT, "app_update_refused"),
+                AppError::Step { .. } => (StatusCode::BAD_GATEWAY, "app_step_failed"),
                 AppError::EngineDown(_) => (StatusCode::SERVICE_UNAVAILABLE, "engine_down"),
                 AppError::Engine { .. } => (StatusCode::BAD_GATEWAY, "engine_refused"),
                 AppError::NotReady { .. } => (StatusCode::BAD_GATEWAY, "app_not_ready"),

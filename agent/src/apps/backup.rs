@@ -247,12 +247,7 @@ impl ServiceHooks for Apps {
             if out.exit_code == 0 {
                 return Ok(());
             }
-            let text = out.output.trim();
-            let mut start = text.len().saturating_sub(OUTPUT_KEPT);
-            while !text.is_char_boundary(start) {
-                start += 1;
-            }
-            let tail = &text[start..];
+            let tail = super::setup::output_tail(&out.output, OUTPUT_KEPT);
             Err(format!(
                 "`{}` in its container {container} exited with code {}: {tail}",
                 argv.join(" "),

@@ -32,6 +32,30 @@ pub fn describe(t: &Messages, e: &AppError) -> String {
             ],
         ),
         AppError::UpToDate { version, .. } => t.fmt("apps.up_to_date", &[("version", version)]),
+        AppError::UpdateRefused { from, reason, .. } => t.fmt(
+            "catalog.update_refused",
+            &[("version", from), ("reason", reason.get(t.language))],
+        ),
+        AppError::Step {
+            app,
+            kind,
+            number,
+            container,
+            code,
+            output,
+        } => t.fmt(
+            match kind {
+                super::StepKind::Setup => "catalog.setup_failed",
+                super::StepKind::Address => "catalog.address_step_failed",
+            },
+            &[
+                ("app", app.as_str()),
+                ("number", &number.to_string()),
+                ("container", container),
+                ("code", &code.to_string()),
+                ("output", output),
+            ],
+        ),
         AppError::Setting(s) => t.fmt(
             "apps.setting_named",
             &[("name", &s.name), ("problem", &setting_problem(t, s))],
@@ -225,6 +249,30 @@ mod tests {
                 && lost.fr.contains("sur la cible de sauvegarde usb"),
             "{}",
             lost.fr
+        );
+    }
+
+    #[test]
+    fn a_failed_setup_step_is_said_in_both_languages_with_the_commands_words() {
+        let e = AppError::Step {
+            app: AppId::parse("wiki").unwrap(),
+            kind: super::super::StepKind::Setup,
+            number: 2,
+            container: "app".into(),
+            code: 1,
+            output: "password too weak".into(),
+        };
+        let f = install(&e, &Ok(()));
+        assert_eq!(
+            f.en,
+            "the first-run setup of 'wiki' failed at step 2, in its container app (exit code 1): password too weak (the install was undone; nothing was left behind)"
+        );
+        assert!(
+            f.fr.starts_with(
+                "la configuration de premier démarrage de « wiki » a échoué à l'étape 2"
+            ),
+            "{}",
+            f.fr
         );
     }
 

@@ -5,6 +5,14 @@
 //! per-service job lock), records the wanted state, and returns the job's id while the job
 //! runs in a task.
 //!
+//! An install ends with the service's own first-run setup (`[[setup]]`, `setup.rs`) when its
+//! data is new; a failing step rolls the install back like any other failure.
+//!
+//! An update follows the manifest's `[update]` path: it is refused when the installed
+//! version is older than the path allows, and otherwise runs each version it goes through
+//! (`through`, images pulled with the new version's before anything stops) until the service
+//! is ready, then the new version.
+//!
 //! An update and a deletion of data first take a safety snapshot of the service's volumes
 //! (steps `stop`, `safety_backup`; `backup.rs`) when a backup target exists; a failed update
 //! puts that snapshot back (step `restore_data`) before returning to the previous version.
@@ -102,6 +110,7 @@ impl Apps {
             updated_at: now,
         };
         self.inner.store.insert_app(&row, &secrets)?;
+        self.record_install_address(&app, &m, row.fresh_data)?;
         let id = job.id;
         let apps = self.clone();
         tokio::spawn(async move { apps.run_install(job, row, m).await });
@@ -145,16 +154,27 @@ impl Apps {
         Ok(())
     }
 
-    /// Pull → create → start → running (and healthy).
+    /// Pull → create → start → running (and healthy) → the service's own first-run setup,
+    /// when its data is new (a reinstall that finds its data finds its accounts too).
     async fn bring_up(&self, job: &Job, row: &AppRow, m: &Manifest) -> Result<(), AppError> {
         self.pull_images(job, &row.id, m).await?;
         job.step("create", 70);
         self.converge(row, m).await?;
         job.step("start", 85);
-        self.wait_ready(&row.id, m).await
+        self.wait_ready(&row.id, m).await?;
+        if row.fresh_data && !m.setup.is_empty() {
+            self.run_steps(job, row, m, &m.setup, super::setup::StepKind::Setup, 92)
+                .await?;
+        }
+        Ok(())
     }
 
-    async fn pull_images(&self, job: &Job, app: &AppId, m: &Manifest) -> Result<(), AppError> {
+    pub(super) async fn pull_images(
+        &self,
+        job: &Job,
+        app: &AppId,
+        m: &Manifest,
+    ) -> Result<(), AppError> {
         let images: Vec<&str> = m
             .containers
             .iter()
@@ -191,7 +211,7 @@ impl Apps {
 
     /// Waits until every container runs (and is healthy where health checks run). A container
     /// that exits fails the wait with its last log lines.
-    async fn wait_ready(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
+    pub(super) async fn wait_ready(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
         let start = Instant::now();
         let timeout = ready_timeout(m);
         let mut steady_since: Option<Instant> = None;
@@ -316,6 +336,13 @@ impl Apps {
                 version: row.version,
             });
         }
+        if let Some(reason) = crate::catalog::steps::refusal(&new, &row.version) {
+            return Err(AppError::UpdateRefused {
+                app: app.clone(),
+                from: row.version,
+                reason,
+            });
+        }
         // Settings added by the new version take their defaults; removed ones are dropped.
         let kept: BTreeMap<String, String> = row
             .settings
@@ -358,7 +385,18 @@ impl Apps {
     /// is still the old version's: the new containers come only after the record).
     async fn run_update(&self, job: Job, row: AppRow, new: Manifest, old: Manifest) {
         let app = &row.id;
-        if let Err(e) = self.pull_images(&job, app, &new).await {
+        let stops: Vec<Manifest> = crate::catalog::steps::stops_from(&new, &old.version)
+            .into_iter()
+            .map(|s| crate::catalog::steps::at_stop(&new, s))
+            .collect();
+        let mut pulled = Ok(());
+        for m in stops.iter().chain(std::iter::once(&new)) {
+            pulled = self.pull_images(&job, app, m).await;
+            if pulled.is_err() {
+                break;
+            }
+        }
+        if let Err(e) = pulled {
             job.step("rollback", 100);
             let back = self.back_to(app, &old).await;
             job.finish(Err(failure::update(&e, &old.version, &back, None)));
@@ -390,14 +428,30 @@ impl Apps {
                 }
             }
         };
-        job.step("create", 80);
-        let result = match self.converge(&row, &new).await {
-            Ok(_) => {
-                job.step("start", 88);
-                self.wait_ready(app, &new).await
+        // Each version the update goes through runs until the service is ready (it has
+        // migrated its data), then the next.
+        let mut result = Ok(());
+        for m in stops.iter().chain(std::iter::once(&new)) {
+            job.step(
+                if m.version == new.version {
+                    "create"
+                } else {
+                    "through"
+                },
+                80,
+            );
+            log::info!(app = app.as_str(); "running version {} during the update", m.version);
+            result = match self.converge(&row, m).await {
+                Ok(_) => {
+                    job.step("start", 88);
+                    self.wait_ready(app, m).await
+                }
+                Err(e) => Err(e),
+            };
+            if result.is_err() {
+                break;
             }
-            Err(e) => Err(e),
-        };
+        }
         match result {
             Ok(()) => {
                 let r = self.inner.store.set_app_version(

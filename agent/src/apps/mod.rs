@@ -18,6 +18,11 @@
 //! is completed, or rolled back if it fails; an update is completed or reverted; a removal is
 //! completed).
 //!
+//! Addresses (`address`): the containers are made with the address recorded for the service;
+//! when the wanted one changes (box name, mDNS rename, a public name from [`PublicNames`]),
+//! a `follow_address` job moves it as its manifest's `[address]` says, or it keeps its own
+//! (`follow = "fixed"`, [`Apps::address_refusal`] says why).
+//!
 //! Interfaces for the other domains (all cheap, from the store and the last observation):
 //! - reverse proxy: [`Apps::web_routes`], and [`Apps::changes`] to know when to re-read it;
 //! - firewall: [`Apps::published_ports`], [`Apps::installed_ids`];
@@ -29,14 +34,18 @@
 //! Limits: one engine; image pulls cannot be resumed; health checks are not run on podman
 //! without systemd (the wait is then for "running" only).
 
+mod address;
 mod backup;
 pub mod failure;
 mod lifecycle;
 mod reconcile;
+mod setup;
 pub mod spec;
 mod view;
 
+pub use address::PublicNames;
 pub use backup::{SafetyBackups, SafetyPoint};
+pub use setup::StepKind;
 pub use view::{AppStatus, CatalogCard, ContainerView};
 
 use crate::catalog::manifest::{Manifest, Text};
@@ -91,6 +100,23 @@ pub enum AppError {
     NoSuchContainer { app: AppId, container: String },
     #[error("the stored definition of '{app}' cannot be read: {message}")]
     BadManifest { app: AppId, message: String },
+    #[error(
+        "'{app}': {kind:?} step {number} failed in its container {container} (exit code {code}): {output}"
+    )]
+    Step {
+        app: AppId,
+        kind: setup::StepKind,
+        number: usize,
+        container: String,
+        code: i64,
+        output: String,
+    },
+    #[error("'{app}' cannot be updated from version {from}: {}", reason.en)]
+    UpdateRefused {
+        app: AppId,
+        from: String,
+        reason: Text,
+    },
     #[error("the safety backup of '{app}' failed, so nothing was changed: {message}")]
     SafetyBackup { app: AppId, message: String },
     #[error("cannot {op} {path}: {source}")]
@@ -144,6 +170,8 @@ pub struct WebRoute {
     pub upstream: SocketAddr,
     pub max_body_bytes: u64,
     pub websocket: bool,
+    /// Why the service does not work on its fixed port, when it does not.
+    pub fixed_port_refusal: Option<Text>,
 }
 
 /// A host port published by a service, for the firewall.
@@ -183,6 +211,8 @@ struct Inner {
     paused: Mutex<HashMap<AppId, Job>>,
     /// Safety snapshots before updates and data deletions (set once backups exist).
     safety: std::sync::OnceLock<Arc<dyn SafetyBackups>>,
+    /// Public names of services (set once the reach domain exists).
+    public_names: std::sync::OnceLock<Arc<dyn PublicNames>>,
     /// This agent's instance id, on every object it creates (`org.panier.box`).
     instance: String,
     /// One converge at a time per service: a job, a restore and the reconciler bringing the
@@ -214,6 +244,7 @@ impl Apps {
                 changes: watch::channel(0).0,
                 paused: Mutex::default(),
                 safety: std::sync::OnceLock::new(),
+                public_names: std::sync::OnceLock::new(),
                 instance,
                 converging: Mutex::default(),
             }),
@@ -293,6 +324,11 @@ impl Apps {
                     upstream: SocketAddr::new(*ip, web.port),
                     max_body_bytes: web.max_body_mb * 1024 * 1024,
                     websocket: web.websocket,
+                    fixed_port_refusal: m
+                        .address
+                        .as_ref()
+                        .filter(|a| !a.fixed_port)
+                        .and_then(|a| a.fixed_port_reason.clone()),
                 })
             })
             .collect()
@@ -322,18 +358,6 @@ impl Apps {
         Ok((row, m))
     }
 
-    fn domain(&self, app: &AppId) -> String {
-        let box_name = self
-            .inner
-            .store
-            .box_settings()
-            .ok()
-            .and_then(|s| s.name)
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "panier".into());
-        format!("{app}-{box_name}.local")
-    }
-
     fn health_checks(&self) -> bool {
         match &*self
             .inner
@@ -346,7 +370,13 @@ impl Apps {
         }
     }
 
-    fn app_spec(&self, row: &AppRow, m: &Manifest) -> Result<spec::AppSpec, AppError> {
+    /// Calls `f` with what a service's templates are filled from (its settings, secrets and
+    /// recorded address).
+    pub(super) fn with_inputs<T>(
+        &self,
+        row: &AppRow,
+        f: impl FnOnce(&spec::SpecInputs<'_>) -> Result<T, spec::SpecError>,
+    ) -> Result<T, AppError> {
         let secrets = self.inner.store.app_secrets(&row.id)?;
         let domain = self.domain(&row.id);
         let inputs = spec::SpecInputs {
@@ -357,10 +387,14 @@ impl Apps {
             health_checks: self.health_checks(),
             instance: &self.inner.instance,
         };
-        spec::app_spec(m, &inputs).map_err(|e| AppError::BadManifest {
+        f(&inputs).map_err(|e| AppError::BadManifest {
             app: row.id.clone(),
             message: e.to_string(),
         })
+    }
+
+    fn app_spec(&self, row: &AppRow, m: &Manifest) -> Result<spec::AppSpec, AppError> {
+        self.with_inputs(row, |inputs| spec::app_spec(m, inputs))
     }
 }
 
@@ -435,7 +469,8 @@ impl Apps {
                 | AppError::ConfirmDelete(_)
                 | AppError::Setting(_)
                 | AppError::AlreadyInstalled(_)
-                | AppError::UpToDate { .. },
+                | AppError::UpToDate { .. }
+                | AppError::UpdateRefused { .. },
             ) => (
                 "refused",
                 result

@@ -318,6 +318,8 @@ impl Apps {
         {
             report.services += 1;
             let result = match self.manifest_of(row) {
+                // A service whose address changed is moved by its own job.
+                Ok(m) if self.follow_address_if_needed(row, &m).is_some() => Ok(1),
                 Ok(m) => self.converge(row, &m).await,
                 Err(e) => Err(e),
             };

@@ -70,7 +70,8 @@ pub enum SpecError {
     Cycle(String),
 }
 
-fn fill(value: &str, inputs: &SpecInputs<'_>, app: &AppId) -> Result<String, SpecError> {
+/// `value` with its placeholders replaced.
+pub fn fill(value: &str, inputs: &SpecInputs<'_>, app: &AppId) -> Result<String, SpecError> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("{{") {

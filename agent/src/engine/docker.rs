@@ -574,10 +574,23 @@ impl Engine for DockerEngine {
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError> {
+        self.exec_as(name, argv, None, &BTreeMap::new()).await
+    }
+
+    async fn exec_as(
+        &self,
+        name: &str,
+        argv: &[String],
+        user: Option<&str>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<ExecOutput, EngineError> {
+        let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let opts = CreateExecOptions {
             cmd: Some(argv.to_vec()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
+            user: user.map(str::to_owned),
+            env: (!env.is_empty()).then_some(env),
             ..Default::default()
         };
         let exec = self

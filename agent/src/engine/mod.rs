@@ -180,6 +180,15 @@ pub trait Engine: Send + Sync {
     async fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, EngineError>;
     async fn logs(&self, name: &str, tail: usize) -> Result<Vec<String>, EngineError>;
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError>;
+    /// [`Engine::exec`] as `user` (the container's own when `None`), with `env` added to the
+    /// container's environment for this command only.
+    async fn exec_as(
+        &self,
+        name: &str,
+        argv: &[String],
+        user: Option<&str>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<ExecOutput, EngineError>;
     /// Current memory and processor use of a running container, as far as the engine
     /// reports them (takes about a second: the processor share is measured over one).
     async fn usage(&self, name: &str) -> Result<Usage, EngineError>;

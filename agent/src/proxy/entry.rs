@@ -30,6 +30,9 @@ impl Entry {
             if let Some(name) = &self.fixed {
                 let lang = pages::language(req.headers());
                 return match table.by_name(name) {
+                    Some(p) if p.route.fixed_port_refusal.is_some() => {
+                        pages::fixed_port_refused(lang, &table, p)
+                    }
                     Some(p) => {
                         self.forwarder
                             .forward(&p.route, req, peer, self.https, lang)

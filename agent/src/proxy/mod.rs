@@ -52,6 +52,9 @@ pub struct Route {
     pub max_body_bytes: u64,
     /// Whether WebSocket upgrades are passed through.
     pub websocket: bool,
+    /// Why the service does not work on its fixed port (plain HTTP, any Host), when it does
+    /// not: that port then answers this instead of forwarding.
+    pub fixed_port_refusal: Option<Text>,
 }
 
 /// Something that knows routes: the apps, the configuration file.
@@ -96,6 +99,7 @@ impl RouteSource for ExtraRoutes {
                 upstream: r.upstream,
                 max_body_bytes: r.max_body_mib.unwrap_or(1024) << 20,
                 websocket: r.websocket,
+                fixed_port_refusal: None,
             })
             .collect()
     }
@@ -338,6 +342,7 @@ mod tests {
             upstream: "127.0.0.1:9".parse().unwrap(),
             max_body_bytes: 0,
             websocket: true,
+            fixed_port_refusal: None,
         }
     }
 

@@ -155,6 +155,31 @@ pub fn gone(lang: Language, table: &Table) -> Response {
     )
 }
 
+/// A fixed port whose service does not work there: why, and its name to open instead.
+pub fn fixed_port_refused(lang: Language, table: &Table, p: &super::Published) -> Response {
+    let t = messages(lang);
+    let reason = p
+        .route
+        .fixed_port_refusal
+        .as_ref()
+        .map(|r| r.get(lang))
+        .unwrap_or_default();
+    page(
+        StatusCode::MISDIRECTED_REQUEST,
+        &MessagePage {
+            t,
+            title: t.get("catalog.fixed_port_title"),
+            message: reason,
+            error: false,
+            box_host: &table.box_host,
+            services: vec![(
+                p.route.title.get(lang).to_owned(),
+                format!("https://{}/", p.host),
+            )],
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -270,6 +270,9 @@ impl Store {
         if secrets {
             tx.execute("DELETE FROM app_secrets WHERE app = ?1", [id.as_str()])
                 .ctx("removing a service's secrets")?;
+            // The address goes with the data it was written into.
+            tx.execute("DELETE FROM app_addresses WHERE app = ?1", [id.as_str()])
+                .ctx("removing a service's address")?;
         }
         tx.commit().ctx("committing a removal")
     }

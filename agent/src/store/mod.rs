@@ -13,6 +13,7 @@
 //! - WAL mode, foreign keys on. One connection behind a mutex: every query is short, and one
 //!   writer is what SQLite wants anyway.
 
+mod addresses;
 mod admins;
 mod apps;
 mod audit;

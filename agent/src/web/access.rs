@@ -42,6 +42,9 @@ pub struct ServiceAccess {
     pub host: String,
     /// The fixed port, for clients without mDNS (`http://<box address>:<port>/`).
     pub port: Option<u16>,
+    /// Why the service does not work on its fixed port, when it does not (that port then
+    /// says so instead of forwarding).
+    pub fixed_port_refusal: Option<crate::proxy::Text>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -100,6 +103,7 @@ impl Access {
                     title: p.route.title.clone(),
                     host: p.host.clone(),
                     port: p.port,
+                    fixed_port_refusal: p.route.fixed_port_refusal.clone(),
                 })
                 .collect(),
             renames: self.proxy.store().mdns_renames()?,
@@ -195,6 +199,12 @@ impl AccessPage {
         self.t.fmt(
             "access.conflict_text",
             &[("wanted", &r.wanted), ("announced", &r.announced)],
+        )
+    }
+    fn fixed_port_note(&self, why: &crate::proxy::Text) -> String {
+        self.t.fmt(
+            "catalog.fixed_port_does_not",
+            &[("reason", why.get(self.t.language))],
         )
     }
     fn portal_text(&self) -> String {
