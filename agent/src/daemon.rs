@@ -16,12 +16,12 @@
 //! SIGTERM or SIGINT stops accepting, lets requests finish and exits within 10 seconds.
 
 use crate::admins::Admins;
-use crate::api::extract::LocalPeer;
 use crate::audit::Audit;
 use crate::auth::Throttle;
 use crate::config::{AgentArgs, Config};
 use crate::diagnostic;
 use crate::firewall::{EngineLabels, Firewall, FirewallOptions, Port, ProxyPorts};
+use crate::http::extract::LocalPeer;
 use crate::mdns::Mdns;
 use crate::proxy::{Entry, ExtraRoutes, FixedPorts, Forwarder, Proxy, Refresh, RouteSource};
 use crate::state::AppState;

@@ -18,6 +18,7 @@ pub mod fsutil;
 mod generated;
 pub mod hardware;
 pub mod health;
+pub mod http;
 pub mod i18n;
 pub mod install;
 pub mod jobs;

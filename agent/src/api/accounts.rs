@@ -1,9 +1,9 @@
 //! Setup, login and logout, and the admin accounts.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ClientIp, Https};
 use crate::admins::{Admins, SetupRequest};
 use crate::auth;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ClientIp, Https};
 use crate::names::{Language, Password, Username};
 use axum::Json;
 use axum::extract::{Path, State};

@@ -2,7 +2,7 @@
 //! a request leads to, by its `Host`.
 
 use super::{Forwarder, Proxy, Target, pages, request_host};
-use crate::api::extract::Https;
+use crate::http::extract::Https;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;

@@ -4,8 +4,8 @@
 
 use super::{Layout, PageError, admin_language, check_csrf, render};
 use crate::admins::Actor;
-use crate::api::ApiError;
-use crate::api::extract::SessionActor;
+use crate::http::ApiError;
+use crate::http::extract::SessionActor;
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
 use crate::proxy::Proxy;

@@ -2,11 +2,11 @@
 
 use super::{Layout, PageError, admin_language, anonymous_language, check_csrf, render};
 use crate::admins::{AdminError, Admins, SetupRequest};
-use crate::api::ApiError;
-use crate::api::extract::{ClientIp, Https, SessionActor, cookie};
 use crate::api::session_cookie;
 use crate::audit::Audit;
 use crate::auth::{self, CSRF_COOKIE};
+use crate::http::ApiError;
+use crate::http::extract::{ClientIp, Https, SessionActor, cookie};
 use crate::i18n::{Messages, messages};
 use crate::names::{BoxName, Language, Password, Username};
 use crate::status::Status;

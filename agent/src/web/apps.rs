@@ -11,10 +11,10 @@
 
 use super::{Layout, PageActor, PageError, admin_language, check_csrf, format_time, render};
 use crate::admins::Actor;
-use crate::api::ApiError;
 use crate::apps::{AppError, AppStatus, Apps};
 use crate::catalog::AppId;
 use crate::engine::HealthState;
+use crate::http::ApiError;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use crate::store::JobRow;

@@ -34,9 +34,9 @@ use super::{
     Layout, PageError, admin_language, anonymous_language, check_csrf, format_time, render,
 };
 use crate::admins::{Actor, Admins};
-use crate::api::ApiError;
-use crate::api::extract::{ClientIp, SessionActor};
 use crate::backup::{BackupStatus, Kit, Location, UsbDisk};
+use crate::http::ApiError;
+use crate::http::extract::{ClientIp, SessionActor};
 use crate::i18n::{Messages, messages};
 use crate::names::BoxName;
 use crate::status::Status;

@@ -3,10 +3,10 @@
 use super::apps::{InstalledView, installed};
 use super::{Banner, Layout, PageError, admin_language, render};
 use crate::admins::Admins;
-use crate::api::ApiError;
-use crate::api::extract::SessionActor;
 use crate::apps::Apps;
 use crate::health::{Issue, Severity};
+use crate::http::ApiError;
+use crate::http::extract::SessionActor;
 use crate::i18n::{Messages, messages};
 use crate::status::{Status, StatusReport};
 use askama::Template;

@@ -2,8 +2,8 @@
 //! was kept, and how to recover. The health endpoint keeps answering (`"status":"diagnostic"`).
 
 use super::{Layout, render};
-use crate::api::ApiError;
 use crate::api::system::health_of;
+use crate::http::ApiError;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use askama::Template;

@@ -6,11 +6,11 @@
 //! rules let the admin in.
 
 use super::{Layout, PageError, admin_language, check_csrf, format_time, render};
-use crate::api::ApiError;
-use crate::api::extract::SessionActor;
 use crate::api::firewall::{FirewallOverview, Peer, overview};
 use crate::firewall::blocked::BlockedAttempt;
 use crate::firewall::{AppName, Change, Exposure, Firewall, FirewallError, Subnet, blocking};
+use crate::http::ApiError;
+use crate::http::extract::SessionActor;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use askama::Template;

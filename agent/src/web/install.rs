@@ -11,8 +11,8 @@
 
 use super::{Layout, PageError, anonymous_language, render};
 use crate::admins::Admins;
-use crate::api::ApiError;
-use crate::api::extract::{ClientIp, Https, cookie};
+use crate::http::ApiError;
+use crate::http::extract::{ClientIp, Https, cookie};
 use crate::i18n::{Messages, messages};
 use crate::install::{Install, InstallView, Outcome, StartRequest};
 use crate::names::BoxName;

@@ -23,9 +23,9 @@ mod install;
 mod markdown;
 
 use crate::admins::Actor;
-use crate::api::ApiError;
-use crate::api::extract::cookie;
 use crate::auth;
+use crate::http::ApiError;
+use crate::http::extract::cookie;
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
 use crate::state::AppState;
@@ -301,7 +301,7 @@ pub fn check_csrf(sent: &str, expected: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A logged-in admin for a page: like [`SessionActor`](crate::api::extract::SessionActor), but
+/// A logged-in admin for a page: like [`SessionActor`](crate::http::extract::SessionActor), but
 /// a visitor without a session is sent to the login page instead of getting a JSON 401.
 pub struct PageActor(pub Actor);
 
@@ -311,8 +311,8 @@ where
 {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        match crate::api::extract::SessionActor::from_request_parts(parts, state).await {
-            Ok(crate::api::extract::SessionActor(actor)) => Ok(PageActor(actor)),
+        match crate::http::extract::SessionActor::from_request_parts(parts, state).await {
+            Ok(crate::http::extract::SessionActor(actor)) => Ok(PageActor(actor)),
             Err(ApiError::Unauthorized) => Err(Redirect::to("/admin/login").into_response()),
             Err(e) => Err(e.into_response()),
         }

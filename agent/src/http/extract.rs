@@ -1,9 +1,9 @@
 //! Request extractors shared by the API and the HTML pages: the client's address, the acting
 //! admin (session cookie or local socket), and JSON bodies whose errors name the field.
 
-use super::error::ApiError;
 use crate::admins::{Actor, Admins};
 use crate::auth;
+use crate::http::error::ApiError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
