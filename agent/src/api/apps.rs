@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 fn language(actor: &Actor, status: &Status) -> Language {
-    crate::web::admin_language(actor, status.box_language())
+    crate::http::language::admin_language(actor, status.box_language())
 }
 
 fn app_id(id: &str) -> Result<AppId, ApiError> {

@@ -80,7 +80,7 @@ pub fn overview(fw: &Firewall, lang: Language) -> Result<FirewallOverview, ApiEr
 fn language_for(actor: &Actor, status: &Status, asked: Option<&str>) -> Language {
     asked
         .and_then(|l| Language::parse(l).ok())
-        .unwrap_or_else(|| crate::web::admin_language(actor, status.box_language()))
+        .unwrap_or_else(|| crate::http::language::admin_language(actor, status.box_language()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

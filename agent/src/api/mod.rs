@@ -16,8 +16,6 @@ mod hardware;
 pub mod install;
 pub mod system;
 
-pub use accounts::session_cookie;
-
 use crate::http::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::Router;
