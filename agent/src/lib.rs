@@ -26,6 +26,7 @@ pub mod mdns;
 pub mod names;
 pub mod portal;
 pub mod proxy;
+pub mod signing;
 pub mod state;
 pub mod status;
 pub mod store;
