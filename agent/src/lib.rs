@@ -32,4 +32,5 @@ pub mod status;
 pub mod store;
 pub mod system;
 pub mod tls;
+pub mod update;
 pub mod web;
