@@ -15,6 +15,7 @@ pub mod firewall;
 mod hardware;
 pub mod install;
 pub mod system;
+pub mod update;
 
 use crate::http::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -105,6 +106,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(access::report))
         .routes(routes!(access::texts, access::set_texts))
         .routes(routes!(access::clear_renames))
+        .routes(routes!(update::status))
+        .routes(routes!(update::check))
+        .routes(routes!(update::install))
+        .routes(routes!(update::restart))
+        .routes(routes!(update::settings))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.
