@@ -2,8 +2,8 @@
 //! with its progress), checking the channel now, installing, restarting into the new system,
 //! and the channel and restart-hour settings. The Update page and `panier update` use these.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::update::{RestartWhen, UpdateStatus, Updates};
 use axum::Json;
 use axum::extract::State;

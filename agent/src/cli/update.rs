@@ -51,7 +51,7 @@ fn s(v: &Value) -> &str {
 
 fn when(secs: &Value) -> String {
     secs.as_i64()
-        .map(crate::web::format_time)
+        .map(crate::http::time::format_time)
         .unwrap_or_else(|| "never".into())
 }
 
