@@ -72,6 +72,11 @@ pub struct AppStatus {
     /// removing, or engine_down.
     pub state: String,
     pub url: Option<String>,
+    /// Why the service keeps the address it was installed with (its address is part of its
+    /// data), when it does.
+    pub address_fixed: Option<String>,
+    /// Why the catalog's version cannot be reached by an update, when it cannot.
+    pub update_refused: Option<String>,
     pub containers: Vec<ContainerView>,
     pub published: Vec<String>,
     pub job: Option<JobRow>,
@@ -235,6 +240,14 @@ impl Apps {
                 .web
                 .as_ref()
                 .map(|_| format!("https://{}", self.domain(app))),
+            address_fixed: self.address_refusal(app).map(|r| r.get(lang).to_owned()),
+            update_refused: self
+                .inner
+                .catalog
+                .get(app)
+                .filter(|e| e.manifest.version != row.version)
+                .and_then(|e| crate::catalog::steps::refusal(&e.manifest, &row.version))
+                .map(|r| r.get(lang).to_owned()),
             containers,
             published: m
                 .publish
