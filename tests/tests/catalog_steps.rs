@@ -1,7 +1,8 @@
 //! What a manifest asks besides its containers, against the real engine with the busybox
 //! test image: first-run setup steps (run once with the install form's password, as the
 //! user they name, a restart after; a failing step undoes the install and says why), and a
-//! service following its address when it changes (an mDNS rename recorded by the box).
+//! service following its address when it changes (an mDNS rename recorded by the box), and
+//! one with a fixed address keeping its own.
 
 use panier_system_tests::backup::ServiceBox;
 use panier_system_tests::engine::docker;
@@ -87,11 +88,14 @@ fn a_service_follows_its_new_address_and_runs_its_address_commands() {
 
     // Another device took the name: the box announces `-2` instead (what the mDNS
     // responder records on a conflict), and the reconciler's next pass moves the service.
+    // A service whose address is part of its data, renamed the same way, keeps its own.
+    let keep = s.id("keep");
+    let kept = s.install("keep", &[]).volumes.join("www");
     let db = s.agent.data_dir.join("panier.db");
     let wanted = format!("{app}-biblio.local");
     let announced = format!("{app}-biblio-2.local");
     let sql = format!(
-        "INSERT INTO mdns_renames(wanted, announced, detected_at) VALUES ('{wanted}', '{announced}', 0);"
+        "INSERT INTO mdns_renames(wanted, announced, detected_at) VALUES ('{wanted}', '{announced}', 0), ('{keep}-biblio.local', '{keep}-biblio-2.local', 0);"
     );
     let out = std::process::Command::new("sqlite3")
         .arg(&db)
@@ -119,6 +123,25 @@ fn a_service_follows_its_new_address_and_runs_its_address_commands() {
     let status: serde_json::Value =
         serde_json::from_slice(&s.agent.cli(&["app", "status", &app, "--json"]).stdout).unwrap();
     assert_eq!(status["url"], new.as_str(), "{status}");
+
+    assert_eq!(
+        text(&kept.join("url.txt")).trim(),
+        format!("https://{keep}-biblio.local")
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&s.agent.cli(&["app", "status", &keep, "--json"]).stdout)
+            .unwrap_or_default();
+    assert_eq!(
+        status["url"],
+        format!("https://{keep}-biblio.local").as_str(),
+        "{status}"
+    );
+    assert!(
+        status["address_fixed"]
+            .as_str()
+            .is_some_and(|w| !w.is_empty()),
+        "{status}"
+    );
 }
 
 /// A test service that upgrades its data like Nextcloud: each image knows its major version

@@ -120,12 +120,25 @@ impl Apps {
         if row.phase != Phase::Installed || !row.running {
             return None;
         }
-        let follow = m.address.as_ref().map(|a| a.follow)?;
-        let recorded = self.inner.store.app_address(&row.id).ok()??;
         let wanted = self.wanted_address(&row.id);
+        let Some(recorded) = self.inner.store.app_address(&row.id).ok()? else {
+            // Installed before addresses were recorded: its containers run with the wanted
+            // address, which becomes its recorded one.
+            if let Err(e) = self.inner.store.set_app_address(&row.id, &wanted) {
+                log::warn!(app = row.id.as_str(); "{e}");
+            }
+            return None;
+        };
         if recorded == wanted {
             return None;
         }
+        let Some(follow) = m.address.as_ref().map(|a| a.follow) else {
+            // Nothing of the service holds its address: only the record moves.
+            if let Err(e) = self.inner.store.set_app_address(&row.id, &wanted) {
+                log::warn!(app = row.id.as_str(); "{e}");
+            }
+            return None;
+        };
         if follow == Follow::Fixed {
             log::debug!(app = row.id.as_str(); "keeps its address {recorded} (fixed), not {wanted}");
             return None;
