@@ -16,6 +16,7 @@ pub mod extract;
 pub mod firewall;
 mod hardware;
 pub mod install;
+mod packs;
 pub mod system;
 
 pub use accounts::session_cookie;
@@ -109,6 +110,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(access::report))
         .routes(routes!(access::texts, access::set_texts))
         .routes(routes!(access::clear_renames))
+        .routes(routes!(packs::view))
+        .routes(routes!(packs::import))
+        .routes(routes!(packs::update))
+        .routes(routes!(packs::keys, packs::add_key))
+        .routes(routes!(packs::remove_key))
+        .routes(routes!(packs::set_mirror))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

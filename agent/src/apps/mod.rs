@@ -32,11 +32,13 @@
 mod backup;
 pub mod failure;
 mod lifecycle;
+mod offline;
 mod reconcile;
 pub mod spec;
 mod view;
 
 pub use backup::{SafetyBackups, SafetyPoint};
+pub use offline::Offer;
 pub use view::{AppStatus, CatalogCard, ContainerView};
 
 use crate::catalog::manifest::{Manifest, Text};
@@ -98,6 +100,11 @@ pub enum AppError {
         op: &'static str,
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("{app}: {error}")]
+    Pack {
+        app: AppId,
+        error: Box<crate::pack::PackError>,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -183,6 +190,8 @@ struct Inner {
     paused: Mutex<HashMap<AppId, Job>>,
     /// Safety snapshots before updates and data deletions (set once backups exist).
     safety: std::sync::OnceLock<Arc<dyn SafetyBackups>>,
+    /// Image packs (set once by the daemon): packed entries, loads, resolution.
+    packs: std::sync::OnceLock<crate::pack::Packs>,
     /// This agent's instance id, on every object it creates (`org.panier.box`).
     instance: String,
     /// One converge at a time per service: a job, a restore and the reconciler bringing the
@@ -214,6 +223,7 @@ impl Apps {
                 changes: watch::channel(0).0,
                 paused: Mutex::default(),
                 safety: std::sync::OnceLock::new(),
+                packs: std::sync::OnceLock::new(),
                 instance,
                 converging: Mutex::default(),
             }),

@@ -18,6 +18,7 @@ mod apps;
 mod audit;
 mod backup;
 mod firewall;
+mod packs;
 mod proxy;
 mod sessions;
 mod settings;
