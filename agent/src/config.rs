@@ -83,6 +83,22 @@ struct FileConfig {
     /// The image's own engine configuration it starts from (default
     /// `/usr/share/panier/docker-daemon.json`).
     engine_config_base: Option<PathBuf>,
+    /// OS updates (`update`).
+    update: Option<UpdateFile>,
+}
+
+/// `[update]`: the channel and what to trust for it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateFile {
+    /// The channel's index address (`https://…/index.json`); the Update page may change it.
+    channel: Option<String>,
+    /// One more certificate authority to trust for the channel (a mirror with its own).
+    ca: Option<PathBuf>,
+    /// The release key's public half (default: the image's).
+    key: Option<PathBuf>,
+    /// Where the running system says its version (default: the image's).
+    version_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +124,8 @@ pub struct Config {
     /// The engine's configuration file to write and the base it is made from (`None`: the
     /// registry mirror is kept but not applied, as on a development machine).
     pub engine_config: Option<crate::engine::settings::EngineConfigFile>,
+    /// OS updates: the channel, the release key, where bundles go.
+    pub update: crate::update::UpdateOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +165,7 @@ impl Config {
             provisioned_ssh: false,
             hw_dir: data_dir.join("hw"),
             engine_config: None,
+            update: crate::update::UpdateOptions::new(data_dir),
         }
     }
 
@@ -203,12 +222,14 @@ impl Config {
                 origin: origin.clone(),
                 message: e.message,
             })?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| "/var/lib/panier".into());
+        let update = update_options(&data_dir, file.update.unwrap_or_default(), &origin)?;
         Ok(Config {
-            data_dir: args
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| "/var/lib/panier".into()),
+            data_dir,
             listen,
             http_listen,
             service_port_base: args
@@ -247,8 +268,33 @@ impl Config {
                         .unwrap_or_else(|| crate::engine::settings::DEFAULT_BASE.into()),
                 }
             }),
+            update,
         })
     }
+}
+
+fn update_options(
+    data_dir: &Path,
+    file: UpdateFile,
+    origin: &str,
+) -> Result<crate::update::UpdateOptions, ConfigError> {
+    let mut options = crate::update::UpdateOptions::new(data_dir);
+    if let Some(channel) = file.channel {
+        crate::update::fetch::https(&channel).map_err(|e| ConfigError::Value {
+            field: "update.channel",
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        options.channel = Some(channel);
+    }
+    options.ca = file.ca;
+    if let Some(key) = file.key {
+        options.key = key;
+    }
+    if let Some(v) = file.version_file {
+        options.version_file = v;
+    }
+    Ok(options)
 }
 
 fn parse_addr(
@@ -335,6 +381,16 @@ mod tests {
         .unwrap();
         let c = Config::load(&args(&path)).unwrap();
         assert_eq!(c.extra_routes[0].name, "imprimante");
+        std::fs::write(
+            &path,
+            "[update]\nchannel = \"http://mirror.example/index.json\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&args(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("update.channel") && err.contains("HTTPS"),
+            "{err}"
+        );
     }
 
     #[test]

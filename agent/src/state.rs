@@ -10,6 +10,7 @@ use crate::firewall::Firewall;
 use crate::install::Install;
 use crate::pack::Packs;
 use crate::status::Status;
+use crate::update::Updates;
 use crate::web::access::Access;
 use axum::extract::FromRef;
 
@@ -24,4 +25,5 @@ pub struct AppState {
     pub access: Access,
     pub install: Install,
     pub packs: Packs,
+    pub updates: Updates,
 }

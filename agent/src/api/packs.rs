@@ -2,12 +2,12 @@
 //! from a pack, the keys trusted for packs, the registry mirror.
 
 use super::apps::JobStarted;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson};
 use crate::apps::Apps;
 use crate::catalog::AppId;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::pack::{OpenPack, PackError, PacksView};
-use crate::signature::TrustedKey;
+use crate::signing::keyring::TrustedKey;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

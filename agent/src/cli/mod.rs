@@ -13,6 +13,7 @@ mod install;
 mod log;
 mod pack;
 mod status;
+mod update;
 
 pub use client::{CliError, Client};
 
@@ -60,6 +61,8 @@ pub enum Command {
     Install(install::Args),
     /// Image packs: make one (workshop), import one, trusted keys, registry mirror.
     Pack(pack::Args),
+    /// OS updates: status, check, install, restart, channel.
+    Update(update::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -100,6 +103,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Firewall(args) => firewall::run(args).await,
         Command::Install(args) => install::run(args).await,
         Command::Pack(args) => pack::run(args).await,
+        Command::Update(args) => update::run(args).await,
     }
 }
 

@@ -253,7 +253,7 @@ fn new_key(file: &Path) -> Result<(), CliError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "panier".into());
-    let (secret, public) = crate::signature::generate(&format!("panier pack key {comment}"))
+    let (secret, public) = crate::signing::keyring::generate(&format!("panier pack key {comment}"))
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;

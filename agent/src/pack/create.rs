@@ -74,7 +74,7 @@ pub async fn create(
         });
     }
     // Fails before anything is pulled when the key cannot sign.
-    crate::signature::public_of(req.secret_key, req.password.clone())
+    crate::signing::keyring::public_of(req.secret_key, req.password.clone())
         .map_err(PackError::Signature)?;
     let mut services = Vec::new();
     let mut wanted: BTreeMap<String, ()> = BTreeMap::new();
@@ -194,7 +194,7 @@ pub async fn create(
             .join(","),
         index.created_at
     );
-    let signature = crate::signature::sign(req.secret_key, req.password, &json, &comment)
+    let signature = crate::signing::keyring::sign(req.secret_key, req.password, &json, &comment)
         .map_err(PackError::Signature)?;
     write_atomic(&out.join(index::INDEX), &json)?;
     write_atomic(&out.join(index::SIGNATURE), signature.as_bytes())?;

@@ -8,7 +8,7 @@
 //! (`usb`), and the record of what was imported (`pack_services`: each service's packed
 //! catalog entry; `pack_images`: reference → content id of each image loaded).
 //!
-//! Signing: minisign's format (Ed25519), `crate::signature`. A workshop makes its key pair
+//! Signing: minisign's format (Ed25519), `crate::signing::keyring`. A workshop makes its key pair
 //! with `panier pack key new FILE` (or `minisign -G`); a box trusts it once an admin enrols
 //! the public key (Packs page, `panier pack key add`), or when the workshop's install stick
 //! pre-installs services on it (the key that signed the stick's pack is enrolled then).
@@ -37,7 +37,7 @@ pub use open::OpenPack;
 use crate::catalog::Entry;
 use crate::engine::settings::EngineConfigFile;
 use crate::engine::{Engine, EngineError};
-use crate::signature::{Keyring, Origin, Purpose, SignatureError, TrustedKey};
+use crate::signing::keyring::{Keyring, KeyringError, Origin, Purpose, TrustedKey};
 use crate::store::{Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,7 +49,7 @@ pub enum PackError {
     #[error("cannot read {path}: {message}")]
     Unreadable { path: PathBuf, message: String },
     #[error("the pack's signature is refused: {0}")]
-    Signature(SignatureError),
+    Signature(KeyringError),
     #[error("the pack in {dir} is not valid: {problem}")]
     BadIndex { dir: PathBuf, problem: String },
     #[error(
@@ -148,6 +148,8 @@ struct Inner {
     store: Store,
     engine: Arc<dyn Engine>,
     keys_dir: PathBuf,
+    /// The project's release key (trusted for packs too).
+    release_key: PathBuf,
     engine_config: Option<EngineConfigFile>,
 }
 
@@ -161,6 +163,7 @@ impl Packs {
         store: Store,
         engine: Arc<dyn Engine>,
         keys_dir: PathBuf,
+        release_key: PathBuf,
         engine_config: Option<EngineConfigFile>,
     ) -> Packs {
         Packs {
@@ -168,6 +171,7 @@ impl Packs {
                 store,
                 engine,
                 keys_dir,
+                release_key,
                 engine_config,
             }),
         }
@@ -212,12 +216,14 @@ impl Packs {
         &self.inner.engine
     }
 
-    /// The keys trusted for packs: the image's, then the enrolled ones.
+    /// The keys trusted for packs: the image's (the release key among them), then the
+    /// enrolled ones.
     pub fn keyring(&self) -> Result<Keyring, PackError> {
         let enrolled = self.inner.store.trusted_keys(Purpose::Packs)?;
         Ok(Keyring::load(
             &self.inner.keys_dir,
             Purpose::Packs,
+            Some(&self.inner.release_key),
             enrolled,
         ))
     }
@@ -239,7 +245,8 @@ impl Packs {
         if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
             return Err(PackError::BadKeyName);
         }
-        let key = crate::signature::PublicKey::parse(public).map_err(PackError::Signature)?;
+        let key =
+            crate::signing::keyring::PublicKey::parse(public).map_err(PackError::Signature)?;
         if self.keyring()?.keys.iter().any(|k| k.key.id == key.id) {
             return Err(PackError::KeyExists(key.id.to_string()));
         }

@@ -10,7 +10,7 @@ use super::index::{self, Index, PackImage, PackService};
 use crate::catalog::manifest::Text;
 use crate::catalog::{AppId, Entry};
 use crate::engine::Engine;
-use crate::signature::{Keyring, Verified};
+use crate::signing::keyring::{Keyring, Verified};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ pub fn open(dir: &Path, keys: &Keyring) -> Result<OpenPack, PackError> {
     }
     let bytes = read_small(&index_path)?;
     let signature = std::fs::read_to_string(dir.join(index::SIGNATURE)).map_err(|e| {
-        PackError::Signature(crate::signature::SignatureError::Missing(format!(
+        PackError::Signature(crate::signing::keyring::KeyringError::Missing(format!(
             "{}: {e}",
             dir.join(index::SIGNATURE).display()
         )))

@@ -2,7 +2,7 @@
 //! imported packs brought, the trusted keys and the registry mirror.
 
 use super::{Packs, usb};
-use crate::signature::TrustedKey;
+use crate::signing::keyring::TrustedKey;
 use serde::Serialize;
 
 /// A pack found on a USB stick.

@@ -4,7 +4,7 @@ use super::{Context, Store, StoreError};
 use crate::catalog::Entry;
 use crate::catalog::manifest::{Manifest, Text};
 use crate::pack::Imported;
-use crate::signature::{Origin, PublicKey, Purpose, TrustedKey};
+use crate::signing::keyring::{Origin, PublicKey, Purpose, TrustedKey};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,6 @@
-//! Detached signatures in minisign's format (Ed25519 over a BLAKE2b-512 hash of the data),
-//! the project's one signature scheme: image packs (`pack`) now, OS update bundles
-//! (`daytwo`) too. Shared here so that both check signatures and find trusted keys the same
-//! way.
+//! Keyrings: several minisign keys trusted for one purpose, beside the one release key of
+//! `signing` (which OS updates use alone). Image packs (`pack`) trust the release key, the
+//! image's keys for packs and the keys an admin enrolled (a workshop's, a host's).
 //!
 //! Owns: parsing public keys and signatures, the keyring of one [`Purpose`] (the keys shipped
 //! in the image under `<keys dir>/<purpose>/*.pub`, plus keys an admin enrolled, which the
@@ -41,7 +40,8 @@ impl Purpose {
     }
 }
 
-/// Where the image's trusted keys live: `/usr/share/panier/keys/<purpose>/*.pub`.
+/// Where the image's keys for each purpose live: `/usr/share/panier/keys/<purpose>/*.pub`
+/// (the release key, `super::RELEASE_KEY`, is added by callers that trust it).
 pub const IMAGE_KEYS_DIR: &str = "/usr/share/panier/keys";
 
 /// A key id as minisign prints it: the 8-byte key number, little-endian, 16 hex digits.
@@ -65,7 +65,7 @@ impl fmt::Display for KeyId {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
+pub enum KeyringError {
     #[error("the signature file is missing or unreadable: {0}")]
     Missing(String),
     #[error("the signature is not in minisign's format")]
@@ -86,17 +86,17 @@ pub enum SignatureError {
     Signing(String),
 }
 
-impl SignatureError {
+impl KeyringError {
     /// A stable key for the API and the message catalog (`error.<key>`).
     pub fn key(&self) -> &'static str {
         match self {
-            SignatureError::Missing(_) => "signature_missing",
-            SignatureError::Malformed => "signature_malformed",
-            SignatureError::Legacy => "signature_legacy",
-            SignatureError::UnknownKey(_) => "signature_unknown_key",
-            SignatureError::Invalid(_) => "signature_invalid",
-            SignatureError::BadPublicKey(_) => "public_key_invalid",
-            SignatureError::Signing(_) => "signing_failed",
+            KeyringError::Missing(_) => "keyring_signature_missing",
+            KeyringError::Malformed => "keyring_signature_malformed",
+            KeyringError::Legacy => "keyring_signature_legacy",
+            KeyringError::UnknownKey(_) => "keyring_unknown_key",
+            KeyringError::Invalid(_) => "keyring_signature_invalid",
+            KeyringError::BadPublicKey(_) => "keyring_public_key_invalid",
+            KeyringError::Signing(_) => "keyring_signing_failed",
         }
     }
 }
@@ -112,13 +112,13 @@ pub struct PublicKey {
 impl PublicKey {
     /// Parses a `.pub` file's content (`untrusted comment:` line then the key) or the key's
     /// base64 line alone.
-    pub fn parse(text: &str) -> Result<PublicKey, SignatureError> {
+    pub fn parse(text: &str) -> Result<PublicKey, KeyringError> {
         let line = text
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
             .unwrap_or("");
-        let bad = || SignatureError::BadPublicKey(line.chars().take(60).collect());
+        let bad = || KeyringError::BadPublicKey(line.chars().take(60).collect());
         minisign_verify::PublicKey::from_base64(line).map_err(|_| bad())?;
         let raw = base64_decode(line).ok_or_else(bad)?;
         if raw.len() != 42 || &raw[..2] != b"Ed" {
@@ -172,17 +172,24 @@ pub struct Verified {
 impl Keyring {
     /// The image's keys for `purpose` (`<dir>/<purpose>/*.pub`; a missing folder is an
     /// empty one, a file that is not a key is logged and skipped) followed by `enrolled`.
-    pub fn load(dir: &Path, purpose: Purpose, enrolled: Vec<TrustedKey>) -> Keyring {
+    /// `release`: the release key's file, trusted too when it exists.
+    pub fn load(
+        dir: &Path,
+        purpose: Purpose,
+        release: Option<&Path>,
+        enrolled: Vec<TrustedKey>,
+    ) -> Keyring {
         let folder = dir.join(purpose.dir_name());
         let mut files: Vec<_> = std::fs::read_dir(&folder)
             .map(|r| r.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|e| e == "pub"));
         files.sort();
+        files.extend(release.filter(|r| r.is_file()).map(Path::to_owned));
         let mut keys = Vec::new();
         for file in files {
             match std::fs::read_to_string(&file)
-                .map_err(|e| SignatureError::Missing(e.to_string()))
+                .map_err(|e| KeyringError::Missing(e.to_string()))
                 .and_then(|t| PublicKey::parse(&t))
             {
                 Ok(key) => keys.push(TrustedKey {
@@ -201,38 +208,38 @@ impl Keyring {
     }
 
     /// Checks `signature` (a `.minisig` file's text) over `data` against these keys.
-    pub fn verify(&self, data: &[u8], signature: &str) -> Result<Verified, SignatureError> {
+    pub fn verify(&self, data: &[u8], signature: &str) -> Result<Verified, KeyringError> {
         let id = signature_key_id(signature)?;
         let sig =
-            minisign_verify::Signature::decode(signature).map_err(|_| SignatureError::Malformed)?;
+            minisign_verify::Signature::decode(signature).map_err(|_| KeyringError::Malformed)?;
         let key = self
             .keys
             .iter()
             .find(|k| k.key.id == id)
-            .ok_or_else(|| SignatureError::UnknownKey(id.clone()))?;
+            .ok_or_else(|| KeyringError::UnknownKey(id.clone()))?;
         let public = minisign_verify::PublicKey::from_base64(&key.key.base64)
-            .map_err(|_| SignatureError::BadPublicKey(key.key.base64.clone()))?;
+            .map_err(|_| KeyringError::BadPublicKey(key.key.base64.clone()))?;
         match public.verify(data, &sig, false) {
             Ok(()) => Ok(Verified {
                 key: key.clone(),
                 trusted_comment: sig.trusted_comment().to_owned(),
             }),
             Err(minisign_verify::Error::UnexpectedAlgorithm)
-            | Err(minisign_verify::Error::UnsupportedLegacyMode) => Err(SignatureError::Legacy),
-            Err(_) => Err(SignatureError::Invalid(id)),
+            | Err(minisign_verify::Error::UnsupportedLegacyMode) => Err(KeyringError::Legacy),
+            Err(_) => Err(KeyringError::Invalid(id)),
         }
     }
 }
 
 /// The key id a signature names (its second line), before any key is looked up.
-pub fn signature_key_id(signature: &str) -> Result<KeyId, SignatureError> {
-    let line = signature.lines().nth(1).ok_or(SignatureError::Malformed)?;
-    let raw = base64_decode(line.trim()).ok_or(SignatureError::Malformed)?;
+pub fn signature_key_id(signature: &str) -> Result<KeyId, KeyringError> {
+    let line = signature.lines().nth(1).ok_or(KeyringError::Malformed)?;
+    let raw = base64_decode(line.trim()).ok_or(KeyringError::Malformed)?;
     if raw.len() != 74 {
-        return Err(SignatureError::Malformed);
+        return Err(KeyringError::Malformed);
     }
     if &raw[..2] != b"ED" {
-        return Err(SignatureError::Legacy);
+        return Err(KeyringError::Legacy);
     }
     Ok(KeyId::from_bytes(&raw[2..10]))
 }
@@ -256,13 +263,13 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// A new key pair for a workshop: the secret key file's content (not encrypted: the
 /// workshop keeps it like any signing key, readable by root only) and the public key.
-pub fn generate(comment: &str) -> Result<(String, PublicKey), SignatureError> {
+pub fn generate(comment: &str) -> Result<(String, PublicKey), KeyringError> {
     let pair = minisign::KeyPair::generate_unencrypted_keypair()
-        .map_err(|e| SignatureError::Signing(e.to_string()))?;
+        .map_err(|e| KeyringError::Signing(e.to_string()))?;
     let secret = pair
         .sk
         .to_box(Some(comment))
-        .map_err(|e| SignatureError::Signing(e.to_string()))?
+        .map_err(|e| KeyringError::Signing(e.to_string()))?
         .to_string();
     let public = PublicKey::parse(&pair.pk.to_base64())?;
     Ok((secret, public))
@@ -275,30 +282,30 @@ pub fn sign(
     password: Option<String>,
     data: &[u8],
     trusted_comment: &str,
-) -> Result<String, SignatureError> {
+) -> Result<String, KeyringError> {
     let boxed = minisign::SecretKeyBox::from_string(secret)
-        .map_err(|e| SignatureError::Signing(format!("the secret key cannot be read: {e}")))?;
+        .map_err(|e| KeyringError::Signing(format!("the secret key cannot be read: {e}")))?;
     let sk = match password {
         Some(p) => boxed.into_secret_key(Some(p)),
         None => boxed.into_unencrypted_secret_key(),
     }
-    .map_err(|e| SignatureError::Signing(format!("the secret key cannot be opened: {e}")))?;
+    .map_err(|e| KeyringError::Signing(format!("the secret key cannot be opened: {e}")))?;
     let sig = minisign::sign(None, &sk, data, Some(trusted_comment), None)
-        .map_err(|e| SignatureError::Signing(e.to_string()))?;
+        .map_err(|e| KeyringError::Signing(e.to_string()))?;
     Ok(sig.into_string())
 }
 
 /// The public half of a secret key file's content.
-pub fn public_of(secret: &str, password: Option<String>) -> Result<PublicKey, SignatureError> {
+pub fn public_of(secret: &str, password: Option<String>) -> Result<PublicKey, KeyringError> {
     let boxed = minisign::SecretKeyBox::from_string(secret)
-        .map_err(|e| SignatureError::Signing(e.to_string()))?;
+        .map_err(|e| KeyringError::Signing(e.to_string()))?;
     let sk = match password {
         Some(p) => boxed.into_secret_key(Some(p)),
         None => boxed.into_unencrypted_secret_key(),
     }
-    .map_err(|e| SignatureError::Signing(e.to_string()))?;
+    .map_err(|e| KeyringError::Signing(e.to_string()))?;
     let pk = minisign::PublicKey::from_secret_key(&sk)
-        .map_err(|e| SignatureError::Signing(e.to_string()))?;
+        .map_err(|e| KeyringError::Signing(e.to_string()))?;
     PublicKey::parse(&pk.to_base64())
 }
 
@@ -328,18 +335,18 @@ mod tests {
         assert_eq!(ok.trusted_comment, "pack of 2026-12-02");
         assert_eq!(
             ring(&public).verify(b"indeX", &sig),
-            Err(SignatureError::Invalid(public.id.clone()))
+            Err(KeyringError::Invalid(public.id.clone()))
         );
         let (_, other) = generate("autre").unwrap();
         assert_eq!(
             ring(&other).verify(b"index", &sig),
-            Err(SignatureError::UnknownKey(public.id.clone()))
+            Err(KeyringError::UnknownKey(public.id.clone()))
         );
         // The trusted comment is signed too.
         let forged = sig.replace("pack of 2026-12-02", "pack of 2027-01-01");
         assert_eq!(
             ring(&public).verify(b"index", &forged),
-            Err(SignatureError::Invalid(public.id.clone()))
+            Err(KeyringError::Invalid(public.id.clone()))
         );
         assert_eq!(public_of(&secret, None).unwrap(), public);
     }
@@ -355,7 +362,7 @@ mod tests {
         assert_eq!(public.id.as_str().len(), 16);
         assert_eq!(
             signature_key_id("untrusted comment: x\nnot base64!\n"),
-            Err(SignatureError::Malformed)
+            Err(KeyringError::Malformed)
         );
     }
 }
