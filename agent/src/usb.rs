@@ -3,8 +3,10 @@
 //!
 //! Owns: finding USB disks and their file systems through `lsblk` (which reads /sys and
 //! udev's database), and mounting a file system read-only for reading what a stick carries.
-//! Loop devices count as USB disks when `PANIER_USB_ALLOW_LOOP=1` (the system tests present
-//! a file as a stick that way; a box never sets it).
+//! A loop device counts as a USB disk when `PANIER_USB_LOOP` names it (`/dev/loop7`, several
+//! separated by commas): the system tests present a file as a stick that way, and name only
+//! their own device so that other loop devices on the machine are left alone; a box never
+//! sets it.
 //! Invariants: a stick is only ever mounted read-only here, `nosuid,nodev,noexec`, under a
 //! folder of the caller's, by its file-system UUID; nothing on it is executed.
 
@@ -39,12 +41,18 @@ pub struct UsbFileSystem {
     pub size_bytes: u64,
 }
 
-fn allow_loop() -> bool {
-    std::env::var_os("PANIER_USB_ALLOW_LOOP").is_some_and(|v| v == "1")
+/// The loop devices presented as USB disks (`PANIER_USB_LOOP`).
+fn loops() -> Vec<String> {
+    std::env::var("PANIER_USB_LOOP")
+        .unwrap_or_default()
+        .split(',')
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
-fn is_usb_disk(d: &serde_json::Value, allow_loop: bool) -> bool {
-    (d["type"] == "disk" && d["tran"] == "usb") || (allow_loop && d["type"] == "loop")
+fn is_usb_disk(d: &serde_json::Value, loops: &[String]) -> bool {
+    (d["type"] == "disk" && d["tran"] == "usb") || (d["type"] == "loop" && loops.contains(&path(d)))
 }
 
 fn text(d: &serde_json::Value, k: &str) -> Option<String> {
@@ -65,14 +73,14 @@ fn path(d: &serde_json::Value) -> String {
 /// USB disks from `lsblk --json -b -o NAME,PATH,SIZE,TRAN,TYPE,MODEL,LABEL,UUID,FSTYPE`
 /// output. Pure, for tests.
 pub fn usb_disks_from_lsblk(json: &str) -> Vec<UsbDisk> {
-    disks_from_lsblk(json, allow_loop())
+    disks_from_lsblk(json, &loops())
 }
 
-fn disks_from_lsblk(json: &str, allow_loop: bool) -> Vec<UsbDisk> {
+fn disks_from_lsblk(json: &str, loops: &[String]) -> Vec<UsbDisk> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let mut out = Vec::new();
     for d in v["blockdevices"].as_array().into_iter().flatten() {
-        if !is_usb_disk(d, allow_loop) {
+        if !is_usb_disk(d, loops) {
             continue;
         }
         let part = d["children"]
@@ -92,11 +100,11 @@ fn disks_from_lsblk(json: &str, allow_loop: bool) -> Vec<UsbDisk> {
 }
 
 /// Every file system with a UUID on a USB disk, from the same `lsblk` output. Pure.
-pub fn file_systems_from_lsblk(json: &str, allow_loop: bool) -> Vec<UsbFileSystem> {
+pub fn file_systems_from_lsblk(json: &str, loops: &[String]) -> Vec<UsbFileSystem> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let mut out = Vec::new();
     for d in v["blockdevices"].as_array().into_iter().flatten() {
-        if !is_usb_disk(d, allow_loop) {
+        if !is_usb_disk(d, loops) {
             continue;
         }
         let children = d["children"].as_array().cloned().unwrap_or_default();
@@ -155,7 +163,7 @@ pub fn usb_disks() -> Vec<UsbDisk> {
 
 /// The file systems on the USB disks plugged in now.
 pub fn file_systems() -> Vec<UsbFileSystem> {
-    lsblk().map_or_else(Vec::new, |j| file_systems_from_lsblk(&j, allow_loop()))
+    lsblk().map_or_else(Vec::new, |j| file_systems_from_lsblk(&j, &loops()))
 }
 
 /// Where a block device is mounted now, if anywhere (first mount in /proc/self/mounts).
@@ -233,7 +241,7 @@ mod tests {
 
     #[test]
     fn usb_disks_only() {
-        let disks = disks_from_lsblk(LSBLK, false);
+        let disks = disks_from_lsblk(LSBLK, &[]);
         assert_eq!(disks.len(), 1);
         assert_eq!(disks[0].device, "/dev/sdb");
         assert_eq!(disks[0].label.as_deref(), Some("SAUVEGARDE"));
@@ -241,14 +249,18 @@ mod tests {
     }
 
     #[test]
-    fn file_systems_of_usb_disks_and_loop_devices_when_allowed() {
-        let fs = file_systems_from_lsblk(LSBLK, false);
+    fn file_systems_of_usb_disks_and_of_the_loop_devices_named() {
+        let fs = file_systems_from_lsblk(LSBLK, &[]);
         assert_eq!(fs.len(), 1, "{fs:?}");
         assert_eq!(
             (fs[0].device.as_str(), fs[0].disk.as_str()),
             ("/dev/sdb1", "/dev/sdb")
         );
-        let with_loop = file_systems_from_lsblk(LSBLK, true);
+        let with_loop = file_systems_from_lsblk(LSBLK, &["/dev/loop3".to_owned()]);
+        assert_eq!(
+            file_systems_from_lsblk(LSBLK, &["/dev/loop4".to_owned()]).len(),
+            1
+        );
         assert_eq!(with_loop.len(), 2);
         assert_eq!(with_loop[1].label.as_deref(), Some("PAQUET"));
         assert_eq!(with_loop[1].device, "/dev/loop3");
