@@ -161,9 +161,49 @@ pub fn usb_disks() -> Vec<UsbDisk> {
     lsblk().map_or_else(Vec::new, |j| usb_disks_from_lsblk(&j))
 }
 
-/// The file systems on the USB disks plugged in now.
+/// The file systems on the USB disks plugged in now. Where udev has not (yet) recorded a
+/// file system, `blkid -p` reads it from the device itself.
 pub fn file_systems() -> Vec<UsbFileSystem> {
-    lsblk().map_or_else(Vec::new, |j| file_systems_from_lsblk(&j, &loops()))
+    let Some(json) = lsblk() else {
+        return Vec::new();
+    };
+    let loops = loops();
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    for d in v["blockdevices"].as_array_mut().into_iter().flatten() {
+        if !is_usb_disk(d, &loops) {
+            continue;
+        }
+        if d["children"].as_array().is_some_and(|c| !c.is_empty()) {
+            for p in d["children"].as_array_mut().into_iter().flatten() {
+                probe_if_unknown(p);
+            }
+        } else {
+            probe_if_unknown(d);
+        }
+    }
+    file_systems_from_lsblk(&v.to_string(), &loops)
+}
+
+/// Fills `uuid`, `fstype` and `label` from `blkid -p` when lsblk had none.
+fn probe_if_unknown(node: &mut serde_json::Value) {
+    if text(node, "uuid").is_some() {
+        return;
+    }
+    let Ok(out) = Command::new("blkid")
+        .args(["-p", "-o", "export"])
+        .arg(path(node))
+        .output()
+    else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        match line.split_once('=') {
+            Some(("UUID", v)) => node["uuid"] = v.into(),
+            Some(("TYPE", v)) => node["fstype"] = v.into(),
+            Some(("LABEL", v)) => node["label"] = v.into(),
+            _ => {}
+        }
+    }
 }
 
 /// Where a block device is mounted now, if anywhere (first mount in /proc/self/mounts).
@@ -211,20 +251,25 @@ pub fn mount_read_only(fs: &UsbFileSystem, root: &Path) -> Result<(PathBuf, bool
     Ok((at, true))
 }
 
-/// Unmounts what [`mount_read_only`] mounted (lazily: a stick pulled out is gone already).
+/// Unmounts what [`mount_read_only`] mounted (lazily: a stick pulled out is gone already)
+/// and removes its mount point (only ever an empty folder: `remove_dir` refuses others).
 pub fn unmount(at: &Path) {
-    let out = Command::new("umount").arg("-l").arg(at).output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let _ = std::fs::remove_dir(at);
+    let mounted = std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(&*at.to_string_lossy()));
+    if mounted {
+        match Command::new("umount").arg("-l").arg(at).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => log::warn!(
+                "cannot unmount {}: {}",
+                at.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => log::warn!("cannot unmount {}: {e}", at.display()),
         }
-        Ok(o) => log::warn!(
-            "cannot unmount {}: {}",
-            at.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ),
-        Err(e) => log::warn!("cannot unmount {}: {e}", at.display()),
     }
+    let _ = std::fs::remove_dir(at);
 }
 
 #[cfg(test)]

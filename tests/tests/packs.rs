@@ -266,3 +266,121 @@ fn installs_and_updates_from_packs_with_no_registry_and_refuses_changed_ones() {
         "{log}"
     );
 }
+
+/// A file with an ext4 file system holding a pack, attached to a loop device that the agent
+/// is told to take for a USB stick (`PANIER_USB_LOOP`); detached when dropped.
+struct Stick {
+    device: String,
+    image: std::path::PathBuf,
+}
+
+impl Stick {
+    fn with(pack: &std::path::Path, tmp: &std::path::Path) -> Stick {
+        let staging = tmp.join("stick-content");
+        std::fs::create_dir_all(&staging).unwrap();
+        ok(&Command::new("cp")
+            .arg("-r")
+            .arg(pack)
+            .arg(staging.join("panier-pack"))
+            .output()
+            .unwrap());
+        let image = tmp.join("stick.img");
+        ok(&Command::new("truncate")
+            .args(["-s", "64M"])
+            .arg(&image)
+            .output()
+            .unwrap());
+        ok(&Command::new("mkfs.ext4")
+            .args(["-q", "-L", "PAQUETS", "-d"])
+            .arg(&staging)
+            .arg(&image)
+            .output()
+            .unwrap());
+        let device = ok(&Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&image)
+            .output()
+            .unwrap())
+        .trim()
+        .to_owned();
+        Stick { device, image }
+    }
+}
+
+impl Drop for Stick {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
+        let _ = std::fs::remove_file(&self.image);
+    }
+}
+
+#[test]
+fn a_pack_on_a_usb_stick_is_found_checked_and_imported() {
+    let engine = engine_url();
+    let packs = Packs::make(&engine).expect("the packs are made");
+    let stick = Stick::with(&packs.v1.pack, packs.tmp.path());
+    let mounts = packs.tmp.path().join("mounts");
+    let b = start(
+        &packs,
+        vec![
+            ("PANIER_USB_LOOP".into(), stick.device.clone()),
+            (
+                "PANIER_PACK_MOUNT_ROOT".into(),
+                mounts.display().to_string(),
+            ),
+        ],
+    );
+    let view: serde_json::Value =
+        serde_json::from_str(&ok(&b.agent.cli(&["pack", "list", "--json"]))).unwrap();
+    let sticks = view["sticks"].as_array().unwrap();
+    assert_eq!(sticks.len(), 1, "{view}");
+    let found = &sticks[0];
+    assert_eq!(found["device"], stick.device.as_str(), "{found}");
+    assert_eq!(found["label"], "PAQUETS", "{found}");
+    assert_eq!(found["usable"], true, "{found}");
+    assert_eq!(found["signer"], "atelier", "{found}");
+    assert_eq!(found["services"][0]["id"], packs.id.as_str(), "{found}");
+    let dir = found["dir"].as_str().unwrap().to_owned();
+    assert!(dir.starts_with(mounts.to_str().unwrap()), "{dir}");
+    // Mounted read-only: nothing on the stick can be changed from the box.
+    let mounted = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let line = mounted
+        .lines()
+        .find(|l| l.starts_with(&stick.device))
+        .unwrap_or("");
+    assert!(line.contains(" ro,") && line.contains("noexec"), "{line}");
+
+    ok(&b.agent.cli(&["pack", "import", &dir, "--follow"]));
+    assert!(packs.engine_has(&packs.v1.image_id));
+    let cards: serde_json::Value =
+        serde_json::from_str(&ok(&b.agent.cli(&["app", "catalog", "--json"]))).unwrap();
+    let card = cards
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == packs.id.as_str())
+        .unwrap();
+    assert_eq!(card["offline"], true, "{card}");
+
+    // Imported: it installs with the stick gone (and no registry). Pulled out: its device
+    // is gone (a loop device cannot go while mounted, so its mount goes first here).
+    ok(&Command::new("umount")
+        .arg("-l")
+        .arg(dir.trim_end_matches("/panier-pack"))
+        .output()
+        .unwrap());
+    drop(stick);
+    ok(&b.agent.cli(&["app", "install", &packs.id, "--follow"]));
+    wait_until(Duration::from_secs(30), "the service answers", || {
+        page(&b).is_some_and(|p| p.trim() == format!("v1-{}", packs.id))
+    })
+    .unwrap();
+    let view: serde_json::Value =
+        serde_json::from_str(&ok(&b.agent.cli(&["pack", "list", "--json"]))).unwrap();
+    assert_eq!(view["sticks"].as_array().map(Vec::len), Some(0), "{view}");
+    let left: Vec<_> = std::fs::read_dir(&mounts).unwrap().flatten().collect();
+    assert!(
+        left.is_empty(),
+        "the stick's mount point was left: {left:?}"
+    );
+}
