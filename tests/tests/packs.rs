@@ -350,7 +350,33 @@ fn a_pack_on_a_usb_stick_is_found_checked_and_imported() {
         .unwrap_or("");
     assert!(line.contains(" ro,") && line.contains("noexec"), "{line}");
 
+    // The Catalog page (French, the default) marks it and offers the import.
+    let session = b.agent.login("camille", "un mot de passe solide");
+    let html = |s: &panier_system_tests::Session| {
+        s.http
+            .get(&format!("{}/admin/catalog", s.base))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    let page_before = html(&session);
+    for want in [
+        "Sur la clé USB PAQUETS",
+        "Paquet sur PAQUETS",
+        "Importer ce paquet",
+        "signé par atelier",
+    ] {
+        assert!(
+            page_before.contains(want),
+            "the Catalog page lacks '{want}'"
+        );
+    }
+    assert!(!page_before.contains("installe sans internet"));
+
     ok(&b.agent.cli(&["pack", "import", &dir, "--follow"]));
+    assert!(html(&session).contains("installe sans internet"));
     assert!(packs.engine_has(&packs.v1.image_id));
     let cards: serde_json::Value =
         serde_json::from_str(&ok(&b.agent.cli(&["app", "catalog", "--json"]))).unwrap();
