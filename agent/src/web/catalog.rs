@@ -85,7 +85,7 @@ impl CatalogPage {
             })
             .unwrap_or_default()
     }
-    fn from_pack(&self, c: &CatalogCard) -> String {
+    fn packed_version(&self, c: &CatalogCard) -> String {
         self.t.fmt("packs.from_pack", &[("version", &c.version)])
     }
     fn key_origin(&self, k: &crate::signing::keyring::TrustedKey) -> String {
