@@ -384,6 +384,7 @@ fn build_apps(
     apps.set_packs(packs);
     if tokio::runtime::Handle::try_current().is_ok() {
         apps.start_background();
+        apps.start_preload();
     }
     Ok(apps)
 }

@@ -410,3 +410,57 @@ fn a_pack_on_a_usb_stick_is_found_checked_and_imported() {
         "the stick's mount point was left: {left:?}"
     );
 }
+
+#[test]
+fn a_preloaded_box_installs_its_services_at_first_start_before_setup() {
+    let engine = engine_url();
+    let packs = Packs::make(&engine).expect("the packs are made");
+    // What a workshop's install leaves on the new box's data partition.
+    let data = packs.tmp.path().join("box/data");
+    let preload = data.join("preload");
+    std::fs::create_dir_all(preload.join("keys")).unwrap();
+    ok(&Command::new("cp")
+        .arg("-r")
+        .arg(&packs.v1.pack)
+        .arg(preload.join("pack"))
+        .output()
+        .unwrap());
+    std::fs::copy(&packs.public, preload.join("keys/atelier.pub")).unwrap();
+    std::fs::write(preload.join("services.json"), format!("[\"{}\"]", packs.id)).unwrap();
+    let agent = Agent::start_with(AgentOptions {
+        engine: Some(engine.clone()),
+        data_dir: Some(data.clone()),
+        extra_args: vec!["--catalog".into(), packs.v1.catalog.display().to_string()],
+        ..Default::default()
+    });
+    let b = Box_ {
+        agent,
+        engine: engine.clone(),
+        id: packs.id.clone(),
+    };
+    wait_until(
+        Duration::from_secs(90),
+        "the preloaded service answers",
+        || page(&b).is_some_and(|p| p.trim() == format!("v1-{}", packs.id)),
+    )
+    .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the preload to be marked done",
+        || preload.join("services.done.json").is_file(),
+    )
+    .unwrap();
+    assert!(
+        !preload.join("pack").exists(),
+        "the preloaded pack was kept after its import"
+    );
+    let keys = ok(&b.agent.cli(&["pack", "key", "list"]));
+    assert!(
+        keys.contains("atelier"),
+        "the workshop's key is not trusted: {keys}"
+    );
+    // Not set up yet: the box is handed over with the service ready.
+    let health: serde_json::Value =
+        serde_json::from_str(&ok(&b.agent.cli(&["status", "--json"]))).unwrap();
+    assert_eq!(health["setup_done"], false, "{health}");
+}

@@ -33,6 +33,7 @@ mod backup;
 pub mod failure;
 mod lifecycle;
 mod offline;
+mod preload;
 mod reconcile;
 pub mod spec;
 mod view;
