@@ -179,6 +179,7 @@ pub fn build_with(
         updates.start_background();
     }
     let install = crate::install::Install::new(store.clone(), jobs, machine, config.hw_dir.clone());
+    install.set_packs(packs.clone());
     // Backups see services through `ServiceHooks`; services' update and data-deletion jobs
     // take safety snapshots through `SafetyBackups` (two narrow traits, one each way).
     let backups = crate::backup::Backups::new(

@@ -309,6 +309,8 @@ impl Stick {
 
 impl Drop for Stick {
     fn drop(&mut self) {
+        // Whatever still has it mounted (a failed run): a loop device does not go while mounted.
+        let _ = Command::new("umount").arg("-l").arg(&self.device).status();
         let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
         let _ = std::fs::remove_file(&self.image);
     }

@@ -40,6 +40,9 @@ enum Sub {
         /// The service catalog (one folder per service).
         #[arg(long, default_value = crate::config::DEFAULT_CATALOG)]
         catalog: PathBuf,
+        /// Use the images the engine holds already instead of pulling them.
+        #[arg(long)]
+        local: bool,
     },
     /// Keys: make a workshop's key pair, or manage the keys the box trusts for packs.
     Key {
@@ -102,7 +105,8 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             password_stdin,
             engine,
             catalog,
-        } => create(ids, &out, &key, password_stdin, &engine, &catalog).await,
+            local,
+        } => create(ids, &out, &key, password_stdin, &engine, &catalog, local).await,
         Sub::Key { command } => match command {
             KeySub::New { file } => new_key(&file),
             KeySub::Add { name, file } => {
@@ -286,6 +290,7 @@ async fn create(
     password_stdin: bool,
     engine: &str,
     catalog_dir: &Path,
+    local: bool,
 ) -> Result<(), CliError> {
     let services = ids
         .iter()
@@ -323,6 +328,7 @@ async fn create(
         secret_key: &secret,
         password,
         created_by: format!("panier {} on {host}", env!("CARGO_PKG_VERSION")),
+        local,
     };
     let t = crate::i18n::messages(crate::names::Language::En);
     crate::pack::create::create(&engine, request, &|line| println!("{line}"))

@@ -194,6 +194,7 @@ impl ApiError {
                 InstallError::Running { .. } => (StatusCode::CONFLICT, "install_running"),
                 InstallError::NoResult => (StatusCode::NOT_FOUND, "install_no_result"),
                 InstallError::Reboot(_) => (StatusCode::BAD_GATEWAY, "install_restart_failed"),
+                InstallError::NoPack(_) => (StatusCode::CONFLICT, "install_no_pack"),
                 InstallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Pack(e) => pack_status(e),

@@ -25,6 +25,9 @@ pub struct Request<'a> {
     pub secret_key: &'a str,
     pub password: Option<String>,
     pub created_by: String,
+    /// Take the images the engine already holds instead of pulling them (a workshop's own
+    /// builds, test images); a pinned digest is still checked.
+    pub local: bool,
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> PackError + '_ {
@@ -115,7 +118,9 @@ pub async fn create(
             reference: reference.clone(),
             error,
         };
-        engine.pull(reference, &|_| {}).await.map_err(pulled)?;
+        if !req.local {
+            engine.pull(reference, &|_| {}).await.map_err(pulled)?;
+        }
         let info = engine
             .image_info(reference)
             .await
