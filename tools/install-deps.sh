@@ -21,6 +21,8 @@ packages=(
   dosfstools mtools e2fsprogs fdisk genimage qemu-system-x86 ovmf rauc systemd
   # catalog: a local container registry and image copies (realapps, issue 15)
   docker-registry skopeo
+  # image packs: the minisign tool, to check that packs and the tool agree both ways (offline, issue 19)
+  minisign
   # image: the kernel fragments checked against a kernel source tree
   linux-source-6.1 flex bison
 )

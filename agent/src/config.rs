@@ -77,6 +77,12 @@ struct FileConfig {
     /// Headless provisioning: SSH keys were provisioned, so SSH is opened to the LAN once, at
     /// the first start that sees this (an admin may close it afterwards).
     ssh: Option<bool>,
+    /// The container engine's configuration file the agent writes (the registry mirror): on
+    /// the box `/data/etc/docker/daemon.json`, which `/etc/docker/daemon.json` links to.
+    engine_config: Option<PathBuf>,
+    /// The image's own engine configuration it starts from (default
+    /// `/usr/share/panier/docker-daemon.json`).
+    engine_config_base: Option<PathBuf>,
     /// OS updates (`update`).
     update: Option<UpdateFile>,
 }
@@ -115,6 +121,9 @@ pub struct Config {
     pub provisioned_ssh: bool,
     /// Where install mode keeps wipe certificates, sheets and the inventory.
     pub hw_dir: PathBuf,
+    /// The engine's configuration file to write and the base it is made from (`None`: the
+    /// registry mirror is kept but not applied, as on a development machine).
+    pub engine_config: Option<crate::engine::settings::EngineConfigFile>,
     /// OS updates: the channel, the release key, where bundles go.
     pub update: crate::update::UpdateOptions,
 }
@@ -155,6 +164,7 @@ impl Config {
             provisioned_code: None,
             provisioned_ssh: false,
             hw_dir: data_dir.join("hw"),
+            engine_config: None,
             update: crate::update::UpdateOptions::new(data_dir),
         }
     }
@@ -250,6 +260,14 @@ impl Config {
             provisioned_code,
             provisioned_ssh: file.ssh.unwrap_or(false),
             hw_dir: crate::install::HW_DIR.into(),
+            engine_config: file.engine_config.map(|path| {
+                crate::engine::settings::EngineConfigFile {
+                    path,
+                    base: file
+                        .engine_config_base
+                        .unwrap_or_else(|| crate::engine::settings::DEFAULT_BASE.into()),
+                }
+            }),
             update,
         })
     }

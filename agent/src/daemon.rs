@@ -167,6 +167,7 @@ pub fn build_with(
         );
     }
     let apps = build_apps(store.clone(), config, jobs.clone())?;
+    let packs = apps.packs().expect("set by build_apps").clone();
     let updates = crate::update::Updates::new(
         store.clone(),
         jobs.clone(),
@@ -179,6 +180,7 @@ pub fn build_with(
         updates.start_background();
     }
     let install = crate::install::Install::new(store.clone(), jobs, machine, config.hw_dir.clone());
+    install.set_packs(packs.clone());
     // Backups see services through `ServiceHooks`; services' update and data-deletion jobs
     // take safety snapshots through `SafetyBackups` (two narrow traits, one each way).
     let backups = crate::backup::Backups::new(
@@ -246,6 +248,7 @@ pub fn build_with(
         access,
         firewall: firewall.clone(),
         install,
+        packs,
         updates,
     };
     let mut routers = routers(state);
@@ -361,16 +364,29 @@ fn build_apps(
         crate::engine::docker::DockerEngine::new(&config.engine)
             .context("setting up the container engine client")?,
     );
+    let apps_store = store.clone();
     let apps = crate::apps::Apps::new(
         store,
-        engine,
+        engine.clone(),
         jobs,
         std::sync::Arc::new(catalog),
         config.data_dir.clone(),
     )
     .context("preparing the services")?;
+    let packs = crate::pack::Packs::new(
+        apps_store,
+        engine,
+        crate::signing::keyring::IMAGE_KEYS_DIR.into(),
+        crate::signing::RELEASE_KEY.into(),
+        config.engine_config.clone(),
+    );
+    if let Err(e) = packs.apply_engine_config() {
+        log::error!("{e}");
+    }
+    apps.set_packs(packs);
     if tokio::runtime::Handle::try_current().is_ok() {
         apps.start_background();
+        apps.start_preload();
     }
     Ok(apps)
 }

@@ -8,6 +8,7 @@ use crate::audit::Audit;
 use crate::backup::Backups;
 use crate::firewall::Firewall;
 use crate::install::Install;
+use crate::pack::Packs;
 use crate::status::Status;
 use crate::update::Updates;
 use crate::web::access::Access;
@@ -23,5 +24,6 @@ pub struct AppState {
     pub firewall: Firewall,
     pub access: Access,
     pub install: Install,
+    pub packs: Packs,
     pub updates: Updates,
 }

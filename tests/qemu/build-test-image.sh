@@ -71,8 +71,9 @@ strip "$target/usr/bin/panier"
 # Debian's Docker Engine 20.10 writes a trust key to /etc/docker/key.json at start, on the
 # read-only root here (Buildroot's Docker Engine 28 no longer has that key): test image only.
 # Its path is a daemon.json key (not a command-line flag any more in 20.10).
-jq '. + {"deprecated-key-path": "/data/docker/key.json"}' "$root/buildroot-overlay/etc/docker/daemon.json" \
-  > "$target/etc/docker/daemon.json"
+# The base the agent writes /data/etc/docker/daemon.json from (/etc/docker/daemon.json links there).
+jq '. + {"deprecated-key-path": "/data/docker/key.json"}' "$root/buildroot-overlay/usr/share/panier/docker-daemon.json" \
+  > "$target/usr/share/panier/docker-daemon.json"
 # The service catalog the agent reads (`catalog` in panier.toml); empty until services/ exists.
 mkdir -p "$target/usr/share/panier/services"
 if [ -d "$root/services" ]; then cp -a "$root/services/." "$target/usr/share/panier/services/"; fi

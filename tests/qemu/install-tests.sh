@@ -11,6 +11,10 @@
 #      code and core image as copied): panier ready with the new box's name, setup with the
 #      setup code from the sheet, root on the NVMe disk, data partition grown, the stick's SSH
 #      key not carried over.
+# With a second USB stick carrying an image pack of test-site (made on the host with
+# `panier pack create --local` from the busybox image, signed with a workshop key the install
+# stick is told to trust), the install pre-installs test-site: the sheet lists it, and the
+# installed box answers test-site through its proxy after its first boot, before any setup.
 # Prints figures (stick boot, install duration, copy and read-back throughput, boot of the
 # installed box) and a closing "N passed, N failed" line.
 #
@@ -67,10 +71,32 @@ efi_put "$stick" "$VM_KEY.pub" /panier/authorized_keys
 truncate -s 40G "$internal"
 stick_uuid=$(sfdisk --json "$stick" | jq -r .partitiontable.id)
 
+# The workshop's pack of test-site on a second stick (ext4, label PAQUETS).
+root_dir=$(cd "$here/../.." && pwd)
+bin=${PANIER_BIN:-$(cd "$root_dir" && cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/debug/panier}
+engine=${PANIER_TEST_ENGINE:-$(bash "$root_dir/tools/start-engine.sh" /run/panier-test /var/lib/panier-test/engine)}
+if ! docker -H "$engine" image inspect panier-test/busybox:1 > /dev/null 2>&1; then
+  busybox_tar "$VM_DIR/busybox.tar"
+  docker -H "$engine" import --change 'CMD ["sh"]' "$VM_DIR/busybox.tar" panier-test/busybox:1 > /dev/null
+  rm "$VM_DIR/busybox.tar"
+fi
+mkdir -p "$VM_DIR/pack-catalog/test-site" "$VM_DIR/pack-stick"
+cp "$root_dir"/tests/catalog/site/* "$VM_DIR/pack-catalog/test-site/"
+sed -i 's/^id = "site"$/id = "test-site"/' "$VM_DIR/pack-catalog/test-site/manifest.toml"
+"$bin" pack key new "$VM_DIR/atelier.key" > /dev/null
+"$bin" pack create test-site --local --out "$VM_DIR/pack-stick/panier-pack" --key "$VM_DIR/atelier.key" \
+  --engine "$engine" --catalog "$VM_DIR/pack-catalog" > /dev/null
+packs="$VM_DIR/packs.img"
+truncate -s 64M "$packs"
+mkfs.ext4 -q -L PAQUETS -d "$VM_DIR/pack-stick" "$packs"
+rm -rf "$VM_DIR/pack-stick"
+
 vm_boot ovmf \
   -device qemu-xhci,id=xhci \
   -drive "if=none,id=stick,file=$stick,format=raw,cache=unsafe" \
   -device "usb-storage,bus=xhci.0,drive=stick,serial=$STICK_SERIAL,bootindex=1" \
+  -drive "if=none,id=packs,file=$packs,format=raw,cache=unsafe" \
+  -device "usb-storage,bus=xhci.0,drive=packs,serial=PANIERPACKS1" \
   -drive "if=none,id=internal,file=$internal,format=raw,cache=unsafe" \
   -device "nvme,serial=$NVME_SERIAL,drive=internal,bootindex=2"
 t=$(wait_serial 'panier-ready: http' 900)
@@ -91,6 +117,16 @@ offer=$(api GET /api/v1/install) || fail "GET /api/v1/install with the setup cod
   || fail "the USB stick is offered as a target: $offer"
 pass "the API offers the internal NVMe disk (serial $NVME_SERIAL), not the USB stick"
 
+# The stick trusts the workshop's key (over SSH, as headless provisioning opened it); the
+# install then offers test-site from the pack on the second stick.
+wait_ssh 120
+vm_scp "$VM_DIR/atelier.key.pub" /tmp/atelier.pub
+vm_ssh panier pack key add atelier /tmp/atelier.pub > /dev/null || fail "the stick does not take the workshop's key"
+offer=$(api GET /api/v1/install)
+[ "$(jq -r '[.preinstallable[] | select(.id == "test-site")] | length' <<< "$offer")" = 1 ] \
+  || fail "the pack's test-site is not offered for pre-install: $(jq -c .preinstallable <<< "$offer")"
+pass "the pack on the second stick is found and its test-site offered for pre-install"
+
 # --- 2. The install ----------------------------------------------------------------------------
 wrong=$(curl -sS --insecure --max-time 60 -X POST -H "X-Setup-Code: $code" -H 'Content-Type: application/json' \
   -d "{\"target\": \"/dev/nvme0n1\", \"confirm\": \"NOT-THE-SERIAL\", \"box_name\": \"$BOX\"}" "https://127.0.0.1:$VM_HTTPS/api/v1/install")
@@ -98,7 +134,7 @@ wrong=$(curl -sS --insecure --max-time 60 -X POST -H "X-Setup-Code: $code" -H 'C
 pass "a wrong serial is refused before anything is erased"
 
 install_start=$(date +%s)
-started=$(api POST /api/v1/install "{\"target\": \"/dev/nvme0n1\", \"confirm\": \"$NVME_SERIAL\", \"box_name\": \"$BOX\", \"language\": \"fr\"}") \
+started=$(api POST /api/v1/install "{\"target\": \"/dev/nvme0n1\", \"confirm\": \"$NVME_SERIAL\", \"box_name\": \"$BOX\", \"language\": \"fr\", \"services\": [\"test-site\"]}") \
   || fail "starting the install failed"
 job=$(jq -r .job <<< "$started")
 again=$(curl -sS --insecure --max-time 60 -X POST -H "X-Setup-Code: $code" -H 'Content-Type: application/json' \
@@ -123,7 +159,7 @@ figure "copy and read-back: $(jq -r '.outcome | def d: . * 10 | floor / 10; "\(.
 pass "install job succeeded: new box $BOX, its own setup code"
 
 sheet=$(api GET /api/v1/install/sheet) || fail "the sheet cannot be read"
-for want in "$BOX" "$new_code" "$NVME_SERIAL" "Effacement vérifié" "Fiche de reconditionnement"; do
+for want in "$BOX" "$new_code" "$NVME_SERIAL" "Effacement vérifié" "Fiche de reconditionnement" "Services pré-installés" "test-site"; do
   grep -qF "$want" <<< "$sheet" || fail "the sheet does not show '$want'"
 done
 pass "refurbishment sheet: box name, setup code, the NVMe disk's wipe certificate (verified)"
@@ -159,6 +195,14 @@ grep -aq "Panier: booting system A from hd0,gpt3" "$VM_DIR/serial.log" || fail "
 wait_serial "Panier « $BOX »" 60 > /dev/null
 [ "$(https /api/v1/health | jq -r '.install_mode, .setup_done' | tr '\n' ' ')" = "false false " ] || fail "the installed box's health: $(https /api/v1/health)"
 pass "the installed box boots from its internal disk (SeaBIOS), slot A, named $BOX, not in install mode"
+
+site_start=$(date +%s)
+until page=$(http /index.html -H "Host: test-site-$BOX.local" 2>/dev/null) && [ "$page" = hello ]; do
+  [ $(( $(date +%s) - site_start )) -lt 300 ] || fail "the pre-installed test-site does not answer through the proxy: ${page:-no answer}"
+  sleep 3
+done
+figure "first boot → pre-installed test-site answering through the proxy: $(( $(date +%s) - site_start )) s after panier ready"
+pass "the pre-installed test-site answers through the proxy after the first boot, before setup, with no registry"
 
 body=$(jq -n --arg code "$new_code" --arg box "$BOX" '{code: $code, box_name: $box, language: "fr", username: "camille", password: "un mot de passe solide"}')
 https /api/v1/setup -X POST -H 'Content-Type: application/json' -d "$body" > /dev/null || fail "setup with the sheet's setup code $new_code failed"

@@ -13,6 +13,7 @@ pub mod browser;
 pub mod engine;
 pub mod mdns;
 pub mod netns;
+pub mod packs;
 pub mod registry;
 pub mod services;
 

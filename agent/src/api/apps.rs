@@ -55,6 +55,10 @@ pub struct InstallRequest {
     /// Setting name → value as text (booleans: true/false).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// Install from the image pack in this folder on the box (verified first) instead of
+    /// pulling: `panier app install ID --from-pack DIR`.
+    #[serde(default)]
+    pub from_pack: Option<String>,
 }
 
 /// Installed services (from the last observation).
@@ -75,7 +79,13 @@ pub async fn install(
     State(apps): State<Apps>,
     ApiJson(req): ApiJson<InstallRequest>,
 ) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
-    let job = apps.install_audited(&req.app, &req.settings, &actor.audit_name())?;
+    let job = match &req.from_pack {
+        None => apps.install_audited(&req.app, &req.settings, &actor.audit_name())?,
+        Some(dir) => {
+            let pack = super::packs::open(&apps, dir).await?;
+            apps.install_from_pack(&req.app, &req.settings, &actor.audit_name(), pack)?
+        }
+    };
     Ok((StatusCode::ACCEPTED, Json(JobStarted { job })))
 }
 

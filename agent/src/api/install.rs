@@ -75,6 +75,10 @@ pub struct StartInstall {
     /// The language of the progress lines and the sheet (French by default).
     #[serde(default)]
     pub language: Language,
+    /// Services to pre-install from the image pack on a plugged stick (their ids): the new
+    /// box installs them at its first start.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -96,6 +100,7 @@ pub async fn start(
         confirm: req.confirm,
         box_name: req.box_name,
         language: req.language,
+        services: req.services,
     };
     let job = tokio::task::spawn_blocking(move || install.start(&actor, request))
         .await

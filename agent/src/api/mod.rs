@@ -14,6 +14,7 @@ pub mod backup;
 pub mod firewall;
 mod hardware;
 pub mod install;
+mod packs;
 pub mod system;
 pub mod update;
 
@@ -106,6 +107,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(access::report))
         .routes(routes!(access::texts, access::set_texts))
         .routes(routes!(access::clear_renames))
+        .routes(routes!(packs::view))
+        .routes(routes!(packs::import))
+        .routes(routes!(packs::update))
+        .routes(routes!(packs::keys, packs::add_key))
+        .routes(routes!(packs::remove_key))
+        .routes(routes!(packs::set_mirror))
         .routes(routes!(update::status))
         .routes(routes!(update::check))
         .routes(routes!(update::install))

@@ -96,6 +96,10 @@ pub fn describe(t: &Messages, e: &AppError) -> String {
         AppError::NoSuchContainer { .. } => {
             t.error("app_no_such_container", &e.to_string()).to_owned()
         }
+        AppError::Pack { app, error } => t.fmt(
+            "apps.failure.in_app",
+            &[("app", app.as_str()), ("problem", &error.describe(t))],
+        ),
     }
 }
 
@@ -109,6 +113,20 @@ fn engine(t: &Messages, e: &EngineError) -> String {
     match e {
         EngineError::Unreachable { .. } => t.get("apps.engine_down").to_owned(),
         EngineError::NotFound { what } => t.fmt("apps.failure.engine_not_found", &[("what", what)]),
+        EngineError::Refused {
+            op: "pull",
+            object,
+            message,
+        } => {
+            // Said in plain words with what to do; the engine's own words follow in brackets.
+            let problem = e
+                .pull_problem()
+                .unwrap_or(crate::engine::PullProblem::Other);
+            t.fmt(
+                &format!("pull.{}", problem.key()),
+                &[("image", object), ("message", message)],
+            )
+        }
         EngineError::Refused {
             op,
             object,
@@ -281,19 +299,56 @@ mod tests {
         let e = AppError::Engine {
             app: AppId::parse("pad").unwrap(),
             error: EngineError::Refused {
-                op: "pull",
-                object: "etherpad:2".into(),
-                message: "manifest unknown".into(),
+                op: "create",
+                object: "panier-pad-app".into(),
+                message: "port is already allocated".into(),
             },
         };
         let f = of(&e);
         assert_eq!(
             f.en,
-            "pad: the container engine refused to pull etherpad:2: manifest unknown"
+            "pad: the container engine refused to create panier-pad-app: port is already allocated"
         );
-        assert_eq!(
-            f.fr,
-            "pad : le moteur de conteneurs a refusé de télécharger etherpad:2 : manifest unknown"
+        assert!(
+            f.fr.starts_with("pad : le moteur de conteneurs a refusé de "),
+            "{}",
+            f.fr
         );
+    }
+
+    #[test]
+    fn failed_pulls_say_why_in_plain_words_and_what_to_do() {
+        let pull = |message: &str| {
+            of(&AppError::Engine {
+                app: AppId::parse("pad").unwrap(),
+                error: EngineError::Refused {
+                    op: "pull",
+                    object: "etherpad:2".into(),
+                    message: message.into(),
+                },
+            })
+        };
+        let offline = pull("dial tcp: lookup registry-1.docker.io: no such host");
+        assert!(
+            offline.en.contains("cannot reach the internet"),
+            "{}",
+            offline.en
+        );
+        assert!(
+            offline.en.contains("USB stick carrying an image pack"),
+            "{}",
+            offline.en
+        );
+        assert!(
+            offline.fr.contains("n'atteint pas internet"),
+            "{}",
+            offline.fr
+        );
+        let limited = pull("toomanyrequests: You have reached your pull rate limit.");
+        assert!(limited.en.contains("too many downloads"), "{}", limited.en);
+        assert!(limited.fr.contains("miroir de registre"), "{}", limited.fr);
+        let down = pull("dial tcp 127.0.0.1:5999: connect: connection refused");
+        assert!(down.en.contains("does not answer"), "{}", down.en);
+        assert!(down.fr.contains("ne répond pas"), "{}", down.fr);
     }
 }

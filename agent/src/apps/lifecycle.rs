@@ -23,8 +23,10 @@ use crate::catalog::AppId;
 use crate::catalog::manifest::Manifest;
 use crate::engine::{HealthState, PullProgress};
 use crate::jobs::Job;
+use crate::pack::OpenPack;
 use crate::store::{AppRow, Phase};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a service may take to be running (and healthy, where health checks run), at
@@ -65,14 +67,15 @@ impl Apps {
         }
     }
 
-    fn engine_up(&self) -> Result<(), AppError> {
+    pub(super) fn engine_up(&self) -> Result<(), AppError> {
         match self.engine_status() {
             super::EngineStatus::Down { message } => Err(AppError::EngineDown(message)),
             _ => Ok(()),
         }
     }
 
-    /// Installs `id` from the catalog with `settings` (name → text). Returns the job id.
+    /// Installs `id` as offered (the catalog's entry, or a newer one an imported pack
+    /// brought) with `settings` (name → text). Returns the job id.
     pub fn install(
         &self,
         id: &str,
@@ -80,12 +83,23 @@ impl Apps {
         actor: &str,
     ) -> Result<i64, AppError> {
         let app = AppId::parse(id).map_err(|_| AppError::NotInCatalog(id.to_owned()))?;
-        let entry = self
-            .inner
-            .catalog
-            .get(&app)
+        let offer = self
+            .offer(&app)
             .ok_or_else(|| AppError::NotInCatalog(id.to_owned()))?;
-        let m = entry.manifest.clone();
+        self.install_entry(&app, offer.entry, settings, actor, None)
+    }
+
+    /// Installs `entry`; its images come from `pack` when it has them.
+    pub(super) fn install_entry(
+        &self,
+        app: &AppId,
+        entry: crate::catalog::Entry,
+        settings: &BTreeMap<String, String>,
+        actor: &str,
+        pack: Option<Arc<OpenPack>>,
+    ) -> Result<i64, AppError> {
+        let app = app.clone();
+        let m = entry.manifest;
         if self.inner.store.app(&app)?.is_some() {
             return Err(AppError::AlreadyInstalled(app));
         }
@@ -113,14 +127,15 @@ impl Apps {
         self.record_install_address(&app, &m, row.fresh_data)?;
         let id = job.id;
         let apps = self.clone();
-        tokio::spawn(async move { apps.run_install(job, row, m).await });
+        tokio::spawn(async move { apps.run_install(job, row, m, pack).await });
         Ok(id)
     }
 
-    async fn run_install(&self, job: Job, row: AppRow, m: Manifest) {
-        let result = self.bring_up(&job, &row, &m).await;
+    async fn run_install(&self, job: Job, row: AppRow, m: Manifest, pack: Option<Arc<OpenPack>>) {
+        let result = self.bring_up(&job, &row, &m, pack.as_deref()).await;
         match result {
             Ok(()) => {
+                self.record_pack_entry(pack.as_deref(), &row.id);
                 let r = self
                     .inner
                     .store
@@ -154,10 +169,17 @@ impl Apps {
         Ok(())
     }
 
-    /// Pull → create → start → running (and healthy) → the service's own first-run setup,
-    /// when its data is new (a reinstall that finds its data finds its accounts too).
-    async fn bring_up(&self, job: &Job, row: &AppRow, m: &Manifest) -> Result<(), AppError> {
-        self.pull_images(job, &row.id, m).await?;
+    /// Pull (or load from the pack) → create → start → running (and healthy) → the
+    /// service's own first-run setup, when its data is new (a reinstall that finds its data
+    /// finds its accounts too).
+    async fn bring_up(
+        &self,
+        job: &Job,
+        row: &AppRow,
+        m: &Manifest,
+        pack: Option<&OpenPack>,
+    ) -> Result<(), AppError> {
+        self.pull_images(job, &row.id, m, pack).await?;
         job.step("create", 70);
         self.converge(row, m).await?;
         job.step("start", 85);
@@ -169,11 +191,14 @@ impl Apps {
         Ok(())
     }
 
+    /// Makes every image of `m` present: already there (or loaded from a pack before), else
+    /// loaded from `pack` (verified), else pulled.
     pub(super) async fn pull_images(
         &self,
         job: &Job,
         app: &AppId,
         m: &Manifest,
+        pack: Option<&OpenPack>,
     ) -> Result<(), AppError> {
         let images: Vec<&str> = m
             .containers
@@ -186,13 +211,12 @@ impl Apps {
         for (i, image) in images.iter().enumerate() {
             let base = i as i64 * 70 / n;
             job.step("pull", base);
-            if self
-                .inner
-                .engine
-                .image_present(image)
-                .await
-                .map_err(AppError::engine(app))?
-            {
+            if self.resolve_image(app, image).await?.is_some() {
+                continue;
+            }
+            if pack.and_then(|p| p.index.image(image)).is_some() {
+                job.step("load", base);
+                self.load_from_pack(app, pack, image).await?;
                 continue;
             }
             let report = |p: PullProgress| {
@@ -323,13 +347,22 @@ impl Apps {
     /// version's containers come back; a failed safety snapshot stops the update before
     /// anything changed.
     pub fn update(&self, app: &AppId, actor: &str) -> Result<i64, AppError> {
-        let (row, old) = self.row_and_manifest(app)?;
-        let entry = self
-            .inner
-            .catalog
-            .get(app)
+        self.row_and_manifest(app)?;
+        let offer = self
+            .offer(app)
             .ok_or_else(|| AppError::NotInCatalog(app.to_string()))?;
-        let new = entry.manifest.clone();
+        self.update_to(app, offer.entry.manifest, actor, None)
+    }
+
+    /// Updates to `new`; its images come from `pack` when it has them.
+    pub(super) fn update_to(
+        &self,
+        app: &AppId,
+        new: Manifest,
+        actor: &str,
+        pack: Option<Arc<OpenPack>>,
+    ) -> Result<i64, AppError> {
+        let (row, old) = self.row_and_manifest(app)?;
         if new.version == row.version {
             return Err(AppError::UpToDate {
                 app: app.clone(),
@@ -375,7 +408,7 @@ impl Apps {
             phase: Phase::Updating,
             ..row
         };
-        tokio::spawn(async move { apps.run_update(job, row, new, old).await });
+        tokio::spawn(async move { apps.run_update(job, row, new, old, pack).await });
         Ok(id)
     }
 
@@ -383,7 +416,14 @@ impl Apps {
     /// version. Resumed after a crash, an update whose snapshot was recorded goes on from it
     /// (the data may be half-migrated); one that had not got that far takes it now (its data
     /// is still the old version's: the new containers come only after the record).
-    async fn run_update(&self, job: Job, row: AppRow, new: Manifest, old: Manifest) {
+    async fn run_update(
+        &self,
+        job: Job,
+        row: AppRow,
+        new: Manifest,
+        old: Manifest,
+        pack: Option<Arc<OpenPack>>,
+    ) {
         let app = &row.id;
         let stops: Vec<Manifest> = crate::catalog::steps::stops_from(&new, &old.version)
             .into_iter()
@@ -391,7 +431,7 @@ impl Apps {
             .collect();
         let mut pulled = Ok(());
         for m in stops.iter().chain(std::iter::once(&new)) {
-            pulled = self.pull_images(&job, app, m).await;
+            pulled = self.pull_images(&job, app, m, pack.as_deref()).await;
             if pulled.is_err() {
                 break;
             }
@@ -454,6 +494,7 @@ impl Apps {
         }
         match result {
             Ok(()) => {
+                self.record_pack_entry(pack.as_deref(), app);
                 let r = self.inner.store.set_app_version(
                     app,
                     &new.version,
@@ -588,14 +629,15 @@ impl Apps {
     /// Removes images the agent pulled that no installed service uses any more. An image
     /// still used by a container is refused by the engine and kept for the next time.
     pub async fn prune_images(&self) {
-        let Ok(pulled) = self.inner.store.images() else {
-            return;
-        };
         let used: HashSet<String> = self
             .installed()
             .into_iter()
             .flat_map(|(_, m)| m.containers.into_iter().map(|c| c.image))
             .collect();
+        self.prune_pack_images(&used).await;
+        let Ok(pulled) = self.inner.store.images() else {
+            return;
+        };
         for image in pulled.into_iter().filter(|i| !used.contains(i)) {
             match self.inner.engine.remove_image(&image).await {
                 Ok(()) => {
@@ -623,7 +665,7 @@ impl Apps {
             log::warn!(app = row.id.as_str(); "resuming an interrupted {}", phase_word(row.phase));
             match row.phase {
                 Phase::Installing => match self.manifest_of(&row) {
-                    Ok(m) => self.run_install(job, row, m).await,
+                    Ok(m) => self.run_install(job, row, m, None).await,
                     Err(e) => {
                         let _ = self.roll_back_install(&row).await;
                         job.finish(Err(failure::of(&e)));
@@ -635,7 +677,7 @@ impl Apps {
                         .as_deref()
                         .and_then(|p| serde_json::from_str::<Manifest>(p).ok());
                     match (self.manifest_of(&row), old) {
-                        (Ok(new), Some(old)) => self.run_update(job, row, new, old).await,
+                        (Ok(new), Some(old)) => self.run_update(job, row, new, old, None).await,
                         _ => {
                             let _ = self.inner.store.set_app_phase(&row.id, Phase::Installed);
                             job.finish(Err(failure::key("apps.failure.previous_version_unknown")));

@@ -38,6 +38,8 @@ mod address;
 mod backup;
 pub mod failure;
 mod lifecycle;
+mod offline;
+mod preload;
 mod reconcile;
 mod setup;
 pub mod spec;
@@ -45,6 +47,7 @@ mod view;
 
 pub use address::PublicNames;
 pub use backup::{SafetyBackups, SafetyPoint};
+pub use offline::Offer;
 pub use setup::StepKind;
 pub use view::{AppStatus, CatalogCard, ContainerView};
 
@@ -124,6 +127,11 @@ pub enum AppError {
         op: &'static str,
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("{app}: {error}")]
+    Pack {
+        app: AppId,
+        error: Box<crate::pack::PackError>,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -213,6 +221,8 @@ struct Inner {
     safety: std::sync::OnceLock<Arc<dyn SafetyBackups>>,
     /// Public names of services (set once the reach domain exists).
     public_names: std::sync::OnceLock<Arc<dyn PublicNames>>,
+    /// Image packs (set once by the daemon): packed entries, loads, resolution.
+    packs: std::sync::OnceLock<crate::pack::Packs>,
     /// This agent's instance id, on every object it creates (`org.panier.box`).
     instance: String,
     /// One converge at a time per service: a job, a restore and the reconciler bringing the
@@ -245,6 +255,7 @@ impl Apps {
                 paused: Mutex::default(),
                 safety: std::sync::OnceLock::new(),
                 public_names: std::sync::OnceLock::new(),
+                packs: std::sync::OnceLock::new(),
                 instance,
                 converging: Mutex::default(),
             }),

@@ -159,20 +159,23 @@ impl Apps {
         c: &crate::engine::ContainerSpec,
     ) -> Result<(), AppError> {
         let engine = &self.inner.engine;
-        if !engine
-            .image_present(&c.image)
-            .await
-            .map_err(AppError::engine(app))?
-        {
+        let Some(image) = self.resolve_image(app, &c.image).await? else {
             return Err(AppError::Engine {
                 app: app.clone(),
                 error: crate::engine::EngineError::NotFound {
                     what: format!("the image {}", c.image),
                 },
             });
-        }
+        };
         log::info!(app = app.as_str(); "creating {}", c.name);
-        engine.create(c).await.map_err(AppError::engine(app))
+        if image == c.image {
+            engine.create(c).await.map_err(AppError::engine(app))
+        } else {
+            // Loaded from a pack: created from the content id checked at load (the spec, and
+            // so its hash label, keeps the manifest's reference).
+            let spec = crate::engine::ContainerSpec { image, ..c.clone() };
+            engine.create(&spec).await.map_err(AppError::engine(app))
+        }
     }
 
     /// Whether an engine object is this agent's (and, with `app`, that service's).

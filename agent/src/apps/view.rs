@@ -43,6 +43,10 @@ pub struct CatalogCard {
     pub installed: bool,
     pub settings: Vec<SettingView>,
     pub page: String,
+    /// Every image is on the box already (loaded from a pack): installs without internet.
+    pub offline: bool,
+    /// This version was brought by an imported pack.
+    pub from_pack: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -88,10 +92,10 @@ impl Apps {
     pub fn catalog_cards(&self, lang: Language) -> Vec<CatalogCard> {
         let r = crate::system::read(&self.inner.data_dir);
         let installed = self.installed_ids();
-        self.inner
-            .catalog
-            .entries()
-            .map(|e| {
+        self.offers()
+            .into_values()
+            .map(|o| {
+                let e = &o.entry;
                 let m = &e.manifest;
                 let mem_ok = r
                     .memory_available_bytes
@@ -115,6 +119,8 @@ impl Apps {
                     installed: installed.contains(&m.id),
                     settings: settings_view(m, lang),
                     page: e.page.get(lang).to_owned(),
+                    offline: o.offline,
+                    from_pack: o.from_pack,
                 }
             })
             .collect()
@@ -129,7 +135,7 @@ impl Apps {
 
     pub fn icon(&self, id: &str) -> Option<String> {
         let id = AppId::parse(id).ok()?;
-        self.inner.catalog.get(&id).map(|e| e.icon_svg.clone())
+        self.offer(&id).map(|o| o.entry.icon_svg)
     }
 
     /// Every installed service, from the store and the last observation (no engine calls).
@@ -219,11 +225,7 @@ impl Apps {
                 }
             })
             .collect();
-        let catalog_version = self
-            .inner
-            .catalog
-            .get(app)
-            .map(|e| e.manifest.version.clone());
+        let catalog_version = self.offer(app).map(|o| o.entry.manifest.version);
         let mut view = AppStatus {
             id: app.clone(),
             name: m.name.get(lang).to_owned(),

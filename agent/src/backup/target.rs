@@ -316,68 +316,7 @@ pub fn open(
     }
 }
 
-/// A disk offered as a USB target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct UsbDisk {
-    /// `/dev/sdb`.
-    pub device: String,
-    pub size_bytes: u64,
-    pub model: String,
-    /// The label and UUID of its (first) file system, if any.
-    pub label: Option<String>,
-    pub uuid: Option<String>,
-    pub fstype: Option<String>,
-}
-
-/// USB disks from `lsblk --json -b -o NAME,PATH,SIZE,TRAN,TYPE,MODEL,LABEL,UUID,FSTYPE`
-/// output. Pure, for tests.
-pub fn usb_disks_from_lsblk(json: &str) -> Vec<UsbDisk> {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let s =
-        |d: &serde_json::Value, k: &str| d[k].as_str().map(str::to_owned).filter(|x| !x.is_empty());
-    let mut out = Vec::new();
-    for d in v["blockdevices"].as_array().into_iter().flatten() {
-        if d["type"] != "disk" || d["tran"] != "usb" {
-            continue;
-        }
-        let part = d["children"]
-            .as_array()
-            .and_then(|c| c.first())
-            .unwrap_or(d);
-        out.push(UsbDisk {
-            device: s(d, "path")
-                .unwrap_or_else(|| format!("/dev/{}", d["name"].as_str().unwrap_or(""))),
-            size_bytes: d["size"]
-                .as_u64()
-                .or_else(|| d["size"].as_str().and_then(|x| x.parse().ok()))
-                .unwrap_or(0),
-            model: s(d, "model").unwrap_or_default(),
-            label: s(part, "label"),
-            uuid: s(part, "uuid"),
-            fstype: s(part, "fstype"),
-        });
-    }
-    out
-}
-
-/// The USB disks plugged in now.
-pub fn usb_disks() -> Vec<UsbDisk> {
-    match run(
-        Command::new("lsblk").args([
-            "--json",
-            "-b",
-            "-o",
-            "NAME,PATH,SIZE,TRAN,TYPE,MODEL,LABEL,UUID,FSTYPE",
-        ]),
-        "lsblk",
-    ) {
-        Ok(json) => usb_disks_from_lsblk(&json),
-        Err(e) => {
-            log::warn!("cannot list disks: {e}");
-            vec![]
-        }
-    }
-}
+pub use crate::usb::{UsbDisk, usb_disks, usb_disks_from_lsblk};
 
 /// Formats `device` (a whole disk, e.g. `/dev/sdb`, or a loop device in tests) with one ext4
 /// file system labelled `label`; returns its UUID. Destroys what the disk held: callers ask
@@ -413,20 +352,6 @@ pub fn format_disk(device: &Path, label: &str) -> Result<String, TargetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn usb_disks_only() {
-        let json = r#"{"blockdevices":[
-          {"name":"sda","path":"/dev/sda","size":256060514304,"tran":"sata","type":"disk","model":"SSD","label":null,"uuid":null,"fstype":null},
-          {"name":"sdb","path":"/dev/sdb","size":1000204886016,"tran":"usb","type":"disk","model":"Elements","label":null,"uuid":null,"fstype":null,
-           "children":[{"name":"sdb1","path":"/dev/sdb1","size":1000202788864,"tran":null,"type":"part","model":null,"label":"SAUVEGARDE","uuid":"1c2e-33ab","fstype":"exfat"}]}
-        ]}"#;
-        let disks = usb_disks_from_lsblk(json);
-        assert_eq!(disks.len(), 1);
-        assert_eq!(disks[0].device, "/dev/sdb");
-        assert_eq!(disks[0].label.as_deref(), Some("SAUVEGARDE"));
-        assert_eq!(disks[0].size_bytes, 1000204886016);
-    }
 
     #[test]
     fn odd_fields_are_refused() {

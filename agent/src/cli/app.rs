@@ -34,6 +34,9 @@ enum Sub {
         /// A setting, as key=value (repeat for several).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Install from the image pack in this folder (verified first) instead of pulling.
+        #[arg(long, value_name = "DIR")]
+        from_pack: Option<std::path::PathBuf>,
         #[command(flatten)]
         follow: Follow,
     },
@@ -130,7 +133,12 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 );
             }
         }
-        Sub::Install { id, set, follow } => {
+        Sub::Install {
+            id,
+            set,
+            from_pack,
+            follow,
+        } => {
             let mut settings = serde_json::Map::new();
             for kv in set {
                 let (k, v) = kv
@@ -138,7 +146,10 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                     .ok_or_else(|| CliError::Usage(format!("--set {kv}: expected key=value")))?;
                 settings.insert(k.to_owned(), Value::String(v.to_owned()));
             }
-            let body = serde_json::json!({"app": id, "settings": settings});
+            let mut body = serde_json::json!({"app": id, "settings": settings});
+            if let Some(dir) = from_pack {
+                body["from_pack"] = Value::String(super::pack::absolute(&dir)?);
+            }
             started(
                 &client,
                 Method::POST,
@@ -297,7 +308,7 @@ fn urlencode(v: &str) -> String {
 }
 
 /// Sends a request that starts a job; prints the job id, or follows it to its end.
-async fn started(
+pub(super) async fn started(
     client: &Client,
     method: Method,
     path: &str,

@@ -11,6 +11,7 @@ mod diagnostic;
 mod firewall;
 mod install;
 mod log;
+mod pack;
 mod status;
 mod update;
 
@@ -58,6 +59,8 @@ pub enum Command {
     Firewall(firewall::Args),
     /// Install mode (booted from a Panier USB stick): install onto an internal disk.
     Install(install::Args),
+    /// Image packs: make one (workshop), import one, trusted keys, registry mirror.
+    Pack(pack::Args),
     /// OS updates: status, check, install, restart, channel.
     Update(update::Args),
 }
@@ -99,6 +102,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Catalog(args) => catalog::run(args),
         Command::Firewall(args) => firewall::run(args).await,
         Command::Install(args) => install::run(args).await,
+        Command::Pack(args) => pack::run(args).await,
         Command::Update(args) => update::run(args).await,
     }
 }

@@ -229,6 +229,86 @@ impl Engine for DockerEngine {
         }
     }
 
+    async fn image_info(&self, image: &str) -> Result<Option<ImageInfo>, EngineError> {
+        match self.docker()?.inspect_image(image).await {
+            Ok(i) => Ok(Some(ImageInfo {
+                id: i.id.unwrap_or_default(),
+                repo_digests: i.repo_digests.unwrap_or_default(),
+                size_bytes: i.size.unwrap_or(0).max(0) as u64,
+            })),
+            Err(BError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(self.err("inspect", image)(e)),
+        }
+    }
+
+    async fn save_image(
+        &self,
+        image: &str,
+        out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Result<u64, EngineError> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = self.docker()?.export_image(image);
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(self.err("save", image))?;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| EngineError::Refused {
+                    op: "save",
+                    object: image.to_owned(),
+                    message: format!("writing the archive: {e}"),
+                })?;
+            written += chunk.len() as u64;
+        }
+        out.flush().await.map_err(|e| EngineError::Refused {
+            op: "save",
+            object: image.to_owned(),
+            message: format!("writing the archive: {e}"),
+        })?;
+        Ok(written)
+    }
+
+    async fn load_image(&self, archive: ArchiveStream) -> Result<Vec<String>, EngineError> {
+        let opts = q::ImportImageOptions {
+            quiet: true,
+            ..Default::default()
+        };
+        let mut stream = self.docker()?.import_image_stream(opts, archive, None);
+        let mut loaded = Vec::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(self.err("load", "an image archive"))?;
+            if let Some(message) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::Refused {
+                    op: "load",
+                    object: "an image archive".into(),
+                    message,
+                });
+            }
+            for line in info.stream.unwrap_or_default().lines() {
+                if let Some(what) = line
+                    .strip_prefix("Loaded image ID: ")
+                    .or_else(|| line.strip_prefix("Loaded image: "))
+                {
+                    loaded.push(what.trim().to_owned());
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn tag_image(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError> {
+        let opts = q::TagImageOptions {
+            repo: Some(repo.to_owned()),
+            tag: Some(tag.to_owned()),
+        };
+        self.docker()?
+            .tag_image(image, Some(opts))
+            .await
+            .map_err(self.err("tag", image))
+    }
+
     async fn ensure_network(
         &self,
         name: &str,

@@ -12,6 +12,7 @@
 //! only; `df`/`top` are never used; a port conflict shows up at start, not at create.
 
 pub mod docker;
+pub mod settings;
 
 use futures_util::stream::BoxStream;
 use serde::Serialize;
@@ -38,6 +39,88 @@ pub enum EngineError {
 impl EngineError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, EngineError::Unreachable { .. })
+    }
+
+    /// Why a pull failed, when this is a refused pull.
+    pub fn pull_problem(&self) -> Option<PullProblem> {
+        match self {
+            EngineError::Refused {
+                op: "pull",
+                message,
+                ..
+            } => Some(PullProblem::of(message)),
+            EngineError::NotFound { what } if what.contains("manifest unknown") => {
+                Some(PullProblem::NotFound)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why an image could not be fetched, read from the engine's message (dockerd and podman
+/// quote Go's network errors and the registry's answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullProblem {
+    /// No name resolution or no route: the box has no internet.
+    NoInternet,
+    /// The registry's address does not answer, or answers that it is unavailable.
+    RegistryUnreachable,
+    /// The registry refuses: too many pulls (Docker Hub's limit for anonymous pulls).
+    RateLimited,
+    /// The registry has no such image or tag (or needs a login for it).
+    NotFound,
+    Other,
+}
+
+impl PullProblem {
+    pub fn of(message: &str) -> PullProblem {
+        let m = message.to_lowercase();
+        let any = |words: &[&str]| words.iter().any(|w| m.contains(w));
+        if any(&["toomanyrequests", "too many requests", "rate limit", " 429"]) {
+            PullProblem::RateLimited
+        } else if any(&[
+            "manifest unknown",
+            "not found",
+            "pull access denied",
+            "repository does not exist",
+            "unauthorized",
+        ]) {
+            PullProblem::NotFound
+        } else if any(&[
+            "dial tcp: lookup",
+            "no such host",
+            "name resolution",
+            "server misbehaving",
+            "network is unreachable",
+        ]) {
+            PullProblem::NoInternet
+        } else if any(&[
+            "connection refused",
+            "i/o timeout",
+            "no route to host",
+            "tls handshake timeout",
+            "connection reset",
+            "request canceled",
+            "timeout exceeded",
+            "service unavailable",
+            "bad gateway",
+            "eof",
+        ]) {
+            PullProblem::RegistryUnreachable
+        } else {
+            PullProblem::Other
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            PullProblem::NoInternet => "no_internet",
+            PullProblem::RegistryUnreachable => "registry_unreachable",
+            PullProblem::RateLimited => "rate_limited",
+            PullProblem::NotFound => "not_found",
+            PullProblem::Other => "other",
+        }
     }
 }
 
@@ -154,6 +237,19 @@ pub struct EngineEvent {
 
 pub type ProgressFn<'a> = &'a (dyn Fn(PullProgress) + Send + Sync);
 
+/// What the engine holds for an image reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    /// The image's content id (`sha256:…` of its configuration).
+    pub id: String,
+    /// `repository@sha256:…` for each registry digest the engine knows it by.
+    pub repo_digests: Vec<String>,
+    pub size_bytes: u64,
+}
+
+/// An image archive's bytes on their way to the engine (`docker load`).
+pub type ArchiveStream = BoxStream<'static, Result<bytes::Bytes, std::io::Error>>;
+
 #[async_trait::async_trait]
 pub trait Engine: Send + Sync {
     /// The engine's name and version; fails with `Unreachable` when it is down.
@@ -161,6 +257,20 @@ pub trait Engine: Send + Sync {
     async fn image_present(&self, image: &str) -> Result<bool, EngineError>;
     async fn pull(&self, image: &str, progress: ProgressFn<'_>) -> Result<(), EngineError>;
     async fn remove_image(&self, image: &str) -> Result<(), EngineError>;
+    /// The image a reference (or id) names, `None` when the engine has none.
+    async fn image_info(&self, image: &str) -> Result<Option<ImageInfo>, EngineError>;
+    /// Writes the image as an archive in `docker save`'s format; returns the bytes written.
+    async fn save_image(
+        &self,
+        image: &str,
+        out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Result<u64, EngineError>;
+    /// Loads an archive in `docker save`'s format; returns what the engine says it loaded
+    /// (image ids and references). A stream that ends in an error loads nothing: the engine
+    /// unpacks the whole archive before it registers any image.
+    async fn load_image(&self, archive: ArchiveStream) -> Result<Vec<String>, EngineError>;
+    /// Gives the image `image` the reference `repo:tag` as well.
+    async fn tag_image(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError>;
     /// Creates a bridge network with these labels unless one of that name exists.
     async fn ensure_network(
         &self,
@@ -196,4 +306,47 @@ pub trait Engine: Send + Sync {
     /// names (`die`, `destroy`…) whatever the engine. The stream ends when the connection
     /// drops; the caller reconnects.
     fn events(&self, label: &str) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PullProblem;
+
+    #[test]
+    fn pull_failures_are_told_apart_from_the_engines_words() {
+        let cases = [
+            (
+                r#"Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on 10.0.2.3:53: server misbehaving"#,
+                PullProblem::NoInternet,
+            ),
+            (
+                r#"Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: Temporary failure in name resolution"#,
+                PullProblem::NoInternet,
+            ),
+            (
+                "Get \"https://ghcr.io/v2/\": dial tcp 140.82.121.33:443: connect: network is unreachable",
+                PullProblem::NoInternet,
+            ),
+            (
+                r#"Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused"#,
+                PullProblem::RegistryUnreachable,
+            ),
+            (
+                r#"Get "https://registry-1.docker.io/v2/": net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)"#,
+                PullProblem::RegistryUnreachable,
+            ),
+            (
+                "toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit",
+                PullProblem::RateLimited,
+            ),
+            (
+                "manifest for etherpad/etherpad:9.9 not found: manifest unknown: manifest unknown",
+                PullProblem::NotFound,
+            ),
+            ("something else", PullProblem::Other),
+        ];
+        for (message, want) in cases {
+            assert_eq!(PullProblem::of(message), want, "{message}");
+        }
+    }
 }

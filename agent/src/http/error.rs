@@ -49,6 +49,8 @@ pub enum ApiError {
     #[error(transparent)]
     Install(#[from] InstallError),
     #[error(transparent)]
+    Pack(#[from] crate::pack::PackError),
+    #[error(transparent)]
     Update(#[from] UpdateError),
 }
 
@@ -164,6 +166,7 @@ impl ApiError {
                 AppError::SafetyBackup { .. } => (StatusCode::BAD_GATEWAY, "app_safety_backup"),
                 AppError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                AppError::Pack { error, .. } => pack_status(error),
             },
             ApiError::Firewall(e) => match e {
                 FirewallError::Invalid(invalid) => (StatusCode::BAD_REQUEST, invalid.key),
@@ -193,8 +196,10 @@ impl ApiError {
                 InstallError::Running { .. } => (StatusCode::CONFLICT, "install_running"),
                 InstallError::NoResult => (StatusCode::NOT_FOUND, "install_no_result"),
                 InstallError::Reboot(_) => (StatusCode::BAD_GATEWAY, "install_restart_failed"),
+                InstallError::NoPack(_) => (StatusCode::CONFLICT, "install_no_pack"),
                 InstallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
+            ApiError::Pack(e) => pack_status(e),
             ApiError::Update(e) => (update_status(e), e.key()),
         }
     }
@@ -223,6 +228,27 @@ fn update_status(e: &UpdateError) -> StatusCode {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     }
+}
+
+/// Status and key of a pack error.
+fn pack_status(e: &crate::pack::PackError) -> (StatusCode, &'static str) {
+    use crate::pack::PackError as P;
+    let status = match e {
+        P::NotAPack { .. } | P::NotInPack { .. } | P::NoSuchKey(_) => StatusCode::NOT_FOUND,
+        P::Signature(_)
+        | P::BadIndex { .. }
+        | P::Tampered { .. }
+        | P::BadManifest { .. }
+        | P::ImageMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        P::KeyExists(_) | P::OutNotEmpty { .. } => StatusCode::CONFLICT,
+        P::BadKeyName | P::BadMirror(_) => StatusCode::BAD_REQUEST,
+        P::EngineConfig(_) => StatusCode::BAD_GATEWAY,
+        P::Unreadable { .. } | P::Load { .. } | P::Pull { .. } | P::Write { .. } => {
+            StatusCode::BAD_GATEWAY
+        }
+        P::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, e.key())
 }
 
 impl IntoResponse for ApiError {

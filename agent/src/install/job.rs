@@ -25,6 +25,8 @@ pub(super) struct Work {
     pub setup_code: SetupCode,
     pub language: Language,
     pub actor: String,
+    /// The stick's pack and the services to pre-install from it.
+    pub preload: Option<(crate::pack::OpenPack, Vec<String>)>,
 }
 
 fn lang(language: Language) -> Lang {
@@ -172,12 +174,37 @@ impl Work {
         panier_hw::certificate::write_atomic(&report_path, json.as_bytes())
             .map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
 
+        if let Some((pack, services)) = &self.preload {
+            job.step("preload", 95);
+            let signer = &pack.signer.key;
+            let content = super::preload::Content {
+                pack_dir: &pack.dir,
+                keys: vec![(
+                    format!("{}.pub", signer.key.id),
+                    signer
+                        .key
+                        .to_file(&format!("minisign public key {}", signer.name)),
+                )],
+                services: services.clone(),
+            };
+            super::preload::write(device, "panier", &content, &hw_dir)
+                .map_err(|e| said("install.failure.preload", |_| e.clone()))?;
+            say(&format!(
+                "{} : {}",
+                lang_word(l, "preload"),
+                services.join(", ")
+            ));
+        }
         job.step("sheet", 96);
         let label = BoxLabel::new(self.box_name.as_str(), &code)
             .map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
         let written = machine
             .report(&hw_dir, &label, l)
             .map_err(|e| said("install.failure.sheet", |_| e.to_string()))?;
+        if let Some((_, services)) = &self.preload {
+            add_services_to_sheet(&written.sheet, l, services)
+                .map_err(|e| said("install.failure.sheet", |_| e.clone()))?;
+        }
         say(&panier_hw::i18n::tr(
             l,
             panier_hw::i18n::Msg::ReportWritten,
@@ -201,4 +228,36 @@ impl Work {
             verify_seconds: report.verify_seconds,
         })
     }
+}
+
+fn lang_word(l: Lang, what: &str) -> &'static str {
+    match (l, what) {
+        (Lang::Fr, _) => "Services pré-installés (au premier démarrage, depuis le paquet)",
+        (Lang::En, _) => "Pre-installed services (at the first start, from the pack)",
+    }
+}
+
+/// Adds the pre-installed services to the refurbishment sheet (before its end).
+fn add_services_to_sheet(sheet: &Path, l: Lang, services: &[String]) -> Result<(), String> {
+    let html = std::fs::read_to_string(sheet).map_err(|e| e.to_string())?;
+    let items: String = services
+        .iter()
+        .map(|s| {
+            format!(
+                "<li>{}</li>",
+                s.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect::<String>()
+            )
+        })
+        .collect();
+    let section = format!(
+        "<section id=\"preinstalled\"><h2>{}</h2><ul>{items}</ul></section>\n",
+        lang_word(l, "preload")
+    );
+    let html = match html.rfind("</body>") {
+        Some(at) => format!("{}{section}{}", &html[..at], &html[at..]),
+        None => html + &section,
+    };
+    panier_hw::certificate::write_atomic(sheet, html.as_bytes()).map_err(|e| e.to_string())
 }

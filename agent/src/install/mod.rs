@@ -23,6 +23,7 @@
 
 mod job;
 pub mod machine;
+pub mod preload;
 
 use crate::jobs::{JobError, Jobs};
 use crate::names::{BoxName, Language, SetupCode};
@@ -56,6 +57,10 @@ pub enum InstallError {
     NoResult,
     #[error("the restart failed: {0}")]
     Reboot(String),
+    #[error(
+        "no usable image pack on a plugged stick holds {0}: plug in the stick with the workshop's pack, or choose no services"
+    )]
+    NoPack(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -110,6 +115,8 @@ pub struct InstallView {
     /// Its progress lines, in the language of whoever started it.
     pub lines: Vec<String>,
     pub outcome: Option<Outcome>,
+    /// Services that can be pre-installed from packs on plugged sticks.
+    pub preinstallable: Vec<Preinstallable>,
 }
 
 /// What starting an install needs.
@@ -119,6 +126,17 @@ pub struct StartRequest {
     pub confirm: String,
     pub box_name: BoxName,
     pub language: Language,
+    /// Services to pre-install from a plugged stick's pack (ids).
+    pub services: Vec<String>,
+}
+
+/// A service the install can pre-install: in a usable pack on a plugged stick.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Preinstallable {
+    pub id: String,
+    pub version: String,
+    /// The pack's folder.
+    pub pack: String,
 }
 
 /// The install-mode handle. Cheap to clone.
@@ -134,6 +152,8 @@ struct Inner {
     hw_dir: PathBuf,
     source: Result<Source, NotOffered>,
     live: Mutex<Live>,
+    /// Packs on plugged sticks, for pre-installed services (set once by the daemon).
+    packs: std::sync::OnceLock<crate::pack::Packs>,
 }
 
 /// The running or last install: its job, progress lines and outcome (what
@@ -223,8 +243,41 @@ impl Install {
                 hw_dir,
                 source,
                 live,
+                packs: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Gives install mode the packs handle, for pre-installed services.
+    pub fn set_packs(&self, packs: crate::pack::Packs) {
+        let _ = self.inner.packs.set(packs);
+    }
+
+    /// The usable packs on plugged sticks (blocking: scans the USB disks).
+    fn stick_packs(&self) -> Vec<crate::pack::OpenPack> {
+        match self.inner.packs.get() {
+            Some(p) if self.offered() => p
+                .scan_usb()
+                .into_iter()
+                .filter_map(|f| f.pack.ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The services the install can pre-install (blocking).
+    pub fn preinstallable(&self) -> Vec<Preinstallable> {
+        self.stick_packs()
+            .into_iter()
+            .flat_map(|p| {
+                let dir = p.dir.display().to_string();
+                p.index.services.into_iter().map(move |s| Preinstallable {
+                    id: s.id.to_string(),
+                    version: s.version,
+                    pack: dir.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Writes the ended job's lines and outcome to `install-last.json`.
@@ -292,6 +345,7 @@ impl Install {
             job,
             lines,
             outcome,
+            preinstallable: self.preinstallable(),
         })
     }
 
@@ -327,6 +381,20 @@ impl Install {
                 size_gb: target.size_bytes / 1_000_000_000,
             });
         }
+        let preload = if req.services.is_empty() {
+            None
+        } else {
+            let pack = self
+                .stick_packs()
+                .into_iter()
+                .find(|p| {
+                    req.services
+                        .iter()
+                        .all(|id| p.index.services.iter().any(|s| s.id.as_str() == id))
+                })
+                .ok_or_else(|| InstallError::NoPack(req.services.join(", ")))?;
+            Some((pack, req.services.clone()))
+        };
         let job = self
             .inner
             .jobs
@@ -348,6 +416,7 @@ impl Install {
             setup_code: SetupCode::generate(),
             language: req.language,
             actor: actor.to_owned(),
+            preload,
         };
         std::thread::Builder::new()
             .name("install".into())

@@ -19,6 +19,7 @@ mod apps;
 mod audit;
 mod backup;
 mod firewall;
+mod packs;
 mod proxy;
 mod sessions;
 mod settings;

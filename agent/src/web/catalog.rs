@@ -37,6 +37,7 @@ struct CatalogPage {
     layout: Layout,
     categories: Vec<CategoryView>,
     room: String,
+    offline: Option<super::packs::OfflineView>,
 }
 
 fn mib(t: &Messages, mb: Option<u64>) -> String {
@@ -67,6 +68,36 @@ impl CatalogPage {
     fn category_title(&self, key: &str) -> String {
         self.t.get(&format!("apps.category.{key}")).to_owned()
     }
+    /// The stick whose usable pack carries this service, if one is plugged in.
+    fn on_stick(&self, c: &CatalogCard) -> String {
+        let Some(o) = &self.offline else {
+            return String::new();
+        };
+        o.view
+            .sticks
+            .iter()
+            .find(|s| s.usable && s.services.iter().any(|x| x.id == c.id))
+            .map(|s| {
+                self.t.fmt(
+                    "packs.on_stick",
+                    &[("stick", s.label.as_deref().unwrap_or(&s.device))],
+                )
+            })
+            .unwrap_or_default()
+    }
+    fn packed_version(&self, c: &CatalogCard) -> String {
+        self.t.fmt("packs.from_pack", &[("version", &c.version)])
+    }
+    fn key_origin(&self, k: &crate::signing::keyring::TrustedKey) -> String {
+        match &k.origin {
+            crate::signing::keyring::Origin::Image { .. } => {
+                self.t.get("packs.key_image").to_owned()
+            }
+            crate::signing::keyring::Origin::Enrolled { by, .. } => {
+                self.t.fmt("packs.key_enrolled", &[("by", by)])
+            }
+        }
+    }
 }
 
 pub async fn page(
@@ -77,9 +108,10 @@ pub async fn page(
     let lang = admin_language(&actor, status.box_language());
     let t = messages(lang);
     let a = apps.clone();
-    let cards = tokio::task::spawn_blocking(move || a.catalog_cards(lang))
-        .await
-        .map_err(|e| PageError::new(ApiError::BadRequest(e.to_string()), lang))?;
+    let (cards, offline) =
+        tokio::task::spawn_blocking(move || (a.catalog_cards(lang), super::packs::offline(&a, t)))
+            .await
+            .map_err(|e| PageError::new(ApiError::BadRequest(e.to_string()), lang))?;
     let room = cards
         .first()
         .map(|c| {
@@ -116,6 +148,7 @@ pub async fn page(
         layout,
         categories,
         room,
+        offline,
     }))
 }
 
@@ -295,7 +328,21 @@ pub async fn install(
             (s.name.clone(), value)
         })
         .collect();
-    match apps.install_audited(&id, &settings, &actor.audit_name()) {
+    // Not on the box yet but on a plugged stick: installed from the stick's pack.
+    let stick = if card.offline {
+        None
+    } else {
+        let (a, sid) = (apps.clone(), id.clone());
+        tokio::task::spawn_blocking(move || super::packs::stick_pack_for(&a, &sid))
+            .await
+            .ok()
+            .flatten()
+    };
+    let result = match stick {
+        Some(pack) => apps.install_from_pack(&id, &settings, &actor.audit_name(), pack),
+        None => apps.install_audited(&id, &settings, &actor.audit_name()),
+    };
+    match result {
         Ok(_) => Ok(Redirect::to(&format!("/admin/apps/{id}")).into_response()),
         Err(e) => {
             let e = ApiError::from(e);

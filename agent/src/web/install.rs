@@ -62,6 +62,8 @@ struct InstallPage {
     restarting: bool,
     form_error: String,
     values: HashMap<String, String>,
+    /// Services the new box can be handed over with (from packs on plugged sticks).
+    preinstallable: Vec<crate::install::Preinstallable>,
 }
 
 impl InstallPage {
@@ -129,6 +131,7 @@ fn page(t: &'static Messages, view: InstallView, token: Option<&str>) -> Install
             .map(|k| t.get(&format!("install.not_offered.{k}")).to_owned())
             .unwrap_or_default(),
         targets,
+        preinstallable: view.preinstallable,
         followed,
         job,
         lines: if followed { view.lines } else { Vec::new() },
@@ -220,6 +223,11 @@ pub async fn submit(
                     confirm: field("confirm"),
                     box_name,
                     language: t.language,
+                    services: form
+                        .keys()
+                        .filter_map(|k| k.strip_prefix("service."))
+                        .map(str::to_owned)
+                        .collect(),
                 };
                 let (i, a) = (install.clone(), actor.clone());
                 tokio::task::spawn_blocking(move || i.start(&a, request))

@@ -20,6 +20,7 @@ mod firewall;
 mod hardware;
 mod install;
 mod markdown;
+mod packs;
 
 use crate::admins::Actor;
 use crate::auth;
@@ -82,6 +83,7 @@ pub fn router() -> Router<AppState> {
             get(catalog::entry).post(catalog::install),
         )
         .route("/admin/catalog/{id}/icon.svg", get(catalog::icon))
+        .route("/admin/packs/{action}", post(packs::submit))
         .route("/admin/apps/{id}", get(apps::page).post(apps::submit))
         .route("/admin/hardware", get(hardware::page))
         .route(

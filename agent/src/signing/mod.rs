@@ -10,11 +10,14 @@
 //! for data in memory, as minisign-verify allows.
 //!
 //! Shared by OS updates (`update`) and the offline packs on USB sticks: one key, one check.
+//! Packs also trust keys enrolled on the box, each for one purpose only (`keyring`).
 //! The trusted comment is authenticated with the signature and returned, for callers that
 //! put facts in it.
 //!
 //! Limits: one release key; replacing it needs an OS update signed with the old one (which
 //! then carries the new public key).
+
+pub mod keyring;
 
 use crate::i18n::Messages;
 use minisign_verify::{PublicKey, Signature};
