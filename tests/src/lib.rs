@@ -10,9 +10,11 @@
 pub mod backup;
 pub mod browser;
 pub mod engine;
+pub mod fwnet;
 pub mod mdns;
 pub mod netns;
 pub mod services;
+pub mod sshd;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};

@@ -94,7 +94,8 @@ impl ApiError {
                         StatusCode::CONFLICT
                     }
                     BackupError::BadName(_)
-                    | BackupError::Target(crate::backup::target::TargetError::Invalid(_)) => {
+                    | BackupError::Target(crate::backup::target::TargetError::Invalid(_))
+                    | BackupError::Target(crate::backup::target::TargetError::Field(_)) => {
                         StatusCode::BAD_REQUEST
                     }
                     BackupError::Target(crate::backup::target::TargetError::Missing(_)) => {
@@ -115,6 +116,7 @@ impl ApiError {
                         }
                     },
                     BackupError::NoBoxState => StatusCode::NOT_FOUND,
+                    BackupError::Confined(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     BackupError::Hook { .. }
                     | BackupError::Target(crate::backup::target::TargetError::Command { .. })
                     | BackupError::Failed(_) => StatusCode::BAD_GATEWAY,
