@@ -19,6 +19,8 @@ packages=(
   # image: checks, assembly and QEMU boot
   shellcheck grub-common grub-pc-bin grub-efi-amd64-bin mmdebstrap squashfs-tools
   dosfstools mtools e2fsprogs fdisk genimage qemu-system-x86 ovmf rauc systemd
+  # catalog: a local container registry and image copies (realapps, issue 15)
+  docker-registry skopeo
   # image: the kernel fragments checked against a kernel source tree
   linux-source-6.1 flex bison
 )

@@ -77,6 +77,22 @@ struct FileConfig {
     /// Headless provisioning: SSH keys were provisioned, so SSH is opened to the LAN once, at
     /// the first start that sees this (an admin may close it afterwards).
     ssh: Option<bool>,
+    /// OS updates (`update`).
+    update: Option<UpdateFile>,
+}
+
+/// `[update]`: the channel and what to trust for it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateFile {
+    /// The channel's index address (`https://…/index.json`); the Update page may change it.
+    channel: Option<String>,
+    /// One more certificate authority to trust for the channel (a mirror with its own).
+    ca: Option<PathBuf>,
+    /// The release key's public half (default: the image's).
+    key: Option<PathBuf>,
+    /// Where the running system says its version (default: the image's).
+    version_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +115,8 @@ pub struct Config {
     pub provisioned_ssh: bool,
     /// Where install mode keeps wipe certificates, sheets and the inventory.
     pub hw_dir: PathBuf,
+    /// OS updates: the channel, the release key, where bundles go.
+    pub update: crate::update::UpdateOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +155,7 @@ impl Config {
             provisioned_code: None,
             provisioned_ssh: false,
             hw_dir: data_dir.join("hw"),
+            update: crate::update::UpdateOptions::new(data_dir),
         }
     }
 
@@ -193,12 +212,14 @@ impl Config {
                 origin: origin.clone(),
                 message: e.message,
             })?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| "/var/lib/panier".into());
+        let update = update_options(&data_dir, file.update.unwrap_or_default(), &origin)?;
         Ok(Config {
-            data_dir: args
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| "/var/lib/panier".into()),
+            data_dir,
             listen,
             http_listen,
             service_port_base: args
@@ -229,8 +250,33 @@ impl Config {
             provisioned_code,
             provisioned_ssh: file.ssh.unwrap_or(false),
             hw_dir: crate::install::HW_DIR.into(),
+            update,
         })
     }
+}
+
+fn update_options(
+    data_dir: &Path,
+    file: UpdateFile,
+    origin: &str,
+) -> Result<crate::update::UpdateOptions, ConfigError> {
+    let mut options = crate::update::UpdateOptions::new(data_dir);
+    if let Some(channel) = file.channel {
+        crate::update::fetch::https(&channel).map_err(|e| ConfigError::Value {
+            field: "update.channel",
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        options.channel = Some(channel);
+    }
+    options.ca = file.ca;
+    if let Some(key) = file.key {
+        options.key = key;
+    }
+    if let Some(v) = file.version_file {
+        options.version_file = v;
+    }
+    Ok(options)
 }
 
 fn parse_addr(
@@ -317,6 +363,16 @@ mod tests {
         .unwrap();
         let c = Config::load(&args(&path)).unwrap();
         assert_eq!(c.extra_routes[0].name, "imprimante");
+        std::fs::write(
+            &path,
+            "[update]\nchannel = \"http://mirror.example/index.json\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&args(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("update.channel") && err.contains("HTTPS"),
+            "{err}"
+        );
     }
 
     #[test]

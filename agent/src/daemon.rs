@@ -16,12 +16,12 @@
 //! SIGTERM or SIGINT stops accepting, lets requests finish and exits within 10 seconds.
 
 use crate::admins::Admins;
-use crate::api::extract::LocalPeer;
 use crate::audit::Audit;
 use crate::auth::Throttle;
 use crate::config::{AgentArgs, Config};
 use crate::diagnostic;
 use crate::firewall::{EngineLabels, Firewall, FirewallOptions, Port, ProxyPorts};
+use crate::http::extract::LocalPeer;
 use crate::mdns::Mdns;
 use crate::proxy::{Entry, ExtraRoutes, FixedPorts, Forwarder, Proxy, Refresh, RouteSource};
 use crate::state::AppState;
@@ -166,6 +166,17 @@ pub fn build_with(
         );
     }
     let apps = build_apps(store.clone(), config, jobs.clone())?;
+    let updates = crate::update::Updates::new(
+        store.clone(),
+        jobs.clone(),
+        Arc::new(crate::update::RaucSlots::new(Path::new(
+            crate::update::os::FAILED_BOOTS_DIR,
+        ))),
+        config.update.clone(),
+    );
+    if tokio::runtime::Handle::try_current().is_ok() {
+        updates.start_background();
+    }
     let install = crate::install::Install::new(store.clone(), jobs, machine, config.hw_dir.clone());
     // Backups see services through `ServiceHooks`; services' update and data-deletion jobs
     // take safety snapshots through `SafetyBackups` (two narrow traits, one each way).
@@ -234,6 +245,7 @@ pub fn build_with(
         access,
         firewall: firewall.clone(),
         install,
+        updates,
     };
     let mut routers = routers(state);
     routers.firewall = Some(firewall);

@@ -9,6 +9,7 @@ use crate::backup::Backups;
 use crate::firewall::Firewall;
 use crate::install::Install;
 use crate::status::Status;
+use crate::update::Updates;
 use crate::web::access::Access;
 use axum::extract::FromRef;
 
@@ -22,4 +23,5 @@ pub struct AppState {
     pub firewall: Firewall,
     pub access: Access,
     pub install: Install,
+    pub updates: Updates,
 }

@@ -5,7 +5,8 @@
 //! The agent binary comes from `PANIER_BIN` (set by `tools/cargo-tests.sh`), else from the
 //! build directory. The engine comes from `PANIER_TEST_ENGINE` (a `unix://` URL; the test
 //! script starts one dockerd for the whole run), else this harness starts one with
-//! `tools/start-engine.sh`.
+//! `tools/start-engine.sh`. Images come from a local registry (`registry`: Debian's
+//! `docker-registry` on loopback) where a test needs the engine's pull path.
 
 pub mod backup;
 pub mod browser;
@@ -13,6 +14,7 @@ pub mod engine;
 pub mod fwnet;
 pub mod mdns;
 pub mod netns;
+pub mod registry;
 pub mod services;
 pub mod sshd;
 

@@ -1,7 +1,7 @@
 //! How services are reached, and the public portal's texts.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::names::Language;
 use crate::store::PortalTexts;
 use crate::web::access::{Access, AccessReport};

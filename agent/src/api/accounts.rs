@@ -1,26 +1,15 @@
 //! Setup, login and logout, and the admin accounts.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ClientIp, Https};
 use crate::admins::{Admins, SetupRequest};
-use crate::auth;
+use crate::http::cookie::session_cookie;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ClientIp, Https};
 use crate::names::{Language, Password, Username};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-
-/// The `Set-Cookie` value for a session token (or its removal when `token` is empty).
-pub fn session_cookie(token: &str, https: bool) -> HeaderValue {
-    let secure = if https { "; Secure" } else { "" };
-    let expiry = if token.is_empty() { "; Max-Age=0" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Strict{secure}{expiry}",
-        auth::SESSION_COOKIE
-    ))
-    .expect("cookie is ASCII")
-}
 
 /// Completes first-boot setup: checks the setup code, names the box, sets its language and
 /// creates the first admin. Answers 409 once setup is done.

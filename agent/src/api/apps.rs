@@ -1,10 +1,10 @@
 //! The catalog, installed services, their jobs and logs.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson};
 use crate::admins::Actor;
 use crate::apps::{AppStatus, Apps, CatalogCard};
 use crate::catalog::AppId;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::names::Language;
 use crate::status::Status;
 use crate::store::JobRow;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 fn language(actor: &Actor, status: &Status) -> Language {
-    crate::web::admin_language(actor, status.box_language())
+    crate::http::language::admin_language(actor, status.box_language())
 }
 
 fn app_id(id: &str) -> Result<AppId, ApiError> {

@@ -2,12 +2,12 @@
 //! restore of the setup wizard (the only public route here, guarded by the setup code like
 //! setup itself, and refused once setup is done).
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ClientIp};
 use crate::admins::Admins;
 use crate::backup::{
     BackupStatus, Backups, Kit, Location, RunReport, Snapshot, TargetView, UsbDisk,
 };
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ClientIp};
 use crate::names::BoxName;
 use axum::Json;
 use axum::body::Body;

@@ -4,14 +4,14 @@
 //! Change answers carry `Connection: close`: the confirmation then has to come over a new
 //! connection, which proves the new rules still let the admin in.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, LocalPeer};
 use crate::admins::Actor;
 use crate::firewall::blocked::BlockedAttempt;
 use crate::firewall::{
     AppName, Change, ChangeOutcome, Exposure, Firewall, FirewallPolicy, FirewallState, Subnet,
     blocking,
 };
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, LocalPeer};
 use crate::i18n::messages;
 use crate::names::Language;
 use crate::status::Status;
@@ -80,7 +80,7 @@ pub fn overview(fw: &Firewall, lang: Language) -> Result<FirewallOverview, ApiEr
 fn language_for(actor: &Actor, status: &Status, asked: Option<&str>) -> Language {
     asked
         .and_then(|l| Language::parse(l).ok())
-        .unwrap_or_else(|| crate::web::admin_language(actor, status.box_language()))
+        .unwrap_or_else(|| crate::http::language::admin_language(actor, status.box_language()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

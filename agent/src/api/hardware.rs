@@ -1,7 +1,7 @@
 //! The box's hardware: probe and verdict.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::ApiActor;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::ApiActor;
 use axum::Json;
 
 /// The hardware probe (machine, firmware, CPU, memory, disks with SMART health, network

@@ -7,9 +7,9 @@
 //! the progress and the sheet are read with GET, and a header keeps the code out of URLs and
 //! logs the same way for every route. Without any of the three: 401, like every other route.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ClientIp};
 use crate::admins::Admins;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ClientIp};
 use crate::install::{Install, InstallView, StartRequest};
 use crate::names::{BoxName, Language};
 use axum::Json;

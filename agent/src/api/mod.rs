@@ -5,22 +5,19 @@
 //! Invariants: every route requires a session or the local socket, except the ones marked
 //! `security(())` (health, setup, login) — a test enumerates the document to enforce it.
 //! Install mode's routes also accept, before setup, the setup code in `X-Setup-Code`.
-//! Handlers only validate, call a domain handle and map its errors through [`ApiError`].
+//! Handlers only validate, call a domain handle and map its errors through [`ApiError`] (shared with the pages, `crate::http`).
 
 mod access;
 mod accounts;
 mod apps;
 pub mod backup;
-pub mod error;
-pub mod extract;
 pub mod firewall;
 mod hardware;
 pub mod install;
 pub mod system;
+pub mod update;
 
-pub use accounts::session_cookie;
-pub use error::ApiError;
-
+use crate::http::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -33,7 +30,7 @@ use utoipa_axum::routes;
     info(title = "Panier", description = "The local API of a Panier box. Sessions come from POST /api/v1/login; state-changing requests made with a session carry its CSRF token in X-CSRF-Token."),
     modifiers(&SessionCookie),
     security(("session" = [])),
-    components(schemas(error::ErrorBody)),
+    components(schemas(ErrorBody)),
 )]
 struct ApiDoc;
 
@@ -109,6 +106,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(access::report))
         .routes(routes!(access::texts, access::set_texts))
         .routes(routes!(access::clear_renames))
+        .routes(routes!(update::status))
+        .routes(routes!(update::check))
+        .routes(routes!(update::install))
+        .routes(routes!(update::restart))
+        .routes(routes!(update::settings))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

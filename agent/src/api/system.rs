@@ -1,8 +1,8 @@
 //! Health, status, the setup code and the audit log.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, LocalRoot};
 use crate::audit::Audit;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, LocalRoot};
 use crate::status::{Mode, Status, StatusReport};
 use crate::store::AuditEntry;
 use axum::Json;

@@ -106,7 +106,7 @@ fn print_kit(kit: &Value) {
     println!("password:  {}", s("password"));
     println!(
         "created:   {}",
-        crate::web::format_time(kit["created_at"].as_i64().unwrap_or(0))
+        crate::http::time::format_time(kit["created_at"].as_i64().unwrap_or(0))
     );
     println!(
         "with Panier: on a fresh box, setup wizard → \"Restaurer une sauvegarde\" → pick the target → type the password."
@@ -167,7 +167,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 for t in l.as_array().into_iter().flatten() {
                     let last = t["last_ok_at"]
                         .as_i64()
-                        .map(crate::web::format_time)
+                        .map(crate::http::time::format_time)
                         .unwrap_or_else(|| "never".into());
                     println!(
                         "{}\t{}\tlast good: {last}\tkit: {}",
@@ -301,7 +301,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                 for t in st["targets"].as_array().into_iter().flatten() {
                     let last = t["last_ok_at"]
                         .as_i64()
-                        .map(crate::web::format_time)
+                        .map(crate::http::time::format_time)
                         .unwrap_or_else(|| "never".into());
                     println!(
                         "target {}: {} — last good {last}",

@@ -87,7 +87,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             if let Some(at) = o["revert_at"].as_i64() {
                 println!(
                     "A change waits for confirmation; it is undone at {} unless `panier firewall confirm`.",
-                    crate::web::format_time(at)
+                    crate::http::time::format_time(at)
                 );
             }
             if let Some(e) = o["last_error"].as_str() {
@@ -141,7 +141,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                     .unwrap_or_default();
                 println!(
                     "{}  {} → {}{port} {} (on {})",
-                    crate::web::format_time(b["at"].as_i64().unwrap_or(0)),
+                    crate::http::time::format_time(b["at"].as_i64().unwrap_or(0)),
                     b["source"].as_str().unwrap_or(""),
                     b["destination"].as_str().unwrap_or(""),
                     b["protocol"].as_str().unwrap_or(""),

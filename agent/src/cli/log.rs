@@ -32,7 +32,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             } else {
                 let when = e["at"]
                     .as_i64()
-                    .map(crate::web::format_time)
+                    .map(crate::http::time::format_time)
                     .unwrap_or_default();
                 let detail = e["detail"]
                     .as_str()

@@ -12,6 +12,7 @@ mod firewall;
 mod install;
 mod log;
 mod status;
+mod update;
 
 pub use client::{CliError, Client};
 
@@ -57,6 +58,8 @@ pub enum Command {
     Firewall(firewall::Args),
     /// Install mode (booted from a Panier USB stick): install onto an internal disk.
     Install(install::Args),
+    /// OS updates: status, check, install, restart, channel.
+    Update(update::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -96,6 +99,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Catalog(args) => catalog::run(args),
         Command::Firewall(args) => firewall::run(args).await,
         Command::Install(args) => install::run(args).await,
+        Command::Update(args) => update::run(args).await,
     }
 }
 

@@ -101,19 +101,13 @@ impl Portal {
         if let Some(l) = query.lang.as_deref().and_then(|l| Language::parse(l).ok()) {
             return l;
         }
-        let cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| *k == crate::web::LANG_COOKIE)
-            .and_then(|(_, v)| Language::parse(v).ok());
+        let cookie = crate::http::cookie::cookie(headers, crate::http::language::LANG_COOKIE)
+            .and_then(|v| Language::parse(v).ok());
         if let Some(l) = cookie {
             return l;
         }
         if headers.contains_key(header::ACCEPT_LANGUAGE) {
-            return crate::proxy::accept_language(headers);
+            return crate::http::language::accept_language(headers);
         }
         self.proxy
             .store()

@@ -2,7 +2,7 @@
 //! a request leads to, by its `Host`.
 
 use super::{Forwarder, Proxy, Target, pages, request_host};
-use crate::api::extract::Https;
+use crate::http::extract::Https;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -28,7 +28,7 @@ impl Entry {
         if let Some(proxy) = &self.proxy {
             let table = proxy.table();
             if let Some(name) = &self.fixed {
-                let lang = pages::language(req.headers());
+                let lang = crate::http::language::accept_language(req.headers());
                 return match table.by_name(name) {
                     Some(p) => {
                         self.forwarder
@@ -41,14 +41,18 @@ impl Entry {
             let host = request_host(&req);
             match table.lookup(&host) {
                 Target::Service(p) => {
-                    let lang = pages::language(req.headers());
+                    let lang = crate::http::language::accept_language(req.headers());
                     return self
                         .forwarder
                         .forward(&p.route, req, peer, self.https, lang)
                         .await;
                 }
                 Target::UnknownService => {
-                    return pages::unknown(pages::language(req.headers()), &table, &host);
+                    return pages::unknown(
+                        crate::http::language::accept_language(req.headers()),
+                        &table,
+                        &host,
+                    );
                 }
                 Target::TheBox => {}
             }

@@ -24,7 +24,6 @@
 mod entry;
 mod forward;
 mod pages;
-pub use pages::language as accept_language;
 mod reconcile;
 mod serve;
 

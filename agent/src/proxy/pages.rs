@@ -6,7 +6,7 @@ use super::Table;
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
 use askama::Template;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Template)]
@@ -18,28 +18,6 @@ struct MessagePage<'a> {
     error: bool,
     box_host: &'a str,
     services: Vec<(String, String)>,
-}
-
-/// The visitor's language from `Accept-Language` (the first of fr/en named), else French.
-pub fn language(headers: &HeaderMap) -> Language {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .map(|p| {
-                    p.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .find_map(|tag| {
-                    let primary = tag.split('-').next().unwrap_or("");
-                    Language::parse(primary).ok()
-                })
-        })
-        .unwrap_or_default()
 }
 
 fn page(status: StatusCode, p: &MessagePage<'_>) -> Response {
@@ -153,21 +131,4 @@ pub fn gone(lang: Language, table: &Table) -> Response {
             services,
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_language_picks_the_first_known() {
-        let h = |v: &str| {
-            let mut m = HeaderMap::new();
-            m.insert(header::ACCEPT_LANGUAGE, v.parse().unwrap());
-            m
-        };
-        assert_eq!(language(&h("de-DE,en-US;q=0.8,fr;q=0.5")), Language::En);
-        assert_eq!(language(&h("fr-FR")), Language::Fr);
-        assert_eq!(language(&HeaderMap::new()), Language::Fr);
-    }
 }

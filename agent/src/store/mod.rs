@@ -21,6 +21,7 @@ mod firewall;
 mod proxy;
 mod sessions;
 mod settings;
+mod update;
 
 pub use admins::AdminRow;
 pub use apps::{AppRow, JobRow, Phase};
@@ -29,6 +30,7 @@ pub use backup::{RunEnd, RunRow, TargetRow};
 pub use proxy::{MdnsRename, PortalTexts};
 pub use sessions::SessionRow;
 pub use settings::BoxSettings;
+pub use update::{AttemptRow, AttemptState, ChannelRow, NewAttempt, Said, UpdateSource};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};

@@ -2,10 +2,11 @@
 //! how services are reached (names, fixed ports), mDNS name conflicts, the authority's
 //! fingerprint, and the public portal's texts and logo.
 
-use super::{Layout, PageError, admin_language, check_csrf, render};
+use super::{Layout, PageError, check_csrf, render};
 use crate::admins::Actor;
-use crate::api::ApiError;
-use crate::api::extract::SessionActor;
+use crate::http::ApiError;
+use crate::http::extract::SessionActor;
+use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
 use crate::proxy::Proxy;

@@ -1,12 +1,14 @@
 //! Setup wizard, login and logout, admin accounts and the audit log pages.
 
-use super::{Layout, PageError, admin_language, anonymous_language, check_csrf, render};
+use super::{Layout, PageError, check_csrf, render};
 use crate::admins::{AdminError, Admins, SetupRequest};
-use crate::api::ApiError;
-use crate::api::extract::{ClientIp, Https, SessionActor, cookie};
-use crate::api::session_cookie;
 use crate::audit::Audit;
 use crate::auth::{self, CSRF_COOKIE};
+use crate::http::ApiError;
+use crate::http::cookie::{cookie, session_cookie};
+use crate::http::extract::{ClientIp, Https, SessionActor};
+use crate::http::language::{admin_language, anonymous_language};
+use crate::http::time::format_time;
 use crate::i18n::{Messages, messages};
 use crate::names::{BoxName, Language, Password, Username};
 use crate::status::Status;
@@ -21,7 +23,7 @@ use std::collections::HashMap;
 /// The double-submit token for forms shown before login: the cookie's value if the browser
 /// has one, else a new one that the response sets.
 fn anonymous_csrf(parts: &Parts) -> (String, Option<HeaderValue>) {
-    match cookie(parts, CSRF_COOKIE).filter(|c| c.len() == 64) {
+    match cookie(&parts.headers, CSRF_COOKIE).filter(|c| c.len() == 64) {
         Some(existing) => (existing.to_owned(), None),
         None => {
             let token = auth::random_token();
@@ -112,8 +114,11 @@ pub async fn setup_submit(
             .await
             .map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), lang))?;
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    check_csrf(field("csrf"), cookie(&parts, CSRF_COOKIE).unwrap_or(""))
-        .map_err(|e| PageError::new(e, lang))?;
+    check_csrf(
+        field("csrf"),
+        cookie(&parts.headers, CSRF_COOKIE).unwrap_or(""),
+    )
+    .map_err(|e| PageError::new(e, lang))?;
     let chosen = Language::parse(field("language")).unwrap_or(lang);
     let t = messages(chosen);
     let mut errors = FieldErrors::new();
@@ -235,8 +240,11 @@ pub async fn login_submit(
             .await
             .map_err(|e| PageError::new(ApiError::BadRequest(e.body_text()), lang))?;
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    check_csrf(field("csrf"), cookie(&parts, CSRF_COOKIE).unwrap_or(""))
-        .map_err(|e| PageError::new(e, lang))?;
+    check_csrf(
+        field("csrf"),
+        cookie(&parts.headers, CSRF_COOKIE).unwrap_or(""),
+    )
+    .map_err(|e| PageError::new(e, lang))?;
     match admins.login(field("username"), field("password"), ip) {
         Ok(session) => {
             let https = parts.extensions.get::<Https>().is_some();
@@ -312,16 +320,6 @@ struct AdminsPage {
     admins: Vec<AdminView>,
     notice: String,
     form_error: String,
-}
-
-pub fn format_time(unix: i64) -> String {
-    jiff::Timestamp::from_second(unix)
-        .map(|ts| {
-            ts.to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 fn admins_view(

@@ -9,12 +9,14 @@
 //! A service that is not installed (uninstalled, or never) still has a page: its last job's
 //! result, and, if its data was kept, the form that deletes it.
 
-use super::{Layout, PageActor, PageError, admin_language, check_csrf, format_time, render};
+use super::{Layout, PageActor, PageError, check_csrf, render};
 use crate::admins::Actor;
-use crate::api::ApiError;
 use crate::apps::{AppError, AppStatus, Apps};
 use crate::catalog::AppId;
 use crate::engine::HealthState;
+use crate::http::ApiError;
+use crate::http::language::admin_language;
+use crate::http::time::format_time;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use crate::store::JobRow;

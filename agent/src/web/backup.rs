@@ -30,13 +30,13 @@ pub async fn with_alerts(State(backups): State<Backups>, req: Request, next: Nex
     ALERTS.scope(alerts, next.run(req)).await
 }
 
-use super::{
-    Layout, PageError, admin_language, anonymous_language, check_csrf, format_time, render,
-};
+use super::{Layout, PageError, check_csrf, render};
 use crate::admins::{Actor, Admins};
-use crate::api::ApiError;
-use crate::api::extract::{ClientIp, SessionActor};
 use crate::backup::{BackupStatus, Kit, Location, UsbDisk};
+use crate::http::ApiError;
+use crate::http::extract::{ClientIp, SessionActor};
+use crate::http::language::{admin_language, anonymous_language};
+use crate::http::time::format_time;
 use crate::i18n::{Messages, messages};
 use crate::names::BoxName;
 use crate::status::Status;

@@ -9,11 +9,12 @@
 
 use super::apps::error_message;
 use super::markdown;
-use super::{Layout, PageActor, PageError, admin_language, check_csrf, render};
+use super::{Layout, PageActor, PageError, check_csrf, render};
 use crate::admins::Actor;
-use crate::api::ApiError;
 use crate::apps::{AppError, Apps, CatalogCard};
 use crate::catalog::{Category, SettingType};
+use crate::http::ApiError;
+use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use askama::Template;

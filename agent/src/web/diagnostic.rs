@@ -2,8 +2,8 @@
 //! was kept, and how to recover. The health endpoint keeps answering (`"status":"diagnostic"`).
 
 use super::{Layout, render};
-use crate::api::ApiError;
 use crate::api::system::health_of;
+use crate::http::ApiError;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use askama::Template;
@@ -26,7 +26,10 @@ struct DiagnosticPage {
 
 async fn page(State(status): State<Status>, req: axum::extract::Request) -> Response {
     let (parts, _) = req.into_parts();
-    let t = messages(super::anonymous_language(&parts, Default::default()));
+    let t = messages(crate::http::language::anonymous_language(
+        &parts,
+        Default::default(),
+    ));
     let Some(d) = status.diagnosis() else {
         return Redirect::to("/admin").into_response();
     };
@@ -69,7 +72,7 @@ pub fn router(status: Status) -> Router {
                     let to = q.get("to").cloned().unwrap_or_default();
                     let cookie = format!(
                         "{}={}; Path=/; SameSite=Strict",
-                        super::LANG_COOKIE,
+                        crate::http::language::LANG_COOKIE,
                         crate::names::Language::parse(&to)
                             .unwrap_or_default()
                             .code()

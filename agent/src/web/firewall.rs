@@ -5,12 +5,14 @@
 //! back over a new connection: the page that then shows the confirm button proves the new
 //! rules let the admin in.
 
-use super::{Layout, PageError, admin_language, check_csrf, format_time, render};
-use crate::api::ApiError;
-use crate::api::extract::SessionActor;
+use super::{Layout, PageError, check_csrf, render};
 use crate::api::firewall::{FirewallOverview, Peer, overview};
 use crate::firewall::blocked::BlockedAttempt;
 use crate::firewall::{AppName, Change, Exposure, Firewall, FirewallError, Subnet, blocking};
+use crate::http::ApiError;
+use crate::http::extract::SessionActor;
+use crate::http::language::admin_language;
+use crate::http::time::{format_clock, format_time};
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use askama::Template;
@@ -115,7 +117,7 @@ pub async fn page(
         detected: join(&o.detected_lan),
         pending: o
             .revert_at
-            .map(|at| t.fmt("firewall.pending", &[("time", &format_time_seconds(at))]))
+            .map(|at| t.fmt("firewall.pending", &[("time", &format_clock(at))]))
             .unwrap_or_default(),
         live,
         blocked: blocked
@@ -141,16 +143,6 @@ pub async fn page(
         o,
     };
     Ok(render(&page))
-}
-
-fn format_time_seconds(unix: i64) -> String {
-    jiff::Timestamp::from_second(unix)
-        .map(|ts| {
-            ts.to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 pub async fn submit(

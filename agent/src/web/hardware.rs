@@ -1,7 +1,8 @@
 //! The Hardware page: the verdict, what it is based on, and the disks' health.
 
-use super::{Layout, PageError, admin_language, render};
-use crate::api::extract::SessionActor;
+use super::{Layout, PageError, render};
+use crate::http::extract::SessionActor;
+use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use askama::Template;

@@ -9,10 +9,12 @@
 //! follow the install, see the new setup code and the sheet, and restart. Without it the page
 //! shows only the step and the percentage, and asks for the code to see more.
 
-use super::{Layout, PageError, anonymous_language, render};
+use super::{Layout, PageError, render};
 use crate::admins::Admins;
-use crate::api::ApiError;
-use crate::api::extract::{ClientIp, Https, cookie};
+use crate::http::ApiError;
+use crate::http::cookie::cookie;
+use crate::http::extract::{ClientIp, Https};
+use crate::http::language::anonymous_language;
 use crate::i18n::{Messages, messages};
 use crate::install::{Install, InstallView, Outcome, StartRequest};
 use crate::names::BoxName;
@@ -147,7 +149,7 @@ async fn view_of(install: &Install) -> Result<InstallView, ApiError> {
 
 /// The visitor's install token, if it is one this agent granted.
 fn token_of<'a>(parts: &'a axum::http::request::Parts, install: &Install) -> Option<&'a str> {
-    cookie(parts, COOKIE).filter(|t| install.granted(t))
+    cookie(&parts.headers, COOKIE).filter(|t| install.granted(t))
 }
 
 pub async fn show(

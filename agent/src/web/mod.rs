@@ -6,15 +6,14 @@
 //! [`NAV`]. Form posts carry a CSRF token: the session's once logged in, a double-submit
 //! cookie before (setup and login).
 //!
-//! Language: the logged-in admin's own, else the `panier_lang` cookie set by the language
-//! switch, else the box default (French).
+//! Language (`http::language`): the logged-in admin's own, else the `panier_lang` cookie set
+//! by the language switch, else the box default (French).
 
 pub mod access;
 mod accounts;
 mod apps;
 pub mod backup;
 mod catalog;
-pub use accounts::format_time;
 mod dashboard;
 pub mod diagnostic;
 mod firewall;
@@ -23,9 +22,9 @@ mod install;
 mod markdown;
 
 use crate::admins::Actor;
-use crate::api::ApiError;
-use crate::api::extract::cookie;
 use crate::auth;
+use crate::http::ApiError;
+use crate::http::language::LANG_COOKIE;
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
 use crate::state::AppState;
@@ -47,8 +46,6 @@ pub const NAV: &[(&str, &str)] = &[
     ("nav.admins", "/admin/admins"),
     ("nav.audit", "/admin/audit"),
 ];
-
-pub const LANG_COOKIE: &str = "panier_lang";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -109,22 +106,6 @@ pub async fn stylesheet() -> Response {
         include_str!("../../static/panier.css"),
     )
         .into_response()
-}
-
-/// The language for an anonymous page: the switch's cookie, else the box default.
-pub fn anonymous_language(parts: &Parts, box_default: Language) -> Language {
-    cookie(parts, LANG_COOKIE)
-        .and_then(|l| Language::parse(l).ok())
-        .unwrap_or(box_default)
-}
-
-/// The language for a logged-in admin: their own, else the box default.
-pub fn admin_language(actor: &Actor, box_default: Language) -> Language {
-    actor
-        .session()
-        .and_then(|s| s.language.as_deref())
-        .and_then(|l| Language::parse(l).ok())
-        .unwrap_or(box_default)
 }
 
 #[derive(serde::Deserialize)]
@@ -301,7 +282,7 @@ pub fn check_csrf(sent: &str, expected: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A logged-in admin for a page: like [`SessionActor`](crate::api::extract::SessionActor), but
+/// A logged-in admin for a page: like [`SessionActor`](crate::http::extract::SessionActor), but
 /// a visitor without a session is sent to the login page instead of getting a JSON 401.
 pub struct PageActor(pub Actor);
 
@@ -311,8 +292,8 @@ where
 {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        match crate::api::extract::SessionActor::from_request_parts(parts, state).await {
-            Ok(crate::api::extract::SessionActor(actor)) => Ok(PageActor(actor)),
+        match crate::http::extract::SessionActor::from_request_parts(parts, state).await {
+            Ok(crate::http::extract::SessionActor(actor)) => Ok(PageActor(actor)),
             Err(ApiError::Unauthorized) => Err(Redirect::to("/admin/login").into_response()),
             Err(e) => Err(e.into_response()),
         }

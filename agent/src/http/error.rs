@@ -11,6 +11,7 @@ use crate::firewall::FirewallError;
 use crate::install::InstallError;
 use crate::jobs::JobError;
 use crate::store::StoreError;
+use crate::update::UpdateError;
 use crate::web::access::AccessError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -47,6 +48,8 @@ pub enum ApiError {
     Firewall(#[from] FirewallError),
     #[error(transparent)]
     Install(#[from] InstallError),
+    #[error(transparent)]
+    Update(#[from] UpdateError),
 }
 
 /// The body of every error answer.
@@ -192,6 +195,32 @@ impl ApiError {
                 InstallError::Reboot(_) => (StatusCode::BAD_GATEWAY, "install_restart_failed"),
                 InstallError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
+            ApiError::Update(e) => (update_status(e), e.key()),
+        }
+    }
+}
+
+fn update_status(e: &UpdateError) -> StatusCode {
+    use crate::update::fetch::FetchError;
+    match e {
+        UpdateError::NotPanier { .. }
+        | UpdateError::NoChannel
+        | UpdateError::NothingToInstall
+        | UpdateError::OfferChanged { .. }
+        | UpdateError::Busy { .. }
+        | UpdateError::NotInstalled => StatusCode::CONFLICT,
+        UpdateError::Fetch(FetchError::NotHttps(_)) | UpdateError::BadHour(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        UpdateError::Fetch(_) => StatusCode::BAD_GATEWAY,
+        UpdateError::Index(_)
+        | UpdateError::SizeMismatch { .. }
+        | UpdateError::ChecksumMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        UpdateError::NoSpace { .. } => StatusCode::INSUFFICIENT_STORAGE,
+        UpdateError::Os(crate::update::os::OsError::NotASlot) => StatusCode::CONFLICT,
+        UpdateError::Os(_) => StatusCode::BAD_GATEWAY,
+        UpdateError::Key(_) | UpdateError::Io { .. } | UpdateError::Store(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
         }
     }
 }

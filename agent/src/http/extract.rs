@@ -1,9 +1,10 @@
 //! Request extractors shared by the API and the HTML pages: the client's address, the acting
 //! admin (session cookie or local socket), and JSON bodies whose errors name the field.
 
-use super::error::ApiError;
+use super::cookie::cookie;
 use crate::admins::{Actor, Admins};
 use crate::auth;
+use crate::http::error::ApiError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -31,19 +32,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A cookie's value from the request headers.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// The acting admin, or root on the local socket.
 ///
 /// On TCP a live session cookie is required (else 401), and state-changing methods must carry
@@ -62,7 +50,7 @@ where
     if let Some(peer) = parts.extensions.get::<LocalPeer>() {
         return Ok(Actor::Local { uid: peer.uid });
     }
-    let token = cookie(parts, auth::SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
+    let token = cookie(&parts.headers, auth::SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
     let admins = Admins::from_ref(state);
     let session = admins.session(token)?.ok_or(ApiError::Unauthorized)?;
     Ok(Actor::Admin(session))
