@@ -11,11 +11,13 @@
 pub mod backup;
 pub mod browser;
 pub mod engine;
+pub mod fwnet;
 pub mod mdns;
 pub mod netns;
 pub mod packs;
 pub mod registry;
 pub mod services;
+pub mod sshd;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};

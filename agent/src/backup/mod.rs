@@ -24,8 +24,10 @@
 //! REST server on the build machine).
 
 mod alerts;
+mod confine;
 pub mod hooks;
 mod kit;
+pub mod location;
 pub mod restic;
 mod restore;
 mod run;
@@ -79,6 +81,8 @@ pub enum BackupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the restore was refused, nothing was changed: {0}")]
+    Confined(String),
     #[error("{0}")]
     Failed(String),
     #[error(transparent)]
@@ -96,11 +100,13 @@ impl BackupError {
             BackupError::BadName(_) => "backup_target_name",
             BackupError::Target(TargetError::Missing(_)) => "backup_target_missing",
             BackupError::Target(TargetError::Invalid(_)) => "backup_target_invalid",
+            BackupError::Target(TargetError::Field(invalid)) => invalid.key,
             BackupError::Target(TargetError::Command { .. }) => "backup_target_failed",
             BackupError::Restic { source, .. } => source.key(),
             BackupError::Hook { .. } => "backup_service_hook",
             BackupError::NoSuchSnapshot(_) => "backup_snapshot_unknown",
             BackupError::NoBoxState => "backup_no_box_state",
+            BackupError::Confined(_) => "backup_restore_confined",
             BackupError::Io { .. } | BackupError::Failed(_) | BackupError::Store(_) => {
                 "backup_failed"
             }
@@ -285,7 +291,7 @@ impl Backups {
         if !valid_name(name) {
             return Err(BackupError::BadName(name.to_owned()));
         }
-        location.validate()?;
+        location.validate().map_err(TargetError::from)?;
         if self.inner.store.backup_target(name)?.is_some() {
             return Err(BackupError::TargetExists(name.to_owned()));
         }
@@ -417,7 +423,7 @@ impl Backups {
                 Ok(TargetView {
                     name: row.name.clone(),
                     description: location.describe(),
-                    location,
+                    location: location.redacted(),
                     created_at: row.created_at,
                     kit_confirmed: row.kit_confirmed_at.is_some(),
                     last_ok_at: mine

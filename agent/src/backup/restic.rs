@@ -35,6 +35,8 @@ pub fn program() -> PathBuf {
 #[derive(Clone)]
 pub struct Repo {
     pub url: String,
+    /// The repository for messages (a REST password hidden): what errors and logs name.
+    pub shown: String,
     pub password: String,
     /// Extra `-o key=value` options (the SFTP command).
     pub options: Vec<String>,
@@ -44,7 +46,7 @@ impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The password is deliberately left out, so a `{:?}` in a log cannot leak it.
         f.debug_struct("Repo")
-            .field("url", &self.url)
+            .field("url", &self.shown)
             .finish_non_exhaustive()
     }
 }
@@ -215,7 +217,7 @@ fn run_program(
     // restic 0.14: 3 means "some files could not be read" — the snapshot exists; treat the
     // unreadable files as a failure all the same, a backup that silently skips is not trusted.
     if stalled {
-        return Err(stalled_error(&op, &repo.url, stall_after));
+        return Err(stalled_error(&op, &repo.url, &repo.shown, stall_after));
     }
     if code != Some(0) {
         let detail = if code.is_none() {
@@ -223,7 +225,7 @@ fn run_program(
         } else {
             stderr
         };
-        return Err(classify(&op, &repo.url, &detail));
+        return Err(classify(&op, &repo.shown, &detail));
     }
     Ok(Output {
         stdout,
@@ -288,7 +290,7 @@ fn io_bytes(pid: u32) -> Option<u64> {
 }
 
 /// A stalled child: a full local target says so; anything else is a plain failure.
-fn stalled_error(op: &str, url: &str, limit: Duration) -> ResticError {
+fn stalled_error(op: &str, url: &str, shown: &str, limit: Duration) -> ResticError {
     let free = url
         .starts_with('/')
         .then(|| nix::sys::statvfs::statvfs(url).ok())
@@ -300,7 +302,7 @@ fn stalled_error(op: &str, url: &str, limit: Duration) -> ResticError {
         _ => ResticError::Failed {
             op: op.to_owned(),
             detail: format!(
-                "restic made no progress for {} s and was stopped",
+                "restic made no progress for {} s on {shown} and was stopped",
                 limit.as_secs()
             ),
         },
@@ -429,6 +431,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo {
             url: "sftp:box@example:/x".into(),
+            shown: "sftp:box@example:/x".into(),
             password: "p".into(),
             options: vec![],
         };
@@ -458,6 +461,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo {
             url: dir.path().display().to_string(),
+            shown: dir.path().display().to_string(),
             password: "p".into(),
             options: vec![],
         };
@@ -490,12 +494,13 @@ mod tests {
             let err = stalled_error(
                 "backup",
                 &small.display().to_string(),
+                "small",
                 Duration::from_secs(90),
             );
             let _ = std::process::Command::new("umount").arg(&small).status();
             assert!(matches!(err, ResticError::TargetFull), "{err}");
         }
-        let err = stalled_error("backup", "/", Duration::from_secs(90));
+        let err = stalled_error("backup", "/", "/", Duration::from_secs(90));
         assert!(
             matches!(err, ResticError::Failed { .. }) || std::fs::metadata("/").is_err(),
             "{err}"

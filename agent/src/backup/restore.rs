@@ -9,6 +9,7 @@
 //! (`<data>/backup/restore-tmp`, same file system), the current tree moved aside, the new one
 //! moved in, and only then the old one deleted; a failure moves the old one back.
 
+use super::confine::{self, Allowed};
 use super::hooks::{BackupPlan, Mode};
 use super::restic::{self, Repo, Snapshot};
 use super::run::Scope;
@@ -24,21 +25,29 @@ impl Backups {
         self.inner.data_dir.join("backup/restore-tmp")
     }
 
-    /// Restores `snapshot` (or the files of it) into a temporary tree and moves each of its
-    /// paths to its place under this data directory. Returns the new paths.
-    pub(super) async fn restore_snapshot(
+    /// Restores `snap` into its own temporary tree (`<restore-tmp>/<n>`) and checks it
+    /// (`confine`): its paths map onto `allowed` only, the trees hold no link leaving them.
+    /// Nothing of the box is replaced yet; [`place`] does that once every snapshot of the
+    /// restore passed.
+    pub(super) async fn stage_snapshot(
         &self,
         target: &str,
         repo: &Repo,
         snap: &Snapshot,
-    ) -> Result<Vec<PathBuf>, BackupError> {
+        allowed: &Allowed,
+        n: usize,
+    ) -> Result<Staged, BackupError> {
         let old = snap.tag("datadir").map(PathBuf::from).ok_or_else(|| {
             BackupError::Failed(format!(
                 "snapshot {} has no datadir tag: not made by Panier",
                 snap.short_id
             ))
         })?;
-        let tmp = self.restore_tmp();
+        if snap.id.is_empty() || !snap.id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(BackupError::NoSuchSnapshot(snap.short_id.clone()));
+        }
+        let moves = confine::plan(&snap.paths, &old, &self.inner.data_dir, allowed)?;
+        let tmp = self.restore_tmp().join(n.to_string());
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(io("creating", &tmp))?;
         let (r, id, t) = (repo.clone(), snap.id.clone(), tmp.clone());
@@ -51,22 +60,27 @@ impl Backups {
             .map(|_| ())
         })
         .await?;
-        let mut placed = Vec::new();
-        for path in &snap.paths {
-            let rel = path.strip_prefix(&old).map_err(|_| {
-                BackupError::Failed(format!(
-                    "{} is outside the saved data directory {}",
-                    path.display(),
-                    old.display()
-                ))
-            })?;
-            let from = tmp.join(path.strip_prefix("/").unwrap_or(path));
-            let to = self.inner.data_dir.join(rel);
-            swap_in(&from, &to)?;
-            placed.push(to);
+        for m in &moves {
+            confine::check_tree(&tmp, &self.inner.data_dir, m)?;
         }
-        let _ = std::fs::remove_dir_all(&tmp);
-        Ok(placed)
+        Ok(Staged { tmp, moves })
+    }
+
+    /// Restores one snapshot confined to `allowed` and puts it in place. Returns the new paths.
+    pub(super) async fn restore_snapshot(
+        &self,
+        target: &str,
+        repo: &Repo,
+        snap: &Snapshot,
+        allowed: &Allowed,
+    ) -> Result<Vec<PathBuf>, BackupError> {
+        let staged = self.stage_snapshot(target, repo, snap, allowed, 0).await;
+        let result = match staged {
+            Ok(staged) => place(std::slice::from_ref(&staged)),
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_dir_all(self.restore_tmp());
+        result
     }
 
     /// Restores one service to `snapshot`: stopped, a safety snapshot of its current data
@@ -126,6 +140,8 @@ impl Backups {
                 op: "stopping",
                 detail,
             })?;
+        // The only places this restore may write: the service's own volumes.
+        let own = volumes.clone();
         let result = async {
             // The safety snapshot: what is replaced can be had back.
             let plan = BackupPlan {
@@ -146,7 +162,7 @@ impl Backups {
             let opened = self
                 .open(&Self::location(&row)?, &row.password, false)
                 .await?;
-            self.restore_snapshot(target, &opened.repo, &snap)
+            self.restore_snapshot(target, &opened.repo, &snap, &Allowed::Exactly(own))
                 .await
                 .map(|_| ())
         }
@@ -185,7 +201,9 @@ impl Backups {
         password: &str,
         new_name: Option<&crate::names::BoxName>,
     ) -> Result<String, BackupError> {
-        location.validate()?;
+        location
+            .validate()
+            .map_err(super::target::TargetError::from)?;
         let _busy = self.inner.busy.try_lock().map_err(|_| BackupError::Busy)?;
         let opened = self.open(&location, password, false).await?;
         let repo = opened.repo.clone();
@@ -205,15 +223,55 @@ impl Backups {
             .filter(|s| s.tag("run") == Some(&run) && s.tag("app").is_some())
             .cloned()
             .collect();
-        let placed = self.restore_snapshot("restore", &repo, &state).await?;
+        // Every snapshot is fetched and checked before anything is replaced: a hostile
+        // snapshot among them leaves the box as it was.
+        let state_dirs: Vec<PathBuf> = std::iter::once(self.staging())
+            .chain(
+                super::run::STATE_DIRS
+                    .iter()
+                    .map(|d| self.inner.data_dir.join(d)),
+            )
+            .collect();
+        let staged = async {
+            let mut staged = vec![
+                self.stage_snapshot("restore", &repo, &state, &Allowed::Exactly(state_dirs), 0)
+                    .await?,
+            ];
+            for (n, snap) in apps.iter().enumerate() {
+                let app = snap
+                    .tag("app")
+                    .map(crate::catalog::AppId::parse)
+                    .transpose()
+                    .map_err(|e| BackupError::Confined(e.message))?
+                    .ok_or(BackupError::NoBoxState)?;
+                let volumes = self
+                    .inner
+                    .data_dir
+                    .join("apps")
+                    .join(app.as_str())
+                    .join("volumes");
+                staged.push(
+                    self.stage_snapshot(
+                        "restore",
+                        &repo,
+                        snap,
+                        &Allowed::ChildrenOf(volumes),
+                        n + 1,
+                    )
+                    .await?,
+                );
+            }
+            Ok::<_, BackupError>(staged)
+        }
+        .await;
+        let placed = staged.and_then(|staged| place(&staged));
+        let _ = std::fs::remove_dir_all(self.restore_tmp());
+        let placed = placed?;
         let db = placed
             .iter()
             .find(|p| p.ends_with("backup/staging"))
             .map(|p| p.join(crate::store::DB_FILE))
             .ok_or(BackupError::NoBoxState)?;
-        for snap in &apps {
-            self.restore_snapshot("restore", &repo, snap).await?;
-        }
         // The engine objects here are this box's: it keeps its own instance id (the services
         // domain labels them with it) rather than the old box's.
         let instance = self.inner.store.setting(INSTANCE)?;
@@ -284,6 +342,24 @@ impl Backups {
             source: restic::ResticError::NotInstalled(e.to_string()),
         })
     }
+}
+
+/// A snapshot restored into its temporary tree and checked, ready to be put in place.
+pub(super) struct Staged {
+    tmp: PathBuf,
+    moves: Vec<confine::Move>,
+}
+
+/// Puts every staged tree in place; returns the new paths.
+fn place(staged: &[Staged]) -> Result<Vec<PathBuf>, BackupError> {
+    let mut placed = Vec::new();
+    for s in staged {
+        for m in &s.moves {
+            swap_in(&s.tmp.join(&m.from), &m.to)?;
+            placed.push(m.to.clone());
+        }
+    }
+    Ok(placed)
 }
 
 /// Moves `from` to `to`, keeping the previous `to` until the move succeeded.

@@ -77,7 +77,14 @@ impl Backups {
             .into_iter()
             .find(|s| s.id.starts_with(snapshot) && s.tag("app") == Some(app))
             .ok_or_else(|| BackupError::NoSuchSnapshot(format!("{snapshot} (service {app})")))?;
-        self.restore_snapshot(target, &opened.repo, &snap).await?;
+        let volumes = self.inner.data_dir.join("apps").join(app).join("volumes");
+        self.restore_snapshot(
+            target,
+            &opened.repo,
+            &snap,
+            &super::confine::Allowed::ChildrenOf(volumes),
+        )
+        .await?;
         log::info!(app = app; "the data of {app} was put back as in safety snapshot {}", snap.short_id);
         Ok(())
     }

@@ -13,38 +13,10 @@
 //! Invariant: a target that is absent when used gives [`TargetError::Missing`], never a new
 //! empty repository somewhere else (a folder target's directory is not re-created).
 
+pub use super::location::Location;
 use super::restic::Repo;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Where a target is, by kind. Stored as JSON in `backup_targets.location`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Location {
-    Folder {
-        #[schema(value_type = String)]
-        path: PathBuf,
-    },
-    Usb {
-        uuid: String,
-        label: String,
-    },
-    Sftp {
-        user: String,
-        host: String,
-        #[serde(default = "ssh_port")]
-        port: u16,
-        path: String,
-    },
-    Rest {
-        url: String,
-    },
-}
-
-fn ssh_port() -> u16 {
-    22
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -52,100 +24,11 @@ pub enum TargetError {
     Missing(String),
     #[error("invalid backup target: {0}")]
     Invalid(String),
+    /// A field that may not reach a program (`location.rs`), with its own key.
+    #[error("invalid backup target: {0}")]
+    Field(#[from] crate::names::Invalid),
     #[error("{op} failed: {detail}")]
     Command { op: String, detail: String },
-}
-
-impl Location {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Location::Folder { .. } => "folder",
-            Location::Usb { .. } => "usb",
-            Location::Sftp { .. } => "sftp",
-            Location::Rest { .. } => "rest",
-        }
-    }
-
-    /// Checks the fields so nothing odd reaches a command line.
-    pub fn validate(&self) -> Result<(), TargetError> {
-        let plain = |s: &str, what: &str| {
-            if s.is_empty()
-                || s.chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"')
-                || s.starts_with('-')
-            {
-                Err(TargetError::Invalid(format!(
-                    "{what} '{s}' is empty or holds spaces or quotes"
-                )))
-            } else {
-                Ok(())
-            }
-        };
-        match self {
-            Location::Folder { path } => {
-                if !path.is_absolute() {
-                    return Err(TargetError::Invalid(format!(
-                        "the folder {} must be an absolute path",
-                        path.display()
-                    )));
-                }
-                plain(&path.display().to_string(), "folder")
-            }
-            Location::Usb { uuid, .. } => {
-                if uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && !uuid.is_empty() {
-                    Ok(())
-                } else {
-                    Err(TargetError::Invalid(format!(
-                        "'{uuid}' is not a file-system UUID"
-                    )))
-                }
-            }
-            Location::Sftp {
-                user, host, path, ..
-            } => {
-                plain(user, "user")?;
-                plain(host, "host")?;
-                plain(path, "path")
-            }
-            Location::Rest { url } => {
-                plain(url, "URL")?;
-                if url.starts_with("http://") || url.starts_with("https://") {
-                    Ok(())
-                } else {
-                    Err(TargetError::Invalid(format!(
-                        "'{url}' is not an http(s) URL"
-                    )))
-                }
-            }
-        }
-    }
-
-    /// Where the target is, for people (the kit, the UI).
-    pub fn describe(&self) -> String {
-        match self {
-            Location::Folder { path } => path.display().to_string(),
-            Location::Usb { uuid, label } => format!("USB « {label} » (UUID {uuid})"),
-            Location::Sftp {
-                user,
-                host,
-                port,
-                path,
-            } => format!("sftp://{user}@{host}:{port}{path}"),
-            Location::Rest { url } => url.clone(),
-        }
-    }
-
-    /// The repository argument for plain restic, as the emergency kit prints it.
-    pub fn restic_url_for_kit(&self) -> String {
-        match self {
-            Location::Folder { path } => path.display().to_string(),
-            Location::Usb { .. } => "/media/<disque>/panier-backup".to_owned(),
-            Location::Sftp {
-                user, host, path, ..
-            } => format!("sftp:{user}@{host}:{path}"),
-            Location::Rest { url } => format!("rest:{url}"),
-        }
-    }
 }
 
 /// Paths the targets use on this box.
@@ -172,6 +55,39 @@ impl Places {
         self.ssh_dir.join("id_ed25519")
     }
 
+    /// Writes the ssh configuration for one SFTP target (user and host already checked by
+    /// `Location::validate`) and returns its path. One file per target, named by a hash of
+    /// its user, host and port, rewritten at each use.
+    pub fn ssh_config(&self, user: &str, host: &str, port: u16) -> Result<PathBuf, TargetError> {
+        use sha2::Digest;
+        for p in [&self.ssh_dir, &self.ssh_key()] {
+            if !plain_path(p) {
+                return Err(cmd_err(
+                    "preparing the SFTP command",
+                    format!(
+                        "the path {} holds characters restic's SFTP command cannot carry; use a data directory made of letters, digits, '/', '.', '_' and '-'",
+                        p.display()
+                    ),
+                ));
+            }
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let id = hex::encode(&sha2::Sha256::digest(format!("{user}@{host}:{port}"))[..8]);
+        let path = self.ssh_dir.join(format!("config-{id}"));
+        let text = format!(
+            "# Written by the panier agent for one SFTP backup target; rewritten at each use.\n\
+             Host {SSH_ALIAS}\n  HostName {host}\n  User {user}\n  Port {port}\n  \
+             IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+             BatchMode yes\n  StrictHostKeyChecking accept-new\n  ProxyCommand none\n  \
+             PermitLocalCommand no\n  ControlPath none\n",
+            self.ssh_key().display(),
+            self.ssh_dir.join("known_hosts").display()
+        );
+        crate::fsutil::write_atomic(&path, text.as_bytes())
+            .map_err(|e| cmd_err("writing the SFTP target's ssh configuration", e))?;
+        Ok(path)
+    }
+
     /// The box's public SSH key, creating the pair on first use.
     pub fn ssh_public_key(&self) -> Result<String, TargetError> {
         let key = self.ssh_key();
@@ -189,6 +105,17 @@ impl Places {
             .map(|s| s.trim().to_owned())
             .map_err(|e| cmd_err("reading the public SSH key", e))
     }
+}
+
+/// The host alias of every SFTP target in its ssh configuration file.
+const SSH_ALIAS: &str = "panier-backup-target";
+
+/// A path restic's command splitting leaves whole: no space, quote or backslash.
+fn plain_path(p: &Path) -> bool {
+    p.to_str().is_some_and(|s| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
+    })
 }
 
 fn cmd_err(op: &str, e: impl std::fmt::Display) -> TargetError {
@@ -232,8 +159,10 @@ pub fn open(
     places: &Places,
     create: bool,
 ) -> Result<Opened, TargetError> {
+    location.validate()?;
     let repo = |url: String, options: Vec<String>| Repo {
         url,
+        shown: location.describe(),
         password: password.to_owned(),
         options,
     };
@@ -266,8 +195,11 @@ pub fn open(
                 .lines()
                 .any(|l| l.split(' ').nth(1) == Some(&*mount.to_string_lossy()));
             if !mounted {
+                // A backup disk carries data only: nothing on it runs, no device or set-uid
+                // file on it counts (a disk can be swapped for a prepared one).
                 run(
                     Command::new("mount")
+                        .args(["-o", "nosuid,nodev,noexec"])
                         .arg(format!("UUID={uuid}"))
                         .arg(&mount),
                     "mount",
@@ -295,15 +227,15 @@ pub fn open(
             path,
         } => {
             places.ssh_public_key()?;
-            let known = places.ssh_dir.join("known_hosts");
-            let command = format!(
-                "ssh -p {port} -i {} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={} {user}@{host} -s sftp",
-                places.ssh_key().display(),
-                known.display()
-            );
+            let config = places.ssh_config(user, host, *port)?;
+            // The command restic splits holds only the box's own paths (checked to be plain);
+            // the user and host are in the configuration file, read by ssh as data. The
+            // repository's host is the file's alias, so restic's URL holds no user value
+            // either, except the path (which restic sends over the SFTP protocol).
+            let command = format!("ssh -F {} {SSH_ALIAS} -s sftp", config.display());
             Ok(Opened {
                 repo: repo(
-                    format!("sftp:{user}@{host}:{path}"),
+                    format!("sftp:{SSH_ALIAS}:{path}"),
                     vec![format!("sftp.command={command}")],
                 ),
                 mount: None,
@@ -347,55 +279,4 @@ pub fn format_disk(device: &Path, label: &str) -> Result<String, TargetError> {
         return Err(cmd_err("blkid", "the new file system has no UUID"));
     }
     Ok(uuid)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn odd_fields_are_refused() {
-        assert!(
-            Location::Folder {
-                path: "relative".into()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            Location::Sftp {
-                user: "a b".into(),
-                host: "h".into(),
-                port: 22,
-                path: "/x".into()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            Location::Usb {
-                uuid: "$(rm)".into(),
-                label: "x".into()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            Location::Rest {
-                url: "ftp://x".into()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            Location::Sftp {
-                user: "panier".into(),
-                host: "nas.local".into(),
-                port: 22,
-                path: "/srv/b".into()
-            }
-            .validate()
-            .is_ok()
-        );
-    }
 }

@@ -388,6 +388,9 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
         ],
         "DHCPv6: answers of the address server of the network",
     );
+    let mut web_ports = vec![state.portal_port, state.admin_port];
+    web_ports.extend(state.services.iter().filter_map(|svc| svc.proxy_port));
+    guard::new_connections_per_source(&mut b, &web_ports);
     b.rule(
         "input",
         vec![eq(payload("ip", "saddr"), s("@lan4")), jump("from_lan")],
@@ -489,6 +492,7 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
         ],
         "new connections to a published container port",
     );
+    guard::container_networks(&mut b);
     for bridge in ENGINE_BRIDGES {
         b.rule(
             "published",
@@ -570,6 +574,9 @@ pub fn rule_count(batch: &Nftables) -> usize {
         .filter(|o| matches!(o, NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(_)))))
         .count()
 }
+
+mod guard;
+pub use guard::{NEW_BURST, NEW_PER_SECOND};
 
 #[cfg(test)]
 mod tests;

@@ -99,7 +99,8 @@ impl ApiError {
                         StatusCode::CONFLICT
                     }
                     BackupError::BadName(_)
-                    | BackupError::Target(crate::backup::target::TargetError::Invalid(_)) => {
+                    | BackupError::Target(crate::backup::target::TargetError::Invalid(_))
+                    | BackupError::Target(crate::backup::target::TargetError::Field(_)) => {
                         StatusCode::BAD_REQUEST
                     }
                     BackupError::Target(crate::backup::target::TargetError::Missing(_)) => {
@@ -120,6 +121,7 @@ impl ApiError {
                         }
                     },
                     BackupError::NoBoxState => StatusCode::NOT_FOUND,
+                    BackupError::Confined(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     BackupError::Hook { .. }
                     | BackupError::Target(crate::backup::target::TargetError::Command { .. })
                     | BackupError::Failed(_) => StatusCode::BAD_GATEWAY,
