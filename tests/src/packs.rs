@@ -64,6 +64,7 @@ upstream = "https://busybox.net"
 license = "GPL-2.0-only"
 name = {{ fr = "Site du paquet", en = "Pack site" }}
 description = {{ fr = "Une page servie par busybox.", en = "A page served by busybox." }}
+first_run = "nothing"
 requirements = {{ memory_mb = 16, disk_mb = 10 }}
 
 [[volumes]]
@@ -85,6 +86,14 @@ port = 8080
 [backup]
 volumes = ["www"]
 mode = "cold"
+
+[[provenance]]
+image = "{reference}"
+repository = "https://salsa.debian.org/installer-team/busybox"
+tag = "Debian bookworm's busybox-static"
+files = ["tests/src/packs.rs"]
+read_on = "2026-12-02"
+binaries = ["sh", "cat", "httpd"]
 "#
     );
     std::fs::write(folder.join("manifest.toml"), manifest)?;
