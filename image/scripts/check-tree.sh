@@ -38,7 +38,7 @@ verify_units() {
   mkdir -p "$tmp/usr/lib/systemd" "$tmp/usr/bin" "$tmp/usr/sbin" "$tmp/bin"
   cp -a /usr/lib/systemd/system "$tmp/usr/lib/systemd/"
   cp -a buildroot-overlay/. "$tmp/"
-  for bin in usr/bin/panier usr/sbin/nft usr/bin/dockerd usr/sbin/dockerd bin/kill; do
+  for bin in usr/bin/panier usr/sbin/nft usr/bin/dockerd usr/sbin/dockerd bin/kill bin/sh; do
     printf '#!/bin/sh\n' > "$tmp/$bin"
     chmod +x "$tmp/$bin"
   done
