@@ -27,6 +27,17 @@ impl Actor {
         }
     }
 
+    /// An audit entry for a successful `action` on `target` by this actor.
+    pub fn audit_ok(&self, action: &'static str, target: &str) -> crate::store::NewAudit {
+        crate::store::NewAudit {
+            actor: self.audit_name(),
+            action,
+            target: target.to_owned(),
+            result: "ok",
+            detail: String::new(),
+        }
+    }
+
     pub fn session(&self) -> Option<&SessionRow> {
         match self {
             Actor::Admin(s) => Some(s),

@@ -70,6 +70,8 @@ struct FileConfig {
     /// Routes to web servers outside the app system (a printer's page, a test server).
     #[serde(default)]
     extra_routes: Vec<crate::proxy::ExtraRoute>,
+    /// A PEM file of roots to trust for the ACME directory (a private authority; tests).
+    acme_root: Option<PathBuf>,
     /// Headless provisioning: the box name to offer in the setup wizard.
     box_name: Option<String>,
     /// Headless provisioning: the setup code to use instead of a random one.
@@ -111,6 +113,8 @@ pub struct Config {
     pub lan_interface: Option<String>,
     pub mdns: bool,
     pub extra_routes: Vec<crate::proxy::ExtraRoute>,
+    /// Roots to trust for the ACME directory besides the system's (`acme_root`).
+    pub acme_root: Option<PathBuf>,
     pub socket: PathBuf,
     pub engine: String,
     pub catalog_dir: PathBuf,
@@ -156,6 +160,7 @@ impl Config {
             lan_interface: None,
             mdns: false,
             extra_routes: Vec::new(),
+            acme_root: None,
             socket: data_dir.join("panier.sock"),
             engine: "unix:///run/docker.sock".into(),
             catalog_dir: DEFAULT_CATALOG.into(),
@@ -239,6 +244,7 @@ impl Config {
             lan_interface: args.lan_interface.clone().or(file.lan_interface),
             mdns: !args.no_mdns && file.mdns.unwrap_or(true),
             extra_routes: file.extra_routes,
+            acme_root: file.acme_root,
             socket: args
                 .socket
                 .clone()

@@ -88,6 +88,8 @@ pub struct Routers {
 pub struct Reach {
     pub proxy: Proxy,
     pub tls: Tls,
+    /// Public names and their certificate.
+    pub public: crate::reach::Reach,
     pub mdns: Option<Mdns>,
     pub lan_interface: Option<String>,
 }
@@ -204,6 +206,18 @@ pub fn build_with(
             woken.wake();
         }
     });
+    // Public names: services' addresses and the proxy's routes follow the reach settings.
+    let public = crate::reach::Reach::new(store.clone(), &config.data_dir);
+    apps.set_public_names(Arc::new(public.clone()));
+    proxy.set_public(Arc::new(public.clone()));
+    let (mut reach_changes, woken_apps, woken_proxy) =
+        (public.changes(), apps.clone(), proxy.clone());
+    tokio::spawn(async move {
+        while reach_changes.changed().await.is_ok() {
+            woken_apps.wake();
+            woken_proxy.wake();
+        }
+    });
     let firewall = firewall(store.clone(), config, &proxy);
     let reach = match config.http_listen {
         Some(_) => {
@@ -226,6 +240,7 @@ pub fn build_with(
             Some(Reach {
                 proxy: proxy.clone(),
                 tls,
+                public: public.clone(),
                 mdns,
                 lan_interface,
             })
@@ -250,6 +265,7 @@ pub fn build_with(
         install,
         packs,
         updates,
+        reach: public,
     };
     let mut routers = routers(state);
     routers.firewall = Some(firewall);
@@ -654,7 +670,14 @@ fn web_entries(
             // The first round runs before the listeners open, so the first handshake has a
             // certificate and the first request a table.
             refresh.once(true);
-            tokio::spawn(crate::proxy::run_refresh(refresh, stop));
+            tokio::spawn(crate::proxy::run_refresh(refresh, stop.clone()));
+            let issuer = crate::reach::acme::Issuer {
+                reach: reach.public.clone(),
+                proxy: reach.proxy.clone(),
+                tls: reach.tls.clone(),
+                root: config.acme_root.clone(),
+            };
+            tokio::spawn(issuer.run(stop.clone()));
             let portal = crate::portal::router(crate::portal::Portal::new(
                 reach.proxy.clone(),
                 reach.tls.clone(),

@@ -28,6 +28,7 @@ pub mod names;
 pub mod pack;
 pub mod portal;
 pub mod proxy;
+pub mod reach;
 pub mod signing;
 pub mod state;
 pub mod status;

@@ -26,4 +26,5 @@ pub struct AppState {
     pub install: Install,
     pub packs: Packs,
     pub updates: Updates,
+    pub reach: crate::reach::Reach,
 }

@@ -15,6 +15,7 @@ pub mod firewall;
 mod hardware;
 pub mod install;
 mod packs;
+mod reach;
 pub mod system;
 pub mod update;
 
@@ -118,6 +119,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(update::install))
         .routes(routes!(update::restart))
         .routes(routes!(update::settings))
+        .routes(routes!(reach::view))
+        .routes(routes!(reach::set_domain))
+        .routes(routes!(reach::set_name))
+        .routes(routes!(reach::set_acme))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

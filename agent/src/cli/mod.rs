@@ -12,6 +12,7 @@ mod firewall;
 mod install;
 mod log;
 mod pack;
+mod reach;
 mod status;
 mod update;
 
@@ -63,6 +64,8 @@ pub enum Command {
     Pack(pack::Args),
     /// OS updates: status, check, install, restart, channel.
     Update(update::Args),
+    /// Beyond the building: the public domain, public names, certificates (ACME).
+    Reach(reach::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -104,6 +107,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Install(args) => install::run(args).await,
         Command::Pack(args) => pack::run(args).await,
         Command::Update(args) => update::run(args).await,
+        Command::Reach(args) => reach::run(args).await,
     }
 }
 

@@ -52,6 +52,8 @@ pub enum ApiError {
     Pack(#[from] crate::pack::PackError),
     #[error(transparent)]
     Update(#[from] UpdateError),
+    #[error(transparent)]
+    Reach(#[from] crate::reach::ReachError),
 }
 
 /// The body of every error answer.
@@ -203,6 +205,13 @@ impl ApiError {
             },
             ApiError::Pack(e) => pack_status(e),
             ApiError::Update(e) => (update_status(e), e.key()),
+            ApiError::Reach(e) => match e {
+                crate::reach::ReachError::NameTaken(_) => (StatusCode::CONFLICT, e.key()),
+                crate::reach::ReachError::Store(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
+                _ => (StatusCode::BAD_REQUEST, e.key()),
+            },
         }
     }
 }

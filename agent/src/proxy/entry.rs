@@ -11,6 +11,9 @@ use axum::response::Response;
 use std::net::SocketAddr;
 use tower::ServiceExt;
 
+/// Where ACME HTTP-01 tokens are asked for (RFC 8555 §8.3).
+pub const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
+
 /// A listener's behaviour.
 pub struct Entry {
     pub proxy: Option<Proxy>,
@@ -40,6 +43,13 @@ impl Entry {
                     }
                     None => pages::gone(lang, &table),
                 };
+            }
+            if !self.https
+                && self.fixed.is_none()
+                && let Some(token) = req.uri().path().strip_prefix(ACME_CHALLENGE)
+                && let Some(answer) = proxy.http01(token)
+            {
+                return pages::plain(axum::http::StatusCode::OK, &answer);
             }
             let host = request_host(&req);
             match table.lookup(&host) {

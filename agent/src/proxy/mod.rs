@@ -7,6 +7,12 @@
 //! refresh loop (`reconcile`) calls it and then brings the certificate, the mDNS announcements
 //! and the fixed-port listeners in line with it.
 //!
+//! Public names (`PublicHosts`, the reach domain): each route may also answer at a public
+//! name (`pad.biblio.example.org`); any other name under the public domain gets the help
+//! page, never the box's own pages, so the admin UI is not served under a public name. The
+//! HTTP entry answers ACME HTTP-01 challenges (`/.well-known/acme-challenge/<token>`) while
+//! one is pending.
+//!
 //! Routing (`entry`): a request's `Host` decides. `<service>-<box>.local` (or the name mDNS
 //! announces instead after a conflict) goes to that service; any other `…-<box>.local` gets a
 //! helpful page listing the services; everything else (the box's own name, its IP addresses)
@@ -27,7 +33,7 @@ mod pages;
 mod reconcile;
 mod serve;
 
-pub use entry::Entry;
+pub use entry::{ACME_CHALLENGE, Entry};
 pub use forward::Forwarder;
 pub use reconcile::{FixedPorts, Refresh, leaf_names, run_refresh};
 pub use serve::serve;
@@ -54,6 +60,16 @@ pub struct Route {
     /// Why the service does not work on its fixed port (plain HTTP, any Host), when it does
     /// not: that port then answers this instead of forwarding.
     pub fixed_port_refusal: Option<Text>,
+}
+
+/// Where the public names come from (the reach domain), set once by the daemon.
+pub trait PublicHosts: Send + Sync {
+    /// The public host name of the route `name`, when the box has a domain.
+    fn public_host(&self, name: &str) -> Option<String>;
+    /// The box's public domain.
+    fn public_domain(&self) -> Option<String>;
+    /// The key authorization for an ACME HTTP-01 token, while its order is pending.
+    fn http01(&self, token: &str) -> Option<String>;
 }
 
 /// Something that knows routes: the apps, the configuration file.
@@ -123,13 +139,15 @@ pub struct Published {
     /// The name announced, which differs from the wanted one after an mDNS conflict.
     pub host: String,
     pub port: Option<u16>,
+    /// Its public name (the reach domain), if the box has one.
+    pub public_host: Option<String>,
 }
 
 /// What a `Host` leads to.
 #[derive(Debug)]
 pub enum Target<'a> {
     Service(&'a Published),
-    /// A name of the box's form that no service has.
+    /// A name of the box's form, or under its public domain, that no service has.
     UnknownService,
     TheBox,
 }
@@ -141,6 +159,8 @@ pub struct Table {
     /// `<box>.local` as announced.
     pub box_host: String,
     pub routes: Vec<Published>,
+    /// The public domain (reach), if the box has one.
+    pub public_domain: Option<String>,
     by_host: HashMap<String, usize>,
 }
 
@@ -161,6 +181,7 @@ impl Table {
                     wanted_host,
                     route,
                     port,
+                    public_host: None,
                 }
             })
             .collect();
@@ -175,14 +196,36 @@ impl Table {
             box_name: box_name.to_owned(),
             box_host,
             routes: published,
+            public_domain: None,
             by_host,
         }
+    }
+
+    /// The same table with public names: `host_of` gives a route's public name by its name.
+    pub fn with_public(
+        mut self,
+        domain: Option<String>,
+        host_of: impl Fn(&str) -> Option<String>,
+    ) -> Table {
+        for (i, p) in self.routes.iter_mut().enumerate() {
+            p.public_host = host_of(&p.route.name);
+            if let Some(h) = &p.public_host {
+                self.by_host.entry(h.clone()).or_insert(i);
+            }
+        }
+        self.public_domain = domain;
+        self
     }
 
     /// Where a request for `host` (lowercase, without port) goes.
     pub fn lookup(&self, host: &str) -> Target<'_> {
         if let Some(&i) = self.by_host.get(host) {
             return Target::Service(&self.routes[i]);
+        }
+        if let Some(domain) = &self.public_domain
+            && (host == domain || host.ends_with(&format!(".{domain}")))
+        {
+            return Target::UnknownService;
         }
         if host != self.box_host
             && host.strip_suffix(".local").is_some_and(|label| {
@@ -230,6 +273,7 @@ struct Inner {
     sources: Vec<Arc<dyn RouteSource>>,
     port_base: u16,
     provisioned_name: Option<String>,
+    public: std::sync::OnceLock<Arc<dyn PublicHosts>>,
     wake: tokio::sync::Notify,
     /// Bumped whenever [`Proxy::rebuild`] publishes a different table.
     changes: tokio::sync::watch::Sender<u64>,
@@ -249,10 +293,21 @@ impl Proxy {
                 sources,
                 port_base,
                 provisioned_name,
+                public: std::sync::OnceLock::new(),
                 wake: tokio::sync::Notify::new(),
                 changes: tokio::sync::watch::Sender::new(0),
             }),
         }
+    }
+
+    /// Sets the source of public names (once, by the daemon).
+    pub fn set_public(&self, public: Arc<dyn PublicHosts>) {
+        let _ = self.inner.public.set(public);
+    }
+
+    /// The key authorization for an HTTP-01 token, while one is pending.
+    pub fn http01(&self, token: &str) -> Option<String> {
+        self.inner.public.get()?.http01(token)
     }
 
     /// The current table (cheap: one `Arc` clone).
@@ -317,7 +372,10 @@ impl Proxy {
                 routes.push((route, port));
             }
         }
-        let table = Table::new(&box_name, &renames, routes);
+        let mut table = Table::new(&box_name, &renames, routes);
+        if let Some(public) = self.inner.public.get() {
+            table = table.with_public(public.public_domain(), |n| public.public_host(n));
+        }
         let mut current = self.inner.table.write().unwrap_or_else(|p| p.into_inner());
         if **current == table {
             return Ok(false);
@@ -368,6 +426,21 @@ mod tests {
         ));
         assert!(matches!(t.lookup("biblio.local"), Target::TheBox));
         assert!(matches!(t.lookup("192.168.1.10"), Target::TheBox));
+        let t = t.with_public(Some("biblio.example.org".into()), |n| {
+            (n == "pad").then(|| "pad.biblio.example.org".to_owned())
+        });
+        assert!(
+            matches!(t.lookup("pad.biblio.example.org"), Target::Service(p) if p.route.name == "pad")
+        );
+        assert!(
+            matches!(t.lookup("admin.biblio.example.org"), Target::UnknownService),
+            "never the box's own pages under the public domain"
+        );
+        assert!(matches!(
+            t.lookup("biblio.example.org"),
+            Target::UnknownService
+        ));
+        assert!(matches!(t.lookup("biblio.local"), Target::TheBox));
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //!   changes or 30 days before it expires; [`Tls::ensure_leaf`] decides and the proxy's
 //!   refresh loop calls it. The running server picks a new leaf up at the next handshake.
 //!
+//! - The public names (the reach domain) are served a certificate from a public authority
+//!   (`reach::acme` obtains it and hands it over with [`Tls::set_public`]), chosen by the
+//!   name the client asks for (SNI); every other name gets the box's own leaf.
+//!
 //! Limits: ECDSA P-256 keys (every current browser and OS); one leaf for all names, so its
 //! list of names shows which services the box offers (they are announced on the LAN anyway).
 
@@ -85,12 +89,16 @@ struct Authority {
 /// The leaf in use: the names it covers, its expiry (Unix seconds) and the key rustls serves.
 type CurrentLeaf = Arc<RwLock<Option<(LeafNames, i64, Arc<CertifiedKey>)>>>;
 
+/// The certificate for the public names, and the names it covers.
+type PublicCert = Arc<RwLock<Option<(BTreeSet<String>, Arc<CertifiedKey>)>>>;
+
 /// The box's TLS material: its authority and the current server certificate.
 #[derive(Clone)]
 pub struct Tls {
     dir: PathBuf,
     ca: Arc<Authority>,
     current: CurrentLeaf,
+    public: PublicCert,
 }
 
 fn read(path: &Path) -> Result<Option<String>, TlsError> {
@@ -229,6 +237,7 @@ impl Tls {
             dir,
             ca: Arc::new(ca),
             current: Arc::new(RwLock::new(None)),
+            public: Arc::new(RwLock::new(None)),
         };
         if let Err(e) = tls.load_leaf() {
             log::warn!(
@@ -384,6 +393,11 @@ impl Tls {
         Ok(true)
     }
 
+    /// Serves `public` (names and key) to clients asking for one of those names, or stops.
+    pub fn set_public(&self, public: Option<(BTreeSet<String>, Arc<CertifiedKey>)>) {
+        *self.public.write().unwrap_or_else(|p| p.into_inner()) = public;
+    }
+
     /// The rustls configuration of the HTTPS entry; it always presents the current leaf.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -394,17 +408,26 @@ impl Tls {
                 detail: e.to_string(),
             })?
             .with_no_client_auth()
-            .with_cert_resolver(Arc::new(Resolver(self.current.clone())));
+            .with_cert_resolver(Arc::new(Resolver(
+                self.current.clone(),
+                self.public.clone(),
+            )));
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
 }
 
 #[derive(Debug)]
-struct Resolver(CurrentLeaf);
+struct Resolver(CurrentLeaf, PublicCert);
 
 impl ResolvesServerCert for Resolver {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(name) = hello.server_name()
+            && let Some((names, key)) = self.1.read().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && names.contains(&name.to_ascii_lowercase())
+        {
+            return Some(key.clone());
+        }
         self.0
             .read()
             .unwrap_or_else(|p| p.into_inner())

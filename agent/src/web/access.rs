@@ -113,6 +113,16 @@ impl Access {
         })
     }
 
+    /// The names of the web entries the proxy routes now.
+    pub fn route_names(&self) -> Vec<String> {
+        self.proxy
+            .table()
+            .routes
+            .iter()
+            .map(|p| p.route.name.clone())
+            .collect()
+    }
+
     pub fn texts(&self, language: Language) -> Result<PortalTexts, StoreError> {
         Ok(self
             .proxy
@@ -122,13 +132,7 @@ impl Access {
     }
 
     fn audit(actor: &Actor, action: &'static str, target: &str) -> NewAudit {
-        NewAudit {
-            actor: actor.audit_name(),
-            action,
-            target: target.to_owned(),
-            result: "ok",
-            detail: String::new(),
-        }
+        actor.audit_ok(action, target)
     }
 
     pub fn set_texts(

@@ -21,6 +21,7 @@ mod hardware;
 mod install;
 mod markdown;
 mod packs;
+pub mod reach;
 
 use crate::admins::Actor;
 use crate::auth;
@@ -43,6 +44,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("nav.backups", "/admin/backups"),
     ("nav.firewall", "/admin/firewall"),
     ("access.nav", "/admin/access"),
+    ("reach.nav", "/admin/reach"),
     ("nav.hardware", "/admin/hardware"),
     ("nav.admins", "/admin/admins"),
     ("nav.audit", "/admin/audit"),
@@ -95,6 +97,10 @@ pub fn router() -> Router<AppState> {
             get(access::access_page).post(access::access_submit),
         )
         .route("/admin/access/logo", post(access::logo_submit))
+        .route(
+            "/admin/reach",
+            get(reach::reach_page).post(reach::reach_submit),
+        )
         .route("/admin/lang", get(language_switch))
         .route("/admin/static/panier.css", get(stylesheet))
 }

@@ -1,0 +1,323 @@
+//! Beyond the building: the box's public domain and trusted certificates, against real
+//! components in network namespaces — Debian's `pebble` (Let's Encrypt's test authority) and
+//! `knot` (RFC 2136 updates with TSIG), the real agent as the box's web entry, curl as the
+//! visitor verifying against pebble's own root.
+//!
+//! ```text
+//!  box 10.203.n.1 (agent on :80/:443, busybox httpd behind it as "pad")
+//!   └── net 10.203.n.2 (pebble :14000, knot :53, the visitor's curl)
+//! ```
+
+use panier_system_tests::acme::{AcmeWorld, TSIG_NAME, ZONE};
+use panier_system_tests::fwnet::Proc;
+use panier_system_tests::netns::Namespaces;
+use panier_system_tests::{Agent, AgentOptions, free_port, wait_until};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// box — net, for subnet 10.203.n.0/24.
+fn world(n: u8) -> Namespaces {
+    let ns =
+        Namespaces::create(&format!("rch{}-{n}", std::process::id()), &["box", "net"]).unwrap();
+    ns.link(
+        "box",
+        "eth0",
+        &format!("10.203.{n}.1/24"),
+        "net",
+        "eth0",
+        &format!("10.203.{n}.2/24"),
+    )
+    .unwrap();
+    ns
+}
+
+/// busybox httpd inside the box namespace: a page and a CGI printing the forwarded headers.
+fn service(ns: &Namespaces) -> (Proc, u16, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<h1>hello from pad</h1>\n").unwrap();
+    std::fs::create_dir(dir.path().join("cgi-bin")).unwrap();
+    let cgi = dir.path().join("cgi-bin/env.sh");
+    std::fs::write(
+        &cgi,
+        "#!/bin/busybox sh\necho 'Content-Type: text/plain'\necho\necho \"for=$HTTP_X_FORWARDED_FOR\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let child = Command::new("nsenter")
+        .arg(format!("--net=/var/run/netns/{}", ns.name("box")))
+        .args([
+            "/bin/busybox",
+            "httpd",
+            "-f",
+            "-p",
+            &format!("127.0.0.1:{port}"),
+            "-h",
+        ])
+        .arg(dir.path())
+        .spawn()
+        .unwrap();
+    (Proc(child), port, dir)
+}
+
+fn start_box(ns: &Namespaces, acme: &AcmeWorld, port: u16) -> Agent {
+    Agent::start_with(AgentOptions {
+        netns: Some(ns.name("box")),
+        web_entry: true,
+        listen: Some("0.0.0.0:443".into()),
+        config: Some(format!(
+            "acme_root = \"{}\"\n[[extra_routes]]\nname = \"pad\"\nupstream = \"127.0.0.1:{port}\"\n",
+            acme.https_root.display()
+        )),
+        ..Default::default()
+    })
+}
+
+fn cli_ok(agent: &Agent, args: &[&str]) -> String {
+    let out = agent.cli(args);
+    assert!(
+        out.status.success(),
+        "panier {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn status(agent: &Agent) -> serde_json::Value {
+    serde_json::from_str(&cli_ok(agent, &["reach", "status", "--json"])).unwrap()
+}
+
+/// `curl` from the visitor's namespace, verifying against `root`, for `host` at the box.
+fn visit(
+    ns: &Namespaces,
+    root: &std::path::Path,
+    host: &str,
+    box_ip: &str,
+    path: &str,
+) -> anyhow::Result<String> {
+    ns.exec(
+        "net",
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            root.to_str().unwrap(),
+            "--resolve",
+            &format!("{host}:443:{box_ip}"),
+            &format!("https://{host}{path}"),
+        ],
+    )
+}
+
+/// The serial and end date of the certificate the box presents for `host`.
+fn served(ns: &Namespaces, host: &str, box_ip: &str) -> String {
+    let script = format!(
+        "openssl s_client -connect {box_ip}:443 -servername {host} </dev/null 2>/dev/null | openssl x509 -noout -serial -enddate"
+    );
+    ns.exec("net", &["sh", "-c", &script]).unwrap_or_default()
+}
+
+fn wait_certificate(agent: &Agent, acme: &AcmeWorld, what: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    wait_until(Duration::from_secs(90), what, || {
+        last = status(agent);
+        last["certificate"].is_object() && last["last_attempt"]["ok"] == true
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nstatus: {last:#}\nagent: {}\npebble: {}\nknot: {}",
+            agent.log_text(),
+            acme.pebble_log(),
+            acme.knot_log()
+        )
+    });
+    last
+}
+
+/// Certificates by DNS-01 from `acme`, the TSIG secret read from `secret`.
+fn use_dns01(agent: &Agent, acme: &AcmeWorld, net_ip: &str, secret: &std::path::Path) {
+    cli_ok(
+        agent,
+        &[
+            "reach",
+            "acme",
+            "--directory",
+            &acme.directory,
+            "--challenge",
+            "dns-01",
+            "--dns-server",
+            &format!("{net_ip}:53"),
+            "--tsig-name",
+            TSIG_NAME,
+            "--tsig-secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+}
+
+#[test]
+fn a_dns01_certificate_through_rfc2136_with_tsig_is_served_by_sni_and_renewed_before_it_expires() {
+    let n = 60;
+    let ns = world(n);
+    let (box_ip, net_ip) = (format!("10.203.{n}.1"), format!("10.203.{n}.2"));
+    let acme = AcmeWorld::start(&ns, "net", &net_ip, &box_ip, Duration::from_secs(90));
+    let (_httpd, port, _site) = service(&ns);
+    let agent = start_box(&ns, &acme, port);
+    let secret = acme.dir.path().join("tsig.secret");
+    std::fs::write(&secret, &acme.tsig_secret).unwrap();
+    use_dns01(&agent, &acme, &net_ip, &secret);
+    let shown = status(&agent);
+    assert_eq!(shown["tsig_secret_set"], true);
+    assert!(
+        !shown.to_string().contains(&acme.tsig_secret),
+        "the TSIG secret is never shown back"
+    );
+    cli_ok(&agent, &["reach", "domain", "set", ZONE]);
+    let host = format!("pad.{ZONE}");
+    let first = wait_certificate(&agent, &acme, "a certificate by DNS-01");
+    assert_eq!(first["certificate"]["names"], serde_json::json!([host]));
+    assert_eq!(first["services"][0]["host"], host.as_str());
+
+    // The visitor verifies the chain against pebble's root, fetched from its management API.
+    let root = acme.issuing_root(&ns, "net");
+    let page = visit(&ns, &root, &host, &box_ip, "/").unwrap();
+    assert!(page.contains("hello from pad"), "{page}");
+    // The challenge records were removed from the zone afterwards.
+    assert_eq!(
+        acme.dig(&ns, "net", &format!("_acme-challenge.{host}"), "TXT")
+            .trim(),
+        ""
+    );
+    // The admin UI is not served under a public name (any name of the domain gets the help page).
+    for h in [format!("admin.{ZONE}"), ZONE.to_owned()] {
+        let body = ns
+            .exec(
+                "net",
+                &[
+                    "curl",
+                    "-sk",
+                    "--max-time",
+                    "10",
+                    "--resolve",
+                    &format!("{h}:443:{box_ip}"),
+                    &format!("https://{h}/admin/login"),
+                ],
+            )
+            .unwrap();
+        assert!(
+            !body.contains("csrf") && !body.contains("password"),
+            "{h}: {body}"
+        );
+    }
+    // The box's own names keep the box's own certificate (pebble's root does not vouch for it).
+    assert!(visit(&ns, &root, "pad-panier.local", &box_ip, "/").is_err());
+
+    // Renewal: two thirds into the 90 s lifetime, the box has a new certificate before the
+    // first one expires.
+    let before = served(&ns, &host, &box_ip);
+    assert!(before.contains("serial="), "{before}");
+    let expires = first["certificate"]["not_after"].as_i64().unwrap();
+    let renew_at = first["certificate"]["renew_at"].as_i64().unwrap();
+    assert!(renew_at < expires);
+    let start = Instant::now();
+    let mut now_served = String::new();
+    wait_until(Duration::from_secs(100), "a renewed certificate", || {
+        now_served = served(&ns, &host, &box_ip);
+        now_served.contains("serial=") && now_served != before
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", agent.log_text()));
+    let renewed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        renewed_at < expires,
+        "renewed at {renewed_at}, the first expired at {expires}"
+    );
+    let second = status(&agent);
+    assert!(second["certificate"]["not_after"].as_i64().unwrap() > expires);
+    let page = visit(&ns, &root, &host, &box_ip, "/").unwrap();
+    assert!(page.contains("hello from pad"), "{page}");
+    eprintln!(
+        "renewed after {:?}: {before} → {now_served}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn an_http01_certificate_answered_by_the_box_after_a_refused_dns_update_said_with_its_reason() {
+    let n = 62;
+    let ns = world(n);
+    let (box_ip, net_ip) = (format!("10.203.{n}.1"), format!("10.203.{n}.2"));
+    let acme = AcmeWorld::start(&ns, "net", &net_ip, &box_ip, Duration::from_secs(3600));
+    let (_httpd, port, _site) = service(&ns);
+    let agent = start_box(&ns, &acme, port);
+    // A wrong TSIG secret: knot refuses the update, the failure is recorded with its reason.
+    let wrong = acme.dir.path().join("wrong.secret");
+    std::fs::write(&wrong, "d3JvbmcgYnV0IHdlbGwgZm9ybWVkIHNlY3JldCAhIQ==").unwrap();
+    use_dns01(&agent, &acme, &net_ip, &wrong);
+    cli_ok(&agent, &["reach", "domain", "set", ZONE]);
+    // A public name chosen by the admin, outside the `<service>.<domain>` default.
+    cli_ok(&agent, &["reach", "name", "pad", &format!("notes.{ZONE}")]);
+    let mut last = serde_json::Value::Null;
+    wait_until(Duration::from_secs(60), "a recorded failure", || {
+        last = status(&agent);
+        last["last_attempt"]["ok"] == false
+    })
+    .unwrap_or_else(|e| panic!("{e}: {last:#}\n{}", agent.log_text()));
+    assert_eq!(last["last_attempt"]["error_key"], "dns_refused", "{last:#}");
+    let fr = last["last_attempt"]["message"]["fr"].as_str().unwrap();
+    let en = last["last_attempt"]["message"]["en"].as_str().unwrap();
+    assert!(fr.contains("TSIG") && en.contains("TSIG"), "{fr} / {en}");
+    assert!(
+        last["last_attempt"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("NOTAUTH")
+            || last["last_attempt"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("refused")
+    );
+    let text = cli_ok(&agent, &["reach", "status"]);
+    assert!(text.contains("Last attempt failed"), "{text}");
+    assert!(last["certificate"].is_null());
+
+    // HTTP-01: pebble asks the box on port 80 of the address the zone gives.
+    cli_ok(&agent, &["reach", "acme", "--challenge", "http-01"]);
+    let got = wait_certificate(&agent, &acme, "a certificate by HTTP-01");
+    let host = format!("notes.{ZONE}");
+    assert_eq!(got["certificate"]["names"], serde_json::json!([host]));
+    assert!(
+        acme.pebble_log().contains("Attempting to validate w/ HTTP"),
+        "pebble validated over HTTP-01: {}",
+        acme.pebble_log()
+    );
+    let root = acme.issuing_root(&ns, "net");
+    let page = visit(&ns, &root, &host, &box_ip, "/").unwrap();
+    assert!(page.contains("hello from pad"), "{page}");
+    // The service sees the visitor's own address.
+    let env = visit(&ns, &root, &host, &box_ip, "/cgi-bin/env.sh").unwrap();
+    assert!(env.contains(&format!("for={net_ip}")), "{env}");
+    // Tokens are answered only while their order is pending.
+    let token = ns
+        .exec(
+            "net",
+            &[
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("http://{box_ip}/.well-known/acme-challenge/nothing"),
+            ],
+        )
+        .unwrap();
+    assert_ne!(token, "200");
+}
