@@ -19,6 +19,7 @@ fn state(services: usize) -> FirewallState {
         admin_port: Port::new(443).unwrap(),
         portal_port: Port::new(80).unwrap(),
         ssh_enabled: true,
+        relay_interface: None,
         services: (0..services)
             .map(|i| ServiceRule {
                 app: format!("service-{i:02}"),

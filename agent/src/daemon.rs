@@ -219,6 +219,16 @@ pub fn build_with(
         }
     });
     let firewall = firewall(store.clone(), config, &proxy);
+    proxy.set_outside(Arc::new(RelayOutside {
+        reach: public.clone(),
+        firewall: firewall.clone(),
+    }));
+    let (mut relay_changes, woken_firewall) = (public.changes(), firewall.clone());
+    tokio::spawn(async move {
+        while relay_changes.changed().await.is_ok() {
+            woken_firewall.wake();
+        }
+    });
     let reach = match config.http_listen {
         Some(_) => {
             let tls = Tls::load_or_create(&config.data_dir)
@@ -343,6 +353,32 @@ fn firewall(store: Store, config: &Config, proxy: &Proxy) -> Firewall {
         });
     }
     firewall
+}
+
+/// The proxy's view of the outside: connections to the relay's tunnel address come from
+/// outside; a service is open to them when its exposure is `outside`.
+struct RelayOutside {
+    reach: crate::reach::Reach,
+    firewall: Firewall,
+}
+
+impl crate::proxy::OutsideAccess for RelayOutside {
+    fn is_outside(&self, local: SocketAddr, _peer: SocketAddr) -> bool {
+        let local = match local.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(std::net::IpAddr::V4)
+                .unwrap_or(local.ip()),
+            v4 => v4,
+        };
+        self.reach.relay_ip() == Some(local)
+    }
+
+    fn open_outside(&self, name: &str) -> bool {
+        self.firewall
+            .exposure_of(name)
+            .is_ok_and(|e| e == crate::firewall::Exposure::Outside)
+    }
 }
 
 /// The firewall's view of the proxy: each service's fixed port, by the service's id.
@@ -678,6 +714,7 @@ fn web_entries(
                 root: config.acme_root.clone(),
             };
             tokio::spawn(issuer.run(stop.clone()));
+            tokio::spawn(crate::reach::relay::run(reach.public.clone(), stop.clone()));
             let portal = crate::portal::router(crate::portal::Portal::new(
                 reach.proxy.clone(),
                 reach.tls.clone(),

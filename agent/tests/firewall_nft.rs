@@ -46,6 +46,7 @@ fn state() -> FirewallState {
         admin_port: Port::new(8443).unwrap(),
         portal_port: Port::new(80).unwrap(),
         ssh_enabled: false,
+        relay_interface: None,
         services: vec![],
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::fwnet::Proc;
 use crate::netns::{Namespaces, sh};
-use crate::wait_until;
+use crate::{Agent, free_port, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -290,4 +290,53 @@ impl AcmeWorld {
     pub fn knot_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("knot.log")).unwrap_or_default()
     }
+}
+
+/// busybox httpd inside the namespace `short` of `ns`: `name`'s page and a CGI
+/// (`/cgi-bin/env.sh`) printing the `X-Forwarded-For` it was given. Returns the process, its
+/// port on that namespace's loopback, and its folder.
+pub fn web_service(ns: &Namespaces, short: &str, name: &str) -> (Proc, u16, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        format!("<h1>hello from {name}</h1>\n"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("cgi-bin")).unwrap();
+    let cgi = dir.path().join("cgi-bin/env.sh");
+    std::fs::write(
+        &cgi,
+        "#!/bin/busybox sh\necho 'Content-Type: text/plain'\necho\necho \"for=$HTTP_X_FORWARDED_FOR\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let child = Command::new("nsenter")
+        .arg(format!("--net=/var/run/netns/{}", ns.name(short)))
+        .args([
+            "/bin/busybox",
+            "httpd",
+            "-f",
+            "-p",
+            &format!("127.0.0.1:{port}"),
+            "-h",
+        ])
+        .arg(dir.path())
+        .spawn()
+        .unwrap();
+    (Proc(child), port, dir)
+}
+
+/// `panier ARGS` against `agent`, which must succeed; its output.
+pub fn cli_ok(agent: &Agent, args: &[&str]) -> String {
+    let out = agent.cli(args);
+    assert!(
+        out.status.success(),
+        "panier {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

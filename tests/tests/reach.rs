@@ -8,11 +8,9 @@
 //!   └── net 10.203.n.2 (pebble :14000, knot :53, the visitor's curl)
 //! ```
 
-use panier_system_tests::acme::{AcmeWorld, TSIG_NAME, ZONE};
-use panier_system_tests::fwnet::Proc;
+use panier_system_tests::acme::{AcmeWorld, TSIG_NAME, ZONE, cli_ok, web_service};
 use panier_system_tests::netns::Namespaces;
-use panier_system_tests::{Agent, AgentOptions, free_port, wait_until};
-use std::process::Command;
+use panier_system_tests::{Agent, AgentOptions, wait_until};
 use std::time::{Duration, Instant};
 
 /// box — net, for subnet 10.203.n.0/24.
@@ -31,36 +29,6 @@ fn world(n: u8) -> Namespaces {
     ns
 }
 
-/// busybox httpd inside the box namespace: a page and a CGI printing the forwarded headers.
-fn service(ns: &Namespaces) -> (Proc, u16, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "<h1>hello from pad</h1>\n").unwrap();
-    std::fs::create_dir(dir.path().join("cgi-bin")).unwrap();
-    let cgi = dir.path().join("cgi-bin/env.sh");
-    std::fs::write(
-        &cgi,
-        "#!/bin/busybox sh\necho 'Content-Type: text/plain'\necho\necho \"for=$HTTP_X_FORWARDED_FOR\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let port = free_port();
-    let child = Command::new("nsenter")
-        .arg(format!("--net=/var/run/netns/{}", ns.name("box")))
-        .args([
-            "/bin/busybox",
-            "httpd",
-            "-f",
-            "-p",
-            &format!("127.0.0.1:{port}"),
-            "-h",
-        ])
-        .arg(dir.path())
-        .spawn()
-        .unwrap();
-    (Proc(child), port, dir)
-}
-
 fn start_box(ns: &Namespaces, acme: &AcmeWorld, port: u16) -> Agent {
     Agent::start_with(AgentOptions {
         netns: Some(ns.name("box")),
@@ -72,18 +40,6 @@ fn start_box(ns: &Namespaces, acme: &AcmeWorld, port: u16) -> Agent {
         )),
         ..Default::default()
     })
-}
-
-fn cli_ok(agent: &Agent, args: &[&str]) -> String {
-    let out = agent.cli(args);
-    assert!(
-        out.status.success(),
-        "panier {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn status(agent: &Agent) -> serde_json::Value {
@@ -166,7 +122,7 @@ fn a_dns01_certificate_through_rfc2136_with_tsig_is_served_by_sni_and_renewed_be
     let ns = world(n);
     let (box_ip, net_ip) = (format!("10.203.{n}.1"), format!("10.203.{n}.2"));
     let acme = AcmeWorld::start(&ns, "net", &net_ip, &box_ip, Duration::from_secs(90));
-    let (_httpd, port, _site) = service(&ns);
+    let (_httpd, port, _site) = web_service(&ns, "box", "pad");
     let agent = start_box(&ns, &acme, port);
     let secret = acme.dir.path().join("tsig.secret");
     std::fs::write(&secret, &acme.tsig_secret).unwrap();
@@ -255,7 +211,7 @@ fn an_http01_certificate_answered_by_the_box_after_a_refused_dns_update_said_wit
     let ns = world(n);
     let (box_ip, net_ip) = (format!("10.203.{n}.1"), format!("10.203.{n}.2"));
     let acme = AcmeWorld::start(&ns, "net", &net_ip, &box_ip, Duration::from_secs(3600));
-    let (_httpd, port, _site) = service(&ns);
+    let (_httpd, port, _site) = web_service(&ns, "box", "pad");
     let agent = start_box(&ns, &acme, port);
     // A wrong TSIG secret: knot refuses the update, the failure is recorded with its reason.
     let wrong = acme.dir.path().join("wrong.secret");

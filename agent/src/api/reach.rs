@@ -2,6 +2,7 @@
 
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson};
+use crate::reach::relay::{JoinRequest, RelayView};
 use crate::reach::{AcmeChange, Reach, ReachView};
 use crate::web::access::Access;
 use axum::Json;
@@ -60,4 +61,60 @@ pub async fn set_acme(
 ) -> Result<StatusCode, ApiError> {
     reach.set_acme(&actor, body)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The relay and the tunnel's state (last handshake, whether the relay answers).
+#[utoipa::path(get, path = "/relay", tag = "reach", responses((status = 200, body = RelayView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn relay(_: ApiActor, State(reach): State<Reach>) -> Result<Json<RelayView>, ApiError> {
+    Ok(Json(reach.relay_view()?))
+}
+
+/// Joins the relay at `endpoint` (its WireGuard `host:port`) whose public key is `relay_key`.
+#[utoipa::path(put, path = "/relay", tag = "reach", request_body = JoinRequest,
+    responses((status = 200, body = RelayView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn join_relay(
+    ApiActor(actor): ApiActor,
+    State(reach): State<Reach>,
+    ApiJson(body): ApiJson<JoinRequest>,
+) -> Result<Json<RelayView>, ApiError> {
+    Ok(Json(reach.join_relay(&actor, body)?))
+}
+
+/// Leaves the relay: the tunnel is removed.
+#[utoipa::path(delete, path = "/relay", tag = "reach", responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn leave_relay(
+    ApiActor(actor): ApiActor,
+    State(reach): State<Reach>,
+) -> Result<StatusCode, ApiError> {
+    reach.leave_relay(&actor)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ServerConfigQuery {
+    /// The relay server's public interface (default eth0).
+    pub interface: Option<String>,
+}
+
+/// The relay server's files, with the steps.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ServerConfig {
+    pub config: String,
+}
+
+/// The files and steps for the relay's Debian server.
+#[utoipa::path(get, path = "/relay/server-config", tag = "reach", params(ServerConfigQuery),
+    responses((status = 200, body = ServerConfig), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn relay_server_config(
+    _: ApiActor,
+    State(reach): State<Reach>,
+    axum::extract::Query(q): axum::extract::Query<ServerConfigQuery>,
+) -> Result<Json<ServerConfig>, ApiError> {
+    let interface = q.interface.unwrap_or_else(|| "eth0".into());
+    if !crate::proxy::valid_label(&interface.to_ascii_lowercase()) || interface.len() > 15 {
+        return Err(ApiError::BadRequest("not an interface name".into()));
+    }
+    Ok(Json(ServerConfig {
+        config: reach.relay_server_config(&interface)?,
+    }))
 }

@@ -13,6 +13,7 @@ mod install;
 mod log;
 mod pack;
 mod reach;
+mod relay;
 mod status;
 mod update;
 
@@ -66,6 +67,8 @@ pub enum Command {
     Update(update::Args),
     /// Beyond the building: the public domain, public names, certificates (ACME).
     Reach(reach::Args),
+    /// The relay on the association's server (WireGuard): join, status, leave, server files.
+    Relay(relay::Args),
 }
 
 /// The `--socket` option every client command takes.
@@ -108,6 +111,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Pack(args) => pack::run(args).await,
         Command::Update(args) => update::run(args).await,
         Command::Reach(args) => reach::run(args).await,
+        Command::Relay(args) => relay::run(args).await,
     }
 }
 

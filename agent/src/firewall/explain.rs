@@ -83,6 +83,7 @@ mod tests {
             admin_port: Port::new(443).unwrap(),
             portal_port: Port::new(80).unwrap(),
             ssh_enabled: false,
+            relay_interface: None,
             services: vec![ServiceRule {
                 app: "pad".into(),
                 exposure: Exposure::Lan,

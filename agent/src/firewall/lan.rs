@@ -9,9 +9,10 @@
 use super::types::Subnet;
 use std::net::IpAddr;
 
-/// Interface name prefixes that are never the LAN: the engine's bridges and container links.
+/// Interface name prefixes that are never the LAN: the engine's bridges and container links,
+/// and the relay's tunnel (`panier0`: what comes through it is the outside).
 const NOT_LAN: &[&str] = &[
-    "lo", "docker", "br-", "veth", "podman", "cni", "virbr", "flannel",
+    "lo", "docker", "br-", "veth", "podman", "cni", "virbr", "flannel", "panier",
 ];
 
 /// The LAN subnets among `(interface, address, prefix length)` triples. Pure; see [`detect`].
@@ -78,6 +79,7 @@ mod tests {
             t("docker0", "172.17.0.1", 16),
             t("br-1234", "172.18.0.1", 16),
             t("wlp2s0", "192.168.1.40", 24),
+            t("panier0", "10.251.71.2", 24),
         ]);
         let names: Vec<String> = got.iter().map(|s| s.to_string()).collect();
         assert_eq!(names, ["192.168.1.0/24", "2001:db8:1::/64"]);

@@ -300,6 +300,14 @@ impl Firewall {
             portal_port: self.inner.options.portal_port,
             ssh_enabled: policy.ssh_enabled,
             services,
+            // The relay the box joined (`reach::relay`): its tunnel interface.
+            relay_interface: match self.inner.store.relay() {
+                Ok(relay) => relay.map(|_| crate::reach::relay::INTERFACE.to_owned()),
+                Err(e) => {
+                    log::error!("{e}");
+                    None
+                }
+            },
         }
     }
 

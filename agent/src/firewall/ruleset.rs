@@ -16,6 +16,9 @@
 //!   the ICMP a network needs (echo rate-limited), DHCP client answers, then LAN sources jump
 //!   to `from_lan`; services open to the outside are accepted for everyone; the rest is
 //!   logged (rate-limited, prefix [`LOG_PREFIX`]) and dropped by the policy.
+//!   With a relay, its tunnel interface is accepted on the web ports: the proxy, which
+//!   alone sees the name asked for, serves visitors there only the services open to the
+//!   outside.
 //! - chain `from_lan`: mDNS, the portal, the admin UI, SSH when enabled, services set to LAN.
 //!   A service's fixed port on the proxy (the agent itself listens there) follows the
 //!   service's exposure in `input`/`from_lan` like its published ports; a closed service's
@@ -391,6 +394,23 @@ pub fn ruleset(state: &FirewallState) -> Nftables<'static> {
     let mut web_ports = vec![state.portal_port, state.admin_port];
     web_ports.extend(state.services.iter().filter_map(|svc| svc.proxy_port));
     guard::new_connections_per_source(&mut b, &web_ports);
+    if let Some(relay) = &state.relay_interface {
+        let mut ports = vec![state.portal_port];
+        if state.admin_port != state.portal_port {
+            ports.push(state.admin_port);
+        }
+        for port in ports {
+            b.rule(
+                "input",
+                vec![
+                    eq(meta(MetaKey::Iifname), s(relay.clone())),
+                    port_match(Proto::Tcp, port),
+                    accept(),
+                ],
+                "the relay: visitors to the public names of services open to the outside (the proxy answers them nothing else, never the admin UI)",
+            );
+        }
+    }
     b.rule(
         "input",
         vec![eq(payload("ip", "saddr"), s("@lan4")), jump("from_lan")],

@@ -278,6 +278,10 @@ pub struct FirewallState {
     pub portal_port: Port,
     pub ssh_enabled: bool,
     pub services: Vec<ServiceRule>,
+    /// The relay's tunnel interface, when the box has joined one: visitors arrive there on
+    /// the web ports, and the proxy lets them reach only services open to the outside.
+    #[serde(default)]
+    pub relay_interface: Option<String>,
 }
 
 #[cfg(test)]

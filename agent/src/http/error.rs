@@ -54,6 +54,8 @@ pub enum ApiError {
     Update(#[from] UpdateError),
     #[error(transparent)]
     Reach(#[from] crate::reach::ReachError),
+    #[error(transparent)]
+    Relay(#[from] crate::reach::relay::RelayError),
 }
 
 /// The body of every error answer.
@@ -208,6 +210,14 @@ impl ApiError {
             ApiError::Reach(e) => match e {
                 crate::reach::ReachError::NameTaken(_) => (StatusCode::CONFLICT, e.key()),
                 crate::reach::ReachError::Store(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
+                _ => (StatusCode::BAD_REQUEST, e.key()),
+            },
+            ApiError::Relay(e) => match e {
+                crate::reach::relay::RelayError::NotJoined => (StatusCode::NOT_FOUND, e.key()),
+                crate::reach::relay::RelayError::Tool { .. } => (StatusCode::BAD_GATEWAY, e.key()),
+                crate::reach::relay::RelayError::Store(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                 }
                 _ => (StatusCode::BAD_REQUEST, e.key()),

@@ -27,11 +27,21 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub async fn handle(&self, mut req: Request<Body>, peer: SocketAddr) -> Response {
+    /// Answers `req`, which came from `peer` to the local address `local`.
+    pub async fn handle(
+        &self,
+        mut req: Request<Body>,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Response {
         if let Some(proxy) = &self.proxy {
             let table = proxy.table();
+            let outside = proxy.is_outside(local, peer);
             if let Some(name) = &self.fixed {
                 let lang = crate::http::language::accept_language(req.headers());
+                if outside {
+                    return pages::not_public(lang, &table);
+                }
                 return match table.by_name(name) {
                     Some(p) if p.route.fixed_port_refusal.is_some() => {
                         pages::fixed_port_refused(lang, &table, p)
@@ -52,20 +62,23 @@ impl Entry {
                 return pages::plain(axum::http::StatusCode::OK, &answer);
             }
             let host = request_host(&req);
+            let lang = crate::http::language::accept_language(req.headers());
             match table.lookup(&host) {
+                // From outside: only the services open to the outside, never the box's pages.
+                Target::Service(p) if outside && !proxy.open_outside(&p.route.name) => {
+                    return pages::not_public(lang, &table);
+                }
+                Target::UnknownService | Target::TheBox if outside => {
+                    return pages::not_public(lang, &table);
+                }
                 Target::Service(p) => {
-                    let lang = crate::http::language::accept_language(req.headers());
                     return self
                         .forwarder
                         .forward(&p.route, req, peer, self.https, lang)
                         .await;
                 }
                 Target::UnknownService => {
-                    return pages::unknown(
-                        crate::http::language::accept_language(req.headers()),
-                        &table,
-                        &host,
-                    );
+                    return pages::unknown(lang, &table, &host);
                 }
                 Target::TheBox => {}
             }

@@ -72,6 +72,16 @@ pub trait PublicHosts: Send + Sync {
     fn http01(&self, token: &str) -> Option<String>;
 }
 
+/// Who comes from outside the building, and what they may reach (the relay, the firewall's
+/// per-service exposure), set once by the daemon. Visitors from outside get only the
+/// services open to the outside, by name; never the box's own pages.
+pub trait OutsideAccess: Send + Sync {
+    /// Whether a connection to `local` from `peer` came from outside (through the relay).
+    fn is_outside(&self, local: SocketAddr, peer: SocketAddr) -> bool;
+    /// Whether the web entry `name` is open to the outside.
+    fn open_outside(&self, name: &str) -> bool;
+}
+
 /// Something that knows routes: the apps, the configuration file.
 pub trait RouteSource: Send + Sync {
     fn routes(&self) -> Vec<Route>;
@@ -274,6 +284,7 @@ struct Inner {
     port_base: u16,
     provisioned_name: Option<String>,
     public: std::sync::OnceLock<Arc<dyn PublicHosts>>,
+    outside: std::sync::OnceLock<Arc<dyn OutsideAccess>>,
     wake: tokio::sync::Notify,
     /// Bumped whenever [`Proxy::rebuild`] publishes a different table.
     changes: tokio::sync::watch::Sender<u64>,
@@ -294,6 +305,7 @@ impl Proxy {
                 port_base,
                 provisioned_name,
                 public: std::sync::OnceLock::new(),
+                outside: std::sync::OnceLock::new(),
                 wake: tokio::sync::Notify::new(),
                 changes: tokio::sync::watch::Sender::new(0),
             }),
@@ -303,6 +315,27 @@ impl Proxy {
     /// Sets the source of public names (once, by the daemon).
     pub fn set_public(&self, public: Arc<dyn PublicHosts>) {
         let _ = self.inner.public.set(public);
+    }
+
+    /// Sets who is outside and what they may reach (once, by the daemon).
+    pub fn set_outside(&self, outside: Arc<dyn OutsideAccess>) {
+        let _ = self.inner.outside.set(outside);
+    }
+
+    /// Whether this connection came from outside the building.
+    pub fn is_outside(&self, local: SocketAddr, peer: SocketAddr) -> bool {
+        self.inner
+            .outside
+            .get()
+            .is_some_and(|o| o.is_outside(local, peer))
+    }
+
+    /// Whether `name` is open to visitors from outside.
+    pub fn open_outside(&self, name: &str) -> bool {
+        self.inner
+            .outside
+            .get()
+            .is_some_and(|o| o.open_outside(name))
     }
 
     /// The key authorization for an HTTP-01 token, while one is pending.

@@ -107,6 +107,22 @@ pub fn too_large(lang: Language, service: &str, max: u64) -> Response {
     )
 }
 
+/// A visitor from outside asked for something that is not open to the public.
+pub fn not_public(lang: Language, table: &Table) -> Response {
+    let t = messages(lang);
+    page(
+        StatusCode::NOT_FOUND,
+        &MessagePage {
+            t,
+            title: t.get("proxy.not_public_title"),
+            message: t.get("proxy.not_public_text"),
+            error: false,
+            box_host: &table.box_host,
+            services: vec![],
+        },
+    )
+}
+
 /// A fixed port whose service is gone.
 pub fn gone(lang: Language, table: &Table) -> Response {
     let t = messages(lang);

@@ -42,18 +42,19 @@ pub async fn serve(
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         };
         let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
         let (entry, stop, alive, tls) =
             (entry.clone(), stop.clone(), alive_tx.clone(), tls.clone());
         tokio::spawn(async move {
             match tls {
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => connection(stream, peer, entry, stop).await,
+                        Ok(Ok(stream)) => connection(stream, peer, local, entry, stop).await,
                         Ok(Err(e)) => log::debug!("TLS handshake with {peer} failed: {e}"),
                         Err(_) => log::debug!("TLS handshake with {peer} timed out"),
                     }
                 }
-                None => connection(stream, peer, entry, stop).await,
+                None => connection(stream, peer, local, entry, stop).await,
             }
             drop(alive);
         });
@@ -66,6 +67,7 @@ pub async fn serve(
 async fn connection<S>(
     stream: S,
     peer: SocketAddr,
+    local: SocketAddr,
     entry: Arc<Entry>,
     mut stop: watch::Receiver<bool>,
 ) where
@@ -73,7 +75,7 @@ async fn connection<S>(
 {
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let entry = entry.clone();
-        async move { Ok::<_, Infallible>(entry.handle(req.map(Body::new), peer).await) }
+        async move { Ok::<_, Infallible>(entry.handle(req.map(Body::new), peer, local).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -22,6 +22,7 @@
 
 pub mod acme;
 pub mod certificate;
+pub mod relay;
 pub mod rfc2136;
 
 use crate::admins::Actor;
@@ -174,14 +175,25 @@ struct Inner {
     dir: PathBuf,
     /// HTTP-01 tokens being validated → their key authorization.
     tokens: Mutex<HashMap<String, String>>,
-    /// Bumped at every change of the settings (the owners follow).
+    /// Bumped at every change of the settings or the relay (the owners follow).
     changes: tokio::sync::watch::Sender<u64>,
+    /// What the relay's loop saw last.
+    relay_seen: std::sync::RwLock<relay::Seen>,
 }
 
 impl Reach {
     pub fn new(store: Store, data_dir: &Path) -> Reach {
+        let box_ip = store
+            .relay()
+            .ok()
+            .flatten()
+            .and_then(|r| r.box_address.split('/').next()?.parse().ok());
         Reach {
             inner: Arc::new(Inner {
+                relay_seen: std::sync::RwLock::new(relay::Seen {
+                    box_ip,
+                    ..Default::default()
+                }),
                 store,
                 dir: data_dir.join("tls").join("public"),
                 tokens: Mutex::new(HashMap::new()),
@@ -197,6 +209,38 @@ impl Reach {
 
     fn bump(&self) {
         self.inner.changes.send_modify(|n| *n += 1);
+    }
+
+    fn bump_relay(&self) {
+        if let Ok(row) = self.inner.store.relay() {
+            let mut seen = self
+                .inner
+                .relay_seen
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            seen.box_ip = row.and_then(|r| r.box_address.split('/').next()?.parse().ok());
+        }
+        self.bump();
+    }
+
+    fn relay_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes()
+    }
+
+    fn relay_seen(&self) -> relay::Seen {
+        self.inner
+            .relay_seen
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_relay_seen(&self, seen: relay::Seen) {
+        *self
+            .inner
+            .relay_seen
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = seen;
     }
 
     /// Where the public certificate lives.
