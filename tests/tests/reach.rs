@@ -260,6 +260,45 @@ fn an_http01_certificate_answered_by_the_box_after_a_refused_dns_update_said_wit
     // The service sees the visitor's own address.
     let env = visit(&ns, &root, &host, &box_ip, "/cgi-bin/env.sh").unwrap();
     assert!(env.contains(&format!("for={net_ip}")), "{env}");
+    // The diagnosis: the name resolves, both ports answer, the box's certificate is served.
+    let findings: serde_json::Value =
+        serde_json::from_str(&cli_ok(&agent, &["reach", "diagnose", "--json"])).unwrap();
+    let findings = findings.as_array().unwrap();
+    assert_eq!(findings.len(), 4, "{findings:#?}");
+    assert!(findings.iter().all(|f| f["ok"] == true), "{findings:#?}");
+    // A name whose record points at an address where nothing answers, and a name that does
+    // not resolve: said in plain words, in both languages, with what to do.
+    let update = format!(
+        "printf 'server {net_ip} 53\\nzone {ZONE}\\nupdate add closed.{ZONE} 5 A {net_ip}\\nsend\\n' | nsupdate -y hmac-sha256:{TSIG_NAME}:{}",
+        acme.tsig_secret
+    );
+    ns.exec("net", &["sh", "-c", &update]).unwrap();
+    cli_ok(&agent, &["reach", "name", "pad", &format!("closed.{ZONE}")]);
+    let out = agent.cli(&["reach", "diagnose"]);
+    assert_eq!(out.status.code(), Some(1), "a failed check exits 1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "✘ closed.{ZONE} port443: Le port 443 de {net_ip} ne répond pas"
+        )),
+        "{text}"
+    );
+    let en = String::from_utf8_lossy(&agent.cli(&["reach", "diagnose", "--lang", "en"]).stdout)
+        .into_owned();
+    assert!(
+        en.contains(&format!(
+            "Port 80 of {net_ip} does not answer for closed.{ZONE}"
+        )),
+        "{en}"
+    );
+    cli_ok(&agent, &["reach", "name", "pad", "notes.elsewhere.test"]);
+    let text = String::from_utf8_lossy(&agent.cli(&["reach", "diagnose"]).stdout).into_owned();
+    assert!(
+        text.contains(
+            "✘ notes.elsewhere.test dns: Le nom notes.elsewhere.test ne mène à aucune adresse"
+        ),
+        "{text}"
+    );
     // Tokens are answered only while their order is pending.
     let token = ns
         .exec(

@@ -123,6 +123,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reach::set_domain))
         .routes(routes!(reach::set_name))
         .routes(routes!(reach::set_acme))
+        .routes(routes!(reach::diagnosis))
         .routes(routes!(reach::relay, reach::join_relay, reach::leave_relay))
         .routes(routes!(reach::relay_server_config))
 }

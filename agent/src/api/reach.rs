@@ -2,6 +2,7 @@
 
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson};
+use crate::reach::diagnosis::Finding;
 use crate::reach::relay::{JoinRequest, RelayView};
 use crate::reach::{AcmeChange, Reach, ReachView};
 use crate::web::access::Access;
@@ -24,6 +25,22 @@ pub async fn view(
     State(access): State<Access>,
 ) -> Result<Json<ReachView>, ApiError> {
     Ok(Json(reach.view(&access.route_names())?))
+}
+
+/// Checks every public name as a visitor would meet it: DNS, ports 80 and 443, certificate.
+#[utoipa::path(get, path = "/reach/diagnosis", tag = "reach", responses((status = 200, body = Vec<Finding>), (status = 401, body = ErrorBody)))]
+pub async fn diagnosis(
+    _: ApiActor,
+    State(reach): State<Reach>,
+    State(access): State<Access>,
+) -> Result<Json<Vec<Finding>>, ApiError> {
+    let hosts: Vec<String> = reach
+        .view(&access.route_names())?
+        .services
+        .into_iter()
+        .map(|s| s.host)
+        .collect();
+    Ok(Json(crate::reach::diagnosis::run(&reach, &hosts).await))
 }
 
 /// Sets or removes the box's public domain (`biblio.example.org`).

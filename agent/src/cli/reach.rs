@@ -33,6 +33,12 @@ enum Sub {
     },
     /// How certificates are obtained (ACME).
     Acme(Acme),
+    /// Check every public name as a visitor would: DNS, ports 80 and 443, certificate.
+    Diagnose {
+        /// fr or en.
+        #[arg(long, default_value = "fr", value_parser = ["fr", "en"])]
+        lang: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -130,6 +136,25 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             });
             client.send(Method::PUT, "/api/v1/reach/acme", body).await?;
             println!("certificate settings changed");
+        }
+        Sub::Diagnose { lang } => {
+            let findings: Vec<serde_json::Value> = client.get("/api/v1/reach/diagnosis").await?;
+            if args.json.json {
+                print_json(&findings);
+                return Ok(());
+            }
+            let failures = findings.iter().filter(|f| f["ok"] != true).count();
+            for f in &findings {
+                let host = f["host"].as_str().unwrap_or("");
+                let check = f["check"].as_str().unwrap_or("");
+                match f["message"][lang.as_str()].as_str() {
+                    Some(m) if f["ok"] != true => println!("✘ {host} {check}: {m}"),
+                    _ => println!("✔ {host} {check}: {}", f["detail"].as_str().unwrap_or("")),
+                }
+            }
+            if failures > 0 {
+                return Err(CliError::Invalid(format!("{failures} check(s) failed")));
+            }
         }
     }
     Ok(())

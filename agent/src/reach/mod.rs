@@ -22,6 +22,7 @@
 
 pub mod acme;
 pub mod certificate;
+pub mod diagnosis;
 pub mod relay;
 pub mod rfc2136;
 

@@ -10,10 +10,10 @@
 use super::ReachError;
 use crate::store::ReachRow;
 use base64::Engine;
-use hickory_proto::op::{Message, ResponseCode, update_message};
+use hickory_proto::op::{Message, Query, ResponseCode, update_message};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
-use hickory_proto::rr::{Name, RData, Record, RecordSet, TSigner};
+use hickory_proto::rr::{Name, RData, Record, RecordSet, RecordType, TSigner};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -145,26 +145,7 @@ impl Server {
         msg.finalize(&self.signer, now)
             .map_err(|e| build(e.to_string()))?;
         let bytes = msg.to_vec().map_err(|e| build(e.to_string()))?;
-        let unreachable = |detail: String| UpdateError::Unreachable {
-            server: self.address.clone(),
-            detail,
-        };
-        let exchange = async {
-            let mut stream = tokio::net::TcpStream::connect(&self.address).await?;
-            let len = u16::try_from(bytes.len()).map_err(std::io::Error::other)?;
-            stream.write_all(&len.to_be_bytes()).await?;
-            stream.write_all(&bytes).await?;
-            let mut len = [0u8; 2];
-            stream.read_exact(&mut len).await?;
-            let mut answer = vec![0u8; u16::from_be_bytes(len) as usize];
-            stream.read_exact(&mut answer).await?;
-            Ok::<_, std::io::Error>(answer)
-        };
-        let answer = tokio::time::timeout(TIMEOUT, exchange)
-            .await
-            .map_err(|_| unreachable("no answer within 10 s".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
-        let answer = Message::from_vec(&answer).map_err(|e| unreachable(e.to_string()))?;
+        let answer = exchange(&self.address, &bytes).await?;
         match answer.metadata.response_code {
             ResponseCode::NoError => Ok(()),
             code => Err(UpdateError::Refused {
@@ -174,4 +155,58 @@ impl Server {
             }),
         }
     }
+
+    /// The IPv4 addresses this (authoritative) server gives for `name`.
+    pub async fn addresses(&self, name: &str) -> Result<Vec<std::net::Ipv4Addr>, UpdateError> {
+        let owner = Name::from_ascii(format!("{name}.")).map_err(|e| UpdateError::Build {
+            name: name.to_owned(),
+            detail: e.to_string(),
+        })?;
+        let mut msg = Message::query();
+        msg.add_query(Query::query(owner, RecordType::A));
+        let bytes = msg.to_vec().map_err(|e| UpdateError::Build {
+            name: name.to_owned(),
+            detail: e.to_string(),
+        })?;
+        let answer = exchange(&self.address, &bytes).await?;
+        match answer.metadata.response_code {
+            ResponseCode::NoError | ResponseCode::NXDomain => Ok(answer
+                .answers
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::A(a) => Some(a.0),
+                    _ => None,
+                })
+                .collect()),
+            code => Err(UpdateError::Refused {
+                server: self.address.clone(),
+                name: name.to_owned(),
+                code: code.to_string(),
+            }),
+        }
+    }
+}
+
+/// One DNS exchange over TCP (RFC 1035 §4.2.2: a two-byte length before each message).
+async fn exchange(server: &str, bytes: &[u8]) -> Result<Message, UpdateError> {
+    let unreachable = |detail: String| UpdateError::Unreachable {
+        server: server.to_owned(),
+        detail,
+    };
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(server).await?;
+        let len = u16::try_from(bytes.len()).map_err(std::io::Error::other)?;
+        stream.write_all(&len.to_be_bytes()).await?;
+        stream.write_all(bytes).await?;
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).await?;
+        let mut answer = vec![0u8; u16::from_be_bytes(len) as usize];
+        stream.read_exact(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(TIMEOUT, exchange)
+        .await
+        .map_err(|_| unreachable("no answer within 10 s".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    Message::from_vec(&answer).map_err(|e| unreachable(e.to_string()))
 }
