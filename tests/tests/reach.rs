@@ -316,3 +316,56 @@ fn an_http01_certificate_answered_by_the_box_after_a_refused_dns_update_said_wit
         .unwrap();
     assert_ne!(token, "200");
 }
+
+#[test]
+fn the_public_access_page_sets_the_domain_and_says_a_wrong_one_in_the_admins_language() {
+    let agent = Agent::start();
+    let s = agent.ready_session();
+    let url = format!("{}/admin/reach", s.base);
+    let page = s
+        .http
+        .get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(page.contains("Domaine de la boîte"), "{page}");
+    let post = |fields: &[(&str, &str)]| {
+        let mut all = vec![("csrf", s.csrf.as_str())];
+        all.extend_from_slice(fields);
+        s.http
+            .post(&url)
+            .send_form(all)
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    let saved = post(&[("action", "domain"), ("domain", "Biblio.Example.org")]);
+    assert!(
+        saved.contains("Modification enregistrée")
+            && saved.contains("value=\"biblio.example.org\""),
+        "{saved}"
+    );
+    let refused = post(&[("action", "domain"), ("domain", "boite.local")]);
+    assert!(
+        refused.contains("role=\"alert\">Ce domaine n") && refused.contains("est pas utilisable"),
+        "{refused}"
+    );
+    let (code, view) = s.get("/api/v1/reach");
+    assert_eq!(code, 200);
+    assert_eq!(view["domain"], "biblio.example.org");
+    assert_eq!(
+        view["directory"],
+        "https://acme-v02.api.letsencrypt.org/directory"
+    );
+    // Without a session, neither the page nor the API.
+    let anonymous = ureq::get(&agent.url("/api/v1/reach"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}
