@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 const RELAY_IP: &str = "10.203.66.2";
 const CLIENT_IP: &str = "10.203.67.2";
 
+/// One topology at a time: the tests share its namespaces' names, addresses and the
+/// WireGuard sockets in /var/run/wireguard.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn topology() -> Namespaces {
     let ns = Namespaces::create(
         &format!("rly{}", std::process::id()),
@@ -165,6 +169,47 @@ fn wg_quick(ns: &Namespaces, dir: &Path, action: &str) {
     .unwrap_or_else(|e| panic!("wg-quick {action}: {e}"));
 }
 
+/// The box joins the relay, whose key stays on the relay (the box gets only its public
+/// half), and the relay is set up from the files the box printed; waits for the tunnel.
+fn join_relay(ns: &Namespaces, agent: &Agent, dir: &Path) {
+    // The relay's key stays on the relay; the box gets only its public half.
+    let key = ns.exec("relay", &["wg", "genkey"]).unwrap();
+    std::fs::write(dir.join("panier.key"), key.trim()).unwrap();
+    let public = Command::new("wg")
+        .arg("pubkey")
+        .stdin(std::fs::File::open(dir.join("panier.key")).unwrap())
+        .output()
+        .unwrap();
+    let relay_key = String::from_utf8(public.stdout).unwrap().trim().to_owned();
+    let joined = json(
+        agent,
+        &[
+            "relay",
+            "join",
+            "--endpoint",
+            &format!("{RELAY_IP}:51820"),
+            "--relay-key",
+            &relay_key,
+            "--box-address",
+            "10.203.69.2/24",
+            "--relay-address",
+            "10.203.69.1",
+            "--json",
+        ],
+    );
+    let config = cli_ok(agent, &["relay", "server-config"]);
+    assert!(config.contains(joined["box_public_key"].as_str().unwrap()));
+    assert!(!config.contains("masquerade"));
+    relay_up(ns, dir, &config);
+
+    let mut status = serde_json::Value::Null;
+    wait_until(Duration::from_secs(60), "the tunnel", || {
+        status = json(agent, &["relay", "status", "--json"]);
+        status["relay_answers"] == true && status["latest_handshake"].is_i64()
+    })
+    .unwrap_or_else(|e| panic!("{e}: {status:#}\n{}", agent.log_text()));
+}
+
 /// curl from the client, verifying against `root`, for `host` at the relay's address.
 fn visit(ns: &Namespaces, root: &Path, host: &str, path: &str) -> anyhow::Result<String> {
     ns.exec(
@@ -210,6 +255,7 @@ fn answer(ns: &Namespaces, from: &str, url: &str, host: &str, ip: &str) -> (Stri
 #[test]
 fn outside_visitors_reach_open_services_through_the_relay_with_a_trusted_certificate_and_nothing_else()
  {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let ns = topology();
     let _tunnels = Tunnels(&ns);
     let acme = AcmeWorld::start(
@@ -250,43 +296,8 @@ fn outside_visitors_reach_open_services_through_the_relay_with_a_trusted_certifi
     );
     cli_ok(&agent, &["reach", "domain", "set", ZONE]);
 
-    // The relay's key stays on the relay; the box gets only its public half.
     let dir = tempfile::tempdir().unwrap();
-    let key = ns.exec("relay", &["wg", "genkey"]).unwrap();
-    std::fs::write(dir.path().join("panier.key"), key.trim()).unwrap();
-    let public = Command::new("wg")
-        .arg("pubkey")
-        .stdin(std::fs::File::open(dir.path().join("panier.key")).unwrap())
-        .output()
-        .unwrap();
-    let relay_key = String::from_utf8(public.stdout).unwrap().trim().to_owned();
-    let joined = json(
-        &agent,
-        &[
-            "relay",
-            "join",
-            "--endpoint",
-            &format!("{RELAY_IP}:51820"),
-            "--relay-key",
-            &relay_key,
-            "--box-address",
-            "10.203.69.2/24",
-            "--relay-address",
-            "10.203.69.1",
-            "--json",
-        ],
-    );
-    let config = cli_ok(&agent, &["relay", "server-config"]);
-    assert!(config.contains(joined["box_public_key"].as_str().unwrap()));
-    assert!(!config.contains("masquerade"));
-    relay_up(&ns, dir.path(), &config);
-
-    let mut status = serde_json::Value::Null;
-    wait_until(Duration::from_secs(60), "the tunnel", || {
-        status = json(&agent, &["relay", "status", "--json"]);
-        status["relay_answers"] == true && status["latest_handshake"].is_i64()
-    })
-    .unwrap_or_else(|e| panic!("{e}: {status:#}\n{}", agent.log_text()));
+    join_relay(&ns, &agent, dir.path());
     // The box's firewall accepts the web ports on the tunnel only.
     let table = ns
         .exec("box", &["nft", "list", "table", "inet", "panier"])
@@ -394,4 +405,75 @@ fn outside_visitors_reach_open_services_through_the_relay_with_a_trusted_certifi
         "the tunnel came back {:?} after the relay restarted",
         restarted.elapsed()
     );
+}
+
+/// Requests per second and p99 latency of a small page through the relay, against the same
+/// page from the LAN, in the same run, and the agent's memory (`tools/bench/reach.sh`: figures,
+/// not a pass/fail).
+#[test]
+#[ignore = "a benchmark: tools/bench/reach.sh"]
+fn bench_a_small_page_through_the_relay_against_the_lan() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let ns = topology();
+    let _tunnels = Tunnels(&ns);
+    let (_pad, pad_port, _p) = web_service(&ns, "box", "pad");
+    let agent = Agent::start_with(AgentOptions {
+        netns: Some(ns.name("box")),
+        web_entry: true,
+        firewall: true,
+        engine: Some("unix:///nonexistent/panier-relay-bench.sock".into()),
+        listen: Some("0.0.0.0:443".into()),
+        config: Some(format!(
+            "[[extra_routes]]\nname = \"pad\"\nupstream = \"127.0.0.1:{pad_port}\"\n"
+        )),
+        ..Default::default()
+    });
+    cli_ok(&agent, &["firewall", "set", "service", "pad", "outside"]);
+    cli_ok(&agent, &["reach", "domain", "set", ZONE]);
+    let dir = tempfile::tempdir().unwrap();
+    join_relay(&ns, &agent, dir.path());
+    let duration = std::env::var("BENCH_DURATION").unwrap_or_else(|_| "10s".into());
+    let host = format!("Host: pad.{ZONE}");
+    let mut p99 = Vec::new();
+    for (label, from, url) in [
+        ("LAN", "home", "http://10.203.64.1/".to_owned()),
+        ("relay", "client", format!("http://{RELAY_IP}/")),
+    ] {
+        let out = ns
+            .exec(
+                from,
+                &[
+                    "wrk",
+                    "-t2",
+                    "-c16",
+                    "-d",
+                    &duration,
+                    "--latency",
+                    "-H",
+                    &host,
+                    &url,
+                ],
+            )
+            .unwrap();
+        let rps = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .unwrap_or("?")
+            .trim()
+            .to_owned();
+        let latency = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("99%"))
+            .unwrap_or("?")
+            .trim()
+            .to_owned();
+        println!("{label:>5}: {rps} requests/s, p99 {latency}");
+        p99.push(latency);
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", agent.pid())).unwrap();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or("VmRSS: ?");
+    println!("agent memory: {}", rss.trim_start_matches("VmRSS:").trim());
 }
