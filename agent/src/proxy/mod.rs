@@ -106,12 +106,7 @@ impl RouteSource for ExtraRoutes {
 
 /// A DNS label we can announce: lowercase letters, digits, inner hyphens, at most 63 bytes.
 pub fn valid_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+    panier_hw::names::dns_label(s, 63)
 }
 
 /// A route as published: its host name and fixed port.
