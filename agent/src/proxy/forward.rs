@@ -87,16 +87,23 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether an error of type `T` is in `e`'s chain of causes.
+fn caused_by<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
-        if err.is::<http_body_util::LengthLimitError>() {
+        if err.is::<T>() {
             return true;
         }
         cur = err.source();
     }
     false
 }
+
+/// The client's request body failed (bad chunk sizes, a connection cut mid-upload): marks
+/// the error so that the forward is blamed on the client (400), not the service (502).
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body: {0}")]
+struct ClientBody(#[source] axum::Error);
 
 impl Forwarder {
     /// Sends `req` to `route`'s upstream and returns its answer, bodies streamed.
@@ -145,10 +152,11 @@ impl Forwarder {
             Err(_) => return pages::plain(StatusCode::BAD_REQUEST, "bad request target"),
         };
         parts.version = Version::HTTP_11;
+        let body = http_body_util::BodyExt::map_err(body, ClientBody);
         let body = if max > 0 {
             Body::new(http_body_util::Limited::new(body, max as usize))
         } else {
-            body
+            Body::new(body)
         };
         let answer = tokio::time::timeout(
             RESPONSE_TIMEOUT,
@@ -164,8 +172,12 @@ impl Forwarder {
                     StatusCode::GATEWAY_TIMEOUT,
                 );
             }
-            Ok(Err(e)) if is_length_limit(&e) => {
+            Ok(Err(e)) if caused_by::<http_body_util::LengthLimitError>(&e) => {
                 return pages::too_large(lang, route.title.get(lang), max);
+            }
+            Ok(Err(e)) if caused_by::<ClientBody>(&e) => {
+                log::info!(service = route.name.as_str(); "refused a request from {peer}: the client's body is malformed or cut short ({e}); not the service's fault");
+                return pages::refused(lang, StatusCode::BAD_REQUEST, "proxy.bad_body_text");
             }
             Ok(Err(e)) => {
                 log::warn!(service = route.name.as_str(); "cannot reach {}: {e}", route.upstream);
