@@ -7,6 +7,8 @@
 //! - `CONNECT` to a service: an answer (405), not a closed connection;
 //! - a chunked body with a bad chunk size: 400, logged as the client's fault, not 502;
 //! - the language switch with CR/LF or NUL in `back`: a redirect to a local page, not 500;
+//! - a visitor's own `X-Real-IP`, `Forwarded`, `True-Client-IP`… never reach a service: the
+//!   box sets what it saw (the TCP peer, the scheme, the Host) and removes the rest;
 //! - `POST /api/v1/install/restart` outside install mode: refused, the box does not restart
 //!   (a `systemctl` first in the agent's `PATH` records any call, so nothing reboots here).
 
@@ -193,6 +195,57 @@ fn malformed_host_headers_and_connect_are_refused_with_an_answer() {
         "400",
         "HTTPS, two Host headers: {answer}"
     );
+}
+
+#[test]
+fn client_address_headers_are_set_or_removed_by_the_proxy() {
+    let (backend, seen) = echo_backend();
+    let agent = start_box(backend);
+    let spoof = "6.6.6.6";
+    let answer = raw(
+        agent.http_port,
+        &format!(
+            "GET / HTTP/1.1\r\nHost: web-biblio.local\r\nX-Real-IP: {spoof}\r\n\
+             Forwarded: for={spoof};proto=https\r\nX-Forwarded-For: {spoof}\r\n\
+             True-Client-IP: {spoof}\r\nX-Client-IP: {spoof}\r\nClient-IP: {spoof}\r\n\
+             X-Cluster-Client-IP: {spoof}\r\nCF-Connecting-IP: {spoof}\r\n\
+             X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: on\r\nFront-End-Https: on\r\n\
+             X-Forwarded-Port: 443\r\nX-Forwarded-Host: admin.example\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    let head = seen.lock().unwrap().pop().unwrap().to_ascii_lowercase();
+    assert!(
+        !head.contains(spoof),
+        "a spoofed address reached the service:\n{head}"
+    );
+    for (name, value) in [
+        ("x-real-ip", "127.0.0.1"),
+        ("x-forwarded-for", "127.0.0.1"),
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-host", "web-biblio.local"),
+        (
+            "forwarded",
+            "for=127.0.0.1;proto=http;host=\"web-biblio.local\"",
+        ),
+    ] {
+        let lines: Vec<&str> = head
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}:")))
+            .collect();
+        assert_eq!(lines, [format!("{name}: {value}")], "{name}:\n{head}");
+    }
+    for gone in [
+        "x-forwarded-ssl",
+        "front-end-https",
+        "x-forwarded-port",
+        "true-client-ip",
+        "x-client-ip",
+        "client-ip:",
+        "cf-connecting-ip",
+    ] {
+        assert!(!head.contains(gone), "{gone} passed through:\n{head}");
+    }
 }
 
 #[test]

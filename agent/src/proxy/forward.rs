@@ -1,6 +1,10 @@
 //! Forwarding one request to a service's upstream, streaming both bodies, and tunnelling
 //! WebSocket upgrades.
 //!
+//! What a client says about itself is not passed on: every header naming the client's
+//! address, scheme or host (`X-Forwarded-*`, `X-Real-IP`, `Forwarded`, `True-Client-IP`…)
+//! is removed, and the box sets those it knows from the connection.
+//!
 //! Timeouts: 5 s to connect to the upstream, 120 s for its response headers (a slow
 //! Nextcloud operation); bodies have none of their own (a 1 GiB upload on a slow Wi-Fi takes
 //! minutes) beyond the connection's idle handling in `serve`.
@@ -63,6 +67,57 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
     headers.remove(header::UPGRADE);
+}
+
+/// Headers through which a client could pass itself off as another address, scheme or host
+/// to a service that reads them. Those the box knows are set; the others are removed.
+const CLIENT_CLAIMS: [&str; 16] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-prefix",
+    "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "true-client-ip",
+    "client-ip",
+    "cf-connecting-ip",
+    "front-end-https",
+];
+
+/// Replaces whatever the client claimed with what the box saw: the TCP peer, the entry's
+/// scheme and the request's (validated) `Host`, in the `X-Forwarded-*` family, `X-Real-IP`
+/// and RFC 7239's `Forwarded`.
+fn client_headers(h: &mut HeaderMap, peer: SocketAddr, https: bool, host: Option<HeaderValue>) {
+    for name in CLIENT_CLAIMS {
+        h.remove(name);
+    }
+    let ip = peer.ip().to_canonical();
+    let proto = if https { "https" } else { "http" };
+    let addr = HeaderValue::from_str(&ip.to_string()).expect("an address is ASCII");
+    h.insert("x-forwarded-for", addr.clone());
+    h.insert("x-real-ip", addr);
+    h.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    let node = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let mut forwarded = format!("for={node};proto={proto}");
+    if let Some(host) = host {
+        // Already checked by the entry: a name or address and a port, nothing to escape.
+        if let Ok(text) = host.to_str() {
+            forwarded.push_str(&format!(";host=\"{text}\""));
+        }
+        h.insert("x-forwarded-host", host);
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        h.insert(header::FORWARDED, v);
+    }
 }
 
 /// The protocol asked for in `Upgrade`, if the request asks for one.
@@ -134,18 +189,7 @@ impl Forwarder {
                 .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(header::UPGRADE, protocol.clone());
         }
-        let h = &mut parts.headers;
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_str(&peer.ip().to_string()).expect("an address is ASCII"),
-        );
-        h.insert(
-            "x-forwarded-proto",
-            HeaderValue::from_static(if https { "https" } else { "http" }),
-        );
-        if let Some(host) = original_host {
-            h.insert("x-forwarded-host", host);
-        }
+        client_headers(&mut parts.headers, peer, https, original_host);
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = match Uri::try_from(format!("http://{}{path}", route.upstream)) {
             Ok(u) => u,
