@@ -120,12 +120,11 @@ struct LangQuery {
 /// `GET /admin/lang?to=en&back=/admin/login`: remembers the choice in a cookie and goes back.
 async fn language_switch(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
     let lang = Language::parse(&q.to).unwrap_or_default();
-    // Only local paths, so the switch cannot be used to send people elsewhere.
-    let back = if q.back.starts_with("/admin") && !q.back.starts_with("//") {
-        q.back
-    } else {
-        "/admin".into()
-    };
+    // Only local paths, so the switch cannot be used to send people elsewhere; no control
+    // characters, spaces or non-ASCII (CR/LF would split the Location header).
+    let local =
+        q.back.starts_with("/admin") && q.back.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let back = if local { q.back } else { "/admin".into() };
     let cookie = format!(
         "{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000",
         lang.code()
