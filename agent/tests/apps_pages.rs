@@ -271,7 +271,10 @@ async fn catalog_page_groups_cards_with_icon_needs_and_fit() {
     .await;
     assert_eq!(
         (status, headers[header::LOCATION].to_str().unwrap()),
-        (StatusCode::SEE_OTHER, "/admin/login")
+        (
+            StatusCode::SEE_OTHER,
+            "/admin/login?next=%2Fadmin%2Fcatalog"
+        )
     );
 }
 
