@@ -7,6 +7,7 @@ use crate::apps::Apps;
 use crate::audit::Audit;
 use crate::backup::Backups;
 use crate::firewall::Firewall;
+use crate::health::Health;
 use crate::install::Install;
 use crate::pack::Packs;
 use crate::status::Status;
@@ -26,4 +27,5 @@ pub struct AppState {
     pub install: Install,
     pub packs: Packs,
     pub updates: Updates,
+    pub health: Health,
 }

@@ -13,6 +13,7 @@ mod apps;
 pub mod backup;
 pub mod firewall;
 mod hardware;
+mod health;
 pub mod install;
 mod packs;
 pub mod system;
@@ -59,6 +60,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(system::health))
         .routes(routes!(system::status))
+        .routes(routes!(health::checks))
         .routes(routes!(system::setup_code))
         .routes(routes!(system::audit))
         .routes(routes!(accounts::setup))

@@ -18,6 +18,7 @@ mod dashboard;
 pub mod diagnostic;
 mod firewall;
 mod hardware;
+mod health;
 mod install;
 mod markdown;
 mod packs;
@@ -39,6 +40,7 @@ use axum::routing::{get, post};
 /// The navigation: catalog key of the label, and the page's path.
 pub const NAV: &[(&str, &str)] = &[
     ("nav.dashboard", "/admin"),
+    ("health.nav", "/admin/health"),
     ("apps.nav", "/admin/catalog"),
     ("nav.backups", "/admin/backups"),
     ("nav.firewall", "/admin/firewall"),
@@ -86,6 +88,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/packs/{action}", post(packs::submit))
         .route("/admin/apps/{id}", get(apps::page).post(apps::submit))
         .route("/admin/hardware", get(hardware::page))
+        .route("/admin/health", get(health::page))
         .route(
             "/admin/firewall",
             get(firewall::page).post(firewall::submit),
