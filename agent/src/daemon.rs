@@ -232,12 +232,14 @@ pub fn build_with(
         }
         None => None,
     };
+    let notifier = crate::notify::Notifier::new(store.clone());
     let health = crate::health::Health::new(
         store.clone(),
         config.data_dir.clone(),
         apps.clone(),
         updates.clone(),
         reach.as_ref().map(|r| r.tls.clone()),
+        notifier.clone(),
         true,
     );
     status.set_health(health.clone());
@@ -263,6 +265,7 @@ pub fn build_with(
         packs,
         updates,
         health,
+        notifier,
     };
     let mut routers = routers(state);
     routers.firewall = Some(firewall);

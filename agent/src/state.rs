@@ -9,6 +9,7 @@ use crate::backup::Backups;
 use crate::firewall::Firewall;
 use crate::health::Health;
 use crate::install::Install;
+use crate::notify::Notifier;
 use crate::pack::Packs;
 use crate::status::Status;
 use crate::update::Updates;
@@ -28,4 +29,5 @@ pub struct AppState {
     pub packs: Packs,
     pub updates: Updates,
     pub health: Health,
+    pub notifier: Notifier,
 }

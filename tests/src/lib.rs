@@ -17,6 +17,7 @@ pub mod netns;
 pub mod packs;
 pub mod registry;
 pub mod services;
+pub mod smtp;
 pub mod sshd;
 
 use anyhow::{Context, Result, bail};

@@ -15,6 +15,7 @@ pub mod firewall;
 mod hardware;
 mod health;
 pub mod install;
+mod notify;
 mod packs;
 pub mod system;
 pub mod update;
@@ -61,6 +62,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(system::health))
         .routes(routes!(system::status))
         .routes(routes!(health::checks))
+        .routes(routes!(notify::show, notify::set, notify::clear))
+        .routes(routes!(notify::test))
         .routes(routes!(system::setup_code))
         .routes(routes!(system::audit))
         .routes(routes!(accounts::setup))

@@ -1,6 +1,7 @@
 //! The [`Health`] handle: gathers the checks' inputs, runs them, and runs the background
-//! loop (every minute): free-space samples for the trend, SMART every 30 minutes (smartctl
-//! on a blocking thread), the disk guard, and the mail notifications.
+//! loop (every minute; `PANIER_HEALTH_PERIOD_SECS` for tests): free-space samples for the
+//! trend, SMART every 30 minutes (smartctl on a blocking thread), the disk guard, and the
+//! mail notifications (`notify::Notifier::tick`).
 //!
 //! SMART is probed in the background only, so a report is cheap and never waits for a slow
 //! disk; until the first probe the SMART check says "unknown".
@@ -82,6 +83,8 @@ struct Inner {
     disks: Mutex<Option<Vec<Disk>>>,
     samples: Mutex<VecDeque<(i64, u64)>>,
     probe_smart: bool,
+    notifier: crate::notify::Notifier,
+    period: Duration,
 }
 
 impl Health {
@@ -93,8 +96,14 @@ impl Health {
         apps: Apps,
         updates: Updates,
         tls: Option<crate::tls::Tls>,
+        notifier: crate::notify::Notifier,
         probe_smart: bool,
     ) -> Health {
+        // Tests shorten the loop's period (`PANIER_HEALTH_PERIOD_SECS`).
+        let period = std::env::var("PANIER_HEALTH_PERIOD_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map_or(PERIOD, Duration::from_secs);
         Health {
             inner: Arc::new(Inner {
                 store,
@@ -105,6 +114,8 @@ impl Health {
                 disks: Mutex::new(None),
                 samples: Mutex::new(VecDeque::new()),
                 probe_smart,
+                notifier,
+                period,
             }),
         }
     }
@@ -200,8 +211,8 @@ impl Health {
                     last_prune = Some(Instant::now());
                 }
                 let findings = health.findings();
-                health.notify(&findings).await;
-                tokio::time::sleep(PERIOD).await;
+                health.inner.notifier.tick(&findings).await;
+                tokio::time::sleep(health.inner.period).await;
             }
         });
     }
@@ -238,6 +249,4 @@ impl Health {
         self.inner.apps.prune_images().await;
         true
     }
-
-    async fn notify(&self, _findings: &[Finding]) {}
 }

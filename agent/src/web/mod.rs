@@ -88,7 +88,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/packs/{action}", post(packs::submit))
         .route("/admin/apps/{id}", get(apps::page).post(apps::submit))
         .route("/admin/hardware", get(hardware::page))
-        .route("/admin/health", get(health::page))
+        .route("/admin/health", get(health::page).post(health::submit))
         .route(
             "/admin/firewall",
             get(firewall::page).post(firewall::submit),
