@@ -23,9 +23,11 @@ packages=(
   docker-registry skopeo
   # image packs: the minisign tool, to check that packs and the tool agree both ways (offline, issue 19)
   minisign
-  # reach (issue 18): ACME test authority, RFC 2136 DNS server with TSIG and dig, openssl for
-  # test certificates, WireGuard in userspace and its tools for the relay
-  pebble knot knot-dnsutils bind9-dnsutils openssl wireguard-go wireguard-tools
+  # health alerts: a real SMTP server with STARTTLS and login for the mail tests (day two, issue 20)
+  python3-aiosmtpd openssl
+  # reach (issue 18): ACME test authority, RFC 2136 DNS server with TSIG and dig, WireGuard in
+  # userspace and its tools for the relay
+  pebble knot knot-dnsutils bind9-dnsutils wireguard-go wireguard-tools
   # image: the kernel fragments checked against a kernel source tree
   linux-source-6.1 flex bison
 )

@@ -53,6 +53,8 @@ pub enum ApiError {
     #[error(transparent)]
     Update(#[from] UpdateError),
     #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
+    #[error(transparent)]
     Reach(#[from] crate::reach::ReachError),
     #[error(transparent)]
     Relay(#[from] crate::reach::relay::RelayError),
@@ -207,6 +209,18 @@ impl ApiError {
             },
             ApiError::Pack(e) => pack_status(e),
             ApiError::Update(e) => (update_status(e), e.key()),
+            ApiError::Notify(e) => {
+                use crate::notify::NotifyError as N;
+                let status = match e {
+                    N::NotConfigured => StatusCode::CONFLICT,
+                    N::BadAddress { .. } | N::BadHost(_) | N::HalfCredentials | N::Tls(_) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    N::Send(_) => StatusCode::BAD_GATEWAY,
+                    N::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, e.key())
+            }
             ApiError::Reach(e) => match e {
                 crate::reach::ReachError::NameTaken(_) => (StatusCode::CONFLICT, e.key()),
                 crate::reach::ReachError::Store(_) => {

@@ -6,7 +6,7 @@ use crate::http::extract::Https;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Method, Request, StatusCode};
 use axum::response::Response;
 use std::net::SocketAddr;
 use tower::ServiceExt;
@@ -34,11 +34,24 @@ impl Entry {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Response {
+        let lang = crate::http::language::accept_language(req.headers());
+        // Neither the box nor a service is a forward proxy: a tunnel is refused with an
+        // answer (hyper would otherwise turn a 2xx into a tunnel, or the client waits).
+        if req.method() == Method::CONNECT {
+            log::info!("refused a CONNECT from {peer}");
+            return pages::refused(lang, StatusCode::METHOD_NOT_ALLOWED, "proxy.connect_text");
+        }
+        let host = match request_host(&req) {
+            Ok(h) => h,
+            Err(why) => {
+                log::info!("refused a request from {peer}: {why}");
+                return pages::refused(lang, StatusCode::BAD_REQUEST, "proxy.bad_host_text");
+            }
+        };
         if let Some(proxy) = &self.proxy {
             let table = proxy.table();
             let outside = proxy.is_outside(local, peer);
             if let Some(name) = &self.fixed {
-                let lang = crate::http::language::accept_language(req.headers());
                 if outside {
                     return pages::not_public(lang, &table);
                 }
@@ -55,14 +68,11 @@ impl Entry {
                 };
             }
             if !self.https
-                && self.fixed.is_none()
                 && let Some(token) = req.uri().path().strip_prefix(ACME_CHALLENGE)
                 && let Some(answer) = proxy.http01(token)
             {
-                return pages::plain(axum::http::StatusCode::OK, &answer);
+                return pages::plain(StatusCode::OK, &answer);
             }
-            let host = request_host(&req);
-            let lang = crate::http::language::accept_language(req.headers());
             match table.lookup(&host) {
                 // From outside: only the services open to the outside, never the box's pages.
                 Target::Service(p) if outside && !proxy.open_outside(&p.route.name) => {
@@ -84,7 +94,7 @@ impl Entry {
             }
         }
         let Some(router) = &self.box_router else {
-            return pages::plain(axum::http::StatusCode::NOT_FOUND, "not found");
+            return pages::plain(StatusCode::NOT_FOUND, "not found");
         };
         req.extensions_mut().insert(ConnectInfo(peer));
         if self.https {

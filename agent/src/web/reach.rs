@@ -2,10 +2,10 @@
 //! name, how certificates are obtained, the certificate and its last attempt. The page is
 //! part of the admin UI, which the proxy never serves under a public name.
 
+use super::PageActor;
 use super::{Layout, PageError, check_csrf, render};
 use crate::admins::Actor;
 use crate::http::ApiError;
-use crate::http::extract::SessionActor;
 use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::reach::{AcmeChange, Reach, ReachError, ReachView};
@@ -65,7 +65,7 @@ fn page(
 }
 
 pub async fn reach_page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(reach): State<Reach>,
     State(access): State<Access>,
     State(status): State<Status>,
@@ -83,7 +83,7 @@ pub async fn reach_page(
 }
 
 pub async fn reach_submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(reach): State<Reach>,
     State(access): State<Access>,
     State(status): State<Status>,
