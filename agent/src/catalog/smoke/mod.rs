@@ -21,7 +21,9 @@
 //!
 //! Limits: the engine must not already run the service for another agent (its container
 //! names would clash; the check refuses, saying so); pulled images are kept in the engine's
-//! cache.
+//! cache; the scratch box's nightly backup is set to 23:00 (a nightly run prunes to one
+//! snapshot a day and could drop the one the restore needs), so a check run between 23:00
+//! and midnight may still meet it.
 
 mod probes;
 mod report;
@@ -56,9 +58,12 @@ pub struct SmokeArgs {
     /// The container engine, as `unix:///path/to/docker.sock`.
     #[arg(long, default_value = "unix:///run/docker.sock")]
     pub engine: String,
-    /// How long an install, an update or a probe may take, in seconds.
+    /// How long an install, an update or a removal may take, in seconds.
     #[arg(long, default_value_t = 900)]
     pub timeout_s: u64,
+    /// How long a probe may keep failing before its step fails, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub probe_timeout_s: u64,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -335,7 +340,7 @@ impl Check<'_> {
         probes::run_all(
             &self.m.probe,
             &target,
-            Duration::from_secs(120).min(self.limit()),
+            Duration::from_secs(self.args.probe_timeout_s),
         )
         .await
         .map(|_| None)
@@ -346,6 +351,12 @@ impl Check<'_> {
             |fr: &str, en: &str, e: CliError| fail(format!("{fr} : {e}"), format!("{en}: {e}"));
         let repo = s.dir.join("backups");
         let c = s.client();
+        // The box's nightly backup starts within a minute of a target's creation once its
+        // hour has passed, and its pruning keeps one snapshot a day per service: the
+        // snapshot taken here could be gone by the restore. 23:00 keeps it away.
+        c.send(Method::PUT, "/api/v1/backup/schedule", json!({"hour": 23}))
+            .await
+            .map_err(|e| api("l'heure des sauvegardes", "the backup hour", e))?;
         c.call(
             Method::POST,
             "/api/v1/backup/targets",
@@ -532,6 +543,40 @@ impl Check<'_> {
         Ok(None)
     }
 
+    /// Removes the service with its data if the scratch agent has it, waiting while another
+    /// job holds it (an install cut short by its time limit).
+    async fn remove_installed(&self, s: &Scratch) -> Result<(), Failure> {
+        let id = self.m.id.as_str();
+        let start = Instant::now();
+        loop {
+            if s.client()
+                .get::<Value>(&format!("/api/v1/apps/{id}"))
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            match s
+                .job(
+                    Method::DELETE,
+                    &format!("/api/v1/apps/{id}?delete_data=true&confirm={id}"),
+                    None,
+                    self.limit(),
+                )
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if start.elapsed() < Duration::from_secs(120)
+                        && e.en.starts_with("the request is refused") =>
+                {
+                    tokio::time::sleep(Duration::from_secs(1)).await
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Names of the containers and networks the engine has of this service.
     async fn left_on_engine(&self) -> Result<Vec<String>, Failure> {
         let label = format!("{}={}", crate::apps::spec::LABEL_APP, self.m.id);
@@ -565,21 +610,7 @@ impl Check<'_> {
         let id = self.m.id.as_str();
         let mut forced = Vec::new();
         if let Some(s) = scratch {
-            let installed = s
-                .client()
-                .get::<Value>(&format!("/api/v1/apps/{id}"))
-                .await
-                .is_ok();
-            if installed
-                && let Err(e) = s
-                    .job(
-                        Method::DELETE,
-                        &format!("/api/v1/apps/{id}?delete_data=true&confirm={id}"),
-                        None,
-                        self.limit(),
-                    )
-                    .await
-            {
+            if let Err(e) = self.remove_installed(&s).await {
                 forced.push(e.en);
             }
             let dir = s.dir.to_owned();
