@@ -115,6 +115,7 @@ impl RouteSource for AppRoutes {
                 max_body_bytes: w.max_body_bytes,
                 websocket: w.websocket,
                 fixed_port_refusal: w.fixed_port_refusal,
+                address_kept: w.address_kept,
             })
             .collect()
     }

@@ -17,6 +17,7 @@ pub mod netns;
 pub mod packs;
 pub mod registry;
 pub mod services;
+pub mod smoke;
 pub mod smtp;
 pub mod sshd;
 
@@ -410,6 +411,17 @@ impl Agent {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// A GET of `path` on the local socket (where no session is needed), with curl: the body.
+    pub fn socket_get(&self, path: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--unix-socket"])
+            .arg(&self.socket)
+            .arg(format!("http://box{path}"))
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Starts the agent again on the same data directory and options.

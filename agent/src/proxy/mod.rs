@@ -58,6 +58,9 @@ pub struct Route {
     /// Why the service does not work on its fixed port (plain HTTP, any Host), when it does
     /// not: that port then answers this instead of forwarding.
     pub fixed_port_refusal: Option<Text>,
+    /// Why the service keeps the address it was installed with (its address is part of its
+    /// data), when it does: a box rename or an mDNS rename does not move it.
+    pub address_kept: Option<Text>,
 }
 
 /// Something that knows routes: the apps, the configuration file.
@@ -103,6 +106,7 @@ impl RouteSource for ExtraRoutes {
                 max_body_bytes: r.max_body_mib.unwrap_or(1024) << 20,
                 websocket: r.websocket,
                 fixed_port_refusal: None,
+                address_kept: None,
             })
             .collect()
     }
@@ -393,6 +397,7 @@ mod tests {
             max_body_bytes: 0,
             websocket: true,
             fixed_port_refusal: None,
+            address_kept: None,
         }
     }
 

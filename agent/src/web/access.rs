@@ -46,6 +46,9 @@ pub struct ServiceAccess {
     /// Why the service does not work on its fixed port, when it does not (that port then
     /// says so instead of forwarding).
     pub fixed_port_refusal: Option<crate::proxy::Text>,
+    /// Why the service keeps the address it was installed with (its address is part of its
+    /// data), when it does: renaming the box or an mDNS rename does not move it.
+    pub address_kept: Option<crate::proxy::Text>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -105,6 +108,7 @@ impl Access {
                     host: p.host.clone(),
                     port: p.port,
                     fixed_port_refusal: p.route.fixed_port_refusal.clone(),
+                    address_kept: p.route.address_kept.clone(),
                 })
                 .collect(),
             renames: self.proxy.store().mdns_renames()?,
@@ -200,6 +204,12 @@ impl AccessPage {
         self.t.fmt(
             "access.conflict_text",
             &[("wanted", &r.wanted), ("announced", &r.announced)],
+        )
+    }
+    fn address_kept_note(&self, why: &crate::proxy::Text) -> String {
+        self.t.fmt(
+            "catalog.address_kept",
+            &[("reason", why.get(self.t.language))],
         )
     }
     fn fixed_port_note(&self, why: &crate::proxy::Text) -> String {
