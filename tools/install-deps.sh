@@ -21,6 +21,9 @@ packages=(
   dosfstools mtools e2fsprogs fdisk genimage qemu-system-x86 ovmf rauc systemd
   # catalog: a local container registry and image copies (realapps, issue 15)
   docker-registry skopeo
+  # real applications' clients in the tests (tests/clients/; the applications themselves are
+  # only inside the test images, which mmdebstrap fetches)
+  python3 python3-caldav python3-slixmpp python3-requests
   # image packs: the minisign tool, to check that packs and the tool agree both ways (offline, issue 19)
   minisign
   # health alerts: a real SMTP server with STARTTLS and login for the mail tests (day two, issue 20)

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-mapfile -t scripts < <(grep -rlE '^#!/usr/bin/env bash' tools tests/qemu; ls tests/qemu/lib.sh)
+mapfile -t scripts < <(grep -rlE '^#!/usr/bin/env bash' tools tests/qemu tests/images; ls tests/qemu/lib.sh)
 shellcheck -x -S warning "${scripts[@]}"

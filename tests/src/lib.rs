@@ -15,6 +15,7 @@ pub mod fwnet;
 pub mod mdns;
 pub mod netns;
 pub mod packs;
+pub mod realapps;
 pub mod registry;
 pub mod services;
 pub mod smoke;
@@ -313,6 +314,20 @@ impl Agent {
     /// Runs `panier ARGS --socket <this agent's socket>`.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with_stdin(args, "")
+    }
+
+    /// `panier ARGS --json`, parsed; panics with the output on a failure.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "panier {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {

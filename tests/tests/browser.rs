@@ -4,8 +4,8 @@
 //! Screenshots go to tests/artifacts/.
 
 use panier_system_tests::browser::{Driver, artifacts_dir};
-use panier_system_tests::engine::{docker, engine_url};
-use panier_system_tests::services::{objects_of, suffix, test_catalog, test_image};
+use panier_system_tests::engine::engine_url;
+use panier_system_tests::services::{EngineCleanup, suffix, test_catalog, test_image};
 use panier_system_tests::{Agent, AgentOptions};
 use std::time::Duration;
 use thirtyfour::prelude::*;
@@ -172,27 +172,6 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     Ok(())
 }
 
-/// Removes the test services' containers and networks from the shared engine, even after a
-/// failure.
-struct Cleanup {
-    engine: String,
-    ids: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for id in &self.ids {
-            let (containers, networks) = objects_of(&self.engine, id);
-            for c in containers {
-                let _ = docker(&self.engine, &["rm", "-f", &c]);
-            }
-            for n in networks {
-                let _ = docker(&self.engine, &["network", "rm", &n]);
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> WebDriverResult<()> {
     let engine = engine_url();
@@ -200,7 +179,7 @@ async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> Web
     let catalog = tempfile::tempdir().unwrap();
     let suffix = suffix();
     let ids = test_catalog(catalog.path(), &suffix);
-    let _cleanup = Cleanup {
+    let _cleanup = EngineCleanup {
         engine: engine.clone(),
         ids,
     };

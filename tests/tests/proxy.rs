@@ -574,32 +574,9 @@ fn a_one_gib_upload_streams_with_flat_memory_and_limits_hold() {
     );
 }
 
-/// Removes the test services' containers and networks from the shared engine, even after a
-/// failure.
-struct EngineCleanup {
-    engine: String,
-    ids: Vec<String>,
-}
-
-impl Drop for EngineCleanup {
-    fn drop(&mut self) {
-        use panier_system_tests::engine::docker;
-        for id in &self.ids {
-            let (containers, networks) =
-                panier_system_tests::services::objects_of(&self.engine, id);
-            for c in containers {
-                let _ = docker(&self.engine, &["rm", "-f", &c]);
-            }
-            for n in networks {
-                let _ = docker(&self.engine, &["network", "rm", &n]);
-            }
-        }
-    }
-}
-
 #[test]
 fn an_installed_service_by_name_over_http_and_https_on_its_fixed_port_and_in_the_portal() {
-    use panier_system_tests::services::{suffix, test_catalog, test_image};
+    use panier_system_tests::services::{EngineCleanup, suffix, test_catalog, test_image};
     let engine = panier_system_tests::engine::engine_url();
     test_image(&engine);
     let catalog = tempfile::tempdir().unwrap();
@@ -708,7 +685,7 @@ fn an_installed_service_by_name_over_http_and_https_on_its_fixed_port_and_in_the
 /// the access report says the same instead of offering the port.
 #[test]
 fn a_service_that_needs_its_name_says_so_on_its_fixed_port_and_in_the_access_report() {
-    use panier_system_tests::services::{suffix, test_catalog, test_image};
+    use panier_system_tests::services::{EngineCleanup, suffix, test_catalog, test_image};
     let engine = panier_system_tests::engine::engine_url();
     test_image(&engine);
     let catalog = tempfile::tempdir().unwrap();
