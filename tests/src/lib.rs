@@ -297,6 +297,28 @@ impl Agent {
         self.child.as_ref().unwrap().id()
     }
 
+    /// The access report (`GET /api/v1/access` over the local socket): names, fixed ports.
+    pub fn access_report(&self) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--unix-socket"])
+            .arg(&self.socket)
+            .arg("http://box/api/v1/access")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The fixed port of the service with web name `name`, from the access report.
+    pub fn fixed_port(&self, name: &str) -> u16 {
+        self.access_report()["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["port"].as_u64())
+            .unwrap_or_else(|| panic!("no fixed port for {name}")) as u16
+    }
+
     /// Runs `panier ARGS --socket <this agent's socket>`.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with_stdin(args, "")

@@ -426,18 +426,8 @@ fn services_by_name_over_http_and_https_fixed_ports_websocket_and_help_pages() {
     );
 
     // The fixed port, read from the access report over the local socket.
-    let out = Command::new("curl")
-        .args(["-sS", "--unix-socket"])
-        .arg(&agent.socket)
-        .arg("http://box/api/v1/access")
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let services = report["services"].as_array().unwrap();
-    let port = services.iter().find(|s| s["name"] == "web").unwrap()["port"]
-        .as_u64()
-        .unwrap();
-    assert!(port >= agent.service_port_base as u64);
+    let port = agent.fixed_port("web");
+    assert!(port >= agent.service_port_base);
     let (code, body) = curl(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(
         (code.as_str(), body.trim()),

@@ -17,7 +17,9 @@ pub struct Entry {
     pub forwarder: Forwarder,
     /// Requests arrived over TLS (they are marked [`Https`], and forwarded as such).
     pub https: bool,
-    /// A fixed-port entry: every request goes to this service, whatever its `Host`.
+    /// A fixed-port entry: every request goes to this service, if its `Host` is one of the
+    /// box's own names or an address (a web page that made another name point at the box,
+    /// DNS rebinding, must not read a LAN-only service through the visitor's browser).
     pub fixed: Option<String>,
     /// What the box itself answers (portal or admin UI); `None` on fixed ports.
     pub box_router: Option<Router>,
@@ -42,6 +44,14 @@ impl Entry {
         if let Some(proxy) = &self.proxy {
             let table = proxy.table();
             if let Some(name) = &self.fixed {
+                if !table.is_own_host(&host) {
+                    log::info!(service = name.as_str(); "refused a request from {peer} on a fixed port for another name ({host}): DNS rebinding, or a misconfigured name");
+                    return pages::refused(
+                        lang,
+                        StatusCode::MISDIRECTED_REQUEST,
+                        "proxy.foreign_host_text",
+                    );
+                }
                 return match table.by_name(name) {
                     Some(p) if p.route.fixed_port_refusal.is_some() => {
                         pages::fixed_port_refused(lang, &table, p)
