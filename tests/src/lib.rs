@@ -98,6 +98,8 @@ pub struct AgentOptions {
     pub web_entry: bool,
     /// Announce names on this interface (with `web_entry`).
     pub mdns_interface: Option<String>,
+    /// The agent's file-descriptor limit, soft and hard (as systemd's default soft 1024).
+    pub nofile: Option<u64>,
 }
 
 /// A running `panier agent` process.
@@ -218,6 +220,16 @@ impl Agent {
             ));
         if let Some(engine) = &options.engine {
             cmd.arg("--engine").arg(engine);
+        }
+        if let Some(n) = options.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
         }
         let child = cmd.spawn().context("starting panier agent")?;
         let mut agent = Agent {

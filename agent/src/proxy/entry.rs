@@ -1,6 +1,7 @@
 //! One web entry of the box (the HTTPS port, the HTTP port, or a service's fixed port): what
 //! a request leads to, by its `Host`.
 
+use super::limits::{Class, Limits};
 use super::{Forwarder, Proxy, Target, pages, request_host};
 use crate::http::extract::Https;
 use axum::Router;
@@ -23,6 +24,9 @@ pub struct Entry {
     pub fixed: Option<String>,
     /// What the box itself answers (portal or admin UI); `None` on fixed ports.
     pub box_router: Option<Router>,
+    /// The connection caps shared by every entry, and this entry's share of them.
+    pub limits: Limits,
+    pub class: Class,
 }
 
 impl Entry {

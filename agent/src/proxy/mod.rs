@@ -27,6 +27,8 @@
 
 mod entry;
 mod forward;
+mod idle;
+pub mod limits;
 mod pages;
 mod reconcile;
 mod serve;
