@@ -156,3 +156,58 @@ where
         _ = watch => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_body_that_stops_arriving_fails_and_one_that_flows_does_not() {
+        runtime().block_on(async {
+            let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+            let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+                let data = rx.recv().await?;
+                Some((Ok::<_, std::io::Error>(Frame::data(data)), rx))
+            });
+            let body = http_body_util::StreamBody::new(Box::pin(frames));
+            let mut idle = IdleBody::new(body, Duration::from_millis(200));
+            tx.send(bytes::Bytes::from_static(b"a")).await.unwrap();
+            assert!(idle.frame().await.unwrap().is_ok());
+            // Bytes every 100 ms keep it alive past the 200 ms…
+            for _ in 0..4 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                tx.send(bytes::Bytes::from_static(b"b")).await.unwrap();
+                assert!(idle.frame().await.unwrap().is_ok());
+            }
+            // …silence ends it.
+            let err = idle.frame().await.unwrap().unwrap_err();
+            assert!(err.is::<BodyIdle>(), "{err}");
+        });
+    }
+
+    #[test]
+    fn an_idle_tunnel_closes_and_a_busy_one_does_not() {
+        runtime().block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (client, mut visitor) = tokio::io::duplex(64);
+            let (upstream, mut service) = tokio::io::duplex(64);
+            let tunnel = tokio::spawn(tunnel(client, upstream, Duration::from_millis(300)));
+            for _ in 0..4 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                visitor.write_all(b"ping").await.unwrap();
+                let mut got = [0u8; 4];
+                service.read_exact(&mut got).await.unwrap();
+            }
+            assert!(!tunnel.is_finished(), "busy for 600 ms, still open");
+            assert!(tunnel.await.unwrap(), "closed for being idle");
+        });
+    }
+}
