@@ -88,9 +88,19 @@ impl Entry {
         if self.https {
             req.extensions_mut().insert(Https);
         }
-        match router.clone().oneshot(req).await {
+        let mut response = match router.clone().oneshot(req).await {
             Ok(r) => r,
             Err(never) => match never {},
+        };
+        if self.https {
+            // Browsers that trust the box's authority then never try its names over plain
+            // HTTP again (a certificate error makes them ignore this, RFC 6797 §8.1). Not for
+            // services' names: their pages may still be opened over http.
+            response.headers_mut().insert(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                axum::http::HeaderValue::from_static("max-age=31536000"),
+            );
         }
+        response
     }
 }
