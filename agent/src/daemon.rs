@@ -649,6 +649,12 @@ fn web_entries(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<WebEntries> {
     let forwarder = Forwarder::default();
+    let nofile = crate::proxy::limits::raise_nofile();
+    let limits = crate::proxy::limits::Limits::for_nofile(nofile);
+    let (_, total, per_source) = limits.figures();
+    log::info!(
+        "web entries: {total} connections at most ({per_source} per source), for {nofile} file descriptors"
+    );
     let (tls, proxy, portal) = match reach {
         Some(reach) => {
             let fixed_bind = config
@@ -662,6 +668,7 @@ fn web_entries(
                 fixed: FixedPorts::new(
                     fixed_bind,
                     forwarder.clone(),
+                    limits.clone(),
                     reach.proxy.clone(),
                     stop.clone(),
                 ),
@@ -702,6 +709,8 @@ fn web_entries(
         https: true,
         fixed: None,
         box_router: Some(admin),
+        limits: limits.clone(),
+        class: crate::proxy::limits::Class::Admin,
     };
     let http = Entry {
         proxy,
@@ -709,6 +718,8 @@ fn web_entries(
         https: false,
         fixed: None,
         box_router: Some(portal),
+        limits,
+        class: crate::proxy::limits::Class::Public,
     };
     Ok(WebEntries {
         acceptor,

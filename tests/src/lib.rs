@@ -112,6 +112,8 @@ pub struct AgentOptions {
     pub web_entry: bool,
     /// Announce names on this interface (with `web_entry`).
     pub mdns_interface: Option<String>,
+    /// The agent's file-descriptor limit, soft and hard (as systemd's default soft 1024).
+    pub nofile: Option<u64>,
 }
 
 /// A running `panier agent` process.
@@ -233,6 +235,16 @@ impl Agent {
         if let Some(engine) = &options.engine {
             cmd.arg("--engine").arg(engine);
         }
+        if let Some(n) = options.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
         let child = cmd.spawn().context("starting panier agent")?;
         let mut agent = Agent {
             child: Some(child),
@@ -309,6 +321,28 @@ impl Agent {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
+    }
+
+    /// The access report (`GET /api/v1/access` over the local socket): names, fixed ports.
+    pub fn access_report(&self) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--unix-socket"])
+            .arg(&self.socket)
+            .arg("http://box/api/v1/access")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The fixed port of the service with web name `name`, from the access report.
+    pub fn fixed_port(&self, name: &str) -> u16 {
+        self.access_report()["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["port"].as_u64())
+            .unwrap_or_else(|| panic!("no fixed port for {name}")) as u16
     }
 
     /// Runs `panier ARGS --socket <this agent's socket>`.

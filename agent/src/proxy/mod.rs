@@ -27,6 +27,8 @@
 
 mod entry;
 mod forward;
+mod idle;
+pub mod limits;
 mod pages;
 mod reconcile;
 mod serve;
@@ -195,6 +197,17 @@ impl Table {
             return Target::UnknownService;
         }
         Target::TheBox
+    }
+
+    /// Whether `host` (as [`request_host`] gives it) is the box's: one of its announced or
+    /// wanted names, or an IP address. A name the box does not know is someone else's, even
+    /// if it resolves to the box (DNS rebinding); an address is never a rebinding, since a
+    /// page's origin is then that address itself.
+    pub fn is_own_host(&self, host: &str) -> bool {
+        host.parse::<std::net::IpAddr>().is_ok()
+            || host == self.box_host
+            || host == format!("{}.local", self.box_name)
+            || self.by_host.contains_key(host)
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Published> {
