@@ -12,6 +12,7 @@ pub mod backup;
 pub mod browser;
 pub mod engine;
 pub mod fwnet;
+pub mod https;
 pub mod mdns;
 pub mod netns;
 pub mod packs;

@@ -121,6 +121,27 @@ pub struct UpdateStatus {
     pub restart_hour: Option<u8>,
 }
 
+#[cfg(test)]
+impl UpdateStatus {
+    /// A status for other modules' tests: `running`, up to date, no attempt.
+    pub(crate) fn for_tests(running: Option<&str>) -> UpdateStatus {
+        UpdateStatus {
+            running: running.map(str::to_owned),
+            booted_slot: None,
+            channel: None,
+            channel_from_page: false,
+            checked_at: None,
+            accepted_at: None,
+            check_error: None,
+            index_expires_at: None,
+            stale: false,
+            offer: Some(Offer::UpToDate),
+            attempt: None,
+            restart_hour: None,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Updates {
     inner: Arc<Inner>,

@@ -22,6 +22,7 @@ mod health;
 mod install;
 mod markdown;
 mod packs;
+mod update;
 
 use crate::admins::Actor;
 use crate::auth;
@@ -46,6 +47,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("nav.firewall", "/admin/firewall"),
     ("access.nav", "/admin/access"),
     ("nav.hardware", "/admin/hardware"),
+    ("update.nav", "/admin/update"),
     ("nav.admins", "/admin/admins"),
     ("nav.audit", "/admin/audit"),
 ];
@@ -89,6 +91,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/apps/{id}", get(apps::page).post(apps::submit))
         .route("/admin/hardware", get(hardware::page))
         .route("/admin/health", get(health::page).post(health::submit))
+        .route("/admin/update", get(update::page).post(update::submit))
         .route(
             "/admin/firewall",
             get(firewall::page).post(firewall::submit),
