@@ -20,6 +20,8 @@ pub mod registry;
 pub mod services;
 pub mod smtp;
 pub mod sshd;
+pub mod stick;
+pub mod updates;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};

@@ -7,65 +7,11 @@
 
 use panier_system_tests::browser::{Driver, artifacts_dir};
 use panier_system_tests::https::{FileServer, TestCerts};
+use panier_system_tests::updates::{NOTES_FR, ReleaseKey, agent_config, bundle, write_channel};
 use panier_system_tests::{Agent, AgentOptions};
-use sha2::Digest;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use thirtyfour::prelude::*;
-
-const NOTES_FR: &str = "Correctifs de sécurité du noyau et de Docker.";
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn rfc3339(unix: i64) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("@{unix}"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A channel in `dir`: a bundle, `index.json` offering it, signed with `key`.
-fn channel(dir: &Path, key: &Path, bundle: &[u8], serial: u64) {
-    std::fs::write(dir.join("panier-2027.1.0.raucb"), bundle).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let index = serde_json::json!({
-        "format": 1,
-        "channel": "stable",
-        "compatible": "panier-x86_64",
-        "serial": serial,
-        "published": rfc3339(now - 60),
-        "expires": rfc3339(now + 7 * 86400),
-        "releases": [{
-            "version": "2027.1.0",
-            "bundle": "panier-2027.1.0.raucb",
-            "size": bundle.len(),
-            "sha256": hex::encode(sha2::Sha256::digest(bundle)),
-            "notes": {"fr": NOTES_FR, "en": "Kernel and Docker security fixes."}
-        }]
-    });
-    std::fs::write(
-        dir.join("index.json"),
-        serde_json::to_vec_pretty(&index).unwrap(),
-    )
-    .unwrap();
-    run(Command::new("minisign")
-        .args(["-S", "-s"])
-        .arg(key)
-        .arg("-m")
-        .arg(dir.join("index.json")));
-}
 
 async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
     driver
@@ -81,23 +27,12 @@ async fn the_update_page_offers_installs_and_explains() -> WebDriverResult<()> {
     let t = tmp.path();
     let www = t.join("www");
     std::fs::create_dir_all(&www).unwrap();
-    run(Command::new("minisign")
-        .args(["-G", "-W", "-f", "-p"])
-        .arg(t.join("release.pub"))
-        .arg("-s")
-        .arg(t.join("release.key")));
-    let bundle: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    channel(&www, &t.join("release.key"), &bundle, 7);
+    let key = ReleaseKey::make(t);
+    let bundle = bundle(3_000_000);
+    write_channel(&www, &key, &bundle, 7);
     let certs = TestCerts::make(t).unwrap();
     let mirror = FileServer::start(&certs, &www).unwrap();
-    std::fs::write(t.join("os-version"), "2026.12.0\n").unwrap();
-    let config = format!(
-        "[update]\nchannel = \"{}\"\nca = \"{}\"\nkey = \"{}\"\nversion_file = \"{}\"\n",
-        mirror.url("/index.json"),
-        certs.ca.display(),
-        t.join("release.pub").display(),
-        t.join("os-version").display()
-    );
+    let config = agent_config(t, Some(&mirror.url("/index.json")), Some(&certs.ca), &key);
     let agent = Agent::start_with(AgentOptions {
         config: Some(config),
         ..Default::default()
@@ -111,7 +46,7 @@ async fn the_update_page_offers_installs_and_explains() -> WebDriverResult<()> {
         caps.add_arg(&arg)?;
     }
     let driver = WebDriver::new(&chromedriver.url, caps).await?;
-    let result = walk(&driver, &agent, &www, &t.join("release.key"), &bundle).await;
+    let result = walk(&driver, &agent, &www, &key, &bundle).await;
     driver.quit().await?;
     result
 }
@@ -120,7 +55,7 @@ async fn walk(
     driver: &WebDriver,
     agent: &Agent,
     www: &Path,
-    key: &Path,
+    key: &ReleaseKey,
     bundle: &[u8],
 ) -> WebDriverResult<()> {
     driver.goto(agent.url("/admin/login")).await?;
@@ -201,7 +136,7 @@ async fn walk(
     let notes = driver.find(By::Id("update-notes")).await?.text().await?;
     assert_eq!(notes.trim(), NOTES_FR);
     // Signed again with a newer serial, it is accepted.
-    channel(www, key, bundle, 8);
+    write_channel(www, key, bundle, 8);
     driver.find(By::Id("update-check")).await?.click().await?;
     wait(driver, By::Id("update-available")).await?;
     assert!(driver.find(By::Id("update-check-error")).await.is_err());

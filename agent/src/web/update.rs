@@ -58,6 +58,30 @@ struct UpdatePage {
     attempt: Option<AttemptView>,
     hours: Vec<u8>,
     chosen_hour: u8,
+    sticks: Vec<StickView>,
+}
+
+/// An update on a plugged USB stick.
+pub struct StickView {
+    pub name: String,
+    pub uuid: String,
+    pub version: Option<String>,
+    pub problem: Option<String>,
+}
+
+fn stick_view(t: &'static Messages, u: crate::update::UsbUpdate) -> StickView {
+    StickView {
+        name: match &u.label {
+            Some(l) => format!("{l} ({})", u.device),
+            None => u.device.clone(),
+        },
+        version: match &u.offer {
+            Some(Offer::Available { release, .. }) => Some(release.version.to_string()),
+            _ => None,
+        },
+        problem: u.problem.as_ref().map(|p| said(p, t.language)),
+        uuid: u.uuid,
+    }
 }
 
 impl UpdatePage {
@@ -148,6 +172,13 @@ pub async fn page(
         .status()
         .map_err(|e| PageError::new(e, t.language))?;
     let (offer_kind, offer, blocked) = view(t, &s);
+    let scan = updates.clone();
+    let sticks = tokio::task::spawn_blocking(move || scan.scan_usb())
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| stick_view(t, u))
+        .collect();
     Ok(render(&UpdatePage {
         t,
         layout,
@@ -163,6 +194,7 @@ pub async fn page(
         hours: (0..24).collect(),
         chosen_hour: s.restart_hour.unwrap_or(3),
         status: s,
+        sticks,
     }))
 }
 
@@ -199,6 +231,17 @@ pub async fn submit(
             updates
                 .install(&who, version.as_deref(), when)
                 .map_err(err)?;
+        }
+        "install_usb" => {
+            let uuid = field("uuid");
+            let version = Some(field("version")).filter(|v| !v.is_empty());
+            let u = updates.clone();
+            tokio::task::spawn_blocking(move || {
+                u.install_usb(&who, &uuid, version.as_deref(), RestartWhen::Now)
+            })
+            .await
+            .map_err(|e| PageError::new(ApiError::BadRequest(e.to_string()), lang))?
+            .map_err(err)?;
         }
         "restart" => updates.restart_now(&who).map_err(err)?,
         "channel" => {
@@ -285,6 +328,7 @@ mod tests {
             hours: (0..24).collect(),
             chosen_hour: 3,
             status: s,
+            sticks: vec![],
         }
         .render()
         .unwrap();
