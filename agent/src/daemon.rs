@@ -408,7 +408,12 @@ fn build_apps(
 }
 
 pub fn routers(state: AppState) -> Routers {
-    let api = crate::api::router().with_state(state.clone());
+    let api = crate::api::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::localize::localize,
+        ))
+        .with_state(state.clone());
     let banners = axum::middleware::from_fn_with_state(
         state.backups.clone(),
         crate::web::backup::with_alerts,

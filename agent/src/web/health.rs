@@ -2,10 +2,10 @@
 //! to do, in the admin's language (it reloads itself every minute), and the mail alerts'
 //! settings with "Send a test mail".
 
+use super::PageActor;
 use super::{Layout, PageError, check_csrf, render};
 use crate::health::Health;
 use crate::http::ApiError;
-use crate::http::extract::SessionActor;
 use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::notify::{MailSettingsInput, MailSettingsView, Notifier};
@@ -59,7 +59,7 @@ impl HealthPage {
 }
 
 pub async fn page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(status): State<Status>,
     State(health): State<Health>,
     State(notifier): State<Notifier>,
@@ -106,7 +106,7 @@ pub async fn page(
 
 /// The mail alerts' form: `save`, `test` or `remove`.
 pub async fn submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(status): State<Status>,
     State(notifier): State<Notifier>,
     Form(form): Form<HashMap<String, String>>,

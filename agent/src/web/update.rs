@@ -4,9 +4,8 @@
 //! (the page reloads itself while it runs), "Restart now" once installed, and what became of
 //! the last attempt — failed, or rolled back with what the failed boot logged.
 
-use super::{Layout, PageError, check_csrf, render};
+use super::{Layout, PageActor, PageError, check_csrf, render};
 use crate::http::ApiError;
-use crate::http::extract::SessionActor;
 use crate::http::language::admin_language;
 use crate::http::time::format_time;
 use crate::i18n::{Messages, messages};
@@ -156,7 +155,7 @@ fn attempt_view(t: &'static Messages, status: &UpdateStatus) -> Option<AttemptVi
 }
 
 pub async fn page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(status): State<Status>,
     State(updates): State<Updates>,
 ) -> Result<Response, PageError> {
@@ -200,7 +199,7 @@ pub async fn page(
 
 /// The page's forms: `check`, `install`, `restart`, `channel`.
 pub async fn submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(status): State<Status>,
     State(updates): State<Updates>,
     Form(form): Form<HashMap<String, String>>,
