@@ -12,6 +12,7 @@ pub mod backup;
 pub mod browser;
 pub mod engine;
 pub mod fwnet;
+pub mod https;
 pub mod mdns;
 pub mod netns;
 pub mod packs;
@@ -21,6 +22,8 @@ pub mod services;
 pub mod smoke;
 pub mod smtp;
 pub mod sshd;
+pub mod stick;
+pub mod updates;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};

@@ -123,6 +123,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(update::install))
         .routes(routes!(update::restart))
         .routes(routes!(update::settings))
+        .routes(routes!(update::usb))
+        .routes(routes!(update::usb_install))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

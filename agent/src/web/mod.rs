@@ -25,6 +25,7 @@ mod markdown;
 mod packs;
 mod routes;
 mod session;
+mod update;
 
 pub use routes::{Page, Who, pages, router};
 pub use session::{PageActor, local_path, login_url};
@@ -48,6 +49,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("nav.firewall", "/admin/firewall"),
     ("access.nav", "/admin/access"),
     ("nav.hardware", "/admin/hardware"),
+    ("update.nav", "/admin/update"),
     ("nav.admins", "/admin/admins"),
     ("nav.audit", "/admin/audit"),
 ];
