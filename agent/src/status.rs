@@ -61,6 +61,8 @@ pub struct Status {
     provisioned_name: Option<BoxName>,
     /// Setup never becomes undone, so once seen it is remembered (the health endpoint is hot).
     setup_seen: Arc<AtomicBool>,
+    /// The health centre, once the daemon has built it (its checks give the issues).
+    health: Arc<std::sync::OnceLock<crate::health::Health>>,
 }
 
 impl Status {
@@ -72,6 +74,7 @@ impl Status {
             started: Instant::now(),
             provisioned_name,
             setup_seen: Default::default(),
+            health: Default::default(),
         }
     }
 
@@ -83,7 +86,13 @@ impl Status {
             started: Instant::now(),
             provisioned_name: None,
             setup_seen: Default::default(),
+            health: Default::default(),
         }
+    }
+
+    /// Gives the status its health centre (the daemon, once built).
+    pub fn set_health(&self, health: crate::health::Health) {
+        let _ = self.health.set(health);
     }
 
     /// The box's default language (French when unknown).
@@ -126,7 +135,7 @@ impl Status {
 
     /// Whether setup is done, without reading the machine (for the health endpoint).
     /// The health answer; `install_mode` comes from the install domain.
-    pub fn health(&self, install_mode: bool) -> Result<Health, StoreError> {
+    pub fn health_answer(&self, install_mode: bool) -> Result<Health, StoreError> {
         let (status, setup_done) = match self.mode() {
             Mode::Normal => ("ok", self.report_setup_done()?),
             Mode::Diagnostic => ("diagnostic", false),
@@ -157,18 +166,14 @@ impl Status {
             None => Default::default(),
         };
         let readings = system::read(&self.data_dir);
-        let backup_alerts = match &self.store {
-            Some(store) => crate::backup::alerts_from(
-                &store.backup_targets()?,
-                &store.backup_runs(200)?,
-                crate::store::now(),
-            ),
+        let issues = match self.health.get() {
+            Some(h) => h
+                .findings()
+                .iter()
+                .filter_map(health::Finding::issue)
+                .collect(),
             None => vec![],
         };
-        let issues = health::run(&health::Inputs {
-            readings: &readings,
-            backup_alerts: &backup_alerts,
-        });
         Ok(StatusReport {
             mode: self.mode(),
             version: VERSION.to_owned(),

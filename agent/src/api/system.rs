@@ -15,7 +15,7 @@ pub async fn health(
     State(status): State<Status>,
     State(install): State<crate::install::Install>,
 ) -> Result<Json<Health>, ApiError> {
-    Ok(Json(status.health(install.offered())?))
+    Ok(Json(status.health_answer(install.offered())?))
 }
 
 /// The dashboard's figures: box, readings, health issues, diagnosis.

@@ -56,7 +56,9 @@ pub fn router(status: Status) -> Router {
         .route(
             "/api/v1/health",
             get(|State(s): State<Status>| async move {
-                s.health(false).map(axum::Json).map_err(ApiError::from)
+                s.health_answer(false)
+                    .map(axum::Json)
+                    .map_err(ApiError::from)
             }),
         )
         .route(

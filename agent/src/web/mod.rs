@@ -19,6 +19,7 @@ mod dashboard;
 pub mod diagnostic;
 mod firewall;
 mod hardware;
+mod health;
 mod install;
 mod markdown;
 mod packs;
@@ -41,6 +42,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 /// The navigation: catalog key of the label, and the page's path.
 pub const NAV: &[(&str, &str)] = &[
     ("nav.dashboard", "/admin"),
+    ("health.nav", "/admin/health"),
     ("apps.nav", "/admin/catalog"),
     ("nav.backups", "/admin/backups"),
     ("nav.firewall", "/admin/firewall"),

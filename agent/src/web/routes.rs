@@ -7,7 +7,9 @@
 //! takes [`PageActor`](super::PageActor) and so sends such a visitor to the login page).
 
 use super::{access, favicon, language_switch, stylesheet};
-use super::{accounts, apps, backup, catalog, dashboard, firewall, hardware, install, packs};
+use super::{
+    accounts, apps, backup, catalog, dashboard, firewall, hardware, health, install, packs,
+};
 use crate::state::AppState;
 use axum::Router;
 use axum::handler::Handler;
@@ -103,6 +105,8 @@ fn table() -> Table {
     .get("/admin/apps/{id}", Admin, apps::page)
     .post("/admin/apps/{id}", Admin, apps::submit)
     .get("/admin/hardware", Admin, hardware::page)
+    .get("/admin/health", Admin, health::page)
+    .post("/admin/health", Admin, health::submit)
     .get("/admin/firewall", Admin, firewall::page)
     .post("/admin/firewall", Admin, firewall::submit)
     .get("/admin/access", Admin, access::access_page)
