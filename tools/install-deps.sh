@@ -32,6 +32,10 @@ packages=(
   linux-source-6.1 flex bison
 )
 
+# The browser test's accessibility check fetches axe-core with npm (tools/fetch-axe.sh): any
+# Node.js that brings npm will do, else Debian's.
+command -v npm >/dev/null || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -15,6 +15,7 @@
 //! Under systemd it notifies `READY=1`, pings the watchdog while the store answers, and on
 //! SIGTERM or SIGINT stops accepting, lets requests finish and exits within 10 seconds.
 
+use crate::access::Access;
 use crate::admins::Admins;
 use crate::audit::Audit;
 use crate::auth::Throttle;
@@ -28,7 +29,6 @@ use crate::state::AppState;
 use crate::status::Status;
 use crate::store::{DB_FILE, Store};
 use crate::tls::Tls;
-use crate::web::access::Access;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::connect_info::{ConnectInfo, Connected};

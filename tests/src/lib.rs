@@ -8,6 +8,7 @@
 //! `tools/start-engine.sh`. Images come from a local registry (`registry`: Debian's
 //! `docker-registry` on loopback) where a test needs the engine's pull path.
 
+pub mod axe;
 pub mod backup;
 pub mod browser;
 pub mod engine;

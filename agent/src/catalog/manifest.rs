@@ -31,7 +31,7 @@ impl Text {
     }
 }
 
-/// The rows of the catalog table in PRODUCT.md.
+/// The needs the catalog covers (the table of categories in `services/README.md`).
 #[derive(
     Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
 )]

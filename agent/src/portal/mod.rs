@@ -11,7 +11,7 @@
 //! Pages are self-contained (styles inline).
 //!
 //! Limits: the logo is served as stored (PNG, JPEG, SVG or WebP, up to 512 KiB: checked
-//! where it is uploaded, `web::access`).
+//! where it is uploaded, `access`).
 
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
