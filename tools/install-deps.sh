@@ -23,6 +23,8 @@ packages=(
   docker-registry skopeo
   # image packs: the minisign tool, to check that packs and the tool agree both ways (offline, issue 19)
   minisign
+  # health alerts: a real SMTP server with STARTTLS and login for the mail tests (day two, issue 20)
+  python3-aiosmtpd openssl
   # image: the kernel fragments checked against a kernel source tree
   linux-source-6.1 flex bison
 )

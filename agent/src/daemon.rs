@@ -233,6 +233,20 @@ pub fn build_with(
         }
         None => None,
     };
+    let notifier = crate::notify::Notifier::new(store.clone());
+    let health = crate::health::Health::new(
+        store.clone(),
+        config.data_dir.clone(),
+        apps.clone(),
+        updates.clone(),
+        reach.as_ref().map(|r| r.tls.clone()),
+        notifier.clone(),
+        true,
+    );
+    status.set_health(health.clone());
+    if tokio::runtime::Handle::try_current().is_ok() {
+        health.start_background();
+    }
     let access = Access::new(
         proxy,
         reach.as_ref().map(|r| r.tls.clone()),
@@ -251,6 +265,8 @@ pub fn build_with(
         install,
         packs,
         updates,
+        health,
+        notifier,
     };
     let mut routers = routers(state);
     routers.firewall = Some(firewall);
@@ -393,7 +409,12 @@ fn build_apps(
 }
 
 pub fn routers(state: AppState) -> Routers {
-    let api = crate::api::router().with_state(state.clone());
+    let api = crate::api::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::localize::localize,
+        ))
+        .with_state(state.clone());
     let banners = axum::middleware::from_fn_with_state(
         state.backups.clone(),
         crate::web::backup::with_alerts,

@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod logging;
 pub mod mdns;
 pub mod names;
+pub mod notify;
 pub mod pack;
 pub mod portal;
 pub mod proxy;

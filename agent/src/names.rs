@@ -70,36 +70,34 @@ pub struct BoxName(String);
 string_newtype!(BoxName);
 
 impl BoxName {
-    pub const MAX_LEN: usize = 40;
+    pub const MAX_LEN: usize = panier_hw::names::BOX_NAME_MAX;
 
+    /// The rule is `panier_hw::names::valid_box_name` (shared with provisioning and the
+    /// installer); this says which part of it a refused name breaks.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         reject_control(value, "the box name")?;
         let v = value.trim();
-        if v.is_empty() {
-            return Err(invalid("box_name_empty", "the box name is empty"));
+        if panier_hw::names::valid_box_name(v) {
+            return Ok(BoxName(v.to_owned()));
         }
-        if v.len() > Self::MAX_LEN {
-            return Err(invalid(
+        Err(if v.is_empty() {
+            invalid("box_name_empty", "the box name is empty")
+        } else if v.len() > Self::MAX_LEN {
+            invalid(
                 "box_name_too_long",
                 format!("the box name is longer than {} characters", Self::MAX_LEN),
-            ));
-        }
-        if !v
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(invalid(
-                "box_name_chars",
-                "the box name may only hold lowercase letters a-z, digits and hyphens",
-            ));
-        }
-        if v.starts_with('-') || v.ends_with('-') {
-            return Err(invalid(
+            )
+        } else if v.starts_with('-') || v.ends_with('-') {
+            invalid(
                 "box_name_hyphen",
                 "the box name cannot start or end with a hyphen",
-            ));
-        }
-        Ok(BoxName(v.to_owned()))
+            )
+        } else {
+            invalid(
+                "box_name_chars",
+                "the box name may only hold lowercase letters a-z, digits and hyphens",
+            )
+        })
     }
 }
 
@@ -218,7 +216,7 @@ impl Language {
 pub struct SetupCode(String);
 
 impl SetupCode {
-    pub const ALPHABET: &'static [u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    pub const ALPHABET: &'static [u8] = panier_hw::names::SETUP_CODE_ALPHABET;
     pub const LEN: usize = 10;
 
     pub fn generate() -> Self {
@@ -232,21 +230,14 @@ impl SetupCode {
 
     /// Parses a code as typed by a person (any case, spaces and hyphens ignored).
     pub fn parse(value: &str) -> Result<Self, Invalid> {
-        let normalized: String = value
-            .chars()
-            .filter(|c| !matches!(c, '-' | ' '))
-            .collect::<String>()
-            .to_ascii_uppercase();
-        if normalized.len() < 8
-            || normalized.len() > 32
-            || !normalized.bytes().all(|b| Self::ALPHABET.contains(&b))
-        {
-            return Err(invalid(
-                "setup_code_format",
-                "the setup code has letters and digits that cannot be in a setup code",
-            ));
-        }
-        Ok(SetupCode(normalized))
+        panier_hw::names::normalized_setup_code(value)
+            .map(SetupCode)
+            .ok_or_else(|| {
+                invalid(
+                    "setup_code_format",
+                    "the setup code has letters and digits that cannot be in a setup code",
+                )
+            })
     }
 
     /// The raw code, for storage.

@@ -7,7 +7,9 @@ use crate::apps::Apps;
 use crate::audit::Audit;
 use crate::backup::Backups;
 use crate::firewall::Firewall;
+use crate::health::Health;
 use crate::install::Install;
+use crate::notify::Notifier;
 use crate::pack::Packs;
 use crate::status::Status;
 use crate::update::Updates;
@@ -26,4 +28,6 @@ pub struct AppState {
     pub install: Install,
     pub packs: Packs,
     pub updates: Updates,
+    pub health: Health,
+    pub notifier: Notifier,
 }

@@ -49,6 +49,8 @@ pub struct Status {
     provisioned_name: Option<BoxName>,
     /// Setup never becomes undone, so once seen it is remembered (the health endpoint is hot).
     setup_seen: Arc<AtomicBool>,
+    /// The health centre, once the daemon has built it (its checks give the issues).
+    health: Arc<std::sync::OnceLock<crate::health::Health>>,
 }
 
 impl Status {
@@ -60,6 +62,7 @@ impl Status {
             started: Instant::now(),
             provisioned_name,
             setup_seen: Default::default(),
+            health: Default::default(),
         }
     }
 
@@ -71,7 +74,13 @@ impl Status {
             started: Instant::now(),
             provisioned_name: None,
             setup_seen: Default::default(),
+            health: Default::default(),
         }
+    }
+
+    /// Gives the status its health centre (the daemon, once built).
+    pub fn set_health(&self, health: crate::health::Health) {
+        let _ = self.health.set(health);
     }
 
     /// The box's default language (French when unknown).
@@ -131,18 +140,14 @@ impl Status {
             None => Default::default(),
         };
         let readings = system::read(&self.data_dir);
-        let backup_alerts = match &self.store {
-            Some(store) => crate::backup::alerts_from(
-                &store.backup_targets()?,
-                &store.backup_runs(200)?,
-                crate::store::now(),
-            ),
+        let issues = match self.health.get() {
+            Some(h) => h
+                .findings()
+                .iter()
+                .filter_map(health::Finding::issue)
+                .collect(),
             None => vec![],
         };
-        let issues = health::run(&health::Inputs {
-            readings: &readings,
-            backup_alerts: &backup_alerts,
-        });
         Ok(StatusReport {
             mode: self.mode(),
             version: VERSION.to_owned(),

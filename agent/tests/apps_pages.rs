@@ -106,6 +106,11 @@ async fn call(web: &Router, req: Request<Body>) -> (StatusCode, axum::http::Head
 }
 
 async fn admin() -> Admin {
+    admin_over(None).await
+}
+
+/// An admin logged in on a box whose catalog is `catalog` (else the one test entry, pad).
+async fn admin_over(catalog: Option<std::path::PathBuf>) -> Admin {
     let dir = tempfile::tempdir().unwrap();
     let pad = dir.path().join("catalog/pad");
     std::fs::create_dir_all(&pad).unwrap();
@@ -126,7 +131,7 @@ async fn admin() -> Admin {
     )
     .unwrap();
     let mut config = Config::with_data_dir(&dir.path().join("data"));
-    config.catalog_dir = dir.path().join("catalog");
+    config.catalog_dir = catalog.unwrap_or_else(|| dir.path().join("catalog"));
     config.engine = format!("unix://{}/no-engine.sock", dir.path().display());
     let (routers, code) = daemon::build(Store::memory(), &config).unwrap();
     let web = routers.web;
@@ -275,8 +280,41 @@ async fn catalog_page_groups_cards_with_icon_needs_and_fit() {
     .await;
     assert_eq!(
         (status, headers[header::LOCATION].to_str().unwrap()),
-        (StatusCode::SEE_OTHER, "/admin/login")
+        (
+            StatusCode::SEE_OTHER,
+            "/admin/login?next=%2Fadmin%2Fcatalog"
+        )
     );
+}
+
+#[tokio::test]
+async fn catalog_page_is_one_grid_across_categories_filtered_by_need() {
+    let services = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../services");
+    let a = admin_over(Some(services)).await;
+    let (status, _, html) = a.get("/admin/catalog").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let cards = html.matches("<li class=\"card\"").count();
+    assert!(cards >= 13, "every service in one grid: {cards}");
+    assert_eq!(html.matches("<ul class=\"cards").count(), 1, "one grid");
+    assert!(html.contains("aria-current=\"true\">Tous les services ("));
+    assert!(
+        html.contains("href=\"/admin/catalog?need=files\" id=\"need-files\">Stockage et partage de fichiers (1)</a>"),
+        "{html}"
+    );
+
+    let (_, _, html) = a.get("/admin/catalog?need=websites").await;
+    assert_eq!(
+        html.matches("<li class=\"card\"").count(),
+        2,
+        "the websites: {html}"
+    );
+    assert!(html.contains("id=\"card-wordpress\"") && html.contains("id=\"card-site\""));
+    assert!(!html.contains("id=\"card-etherpad\""));
+    assert!(html.contains("id=\"need-websites\" aria-current=\"true\""));
+
+    // A need nobody offers shows the whole catalog.
+    let (_, _, html) = a.get("/admin/catalog?need=nope").await;
+    assert_eq!(html.matches("<li class=\"card\"").count(), cards);
 }
 
 #[tokio::test]

@@ -170,3 +170,42 @@ fn stalwart_refuses_updates_from_before_0_16() {
     assert!(why.fr.contains("0.16") && why.en.contains("0.16"));
     assert!(panier::catalog::steps::refusal(m, "0.16.2-1").is_none());
 }
+
+/// Services trust as proxies only the box's container networks (the engine's address pools
+/// in the image's `docker-daemon.json`, where the proxy's connections come from), never the
+/// whole LAN: a visitor reaching a service otherwise could claim any address in
+/// `X-Forwarded-For`.
+#[test]
+fn trusted_proxies_are_the_container_networks_only() {
+    let daemon = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../buildroot-overlay/usr/share/panier/docker-daemon.json");
+    let daemon: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(daemon).unwrap()).unwrap();
+    let pools: BTreeSet<&str> = daemon["default-address-pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["base"].as_str().unwrap())
+        .collect();
+    assert!(!pools.is_empty());
+    let mut checked = 0;
+    for entry in shipped().entries() {
+        let m = &entry.manifest;
+        for c in &m.containers {
+            for (key, value) in &c.environment {
+                if !key.contains("TRUSTED_PROX") || value == "local" {
+                    continue;
+                }
+                checked += 1;
+                for net in value.split([',', ' ']).filter(|n| !n.is_empty()) {
+                    assert!(
+                        pools.contains(net),
+                        "{}: {key} trusts {net}, outside the container networks {pools:?}",
+                        m.id
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked >= 4, "only {checked} trusted-proxy settings found");
+}

@@ -131,8 +131,13 @@ async fn changes_over_the_network_wait_for_a_fresh_confirmation() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"], "firewall_would_cut_admin");
+    // Said in the box's language (French), the address concerned in the English detail.
     assert!(
-        body["message"].as_str().unwrap().contains("192.0.2.10"),
+        body["message"].as_str().unwrap().contains("couperait"),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("192.0.2.10"),
         "{body}"
     );
 

@@ -318,11 +318,9 @@ async fn bad_input_is_refused_clearly() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
         assert_eq!(v["error"], key);
-        assert!(
-            v["message"].as_str().unwrap().contains(mention),
-            "{body}: {}",
-            v["message"]
-        );
+        // In French the catalog's text for the key, the specific English message beside it.
+        let said = format!("{} {}", v["message"], v["detail"]);
+        assert!(said.contains(mention), "{body}: {said}");
     }
     // Nothing was half-written: setup is still open.
     let (_, _, health) = send(
@@ -402,4 +400,56 @@ async fn pages_redirect_and_render_in_french() {
         !page.contains("Uefi") && !page.contains("Bios<"),
         "no Rust names on the page: {page}"
     );
+}
+
+#[tokio::test]
+async fn api_errors_speak_the_requests_language_and_keep_their_key() {
+    let b = new_box();
+    let ask = |lang: Option<&str>| {
+        let mut req = Request::builder().uri("/api/v1/apps");
+        if let Some(lang) = lang {
+            req = req.header(header::ACCEPT_LANGUAGE, lang);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let body = |bytes: Vec<u8>| -> serde_json::Value { serde_json::from_slice(&bytes).unwrap() };
+
+    // The box's default language (French) when the request names none it knows.
+    for lang in [None, Some("*"), Some("de-DE")] {
+        let (status, _, bytes) = send(&b.web, ask(lang)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let v = body(bytes);
+        assert_eq!(v["error"], "unauthorized", "{lang:?}");
+        assert_eq!(v["message"], "Connectez-vous d'abord.", "{lang:?}");
+        assert_eq!(v["detail"], "log in first", "{lang:?}");
+    }
+    let (_, _, bytes) = send(&b.web, ask(Some("en-GB,fr;q=0.5"))).await;
+    let v = body(bytes);
+    assert_eq!(v["error"], "unauthorized");
+    assert_eq!(v["message"], "log in first");
+    assert!(v.get("detail").is_none(), "{v}");
+
+    // A logged-in admin who chose no language of their own: the request's, else the box's.
+    setup(&b).await;
+    let (cookie, _) = login(&b).await;
+    let req = Request::builder()
+        .uri("/api/v1/apps/nope")
+        .header(header::COOKIE, &cookie)
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, bytes) = send(&b.web, req).await;
+    let v = body(bytes);
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"], "app_not_installed");
+    assert_eq!(v["message"], "the service 'nope' is not installed");
+    let req = Request::builder()
+        .uri("/api/v1/apps/nope")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, bytes) = send(&b.web, req).await;
+    let v = body(bytes);
+    assert_eq!(v["message"], "Ce service n'est pas installé.", "{v}");
+    assert_eq!(v["detail"], "the service 'nope' is not installed");
 }

@@ -5,6 +5,7 @@
 //! [`flash`] (destructive, both behind [`blockdev`]'s safety gate, using [`rawio`]) →
 //! [`certificate`] and [`report`] (what the workshop prints); [`install`] copies the running
 //! system from the workshop's USB stick onto a box's internal disk (behind the same gate).
+//! [`names`] holds the box name, setup code and DNS-label rules that the agent shares.
 //! [`i18n`] holds every sentence in French and English; [`cli`] exposes the commands to the
 //! agent's command tree; [`capture`] records a machine as a test fixture through the same probe.
 //!
@@ -22,6 +23,7 @@ pub mod html;
 pub mod i18n;
 pub mod install;
 pub mod models;
+pub mod names;
 pub mod nvme;
 pub mod probe;
 pub mod rawio;

@@ -41,13 +41,7 @@ pub struct BoxLabel {
 
 impl BoxLabel {
     pub fn new(name: &str, setup_code: &str) -> Result<Self, ReportError> {
-        let valid = !name.is_empty()
-            && name.len() <= 63
-            && !name.starts_with('-')
-            && !name.ends_with('-')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let valid = crate::names::valid_box_name(name);
         if !valid {
             return Err(ReportError::BoxName(name.to_string()));
         }

@@ -29,6 +29,11 @@ impl ServiceBox {
 
     /// The same on another engine (podman's compatible service, say).
     pub fn start_on(engine: String) -> ServiceBox {
+        ServiceBox::start_with(engine, Vec::new())
+    }
+
+    /// The same with extra environment variables for the agent.
+    pub fn start_with(engine: String, env: Vec<(String, String)>) -> ServiceBox {
         test_image(&engine);
         let catalog = tempfile::tempdir().unwrap();
         let suffix = suffix();
@@ -36,6 +41,7 @@ impl ServiceBox {
         let agent = Agent::start_with(AgentOptions {
             engine: Some(engine.clone()),
             extra_args: vec!["--catalog".into(), catalog.path().display().to_string()],
+            env,
             ..Default::default()
         });
         agent.setup("biblio", "camille", "un mot de passe solide");

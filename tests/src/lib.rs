@@ -18,6 +18,7 @@ pub mod packs;
 pub mod registry;
 pub mod services;
 pub mod smoke;
+pub mod smtp;
 pub mod sshd;
 
 use anyhow::{Context, Result, bail};
@@ -71,6 +72,17 @@ pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
         std::thread::sleep(Duration::from_millis(50));
     }
     bail!("timed out after {timeout:?} waiting for {what}")
+}
+
+/// The standard output of a command that must succeed (its output in the panic otherwise).
+pub fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Options for starting an agent.
@@ -453,6 +465,17 @@ impl Session {
             status,
             r.body_mut().read_json().unwrap_or(serde_json::Value::Null),
         )
+    }
+
+    /// The HTML of an admin page.
+    pub fn page(&self, path: &str) -> String {
+        self.http
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
     }
 
     /// A state-changing JSON request with the CSRF header.

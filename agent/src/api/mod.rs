@@ -13,7 +13,9 @@ mod apps;
 pub mod backup;
 pub mod firewall;
 mod hardware;
+mod health;
 pub mod install;
+mod notify;
 mod packs;
 pub mod system;
 pub mod update;
@@ -59,6 +61,9 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(system::health))
         .routes(routes!(system::status))
+        .routes(routes!(health::checks))
+        .routes(routes!(notify::show, notify::set, notify::clear))
+        .routes(routes!(notify::test))
         .routes(routes!(system::setup_code))
         .routes(routes!(system::audit))
         .routes(routes!(accounts::setup))

@@ -48,15 +48,25 @@ fn ready_timeout(m: &Manifest) -> Duration {
 }
 
 impl Apps {
-    fn free_disk(&self) -> Option<u64> {
+    /// Free and total bytes of the data partition.
+    fn disk_space(&self) -> Option<(u64, u64)> {
         let st = nix::sys::statvfs::statvfs(&self.inner.data_dir).ok()?;
-        Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+        let frag = st.fragment_size() as u64;
+        Some((
+            st.blocks_available() as u64 * frag,
+            st.blocks() as u64 * frag,
+        ))
     }
 
-    /// Refuses when the data disk would go below the reserve.
+    /// Refuses when the data disk would go below the reserve: 1 GiB beyond the service's
+    /// needs, and never below the health centre's critical share of the partition.
     fn disk_guard(&self, app: &AppId, m: &Manifest) -> Result<(), AppError> {
-        let needed = m.requirements.disk_mb * 1024 * 1024 + super::DISK_RESERVE_BYTES;
-        match self.free_disk() {
+        let space = self.disk_space();
+        let floor = space.map_or(0, |(_, total)| {
+            total / 100 * crate::health::disk::CRITICAL_PERCENT
+        });
+        let needed = m.requirements.disk_mb * 1024 * 1024 + super::DISK_RESERVE_BYTES.max(floor);
+        match space.map(|(free, _)| free) {
             Some(free) if free < needed => Err(AppError::DiskLow {
                 app: app.clone(),
                 free_mb: free >> 20,
@@ -623,6 +633,7 @@ impl Apps {
             }
         }
         self.inner.store.delete_app(app, delete_data)?;
+        self.incident_record().forget(app);
         Ok(())
     }
 

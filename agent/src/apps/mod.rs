@@ -37,6 +37,7 @@
 mod address;
 mod backup;
 pub mod failure;
+mod incidents;
 mod lifecycle;
 mod offline;
 mod preload;
@@ -47,6 +48,7 @@ mod view;
 
 pub use address::PublicNames;
 pub use backup::{SafetyBackups, SafetyPoint};
+pub use incidents::{AppIncidents, OomKill};
 pub use offline::Offer;
 pub use setup::StepKind;
 pub use view::{AppStatus, CatalogCard, ContainerView};
@@ -77,7 +79,7 @@ pub enum AppError {
     #[error(transparent)]
     Setting(#[from] spec::SettingError),
     #[error(
-        "not enough free disk space for '{app}': {free_mb} MiB free, {needed_mb} MiB needed (its {app_mb} MiB and 1 GiB kept free). Free some space or remove a service first."
+        "not enough free disk space for '{app}': {free_mb} MiB free, {needed_mb} MiB needed (its {app_mb} MiB, plus 1 GiB or 5 % of the disk kept free). Free some space or remove a service first."
     )]
     DiskLow {
         app: AppId,
@@ -232,6 +234,7 @@ struct Inner {
     /// same service up together would each create its network (the engine accepts two of the
     /// same name) and its containers.
     converging: Mutex<HashMap<AppId, Arc<tokio::sync::Mutex<()>>>>,
+    incidents: Mutex<incidents::Incidents>,
 }
 
 impl Apps {
@@ -261,6 +264,7 @@ impl Apps {
                 packs: std::sync::OnceLock::new(),
                 instance,
                 converging: Mutex::default(),
+                incidents: Mutex::default(),
             }),
         })
     }

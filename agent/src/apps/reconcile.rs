@@ -113,6 +113,12 @@ impl Apps {
                 moves += 1;
             }
             let running = info.as_ref().is_some_and(|i| i.running);
+            if row.running
+                && !running
+                && let Some(i) = &info
+            {
+                self.note_stopped(app, &c.name, i);
+            }
             if row.running && !running {
                 log::info!(app = app.as_str(); "starting {}", c.name);
                 if let Err(e) = engine.start(&c.name).await {
@@ -175,6 +181,28 @@ impl Apps {
             // so its hash label, keeps the manifest's reference).
             let spec = crate::engine::ContainerSpec { image, ..c.clone() };
             engine.create(&spec).await.map_err(AppError::engine(app))
+        }
+    }
+
+    /// A container that should run was found stopped: a kill for memory is recorded, and a
+    /// restart when the last look saw it running (it stopped by itself, not by a job).
+    fn note_stopped(&self, app: &AppId, name: &str, info: &ContainerInfo) {
+        let was_running = self
+            .inner
+            .observed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(app)
+            .is_some_and(|m| m.values().any(|o| o.name == name && o.running));
+        let now = crate::store::now();
+        let mut record = self.incident_record();
+        if info.oom_killed {
+            log::warn!(app = app.as_str(); "{name} was killed for using more memory than its limit");
+            record.oom(app, name, now);
+        }
+        if was_running {
+            log::warn!(app = app.as_str(); "{name} stopped by itself (exit code {:?}); starting it again", info.exit_code);
+            record.restart(app, now);
         }
     }
 
@@ -410,11 +438,22 @@ impl Apps {
                 let mut events = apps.inner.engine.events(LABEL_APP);
                 while let Some(event) = events.next().await {
                     match event {
+                        Ok(e) if e.action == "oom" => {
+                            if apps.ours(&e.labels, None)
+                                && let Some(app) =
+                                    e.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok())
+                            {
+                                log::warn!(app = app.as_str(); "the engine killed a process of {} for memory", e.container);
+                                apps.incident_record()
+                                    .oom(&app, &e.container, crate::store::now());
+                            }
+                            apps.wake();
+                        }
                         // podman says "remove" where dockerd says "destroy".
                         Ok(e)
                             if matches!(
                                 e.action.as_str(),
-                                "die" | "destroy" | "remove" | "oom" | "stop" | "kill"
+                                "die" | "destroy" | "remove" | "stop" | "kill"
                             ) =>
                         {
                             log::debug!("engine event {} on {}", e.action, e.container);

@@ -85,6 +85,8 @@ pub struct AppStatus {
     pub published: Vec<String>,
     pub job: Option<JobRow>,
     pub installed_at: i64,
+    /// Containers killed for memory and crash restarts of the last day.
+    pub incidents: super::AppIncidents,
 }
 
 impl Apps {
@@ -263,6 +265,7 @@ impl Apps {
                 .ok()
                 .and_then(|mut j| j.pop()),
             installed_at: row.installed_at,
+            incidents: self.incidents_of(app),
         };
         view.state = match row.phase {
             Phase::Installing => "installing".into(),

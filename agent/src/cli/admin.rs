@@ -32,7 +32,7 @@ struct UserArgs {
     password_stdin: bool,
 }
 
-fn read_password(stdin: bool) -> Result<String, CliError> {
+pub(super) fn read_password(stdin: bool) -> Result<String, CliError> {
     if stdin {
         let mut line = String::new();
         std::io::stdin()

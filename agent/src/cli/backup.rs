@@ -230,6 +230,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
                     status: hyper::StatusCode::OK,
                     key: "backup_failed".into(),
                     message: "a backup failed".into(),
+                    detail: None,
                 });
             }
         }

@@ -19,11 +19,13 @@ pub enum CliError {
     Denied(PathBuf),
     #[error("cannot talk to the agent on {path}: {message}")]
     Transport { path: PathBuf, message: String },
-    #[error("{message} ({key})")]
+    #[error("{message}{} ({key})", detail.as_ref().map(|d| format!(" — {d}")).unwrap_or_default())]
     Api {
         status: StatusCode,
         key: String,
         message: String,
+        /// The English message naming the value concerned, when `message` is translated.
+        detail: Option<String>,
     },
     #[error("unexpected answer from the agent: {0}")]
     Decode(String),
@@ -49,6 +51,21 @@ impl CliError {
             | CliError::Invalid(_)
             | CliError::JobFailed(_) => 1,
         }
+    }
+}
+
+/// The language the agent answers the CLI in: the first of `LC_ALL`, `LC_MESSAGES` and
+/// `LANG` that is set (`fr_FR.UTF-8` → `fr`; `C`, `POSIX` and others → English); when none
+/// is set, the box's own language (no `Accept-Language`, `*`).
+fn cli_language() -> &'static str {
+    let set = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty());
+    match set {
+        None => "*",
+        Some(v) if v.starts_with("fr") => "fr",
+        Some(_) => "en",
     }
 }
 
@@ -97,6 +114,7 @@ impl Client {
             .uri(path)
             .header("host", "panier.local")
             .header("content-type", "application/json")
+            .header("accept-language", cli_language())
             .body(Full::new(Bytes::from(bytes)))
             .expect("valid request");
         let response = sender
@@ -121,6 +139,7 @@ impl Client {
                 .as_str()
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("the agent answered {status}")),
+            detail: error["detail"].as_str().map(str::to_owned),
         })
     }
 

@@ -9,6 +9,7 @@ mod catalog;
 pub mod client;
 mod diagnostic;
 mod firewall;
+mod health;
 mod install;
 mod log;
 mod pack;
@@ -37,6 +38,8 @@ pub enum Command {
     Agent(AgentArgs),
     /// Show the box's status: name, version, readings, health issues.
     Status(status::Args),
+    /// The health centre: every check, its state, what it means and what to do.
+    Health(health::Args),
     /// Print the one-time setup code (root only).
     SetupCode(status::SetupCodeArgs),
     /// Manage admin accounts.
@@ -94,6 +97,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         }
         Command::Status(args) => status::run(args).await,
         Command::SetupCode(args) => status::run_setup_code(args).await,
+        Command::Health(args) => health::run(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Log(args) => log::run(args).await,
         Command::Backup(args) => backup::run(args).await,

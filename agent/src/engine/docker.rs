@@ -587,6 +587,7 @@ impl Engine for DockerEngine {
             status: state["Status"].as_str().unwrap_or_default().to_owned(),
             exit_code: state["ExitCode"].as_i64(),
             health,
+            oom_killed: state["OOMKilled"].as_bool().unwrap_or(false),
             addresses,
         }))
     }
@@ -627,6 +628,7 @@ impl Engine for DockerEngine {
                     status: state,
                     exit_code: None,
                     health: HealthState::None,
+                    oom_killed: false,
                     addresses: BTreeMap::new(),
                 }
             })
@@ -777,6 +779,7 @@ fn event_of(label: &str, attrs: HashMap<String, String>, action: String) -> Opti
     Some(EngineEvent {
         container: attrs.get("name").cloned().unwrap_or_default(),
         action,
+        labels: attrs.into_iter().collect(),
     })
 }
 

@@ -198,6 +198,9 @@ pub struct ContainerInfo {
     pub status: String,
     pub exit_code: Option<i64>,
     pub health: HealthState,
+    /// The engine killed it for exceeding its memory limit (`State.OOMKilled`; reset when it
+    /// starts again).
+    pub oom_killed: bool,
     /// Address on each network it is attached to.
     pub addresses: BTreeMap<String, IpAddr>,
 }
@@ -233,6 +236,8 @@ pub struct ExecOutput {
 pub struct EngineEvent {
     pub container: String,
     pub action: String,
+    /// The container's labels, as the event carries them.
+    pub labels: BTreeMap<String, String>,
 }
 
 pub type ProgressFn<'a> = &'a (dyn Fn(PullProgress) + Send + Sync);

@@ -52,6 +52,8 @@ pub enum ApiError {
     Pack(#[from] crate::pack::PackError),
     #[error(transparent)]
     Update(#[from] UpdateError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 /// The body of every error answer.
@@ -203,6 +205,18 @@ impl ApiError {
             },
             ApiError::Pack(e) => pack_status(e),
             ApiError::Update(e) => (update_status(e), e.key()),
+            ApiError::Notify(e) => {
+                use crate::notify::NotifyError as N;
+                let status = match e {
+                    N::NotConfigured => StatusCode::CONFLICT,
+                    N::BadAddress { .. } | N::BadHost(_) | N::HalfCredentials | N::Tls(_) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    N::Send(_) => StatusCode::BAD_GATEWAY,
+                    N::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, e.key())
+            }
         }
     }
 }

@@ -28,6 +28,11 @@ pub fn admin_language(actor: &Actor, box_default: Language) -> Language {
 
 /// The visitor's language from `Accept-Language` (the first of fr/en named), else French.
 pub fn accept_language(headers: &HeaderMap) -> Language {
+    accepted_language(headers).unwrap_or_default()
+}
+
+/// The first of fr/en that `Accept-Language` names, if it names one.
+pub fn accepted_language(headers: &HeaderMap) -> Option<Language> {
     headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
@@ -45,7 +50,6 @@ pub fn accept_language(headers: &HeaderMap) -> Language {
                     Language::parse(primary).ok()
                 })
         })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -449,9 +449,12 @@ impl Install {
 
     /// Restarts the box, a second from now (so that the answer reaches the browser).
     pub fn restart(&self, actor: &str) -> Result<(), InstallError> {
-        let result = match self.inner.jobs.box_job() {
-            Some(id) => Err(InstallError::Running { id }),
-            None => Ok(()),
+        // Only what it is for: the end of install mode. An installed box restarts through its
+        // own pages (updates), never through this route.
+        let result = match (&self.inner.source, self.inner.jobs.box_job()) {
+            (Err(why), _) => Err(InstallError::NotOffered(why.clone())),
+            (Ok(_), Some(id)) => Err(InstallError::Running { id }),
+            (Ok(_), None) => Ok(()),
         };
         self.inner.store.record(&audit(
             actor,

@@ -337,6 +337,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/ca.crt", get(ca_der))
         .route("/ca.pem", get(ca_pem))
         .route("/logo", get(logo))
+        .route("/favicon.ico", get(crate::web::favicon))
         .route("/admin", get(to_https).post(to_https))
         .route("/admin/{*rest}", get(to_https).post(to_https))
         .route(

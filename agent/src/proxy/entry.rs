@@ -6,7 +6,7 @@ use crate::http::extract::Https;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Method, Request, StatusCode};
 use axum::response::Response;
 use std::net::SocketAddr;
 use tower::ServiceExt;
@@ -25,10 +25,23 @@ pub struct Entry {
 
 impl Entry {
     pub async fn handle(&self, mut req: Request<Body>, peer: SocketAddr) -> Response {
+        let lang = crate::http::language::accept_language(req.headers());
+        // Neither the box nor a service is a forward proxy: a tunnel is refused with an
+        // answer (hyper would otherwise turn a 2xx into a tunnel, or the client waits).
+        if req.method() == Method::CONNECT {
+            log::info!("refused a CONNECT from {peer}");
+            return pages::refused(lang, StatusCode::METHOD_NOT_ALLOWED, "proxy.connect_text");
+        }
+        let host = match request_host(&req) {
+            Ok(h) => h,
+            Err(why) => {
+                log::info!("refused a request from {peer}: {why}");
+                return pages::refused(lang, StatusCode::BAD_REQUEST, "proxy.bad_host_text");
+            }
+        };
         if let Some(proxy) = &self.proxy {
             let table = proxy.table();
             if let Some(name) = &self.fixed {
-                let lang = crate::http::language::accept_language(req.headers());
                 return match table.by_name(name) {
                     Some(p) if p.route.fixed_port_refusal.is_some() => {
                         pages::fixed_port_refused(lang, &table, p)
@@ -41,27 +54,21 @@ impl Entry {
                     None => pages::gone(lang, &table),
                 };
             }
-            let host = request_host(&req);
             match table.lookup(&host) {
                 Target::Service(p) => {
-                    let lang = crate::http::language::accept_language(req.headers());
                     return self
                         .forwarder
                         .forward(&p.route, req, peer, self.https, lang)
                         .await;
                 }
                 Target::UnknownService => {
-                    return pages::unknown(
-                        crate::http::language::accept_language(req.headers()),
-                        &table,
-                        &host,
-                    );
+                    return pages::unknown(lang, &table, &host);
                 }
                 Target::TheBox => {}
             }
         }
         let Some(router) = &self.box_router else {
-            return pages::plain(axum::http::StatusCode::NOT_FOUND, "not found");
+            return pages::plain(StatusCode::NOT_FOUND, "not found");
         };
         req.extensions_mut().insert(ConnectInfo(peer));
         if self.https {

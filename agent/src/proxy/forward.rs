@@ -1,6 +1,10 @@
 //! Forwarding one request to a service's upstream, streaming both bodies, and tunnelling
 //! WebSocket upgrades.
 //!
+//! What a client says about itself is not passed on: every header naming the client's
+//! address, scheme or host (`X-Forwarded-*`, `X-Real-IP`, `Forwarded`, `True-Client-IP`…)
+//! is removed, and the box sets those it knows from the connection.
+//!
 //! Timeouts: 5 s to connect to the upstream, 120 s for its response headers (a slow
 //! Nextcloud operation); bodies have none of their own (a 1 GiB upload on a slow Wi-Fi takes
 //! minutes) beyond the connection's idle handling in `serve`.
@@ -65,6 +69,57 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::UPGRADE);
 }
 
+/// Headers through which a client could pass itself off as another address, scheme or host
+/// to a service that reads them. Those the box knows are set; the others are removed.
+const CLIENT_CLAIMS: [&str; 16] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded-prefix",
+    "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "true-client-ip",
+    "client-ip",
+    "cf-connecting-ip",
+    "front-end-https",
+];
+
+/// Replaces whatever the client claimed with what the box saw: the TCP peer, the entry's
+/// scheme and the request's (validated) `Host`, in the `X-Forwarded-*` family, `X-Real-IP`
+/// and RFC 7239's `Forwarded`.
+fn client_headers(h: &mut HeaderMap, peer: SocketAddr, https: bool, host: Option<HeaderValue>) {
+    for name in CLIENT_CLAIMS {
+        h.remove(name);
+    }
+    let ip = peer.ip().to_canonical();
+    let proto = if https { "https" } else { "http" };
+    let addr = HeaderValue::from_str(&ip.to_string()).expect("an address is ASCII");
+    h.insert("x-forwarded-for", addr.clone());
+    h.insert("x-real-ip", addr);
+    h.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    let node = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let mut forwarded = format!("for={node};proto={proto}");
+    if let Some(host) = host {
+        // Already checked by the entry: a name or address and a port, nothing to escape.
+        if let Ok(text) = host.to_str() {
+            forwarded.push_str(&format!(";host=\"{text}\""));
+        }
+        h.insert("x-forwarded-host", host);
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        h.insert(header::FORWARDED, v);
+    }
+}
+
 /// The protocol asked for in `Upgrade`, if the request asks for one.
 fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
     let connection_upgrade = headers
@@ -87,16 +142,23 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether an error of type `T` is in `e`'s chain of causes.
+fn caused_by<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
-        if err.is::<http_body_util::LengthLimitError>() {
+        if err.is::<T>() {
             return true;
         }
         cur = err.source();
     }
     false
 }
+
+/// The client's request body failed (bad chunk sizes, a connection cut mid-upload): marks
+/// the error so that the forward is blamed on the client (400), not the service (502).
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body: {0}")]
+struct ClientBody(#[source] axum::Error);
 
 impl Forwarder {
     /// Sends `req` to `route`'s upstream and returns its answer, bodies streamed.
@@ -127,28 +189,18 @@ impl Forwarder {
                 .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(header::UPGRADE, protocol.clone());
         }
-        let h = &mut parts.headers;
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_str(&peer.ip().to_string()).expect("an address is ASCII"),
-        );
-        h.insert(
-            "x-forwarded-proto",
-            HeaderValue::from_static(if https { "https" } else { "http" }),
-        );
-        if let Some(host) = original_host {
-            h.insert("x-forwarded-host", host);
-        }
+        client_headers(&mut parts.headers, peer, https, original_host);
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = match Uri::try_from(format!("http://{}{path}", route.upstream)) {
             Ok(u) => u,
             Err(_) => return pages::plain(StatusCode::BAD_REQUEST, "bad request target"),
         };
         parts.version = Version::HTTP_11;
+        let body = http_body_util::BodyExt::map_err(body, ClientBody);
         let body = if max > 0 {
             Body::new(http_body_util::Limited::new(body, max as usize))
         } else {
-            body
+            Body::new(body)
         };
         let answer = tokio::time::timeout(
             RESPONSE_TIMEOUT,
@@ -164,8 +216,12 @@ impl Forwarder {
                     StatusCode::GATEWAY_TIMEOUT,
                 );
             }
-            Ok(Err(e)) if is_length_limit(&e) => {
+            Ok(Err(e)) if caused_by::<http_body_util::LengthLimitError>(&e) => {
                 return pages::too_large(lang, route.title.get(lang), max);
+            }
+            Ok(Err(e)) if caused_by::<ClientBody>(&e) => {
+                log::info!(service = route.name.as_str(); "refused a request from {peer}: the client's body is malformed or cut short ({e}); not the service's fault");
+                return pages::refused(lang, StatusCode::BAD_REQUEST, "proxy.bad_body_text");
             }
             Ok(Err(e)) => {
                 log::warn!(service = route.name.as_str(); "cannot reach {}: {e}", route.upstream);

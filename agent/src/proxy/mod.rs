@@ -16,7 +16,11 @@
 //! Invariants: bodies are streamed both ways, never buffered (`forward`); a service's maximum
 //! body size is enforced from `Content-Length` up front and while streaming; hop-by-hop
 //! headers are not forwarded; `X-Forwarded-For` is the TCP peer (a client's own value is
-//! replaced, it cannot be trusted at the edge).
+//! replaced, it cannot be trusted at the edge). Every entry first refuses, with a page saying
+//! why, what RFC 9112 says to refuse: a missing, repeated or malformed `Host` (userinfo,
+//! spaces) and an absolute target naming another host (400), and `CONNECT` (405, the box is
+//! no forward proxy); a client's body that breaks off or has bad chunk sizes is answered 400
+//! and logged as the client's fault, not the service's (`forward`).
 //!
 //! Limits: HTTP/1.1 only (HTTP/2 to the entry would help many small files; browsers do well
 //! with 1.1 on a LAN); one upstream per service.
@@ -110,12 +114,7 @@ impl RouteSource for ExtraRoutes {
 
 /// A DNS label we can announce: lowercase letters, digits, inner hyphens, at most 63 bytes.
 pub fn valid_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+    panier_hw::names::dns_label(s, 63)
 }
 
 /// A route as published: its host name and fixed port.
@@ -203,23 +202,75 @@ impl Table {
     }
 }
 
-/// The `Host` of a request, lowercased, without port or trailing dot.
-pub fn request_host(req: &axum::http::Request<axum::body::Body>) -> String {
-    let raw = req
-        .headers()
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host())
-        .unwrap_or("");
-    let without_port = if raw.starts_with('[') {
-        raw.split(']')
-            .next()
-            .map(|h| h.trim_start_matches('['))
-            .unwrap_or("")
-    } else {
-        raw.rsplit_once(':').map_or(raw, |(h, _)| h)
+/// Why a request's `Host` is refused: RFC 9112 §3.2 asks for a 400 when it is missing,
+/// repeated or invalid. A repeated `Host` is the dangerous one: the proxy would route by one
+/// and a service reading the other would see another virtual host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadHost {
+    #[error("the request has no Host header")]
+    Missing,
+    #[error("the request has more than one Host header")]
+    Several,
+    #[error("the Host header is not a host name or address with an optional port")]
+    Malformed,
+    #[error("the request target names another host than the Host header")]
+    Mismatch,
+}
+
+/// The `Host` of a request, lowercased, without port or trailing dot; refused when missing,
+/// repeated, not of the form `name[:port]` / `[v6][:port]` (no userinfo, no spaces), or
+/// different from an absolute request target's host.
+pub fn request_host(req: &axum::http::Request<axum::body::Body>) -> Result<String, BadHost> {
+    let mut values = req.headers().get_all(axum::http::header::HOST).iter();
+    let raw = match (values.next(), values.next()) {
+        (None, _) => return Err(BadHost::Missing),
+        (Some(_), Some(_)) => return Err(BadHost::Several),
+        (Some(v), None) => v.to_str().map_err(|_| BadHost::Malformed)?,
     };
-    without_port.trim_end_matches('.').to_ascii_lowercase()
+    let host = parse_host(raw).ok_or(BadHost::Malformed)?;
+    if let Some(target) = req.uri().host() {
+        let target = target
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.');
+        if !target.eq_ignore_ascii_case(&host) {
+            return Err(BadHost::Mismatch);
+        }
+    }
+    Ok(host)
+}
+
+/// `uri-host [ ":" port ]` with a host name, an IPv4 address or a bracketed IPv6 address.
+fn parse_host(raw: &str) -> Option<String> {
+    let (host, port) = match raw.strip_prefix('[') {
+        Some(rest) => {
+            let (v6, after) = rest.split_once(']')?;
+            v6.parse::<std::net::Ipv6Addr>().ok()?;
+            match after {
+                "" => (v6, None),
+                _ => (v6, Some(after.strip_prefix(':')?)),
+            }
+        }
+        None => match raw.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (raw, None),
+        },
+    };
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let name_ok = |h: &str| {
+        !h.is_empty()
+            && h.len() <= 253
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    };
+    if !raw.starts_with('[') && !name_ok(host) {
+        return None;
+    }
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// The handle on the route table.
@@ -377,17 +428,42 @@ mod tests {
 
     #[test]
     fn host_header_forms() {
-        let req = |h: &str| {
-            axum::http::Request::builder()
-                .header("host", h)
-                .body(axum::body::Body::empty())
-                .unwrap()
+        let req = |hosts: &[&str]| {
+            let mut b = axum::http::Request::builder();
+            for h in hosts {
+                b = b.header("host", *h);
+            }
+            b.body(axum::body::Body::empty()).unwrap()
         };
+        let host = |h: &str| request_host(&req(&[h]));
+        assert_eq!(host("Pad-Biblio.local:8443"), Ok("pad-biblio.local".into()));
+        assert_eq!(host("[::1]:80"), Ok("::1".into()));
+        assert_eq!(host("[fe80::1]"), Ok("fe80::1".into()));
+        assert_eq!(host("biblio.local."), Ok("biblio.local".into()));
+        assert_eq!(host("192.168.1.10"), Ok("192.168.1.10".into()));
+        for bad in [
+            "",
+            "admin@biblio.local",
+            "biblio .local",
+            "biblio.local:",
+            "biblio.local:80x",
+            "[::1",
+            "[::1]x",
+            "[nope]:80",
+            "a/b",
+        ] {
+            assert_eq!(host(bad), Err(BadHost::Malformed), "{bad:?}");
+        }
+        assert_eq!(request_host(&req(&[])), Err(BadHost::Missing));
         assert_eq!(
-            request_host(&req("Pad-Biblio.local:8443")),
-            "pad-biblio.local"
+            request_host(&req(&["biblio.local", "pad-biblio.local"])),
+            Err(BadHost::Several)
         );
-        assert_eq!(request_host(&req("[::1]:80")), "::1");
-        assert_eq!(request_host(&req("biblio.local.")), "biblio.local");
+        let absolute = axum::http::Request::builder()
+            .uri("http://pad-biblio.local/")
+            .header("host", "biblio.local")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(request_host(&absolute), Err(BadHost::Mismatch));
     }
 }

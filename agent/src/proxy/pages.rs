@@ -69,6 +69,23 @@ pub fn unknown(lang: Language, table: &Table, host: &str) -> Response {
     )
 }
 
+/// A request the box refuses (a bad `Host`, a `CONNECT`, a malformed body): `text_key` says
+/// why, in the visitor's language.
+pub fn refused(lang: Language, status: StatusCode, text_key: &str) -> Response {
+    let t = messages(lang);
+    page(
+        status,
+        &MessagePage {
+            t,
+            title: t.get("proxy.refused_title"),
+            message: t.get(text_key),
+            error: true,
+            box_host: "",
+            services: vec![],
+        },
+    )
+}
+
 /// The service does not answer (stopped, starting, crashed).
 pub fn unavailable(lang: Language, service: &str, status: StatusCode) -> Response {
     let t = messages(lang);

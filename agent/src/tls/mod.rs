@@ -305,6 +305,15 @@ impl Tls {
         )))
     }
 
+    /// When the server certificate in use expires (Unix seconds), once one is issued.
+    pub fn leaf_expires_at(&self) -> Option<i64> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(_, not_after, _)| *not_after)
+    }
+
     /// Issues a new server certificate if `names` differ from the current one's or it expires
     /// within 30 days. Returns whether one was issued.
     pub fn ensure_leaf(&self, names: &LeafNames) -> Result<bool, TlsError> {

@@ -2,10 +2,10 @@
 //! how services are reached (names, fixed ports), mDNS name conflicts, the authority's
 //! fingerprint, and the public portal's texts and logo.
 
+use super::PageActor;
 use super::{Layout, PageError, check_csrf, render};
 use crate::admins::Actor;
 use crate::http::ApiError;
-use crate::http::extract::SessionActor;
 use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
@@ -263,7 +263,7 @@ fn page(
 }
 
 pub async fn access_page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(access): State<Access>,
     State(status): State<Status>,
 ) -> Result<Response, PageError> {
@@ -272,7 +272,7 @@ pub async fn access_page(
 }
 
 pub async fn access_submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(access): State<Access>,
     State(status): State<Status>,
     Form(form): Form<HashMap<String, String>>,
@@ -336,7 +336,7 @@ pub async fn access_submit(
 
 /// `POST /admin/access/logo` (multipart: `csrf`, `logo`).
 pub async fn logo_submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(access): State<Access>,
     State(status): State<Status>,
     mut multipart: Multipart,

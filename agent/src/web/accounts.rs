@@ -1,12 +1,13 @@
 //! Setup wizard, login and logout, admin accounts and the audit log pages.
 
-use super::{Layout, PageError, check_csrf, render};
+use super::PageActor;
+use super::{Layout, PageError, check_csrf, local_path, render};
 use crate::admins::{AdminError, Admins, SetupRequest};
 use crate::audit::Audit;
 use crate::auth::{self, CSRF_COOKIE};
 use crate::http::ApiError;
 use crate::http::cookie::{cookie, session_cookie};
-use crate::http::extract::{ClientIp, Https, SessionActor};
+use crate::http::extract::{ClientIp, Https};
 use crate::http::language::{admin_language, anonymous_language};
 use crate::http::time::format_time;
 use crate::i18n::{Messages, messages};
@@ -195,6 +196,19 @@ struct LoginPage {
     layout: Layout,
     username: String,
     form_error: String,
+    /// Where to go after the login (a local path, see `session::local_path`), or empty.
+    next: String,
+}
+
+/// The `next` parameter of the login page's address, kept only if it is a local path.
+fn next_of(parts: &Parts) -> String {
+    let query = parts.uri.query().unwrap_or("");
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(k, _)| k == "next")
+        .and_then(|(_, v)| local_path(&v).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 pub async fn login_page(
@@ -222,6 +236,7 @@ pub async fn login_page(
             layout,
             username: String::new(),
             form_error: String::new(),
+            next: next_of(&parts),
         }),
         set,
     ))
@@ -245,12 +260,13 @@ pub async fn login_submit(
         cookie(&parts.headers, CSRF_COOKIE).unwrap_or(""),
     )
     .map_err(|e| PageError::new(e, lang))?;
+    let next = local_path(field("next")).unwrap_or("/admin");
     match admins.login(field("username"), field("password"), ip) {
         Ok(session) => {
             let https = parts.extensions.get::<Https>().is_some();
             Ok((
                 [(header::SET_COOKIE, session_cookie(&session.token, https))],
-                Redirect::to("/admin"),
+                Redirect::to(next),
             )
                 .into_response())
         }
@@ -271,6 +287,7 @@ pub async fn login_submit(
                 layout,
                 username: field("username").to_owned(),
                 form_error,
+                next: local_path(field("next")).unwrap_or("").to_owned(),
             });
             *response.status_mut() = code;
             Ok(response)
@@ -281,7 +298,7 @@ pub async fn login_submit(
 }
 
 pub async fn logout(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(admins): State<Admins>,
     State(status): State<Status>,
     Form(form): Form<HashMap<String, String>>,
@@ -349,7 +366,7 @@ fn admins_view(
 }
 
 pub async fn admins_page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(admins): State<Admins>,
     State(status): State<Status>,
 ) -> Result<Response, PageError> {
@@ -372,7 +389,7 @@ pub async fn admins_page(
 /// One form endpoint for the admins page; `action` says which form was sent:
 /// `add`, `remove`, `password` or `language`.
 pub async fn admins_submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(admins): State<Admins>,
     State(status): State<Status>,
     Form(form): Form<HashMap<String, String>>,
@@ -449,7 +466,7 @@ struct AuditPage {
 }
 
 pub async fn audit_page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(audit): State<Audit>,
     State(status): State<Status>,
 ) -> Result<Response, PageError> {

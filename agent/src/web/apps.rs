@@ -146,6 +146,31 @@ struct AppPage {
 }
 
 impl AppPage {
+    /// Containers killed for memory in the last day, said for the admin.
+    fn oom_text(&self) -> Option<String> {
+        let a = self.app.as_ref()?;
+        let kills = &a.incidents.oom_kills;
+        let last = kills.last()?;
+        Some(self.t.fmt(
+            "apps.oom_kills",
+            &[
+                ("count", &kills.len().to_string()),
+                ("container", &last.container),
+                ("time", &crate::http::time::format_time(last.at)),
+            ],
+        ))
+    }
+
+    /// Crash restarts in the last day.
+    fn restarts_text(&self) -> Option<String> {
+        let a = self.app.as_ref()?;
+        let n = a.incidents.restarts.len();
+        (n > 0).then(|| {
+            self.t
+                .fmt("apps.crash_restarts", &[("count", &n.to_string())])
+        })
+    }
+
     /// Reload while something is moving: a running job, or a service on its way.
     fn refresh(&self) -> bool {
         self.job.as_ref().is_some_and(|j| j.running)

@@ -30,11 +30,12 @@ pub async fn with_alerts(State(backups): State<Backups>, req: Request, next: Nex
     ALERTS.scope(alerts, next.run(req)).await
 }
 
+use super::PageActor;
 use super::{Layout, PageError, check_csrf, render};
 use crate::admins::{Actor, Admins};
 use crate::backup::{BackupStatus, Kit, Location, UsbDisk};
 use crate::http::ApiError;
-use crate::http::extract::{ClientIp, SessionActor};
+use crate::http::extract::ClientIp;
 use crate::http::language::{admin_language, anonymous_language};
 use crate::http::time::format_time;
 use crate::i18n::{Messages, messages};
@@ -101,7 +102,7 @@ async fn page_view(
 }
 
 pub async fn page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(backups): State<Backups>,
     State(status): State<Status>,
 ) -> Result<Response, PageError> {
@@ -113,7 +114,7 @@ pub async fn page(
 
 /// One form endpoint; `action` says which form was sent.
 pub async fn submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(backups): State<Backups>,
     State(status): State<Status>,
     Form(form): Form<HashMap<String, String>>,
@@ -230,7 +231,7 @@ struct KitPage {
 
 /// The printable emergency kit.
 pub async fn kit_page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(backups): State<Backups>,
     State(status): State<Status>,
     axum::extract::Path(name): axum::extract::Path<String>,

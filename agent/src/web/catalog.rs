@@ -1,5 +1,6 @@
-//! The Catalog page (cards by category: icon, needs, whether it fits on this box now,
-//! installed or not) and each service's page (its description and the install form made from
+//! The Catalog page (one grid of cards across categories, each with its icon, need, resources,
+//! whether it fits on this box now, installed or not; links filter it by need, `?need=files`,
+//! without JavaScript) and each service's page (its description and the install form made from
 //! the manifest's typed settings).
 //!
 //! Everything shown comes from [`Apps::catalog_cards`] (the same view as `GET
@@ -19,15 +20,23 @@ use crate::i18n::{Messages, messages};
 use crate::status::Status;
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::{BTreeMap, HashMap};
 
-/// One category of the catalog page and its cards.
-pub struct CategoryView {
+/// One need of the catalog page's filter: a category with at least one service.
+pub struct NeedView {
+    /// The category's key, `?need=<key>`.
     pub key: &'static str,
-    pub cards: Vec<CatalogCard>,
+    pub count: usize,
+    pub current: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct CatalogQuery {
+    #[serde(default)]
+    need: String,
 }
 
 #[derive(Template)]
@@ -35,7 +44,13 @@ pub struct CategoryView {
 struct CatalogPage {
     t: &'static Messages,
     layout: Layout,
-    categories: Vec<CategoryView>,
+    /// The filter's needs, in the catalog's order of categories.
+    needs: Vec<NeedView>,
+    /// How many services the catalog has in all.
+    total: usize,
+    /// The chosen need is not one of the filter's: every card is shown.
+    all: bool,
+    cards: Vec<CatalogCard>,
     room: String,
     offline: Option<super::packs::OfflineView>,
 }
@@ -67,6 +82,19 @@ impl CatalogPage {
     }
     fn category_title(&self, key: &str) -> String {
         self.t.get(&format!("apps.category.{key}")).to_owned()
+    }
+    fn need_link(&self, n: &NeedView) -> String {
+        self.t.fmt(
+            "apps.filter_need",
+            &[
+                ("need", &self.category_title(n.key)),
+                ("count", &n.count.to_string()),
+            ],
+        )
+    }
+    fn all_link(&self) -> String {
+        self.t
+            .fmt("apps.filter_all", &[("count", &self.total.to_string())])
     }
     /// The stick whose usable pack carries this service, if one is plugged in.
     fn on_stick(&self, c: &CatalogCard) -> String {
@@ -104,6 +132,7 @@ pub async fn page(
     PageActor(actor): PageActor,
     State(apps): State<Apps>,
     State(status): State<Status>,
+    Query(query): Query<CatalogQuery>,
 ) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
     let t = messages(lang);
@@ -124,17 +153,22 @@ pub async fn page(
             )
         })
         .unwrap_or_default();
-    let categories = Category::ALL
+    let needs: Vec<NeedView> = Category::ALL
         .iter()
-        .map(|cat| CategoryView {
+        .map(|cat| NeedView {
             key: cat.key(),
-            cards: cards
-                .iter()
-                .filter(|c| c.category == *cat)
-                .cloned()
-                .collect(),
+            count: cards.iter().filter(|c| c.category == *cat).count(),
+            current: query.need == cat.key(),
         })
-        .filter(|c| !c.cards.is_empty())
+        .filter(|n| n.count > 0)
+        .collect();
+    let all = !needs.iter().any(|n| n.current);
+    let total = cards.len();
+    // The grid follows the catalog's order of categories, whatever the manifests' order.
+    let cards = Category::ALL
+        .iter()
+        .filter(|cat| all || query.need == cat.key())
+        .flat_map(|cat| cards.iter().filter(move |c| c.category == *cat).cloned())
         .collect();
     let layout = Layout::new(
         t,
@@ -146,7 +180,10 @@ pub async fn page(
     Ok(render(&CatalogPage {
         t,
         layout,
-        categories,
+        needs,
+        total,
+        all,
+        cards,
         room,
         offline,
     }))

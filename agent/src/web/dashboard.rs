@@ -1,18 +1,15 @@
 //! The dashboard: the box at a glance.
 
 use super::apps::{InstalledView, installed};
-use super::{Banner, Layout, PageError, render};
-use crate::admins::Admins;
+use super::{Banner, Layout, PageActor, PageError, render};
 use crate::apps::Apps;
 use crate::health::{Issue, Severity};
-use crate::http::ApiError;
-use crate::http::extract::SessionActor;
 use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::status::{Status, StatusReport};
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
 /// A health issue with its words in the admin's language.
 pub struct IssueView {
@@ -105,19 +102,11 @@ impl DashboardPage {
 }
 
 pub async fn page(
-    actor: Result<SessionActor, ApiError>,
-    State(admins): State<Admins>,
+    PageActor(actor): PageActor,
     State(status): State<Status>,
     State(apps): State<Apps>,
 ) -> Result<Response, PageError> {
     let lang = status.box_language();
-    let SessionActor(actor) = match actor {
-        Ok(a) => a,
-        Err(_) if !admins.setup_done().map_err(|e| PageError::new(e, lang))? => {
-            return Ok(Redirect::to("/admin/setup").into_response());
-        }
-        Err(_) => return Ok(Redirect::to("/admin/login").into_response()),
-    };
     let t = messages(admin_language(&actor, lang));
     let report = status.report().map_err(|e| PageError::new(e, t.language))?;
     let mut layout = Layout::new(t, "dashboard.title", "/admin", report.box_name.as_deref())

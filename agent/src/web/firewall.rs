@@ -5,12 +5,12 @@
 //! back over a new connection: the page that then shows the confirm button proves the new
 //! rules let the admin in.
 
+use super::PageActor;
 use super::{Layout, PageError, check_csrf, render};
 use crate::api::firewall::{FirewallOverview, Peer, overview};
 use crate::firewall::blocked::BlockedAttempt;
 use crate::firewall::{AppName, Change, Exposure, Firewall, FirewallError, Subnet, blocking};
 use crate::http::ApiError;
-use crate::http::extract::SessionActor;
 use crate::http::language::admin_language;
 use crate::http::time::{format_clock, format_time};
 use crate::i18n::{Messages, messages};
@@ -56,7 +56,7 @@ pub struct Notice {
 }
 
 pub async fn page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(fw): State<Firewall>,
     State(status): State<Status>,
     Query(q): Query<Notice>,
@@ -146,7 +146,7 @@ pub async fn page(
 }
 
 pub async fn submit(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     Peer(peer): Peer,
     State(fw): State<Firewall>,
     State(status): State<Status>,

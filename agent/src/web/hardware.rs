@@ -1,7 +1,7 @@
 //! The Hardware page: the verdict, what it is based on, and the disks' health.
 
+use super::PageActor;
 use super::{Layout, PageError, render};
-use crate::http::extract::SessionActor;
 use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
@@ -55,7 +55,7 @@ fn gb(bytes: u64, t: &Messages) -> String {
 }
 
 pub async fn page(
-    SessionActor(actor): SessionActor,
+    PageActor(actor): PageActor,
     State(status): State<Status>,
 ) -> Result<Response, PageError> {
     let t = messages(admin_language(&actor, status.box_language()));

@@ -2,9 +2,10 @@
 //!
 //! Pages are askama templates in `agent/templates/`; every word on them comes from the message
 //! catalog (`i18n`). The layout (`base.html`) holds the navigation, the alert banners and the
-//! language switch; a later domain adds its page by adding a route here and an entry to
-//! [`NAV`]. Form posts carry a CSRF token: the session's once logged in, a double-submit
-//! cookie before (setup and login).
+//! language switch; a later domain adds its page by adding a route to the table in
+//! `routes` and an entry to [`NAV`]. Admin pages take [`PageActor`] (`session`): a visitor
+//! without a session goes to the login page and comes back after it. Form posts carry a CSRF
+//! token: the session's once logged in, a double-submit cookie before (setup and login).
 //!
 //! Language (`http::language`): the logged-in admin's own, else the `panier_lang` cookie set
 //! by the language switch, else the box default (French).
@@ -18,9 +19,15 @@ mod dashboard;
 pub mod diagnostic;
 mod firewall;
 mod hardware;
+mod health;
 mod install;
 mod markdown;
 mod packs;
+mod routes;
+mod session;
+
+pub use routes::{Page, Who, pages, router};
+pub use session::{PageActor, local_path, login_url};
 
 use crate::admins::Actor;
 use crate::auth;
@@ -28,17 +35,14 @@ use crate::http::ApiError;
 use crate::http::language::LANG_COOKIE;
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
-use crate::state::AppState;
 use askama::Template;
-use axum::Router;
-use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 
 /// The navigation: catalog key of the label, and the page's path.
 pub const NAV: &[(&str, &str)] = &[
     ("nav.dashboard", "/admin"),
+    ("health.nav", "/admin/health"),
     ("apps.nav", "/admin/catalog"),
     ("nav.backups", "/admin/backups"),
     ("nav.firewall", "/admin/firewall"),
@@ -47,57 +51,6 @@ pub const NAV: &[(&str, &str)] = &[
     ("nav.admins", "/admin/admins"),
     ("nav.audit", "/admin/audit"),
 ];
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/admin") }))
-        .route("/admin", get(dashboard::page))
-        .route(
-            "/admin/setup",
-            get(accounts::setup_page).post(accounts::setup_submit),
-        )
-        .route(
-            "/admin/login",
-            get(accounts::login_page).post(accounts::login_submit),
-        )
-        .route("/admin/logout", post(accounts::logout))
-        .route(
-            "/admin/admins",
-            get(accounts::admins_page).post(accounts::admins_submit),
-        )
-        .route("/admin/audit", get(accounts::audit_page))
-        .route("/admin/backups", get(backup::page).post(backup::submit))
-        .route("/admin/backups/kit/{name}", get(backup::kit_page))
-        .route(
-            "/admin/setup/restore",
-            get(backup::setup_restore_page).post(backup::setup_restore_submit),
-        )
-        .route(
-            "/admin/setup/install",
-            get(install::show).post(install::submit),
-        )
-        .route("/admin/setup/install/sheet", get(install::sheet))
-        .route("/admin/catalog", get(catalog::page))
-        .route(
-            "/admin/catalog/{id}",
-            get(catalog::entry).post(catalog::install),
-        )
-        .route("/admin/catalog/{id}/icon.svg", get(catalog::icon))
-        .route("/admin/packs/{action}", post(packs::submit))
-        .route("/admin/apps/{id}", get(apps::page).post(apps::submit))
-        .route("/admin/hardware", get(hardware::page))
-        .route(
-            "/admin/firewall",
-            get(firewall::page).post(firewall::submit),
-        )
-        .route(
-            "/admin/access",
-            get(access::access_page).post(access::access_submit),
-        )
-        .route("/admin/access/logo", post(access::logo_submit))
-        .route("/admin/lang", get(language_switch))
-        .route("/admin/static/panier.css", get(stylesheet))
-}
 
 pub async fn stylesheet() -> Response {
     (
@@ -117,15 +70,23 @@ struct LangQuery {
     back: String,
 }
 
+/// The box's icon: the admin pages and the portal link it, and browsers ask `/favicon.ico`.
+pub async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        include_str!("../../static/favicon.svg"),
+    )
+        .into_response()
+}
+
 /// `GET /admin/lang?to=en&back=/admin/login`: remembers the choice in a cookie and goes back.
 async fn language_switch(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
     let lang = Language::parse(&q.to).unwrap_or_default();
     // Only local paths, so the switch cannot be used to send people elsewhere.
-    let back = if q.back.starts_with("/admin") && !q.back.starts_with("//") {
-        q.back
-    } else {
-        "/admin".into()
-    };
+    let back = local_path(&q.back).unwrap_or("/admin");
     let cookie = format!(
         "{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000",
         lang.code()
@@ -135,7 +96,7 @@ async fn language_switch(axum::extract::Query(q): axum::extract::Query<LangQuery
             header::SET_COOKIE,
             HeaderValue::from_str(&cookie).expect("ASCII"),
         )],
-        Redirect::to(&back),
+        Redirect::to(back),
     )
         .into_response()
 }
@@ -281,23 +242,5 @@ pub fn check_csrf(sent: &str, expected: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::Csrf)
-    }
-}
-
-/// A logged-in admin for a page: like [`SessionActor`](crate::http::extract::SessionActor), but
-/// a visitor without a session is sent to the login page instead of getting a JSON 401.
-pub struct PageActor(pub Actor);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageActor
-where
-    crate::admins::Admins: axum::extract::FromRef<S>,
-{
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        match crate::http::extract::SessionActor::from_request_parts(parts, state).await {
-            Ok(crate::http::extract::SessionActor(actor)) => Ok(PageActor(actor)),
-            Err(ApiError::Unauthorized) => Err(Redirect::to("/admin/login").into_response()),
-            Err(e) => Err(e.into_response()),
-        }
     }
 }

@@ -253,29 +253,7 @@ impl InstallError {
     }
 }
 
-/// The box name rule of headless provisioning (and of the agent's `BoxName`).
-pub fn valid_box_name(name: &str) -> bool {
-    (1..=40).contains(&name.len())
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// The setup code as provisioning stores it (uppercase, no dashes or spaces), if valid.
-pub fn normalized_setup_code(code: &str) -> Option<String> {
-    let code: String = code
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .collect::<String>()
-        .to_ascii_uppercase();
-    ((8..=32).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b"ABCDEFGHJKMNPQRSTUVWXYZ23456789".contains(&b)))
-    .then_some(code)
-}
+pub use crate::names::{normalized_setup_code, valid_box_name};
 
 /// The progress callback: stage, percent of the whole install, a line in the chosen language.
 pub type Progress<'a> = dyn FnMut(Stage, u8, &str) + 'a;
