@@ -21,6 +21,9 @@ packages=(
   dosfstools mtools e2fsprogs fdisk genimage qemu-system-x86 ovmf rauc systemd
   # catalog: a local container registry and image copies (realapps, issue 15)
   docker-registry skopeo
+  # real applications' clients in the tests (tests/clients/; the applications themselves are
+  # only inside the test images, which mmdebstrap fetches)
+  python3 python3-caldav python3-slixmpp python3-requests
   # image packs: the minisign tool, to check that packs and the tool agree both ways (offline, issue 19)
   minisign
   # health alerts: a real SMTP server with STARTTLS and login for the mail tests (day two, issue 20)
@@ -31,6 +34,10 @@ packages=(
   # image: the kernel fragments checked against a kernel source tree
   linux-source-6.1 flex bison
 )
+
+# The browser test's accessibility check fetches axe-core with npm (tools/fetch-axe.sh): any
+# Node.js that brings npm will do, else Debian's.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,7 @@
 //! Under systemd it notifies `READY=1`, pings the watchdog while the store answers, and on
 //! SIGTERM or SIGINT stops accepting, lets requests finish and exits within 10 seconds.
 
+use crate::access::Access;
 use crate::admins::Admins;
 use crate::audit::Audit;
 use crate::auth::Throttle;
@@ -28,7 +29,6 @@ use crate::state::AppState;
 use crate::status::Status;
 use crate::store::{DB_FILE, Store};
 use crate::tls::Tls;
-use crate::web::access::Access;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::connect_info::{ConnectInfo, Connected};
@@ -117,6 +117,7 @@ impl RouteSource for AppRoutes {
                 max_body_bytes: w.max_body_bytes,
                 websocket: w.websocket,
                 fixed_port_refusal: w.fixed_port_refusal,
+                address_kept: w.address_kept,
             })
             .collect()
     }
@@ -700,6 +701,12 @@ fn web_entries(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<WebEntries> {
     let forwarder = Forwarder::default();
+    let nofile = crate::proxy::limits::raise_nofile();
+    let limits = crate::proxy::limits::Limits::for_nofile(nofile);
+    let (_, total, per_source) = limits.figures();
+    log::info!(
+        "web entries: {total} connections at most ({per_source} per source), for {nofile} file descriptors"
+    );
     let (tls, proxy, portal) = match reach {
         Some(reach) => {
             let fixed_bind = config
@@ -713,6 +720,7 @@ fn web_entries(
                 fixed: FixedPorts::new(
                     fixed_bind,
                     forwarder.clone(),
+                    limits.clone(),
                     reach.proxy.clone(),
                     stop.clone(),
                 ),
@@ -761,6 +769,8 @@ fn web_entries(
         https: true,
         fixed: None,
         box_router: Some(admin),
+        limits: limits.clone(),
+        class: crate::proxy::limits::Class::Admin,
     };
     let http = Entry {
         proxy,
@@ -768,6 +778,8 @@ fn web_entries(
         https: false,
         fixed: None,
         box_router: Some(portal),
+        limits,
+        class: crate::proxy::limits::Class::Public,
     };
     Ok(WebEntries {
         acceptor,

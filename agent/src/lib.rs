@@ -1,6 +1,7 @@
 //! The Panier agent as a library: the binary (`main.rs`) and the tests use it.
 //! ARCHITECTURE.md at the repository root maps these modules and the data flow.
 
+pub mod access;
 pub mod admins;
 pub mod api;
 pub mod apps;

@@ -2,6 +2,7 @@
 //! (`State<Admins>`, `State<Status>`…) through `FromRef`; there is no context object that
 //! hands out everything. Later domains add their handle here and build it in `daemon`.
 
+use crate::access::Access;
 use crate::admins::Admins;
 use crate::apps::Apps;
 use crate::audit::Audit;
@@ -13,7 +14,6 @@ use crate::notify::Notifier;
 use crate::pack::Packs;
 use crate::status::Status;
 use crate::update::Updates;
-use crate::web::access::Access;
 use axum::extract::FromRef;
 
 #[derive(Clone, FromRef)]

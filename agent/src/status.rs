@@ -39,6 +39,18 @@ pub struct StatusReport {
     pub data_dir: PathBuf,
 }
 
+/// Whether the agent is up, for `GET /api/v1/health` (also in diagnostic mode).
+#[derive(Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `diagnostic` when the agent could not use its database.
+    pub status: String,
+    pub version: String,
+    pub setup_done: bool,
+    /// The box runs from a removable Panier disk (the workshop's USB stick) and offers to
+    /// install itself onto an internal disk (`/admin/setup/install`).
+    pub install_mode: bool,
+}
+
 /// The handle that builds status reports.
 #[derive(Clone)]
 pub struct Status {
@@ -122,6 +134,20 @@ impl Status {
     }
 
     /// Whether setup is done, without reading the machine (for the health endpoint).
+    /// The health answer; `install_mode` comes from the install domain.
+    pub fn health_answer(&self, install_mode: bool) -> Result<Health, StoreError> {
+        let (status, setup_done) = match self.mode() {
+            Mode::Normal => ("ok", self.report_setup_done()?),
+            Mode::Diagnostic => ("diagnostic", false),
+        };
+        Ok(Health {
+            status: status.into(),
+            version: VERSION.into(),
+            setup_done,
+            install_mode,
+        })
+    }
+
     pub fn report_setup_done(&self) -> Result<bool, StoreError> {
         if self.setup_seen.load(Ordering::Relaxed) {
             return Ok(true);

@@ -251,6 +251,19 @@ pub fn mount_read_only(fs: &UsbFileSystem, root: &Path) -> Result<(PathBuf, bool
     Ok((at, true))
 }
 
+/// Unmounts what [`mount_read_only`] mounted under `root` for file systems that are not in
+/// `plugged` any more (sticks pulled out since).
+pub fn unmount_unplugged(root: &Path, plugged: &[UsbFileSystem]) {
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let uuid = e.file_name().to_string_lossy().into_owned();
+            if !plugged.iter().any(|f| f.uuid == uuid) {
+                unmount(&e.path());
+            }
+        }
+    }
+}
+
 /// Unmounts what [`mount_read_only`] mounted (lazily: a stick pulled out is gone already)
 /// and removes its mount point (only ever an empty folder: `remove_dir` refuses others).
 pub fn unmount(at: &Path) {

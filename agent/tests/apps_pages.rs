@@ -65,6 +65,10 @@ image = "example.org/pad:2.1"
 memory_mb = 64
 ports = [9001]
 
+[[probe]]
+http = "/"
+contains = "hello"
+
 [web]
 container = "web"
 port = 9001

@@ -1,5 +1,6 @@
 //! The catalog shipped in `services/` passes the same validation as `panier catalog check`,
-//! and offers at least one service in every category of PRODUCT.md's catalog table.
+//! and offers at least one service in every category (the table of needs in
+//! `services/README.md`).
 
 use panier::catalog::{Catalog, Category};
 use std::collections::BTreeSet;

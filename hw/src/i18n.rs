@@ -1,6 +1,6 @@
 //! The message catalog: every sentence shown to people, in French (the default) and English.
 //!
-//! Invariant: the [`catalog!`] macro makes a message without both languages a compile
+//! Invariant: the `catalog!` macro makes a message without both languages a compile
 //! error; a test checks that both templates use the same `{placeholders}`.
 //! Technical notes from the probe (why a source could not be read) stay in English: they
 //! are for technicians and quoted as-is.

@@ -2,7 +2,7 @@
 //! has no package for it, so the release image and its install stick must do without).
 //!
 //! Owns the few commands a wipe needs: Identify (controller and namespace), Format NVM with a
-//! secure erase setting, Sanitize and its status log page. Each is a [`Command`] sent with
+//! secure erase setting, Sanitize and its status log page. Each is a [`PassthruCmd`] sent with
 //! `NVME_IOCTL_ADMIN_CMD` on the namespace's block device (`/dev/nvme0n1`); the kernel routes
 //! it to the controller, and after a Format it re-reads the namespace itself.
 //!

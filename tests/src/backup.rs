@@ -3,7 +3,7 @@
 //! checksums, Debian's restic, loop-mounted file systems.
 
 use crate::engine::{docker, engine_url};
-use crate::services::{objects_of, suffix, test_catalog, test_image};
+use crate::services::{suffix, test_catalog, test_image};
 use crate::{Agent, AgentOptions};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
@@ -94,15 +94,7 @@ impl ServiceBox {
 
     /// Removes the engine objects of this box's services (as an old box's disappear).
     pub fn remove_objects(&self) {
-        for id in &self.ids {
-            let (containers, networks) = objects_of(&self.engine, id);
-            for c in containers {
-                let _ = docker(&self.engine, &["rm", "-f", &c]);
-            }
-            for n in networks {
-                let _ = docker(&self.engine, &["network", "rm", &n]);
-            }
-        }
+        crate::services::remove_objects(&self.engine, &self.ids);
     }
 }
 

@@ -9,17 +9,23 @@
 //! `docker-registry` on loopback) where a test needs the engine's pull path.
 
 pub mod acme;
+pub mod axe;
 pub mod backup;
 pub mod browser;
 pub mod engine;
 pub mod fwnet;
+pub mod https;
 pub mod mdns;
 pub mod netns;
 pub mod packs;
+pub mod realapps;
 pub mod registry;
 pub mod services;
+pub mod smoke;
 pub mod smtp;
 pub mod sshd;
+pub mod stick;
+pub mod updates;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -111,6 +117,8 @@ pub struct AgentOptions {
     pub web_entry: bool,
     /// Announce names on this interface (with `web_entry`).
     pub mdns_interface: Option<String>,
+    /// The agent's file-descriptor limit, soft and hard (as systemd's default soft 1024).
+    pub nofile: Option<u64>,
 }
 
 /// A running `panier agent` process.
@@ -232,6 +240,16 @@ impl Agent {
         if let Some(engine) = &options.engine {
             cmd.arg("--engine").arg(engine);
         }
+        if let Some(n) = options.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
         let child = cmd.spawn().context("starting panier agent")?;
         let mut agent = Agent {
             child: Some(child),
@@ -310,9 +328,45 @@ impl Agent {
         self.child.as_ref().unwrap().id()
     }
 
+    /// The access report (`GET /api/v1/access` over the local socket): names, fixed ports.
+    pub fn access_report(&self) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--unix-socket"])
+            .arg(&self.socket)
+            .arg("http://box/api/v1/access")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The fixed port of the service with web name `name`, from the access report.
+    pub fn fixed_port(&self, name: &str) -> u16 {
+        self.access_report()["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["port"].as_u64())
+            .unwrap_or_else(|| panic!("no fixed port for {name}")) as u16
+    }
+
     /// Runs `panier ARGS --socket <this agent's socket>`.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with_stdin(args, "")
+    }
+
+    /// `panier ARGS --json`, parsed; panics with the output on a failure.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "panier {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
@@ -411,6 +465,17 @@ impl Agent {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// A GET of `path` on the local socket (where no session is needed), with curl: the body.
+    pub fn socket_get(&self, path: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--unix-socket"])
+            .arg(&self.socket)
+            .arg(format!("http://box{path}"))
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Starts the agent again on the same data directory and options.

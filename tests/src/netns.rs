@@ -31,9 +31,11 @@ pub fn sh(args: &[&str]) -> Result<String> {
         .with_context(|| format!("running {}", args.join(" ")))?;
     if !out.status.success() {
         bail!(
-            "{} failed: {}",
+            "{} failed ({}): {}{}",
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

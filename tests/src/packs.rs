@@ -79,6 +79,10 @@ stop_grace_s = 1
 ports = [8080]
 mounts = [{{ volume = "www", path = "/var/www" }}]
 
+[[probe]]
+http = "/"
+contains = "hello"
+
 [web]
 container = "web"
 port = 8080

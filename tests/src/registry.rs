@@ -7,6 +7,9 @@
 //! Loopback registries are insecure registries by default for dockerd, so no TLS is needed
 //! between the engine and this registry; `skopeo` is told the same with `--dest-tls-verify`.
 //!
+//! [`Registry::start_in`] runs it inside a network namespace instead (its loopback is that
+//! namespace's, where a dockerd of the box namespace pulls from), skopeo pushing from there too.
+//!
 //! Limits: no authentication, no TLS; the port is free when chosen, and a start that loses it
 //! to another listener is retried on another one.
 
@@ -20,6 +23,7 @@ pub struct Registry {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
+    netns: Option<String>,
 }
 
 /// An image pushed to a [`Registry`].
@@ -41,9 +45,14 @@ impl Pushed {
 impl Registry {
     /// Starts a registry on a free loopback port and waits until `/v2/` answers.
     pub fn start() -> Result<Registry> {
+        Registry::start_in(None)
+    }
+
+    /// The same inside the network namespace `netns` (`/var/run/netns/NAME`), when given.
+    pub fn start_in(netns: Option<&str>) -> Result<Registry> {
         let mut last = None;
         for _ in 0..5 {
-            match Registry::try_start() {
+            match Registry::try_start(netns) {
                 Ok(r) => return Ok(r),
                 Err(e) => last = Some(e),
             }
@@ -51,7 +60,7 @@ impl Registry {
         Err(last.expect("at least one attempt"))
     }
 
-    fn try_start() -> Result<Registry> {
+    fn try_start(netns: Option<&str>) -> Result<Registry> {
         let dir = tempfile::Builder::new()
             .prefix("panier-registry-")
             .tempdir()?;
@@ -67,7 +76,7 @@ impl Registry {
             ),
         )?;
         let log = std::fs::File::create(dir.path().join("registry.log"))?;
-        let child = Command::new("docker-registry")
+        let child = Registry::command(netns, "docker-registry")
             .arg("serve")
             .arg(&config)
             .stdin(Stdio::null())
@@ -75,7 +84,12 @@ impl Registry {
             .stderr(log)
             .spawn()
             .context("starting docker-registry (Debian package docker-registry)")?;
-        let mut registry = Registry { child, dir, port };
+        let mut registry = Registry {
+            child,
+            dir,
+            port,
+            netns: netns.map(str::to_owned),
+        };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
             if let Some(status) = registry.child.try_wait()? {
@@ -95,19 +109,35 @@ impl Registry {
         )
     }
 
+    /// `program`, run inside `netns` when given.
+    fn command(netns: Option<&str>, program: &str) -> Command {
+        match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/var/run/netns/{ns}")).arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+
     fn answers(&self) -> bool {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(2)))
-            .build()
-            .into();
-        agent
-            .get(&format!("{}/v2/", self.url()))
-            .call()
-            .is_ok_and(|r| {
+        let url = format!("{}/v2/", self.url());
+        let get = || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(2)))
+                .build()
+                .into();
+            agent.get(&url).call().is_ok_and(|r| {
                 r.headers()
                     .get("docker-distribution-api-version")
                     .is_some_and(|v| v == "registry/2.0")
             })
+        };
+        match &self.netns {
+            Some(ns) => crate::netns::within(ns, get),
+            None => get(),
+        }
     }
 
     /// `127.0.0.1:PORT`, the registry part of image references.
@@ -157,7 +187,7 @@ impl Registry {
             "digest-{}",
             tagged.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
         ));
-        let out = Command::new("skopeo")
+        let out = Registry::command(self.netns.as_deref(), "skopeo")
             .arg("copy")
             .args(source_opts)
             .args(["--dest-tls-verify=false", "--digestfile"])

@@ -76,6 +76,32 @@ pub fn http_get(url: &str) -> Option<String> {
         .and_then(|mut r| r.body_mut().read_to_string().ok())
 }
 
+/// Removes the containers and networks of the services `ids` from the shared engine when
+/// dropped, even after a failure.
+pub struct EngineCleanup {
+    pub engine: String,
+    pub ids: Vec<String>,
+}
+
+impl Drop for EngineCleanup {
+    fn drop(&mut self) {
+        remove_objects(&self.engine, &self.ids);
+    }
+}
+
+/// Removes the containers and networks of the services `ids` from `engine`.
+pub fn remove_objects(engine: &str, ids: &[String]) {
+    for id in ids {
+        let (containers, networks) = objects_of(engine, id);
+        for c in containers {
+            let _ = docker(engine, &["rm", "-f", &c]);
+        }
+        for n in networks {
+            let _ = docker(engine, &["network", "rm", &n]);
+        }
+    }
+}
+
 /// Names of the containers (any state) and networks labelled with service `app`.
 pub fn objects_of(engine: &str, app: &str) -> (Vec<String>, Vec<String>) {
     let filter = format!("label=org.panier.app={app}");

@@ -1,11 +1,11 @@
 //! A real SMTP server for the mail tests: Debian's aiosmtpd (`smtp/server.py`) on loopback,
-//! with STARTTLS required (a certificate for `localhost` from an authority made here with
-//! openssl) and one login; each mail it accepts is decoded and kept as JSON.
+//! with STARTTLS required (a certificate for `localhost` from an authority made with openssl,
+//! `https::TestCerts`) and one login; each mail it accepts is decoded and kept as JSON.
 
+use crate::https::{TestCerts, start_python};
 use anyhow::{Context, Result, bail};
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 pub const USER: &str = "alertes";
@@ -29,99 +29,28 @@ pub struct Received {
     pub authenticated_as: Option<String>,
 }
 
-fn openssl(args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .context("running openssl")?;
-    if !out.status.success() {
-        bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
-}
-
 impl SmtpServer {
     pub fn start() -> Result<SmtpServer> {
         let dir = tempfile::tempdir()?;
-        let p = |name: &str| dir.path().join(name).display().to_string();
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Test relay authority",
-            "-keyout",
-            &p("ca.key"),
-            "-out",
-            &p("ca.pem"),
-        ])?;
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            &p("relay.key"),
-            "-out",
-            &p("relay.csr"),
-        ])?;
-        std::fs::write(
-            dir.path().join("ext.cnf"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        )?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &p("relay.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &p("ext.cnf"),
-            "-out",
-            &p("relay.pem"),
-        ])?;
+        let certs = TestCerts::make(dir.path())?;
         let mail = dir.path().join("mail");
         std::fs::create_dir_all(&mail)?;
         let port = crate::free_port();
-        let script = crate::workspace_root().join("tests/src/smtp/server.py");
-        // Debian's interpreter, where python3-aiosmtpd installs (not a python3 earlier in PATH).
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .args([
-                &port.to_string(),
-                &p("relay.pem"),
-                &p("relay.key"),
-                USER,
-                PASSWORD,
-                &mail.display().to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting aiosmtpd (Debian package python3-aiosmtpd)")?;
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
-        if line.trim() != "ready" {
-            let _ = child.kill();
-            bail!("the SMTP server did not start: {line}");
-        }
-        let ca_pem = std::fs::read_to_string(dir.path().join("ca.pem"))?;
+        let script =
+            std::fs::read_to_string(crate::workspace_root().join("tests/src/smtp/server.py"))?;
+        let child = start_python(
+            &script,
+            &[
+                port.to_string(),
+                certs.cert.display().to_string(),
+                certs.key.display().to_string(),
+                USER.to_owned(),
+                PASSWORD.to_owned(),
+                mail.display().to_string(),
+            ],
+        )
+        .context("starting aiosmtpd (Debian package python3-aiosmtpd)")?;
+        let ca_pem = std::fs::read_to_string(&certs.ca)?;
         Ok(SmtpServer {
             child,
             dir,

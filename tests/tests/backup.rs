@@ -18,16 +18,7 @@ fn agent() -> Agent {
 }
 
 fn cli_json(agent: &Agent, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = agent.cli(&all);
-    assert!(
-        out.status.success(),
-        "panier {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    agent.cli_json(args)
 }
 
 fn add_folder_target(agent: &Agent, name: &str, path: &std::path::Path) -> String {

@@ -1,11 +1,13 @@
 //! A mediator in a real browser, in French, without JavaScript being needed: the first visit
 //! (setup → dashboard → logout → login → logout), and offering a service (log in → catalog →
-//! install the test "site" on the real container engine → its page shows it running → stop).
+//! install the test "site" on the real container engine → its page shows it running → stop),
+//! and axe-core over every admin page (listed from the router's table) and the portal.
 //! Screenshots go to tests/artifacts/.
 
+use panier_system_tests::axe;
 use panier_system_tests::browser::{Driver, artifacts_dir};
-use panier_system_tests::engine::{docker, engine_url};
-use panier_system_tests::services::{objects_of, suffix, test_catalog, test_image};
+use panier_system_tests::engine::engine_url;
+use panier_system_tests::services::{EngineCleanup, suffix, test_catalog, test_image};
 use panier_system_tests::{Agent, AgentOptions};
 use std::time::Duration;
 use thirtyfour::prelude::*;
@@ -36,6 +38,26 @@ async fn fill(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> 
     let field = wait(driver, By::Id(id)).await?;
     field.clear().await?;
     field.send_keys(value).await
+}
+
+/// Fills the setup form (box "mediatheque", admin "camille") with `code` and sends it.
+async fn fill_setup(driver: &WebDriver, code: &str) -> WebDriverResult<()> {
+    fill(driver, "code", code).await?;
+    fill(driver, "box_name", "mediatheque").await?;
+    fill(driver, "username", "camille").await?;
+    fill(driver, "password", "une phrase de passe").await?;
+    fill(driver, "password2", "une phrase de passe").await?;
+    driver.find(By::Id("setup-submit")).await?.click().await
+}
+
+/// Logs out with the header's button and waits for the login page.
+async fn log_out(driver: &WebDriver) -> WebDriverResult<()> {
+    driver
+        .find(By::XPath("//button[normalize-space()='Se déconnecter']"))
+        .await?
+        .click()
+        .await?;
+    wait_h1(driver, "Connexion").await
 }
 
 async fn browser(chromedriver: &Driver) -> WebDriverResult<WebDriver> {
@@ -73,12 +95,7 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     );
 
     // A wrong code first: the page says so, in French, and keeps what was typed.
-    fill(driver, "code", "AAAAA-AAAAA").await?;
-    fill(driver, "box_name", "mediatheque").await?;
-    fill(driver, "username", "camille").await?;
-    fill(driver, "password", "une phrase de passe").await?;
-    fill(driver, "password2", "une phrase de passe").await?;
-    driver.find(By::Id("setup-submit")).await?.click().await?;
+    fill_setup(driver, "AAAAA-AAAAA").await?;
     let error = wait(driver, By::Id("form-error")).await?.text().await?;
     assert!(
         error.contains("code de configuration n'est pas le bon"),
@@ -114,12 +131,7 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
         .await?;
 
     // Log out, then back in through the login form.
-    driver
-        .find(By::XPath("//button[normalize-space()='Se déconnecter']"))
-        .await?
-        .click()
-        .await?;
-    wait_h1(driver, "Connexion").await?;
+    log_out(driver).await?;
     assert!(driver.current_url().await?.path().ends_with("/admin/login"));
     fill(driver, "username", "camille").await?;
     fill(driver, "password", "pas le bon mot de passe").await?;
@@ -157,12 +169,7 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
         .screenshot(&artifacts_dir().join("dashboard-phone-fr.png"))
         .await?;
 
-    driver
-        .find(By::XPath("//button[normalize-space()='Se déconnecter']"))
-        .await?
-        .click()
-        .await?;
-    wait_h1(driver, "Connexion").await?;
+    log_out(driver).await?;
     driver.goto(agent.url("/admin")).await?;
     wait_h1(driver, "Connexion").await?;
     assert!(
@@ -172,27 +179,6 @@ async fn walk(driver: &WebDriver, agent: &Agent, code: &str) -> WebDriverResult<
     Ok(())
 }
 
-/// Removes the test services' containers and networks from the shared engine, even after a
-/// failure.
-struct Cleanup {
-    engine: String,
-    ids: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for id in &self.ids {
-            let (containers, networks) = objects_of(&self.engine, id);
-            for c in containers {
-                let _ = docker(&self.engine, &["rm", "-f", &c]);
-            }
-            for n in networks {
-                let _ = docker(&self.engine, &["network", "rm", &n]);
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> WebDriverResult<()> {
     let engine = engine_url();
@@ -200,7 +186,7 @@ async fn offer_a_service_from_the_catalog_and_stop_it_one_job_at_a_time() -> Web
     let catalog = tempfile::tempdir().unwrap();
     let suffix = suffix();
     let ids = test_catalog(catalog.path(), &suffix);
-    let _cleanup = Cleanup {
+    let _cleanup = EngineCleanup {
         engine: engine.clone(),
         ids,
     };
@@ -268,9 +254,12 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
     assert!(text.contains("Tient sur cette boîte."), "{text}");
     assert!(
         driver
-            .find(By::XPath("//h2[normalize-space()='Sites web et blogs']"))
+            .find(By::XPath(
+                "//a[@id='need-websites'][starts-with(normalize-space(), 'Sites web et blogs')]"
+            ))
             .await
-            .is_ok()
+            .is_ok(),
+        "the filter by need names the category"
     );
     driver
         .screenshot(&artifacts_dir().join("catalog-fr.png"))
@@ -315,6 +304,8 @@ async fn offer(driver: &WebDriver, agent: &Agent, site: &str) -> WebDriverResult
     driver
         .screenshot(&artifacts_dir().join("service-running-fr.png"))
         .await?;
+    let findings = axe_findings(driver, &axe::source(), &format!("/admin/apps/{site}")).await?;
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
     // On a phone-sized screen the service's page fits without horizontal scrolling.
     driver.set_window_rect(0, 0, 390, 844).await?;
     let fits = driver
@@ -500,4 +491,171 @@ async fn one_job_at_a_time(driver: &WebDriver, slow: &str) -> WebDriverResult<()
     )
     .await?;
     Ok(())
+}
+
+/// Runs axe-core in the page shown now; its serious and critical findings, said plainly.
+async fn axe_findings(
+    driver: &WebDriver,
+    source: &str,
+    page: &str,
+) -> WebDriverResult<Vec<String>> {
+    driver.execute(source, vec![]).await?;
+    let answer = driver.execute_async(axe::RUN, vec![]).await?;
+    let text = answer.json().as_str().unwrap_or_default().to_owned();
+    assert!(!text.starts_with("error"), "axe on {page}: {text}");
+    Ok(axe::blocking(page, &text))
+}
+
+/// The status of `path` fetched by the page itself (same origin), e.g. its icon.
+async fn fetched_status(driver: &WebDriver, path: &str) -> WebDriverResult<u64> {
+    let script = "const done = arguments[arguments.length - 1];\
+        fetch(arguments[0]).then(r => done(r.status)).catch(() => done(0));";
+    let answer = driver.execute_async(script, vec![path.into()]).await?;
+    Ok(answer.json().as_u64().unwrap_or(0))
+}
+
+/// An admin page's address from the router's table, `{param}`s filled with a real catalog
+/// entry; `None` for what is not a page (icons).
+fn page_uri(path: &str) -> Option<String> {
+    if path.ends_with(".svg") {
+        return None;
+    }
+    Some(path.replace("{id}", "etherpad").replace("{name}", "usb"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_admin_page_and_the_portal_pass_axe() -> WebDriverResult<()> {
+    let source = axe::source();
+    let nowhere = tempfile::tempdir().unwrap();
+    let services = panier_system_tests::workspace_root().join("services");
+    let agent = Agent::start_with(AgentOptions {
+        web_entry: true,
+        engine: Some(format!(
+            "unix://{}/no-engine.sock",
+            nowhere.path().display()
+        )),
+        extra_args: vec!["--catalog".into(), services.display().to_string()],
+        ..Default::default()
+    });
+    let code = agent.setup_code();
+    let chromedriver = Driver::start();
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary("/usr/bin/chromium")?;
+    // The admin UI is HTTPS with the box's own authority, which this profile does not trust.
+    for arg in chromedriver
+        .chromium_args(1366, 768)
+        .into_iter()
+        .chain(["--ignore-certificate-errors".to_owned()])
+    {
+        caps.add_arg(&arg)?;
+    }
+    let driver = WebDriver::new(&chromedriver.url, caps).await?;
+    let result = audit(&driver, &agent, &source, &code).await;
+    if result.is_err() {
+        eprintln!("{}", agent.log_text());
+    }
+    driver.quit().await?;
+    let findings = result?;
+    assert!(
+        findings.is_empty(),
+        "serious or critical accessibility problems:\n{}",
+        findings.join("\n")
+    );
+    Ok(())
+}
+
+async fn audit(
+    driver: &WebDriver,
+    agent: &Agent,
+    source: &str,
+    code: &str,
+) -> WebDriverResult<Vec<String>> {
+    let admin = |path: &str| format!("https://127.0.0.1:{}{path}", agent.port);
+    let mut findings = Vec::new();
+    let mut checked = 0;
+
+    // Before setup: the wizard and what it links to.
+    for path in [
+        "/admin/setup",
+        "/admin/setup/restore",
+        "/admin/setup/install",
+    ] {
+        driver.goto(admin(path)).await?;
+        wait(driver, By::Tag("h1")).await?;
+        findings.extend(axe_findings(driver, source, path).await?);
+        checked += 1;
+    }
+    for icon in ["/favicon.ico", "/admin/static/favicon.svg"] {
+        assert_eq!(fetched_status(driver, icon).await?, 200, "{icon}");
+    }
+
+    // The box name's pattern is live in this browser (a pattern invalid under the `v` flag
+    // is silently ignored).
+    driver.goto(admin("/admin/setup")).await?;
+    fill(driver, "box_name", "Pas Bon").await?;
+    let mismatch = driver
+        .execute(
+            "return document.getElementById('box_name').validity.patternMismatch;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        mismatch.json(),
+        &serde_json::Value::Bool(true),
+        "the pattern checks"
+    );
+
+    fill_setup(driver, code).await?;
+    wait_h1(driver, "Tableau de bord").await?;
+
+    // Every admin page the router has, enumerated from its table.
+    for page in panier::web::pages() {
+        if page.method.as_str() != "GET" || page.who != panier::web::Who::Admin {
+            continue;
+        }
+        let Some(path) = page_uri(page.path) else {
+            continue;
+        };
+        driver.goto(admin(&path)).await?;
+        wait(driver, By::Tag("h1")).await?;
+        findings.extend(axe_findings(driver, source, &path).await?);
+        checked += 1;
+    }
+    assert!(checked >= 14, "only {checked} pages checked");
+
+    // The Catalog page on a 1366×768 screen: the filter and a first row of cards show
+    // without scrolling.
+    driver.goto(admin("/admin/catalog")).await?;
+    let shown = driver
+        .execute(
+            "return [...document.querySelectorAll('#catalog-cards > li')]\
+                .filter(li => li.getBoundingClientRect().top < window.innerHeight).length;",
+            vec![],
+        )
+        .await?;
+    let shown = shown.json().as_u64().unwrap_or(0);
+    assert!(shown >= 5, "{shown} cards on the first screen");
+    driver
+        .screenshot(&artifacts_dir().join("catalog-grid-fr.png"))
+        .await?;
+
+    // The login page, after logging out.
+    log_out(driver).await?;
+    findings.extend(axe_findings(driver, source, "/admin/login").await?);
+
+    // The portal and the authority's page, on plain HTTP.
+    for path in ["/", "/ca"] {
+        driver.goto(agent.http_url(path)).await?;
+        wait(driver, By::Tag("h1")).await?;
+        findings.extend(axe_findings(driver, source, &format!("portal {path}")).await?);
+    }
+    assert_eq!(
+        fetched_status(driver, "/favicon.ico").await?,
+        200,
+        "the portal's icon"
+    );
+    driver
+        .screenshot(&artifacts_dir().join("portal-fr.png"))
+        .await?;
+    Ok(findings)
 }

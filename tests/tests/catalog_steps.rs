@@ -184,6 +184,10 @@ stop_grace_s = 1
 ports = [8080]
 mounts = [{{ volume = "data", path = "/data" }}]
 
+[[probe]]
+http = "/"
+contains = "hello"
+
 [web]
 container = "web"
 port = 8080

@@ -9,6 +9,8 @@
 //! - the language switch with CR/LF or NUL in `back`: a redirect to a local page, not 500;
 //! - a visitor's own `X-Real-IP`, `Forwarded`, `True-Client-IP`… never reach a service: the
 //!   box sets what it saw (the TCP peer, the scheme, the Host) and removes the rest;
+//! - DNS rebinding: a service's fixed port answers the box's names and addresses only; a
+//!   page that made `attacker.example` resolve to the box gets 421, nothing forwarded;
 //! - `POST /api/v1/install/restart` outside install mode: refused, the box does not restart
 //!   (a `systemctl` first in the agent's `PATH` records any call, so nothing reboots here).
 
@@ -246,6 +248,38 @@ fn client_address_headers_are_set_or_removed_by_the_proxy() {
     ] {
         assert!(!head.contains(gone), "{gone} passed through:\n{head}");
     }
+}
+
+#[test]
+fn fixed_ports_answer_only_the_boxs_names_and_addresses() {
+    let (backend, seen) = echo_backend();
+    let agent = start_box(backend);
+    let port = agent.fixed_port("web");
+    let get = |host: &str| {
+        raw(
+            port,
+            &format!("GET /secret HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    for own in [
+        format!("127.0.0.1:{port}"),
+        "web-biblio.local".to_owned(),
+        format!("biblio.local:{port}"),
+        "[::1]".to_owned(),
+    ] {
+        let answer = get(&own);
+        assert_eq!(status_of(&answer), "200", "{own}: {answer}");
+    }
+    let before = seen.lock().unwrap().len();
+    // The rebinding page: its own name, now resolving to the box.
+    let rebound = get(&format!("attacker.example:{port}"));
+    assert_eq!(status_of(&rebound), "421", "{rebound}");
+    assert!(rebound.contains("DNS rebinding"), "{rebound}");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        before,
+        "nothing reached the service"
+    );
 }
 
 #[test]

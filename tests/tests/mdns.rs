@@ -26,16 +26,6 @@ impl Drop for Killed {
     }
 }
 
-fn access_report(agent: &Agent) -> serde_json::Value {
-    let out = Command::new("curl")
-        .args(["-sS", "--unix-socket"])
-        .arg(&agent.socket)
-        .arg("http://box/api/v1/access")
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
 #[test]
 fn names_resolve_from_another_namespace_and_a_taken_name_gets_a_suffix() {
     let ns = Namespaces::create(
@@ -103,7 +93,7 @@ fn names_resolve_from_another_namespace_and_a_taken_name_gets_a_suffix() {
         Duration::from_secs(20),
         "the rename to show in the access report",
         || {
-            access_report(&agent)["renames"]
+            agent.access_report()["renames"]
                 .as_array()
                 .is_some_and(|r| {
                     r.iter().any(|r| {
@@ -113,8 +103,8 @@ fn names_resolve_from_another_namespace_and_a_taken_name_gets_a_suffix() {
                 })
         },
     )
-    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", access_report(&agent), agent.log_text()));
-    let report = access_report(&agent);
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", agent.access_report(), agent.log_text()));
+    let report = agent.access_report();
     let taken = report["services"]
         .as_array()
         .unwrap()

@@ -11,6 +11,7 @@
 use panier_system_tests::engine::{docker, engine_url};
 use panier_system_tests::packs::Packs;
 use panier_system_tests::services::{container_ip, http_get, objects_of};
+use panier_system_tests::stick::Stick;
 use panier_system_tests::{Agent, AgentOptions, wait_until};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -267,60 +268,24 @@ fn installs_and_updates_from_packs_with_no_registry_and_refuses_changed_ones() {
     );
 }
 
-/// A file with an ext4 file system holding a pack, attached to a loop device that the agent
-/// is told to take for a USB stick (`PANIER_USB_LOOP`); detached when dropped.
-struct Stick {
-    device: String,
-    image: std::path::PathBuf,
-}
-
-impl Stick {
-    fn with(pack: &std::path::Path, tmp: &std::path::Path) -> Stick {
-        let staging = tmp.join("stick-content");
-        std::fs::create_dir_all(&staging).unwrap();
-        ok(&Command::new("cp")
-            .arg("-r")
-            .arg(pack)
-            .arg(staging.join("panier-pack"))
-            .output()
-            .unwrap());
-        let image = tmp.join("stick.img");
-        ok(&Command::new("truncate")
-            .args(["-s", "64M"])
-            .arg(&image)
-            .output()
-            .unwrap());
-        ok(&Command::new("mkfs.ext4")
-            .args(["-q", "-L", "PAQUETS", "-d"])
-            .arg(&staging)
-            .arg(&image)
-            .output()
-            .unwrap());
-        let device = ok(&Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(&image)
-            .output()
-            .unwrap())
-        .trim()
-        .to_owned();
-        Stick { device, image }
-    }
-}
-
-impl Drop for Stick {
-    fn drop(&mut self) {
-        // Whatever still has it mounted (a failed run): a loop device does not go while mounted.
-        let _ = Command::new("umount").arg("-l").arg(&self.device).status();
-        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
-        let _ = std::fs::remove_file(&self.image);
-    }
+/// A stick holding `pack` in `panier-pack/` (see `panier_system_tests::stick`).
+fn stick_with(pack: &std::path::Path, tmp: &std::path::Path) -> Stick {
+    let staging = tmp.join("stick-content");
+    std::fs::create_dir_all(&staging).unwrap();
+    ok(&Command::new("cp")
+        .arg("-r")
+        .arg(pack)
+        .arg(staging.join("panier-pack"))
+        .output()
+        .unwrap());
+    Stick::holding(&staging, &tmp.join("stick.img"), "PAQUETS")
 }
 
 #[test]
 fn a_pack_on_a_usb_stick_is_found_checked_and_imported() {
     let engine = engine_url();
     let packs = Packs::make(&engine).expect("the packs are made");
-    let stick = Stick::with(&packs.v1.pack, packs.tmp.path());
+    let stick = stick_with(&packs.v1.pack, packs.tmp.path());
     let mounts = packs.tmp.path().join("mounts");
     let b = start(
         &packs,

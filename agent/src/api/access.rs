@@ -1,10 +1,10 @@
 //! How services are reached, and the public portal's texts.
 
+use crate::access::{Access, AccessReport};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson};
 use crate::names::Language;
 use crate::store::PortalTexts;
-use crate::web::access::{Access, AccessReport};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

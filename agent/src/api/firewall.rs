@@ -6,76 +6,18 @@
 
 use crate::admins::Actor;
 use crate::firewall::blocked::BlockedAttempt;
-use crate::firewall::{
-    AppName, Change, ChangeOutcome, Exposure, Firewall, FirewallPolicy, FirewallState, Subnet,
-    blocking,
-};
+use crate::firewall::overview::{FirewallOverview, overview};
+use crate::firewall::{AppName, Change, ChangeOutcome, Exposure, Firewall, Subnet, blocking};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiActor, ApiJson, LocalPeer};
-use crate::i18n::messages;
+use crate::http::extract::{ApiActor, ApiJson, Peer};
 use crate::names::Language;
 use crate::status::Status;
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-
-/// The TCP peer of the request (`None` on the local socket).
-pub struct Peer(pub Option<SocketAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if parts.extensions.get::<LocalPeer>().is_some() {
-            return Ok(Peer(None));
-        }
-        Ok(Peer(
-            ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
-                .await
-                .ok()
-                .map(|c| c.0),
-        ))
-    }
-}
-
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct FirewallOverview {
-    /// False when the agent runs with `--firewall off`.
-    pub enabled: bool,
-    /// What the table is generated from.
-    pub state: FirewallState,
-    pub policy: FirewallPolicy,
-    /// The LAN as detected on the interfaces (used unless `policy.lan_override` is set).
-    pub detected_lan: Vec<Subnet>,
-    /// Unix time at which an unconfirmed change is undone.
-    pub revert_at: Option<i64>,
-    /// Why the last application failed, if it did.
-    pub last_error: Option<String>,
-    /// One plain sentence per fact, in `language`.
-    pub explanation: Vec<String>,
-    pub language: String,
-}
-
-/// The overview in `lang`; shared with the Firewall page.
-pub fn overview(fw: &Firewall, lang: Language) -> Result<FirewallOverview, ApiError> {
-    let policy = fw.policy()?;
-    let state = fw.state_for(&policy);
-    let explanation =
-        crate::firewall::explain::explain(&state, policy.lan_override.is_none(), messages(lang));
-    Ok(FirewallOverview {
-        enabled: fw.enabled(),
-        detected_lan: fw.detected_lan(),
-        revert_at: fw.pending_until()?,
-        last_error: fw.last_error(),
-        explanation,
-        language: lang.code().to_owned(),
-        state,
-        policy,
-    })
-}
 
 fn language_for(actor: &Actor, status: &Status, asked: Option<&str>) -> Language {
     asked

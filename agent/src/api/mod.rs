@@ -131,6 +131,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reach::diagnosis))
         .routes(routes!(reach::relay, reach::join_relay, reach::leave_relay))
         .routes(routes!(reach::relay_server_config))
+        .routes(routes!(update::usb))
+        .routes(routes!(update::usb_install))
 }
 
 /// `/api/v1/…` with its document at `/api/v1/openapi.json`.

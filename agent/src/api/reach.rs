@@ -1,11 +1,11 @@
 //! The box's public domain, services' public names and how certificates are obtained.
 
+use crate::access::Access;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson};
 use crate::reach::diagnosis::Finding;
 use crate::reach::relay::{JoinRequest, RelayView};
 use crate::reach::{AcmeChange, Reach, ReachView};
-use crate::web::access::Access;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

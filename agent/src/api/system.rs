@@ -3,39 +3,11 @@
 use crate::audit::Audit;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, LocalRoot};
-use crate::status::{Mode, Status, StatusReport};
+use crate::status::{Health, Status, StatusReport};
 use crate::store::AuditEntry;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
-
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Health {
-    /// `ok`, or `diagnostic` when the agent could not use its database.
-    pub status: String,
-    pub version: String,
-    pub setup_done: bool,
-    /// The box runs from a removable Panier disk (the workshop's USB stick) and offers to
-    /// install itself onto an internal disk (`/admin/setup/install`).
-    pub install_mode: bool,
-}
-
-pub fn health_of(status: &Status, install_mode: bool) -> Result<Health, ApiError> {
-    let setup_done = match status.mode() {
-        Mode::Normal => status.report_setup_done()?,
-        Mode::Diagnostic => false,
-    };
-    let label = match status.mode() {
-        Mode::Normal => "ok",
-        Mode::Diagnostic => "diagnostic",
-    };
-    Ok(Health {
-        status: label.into(),
-        version: crate::status::VERSION.into(),
-        setup_done,
-        install_mode,
-    })
-}
 
 /// Whether the agent is up, its version and whether setup is done. No session needed.
 #[utoipa::path(get, path = "/health", tag = "system", security(()), responses((status = 200, body = Health)))]
@@ -43,7 +15,7 @@ pub async fn health(
     State(status): State<Status>,
     State(install): State<crate::install::Install>,
 ) -> Result<Json<Health>, ApiError> {
-    health_of(&status, install.offered()).map(Json)
+    Ok(Json(status.health_answer(install.offered())?))
 }
 
 /// The dashboard's figures: box, readings, health issues, diagnosis.

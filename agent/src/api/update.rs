@@ -97,3 +97,50 @@ pub async fn settings(
     updates.set_restart_hour(&actor, req.restart_hour)?;
     Ok(Json(updates.status()?))
 }
+
+/// The updates on the USB sticks plugged in now, each checked with the release key (an
+/// offer, or why it is refused).
+#[utoipa::path(get, path = "/update/usb", tag = "update",
+    responses((status = 200, body = Vec<crate::update::UsbUpdate>), (status = 401, body = ErrorBody)))]
+pub async fn usb(
+    _: ApiActor,
+    State(updates): State<Updates>,
+) -> Result<Json<Vec<crate::update::UsbUpdate>>, ApiError> {
+    let found = tokio::task::spawn_blocking(move || updates.scan_usb())
+        .await
+        .unwrap_or_default();
+    Ok(Json(found))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsbInstallRequest {
+    /// The stick's file-system UUID, as `GET /update/usb` gives it.
+    pub uuid: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(flatten)]
+    pub when: RestartWhen,
+}
+
+/// Installs the update on a stick: checked like the channel's, copied to the data partition,
+/// checked again, RAUC, restart now or at the hour given. Answers 202 with the job.
+#[utoipa::path(post, path = "/update/usb/install", tag = "update", request_body = UsbInstallRequest,
+    responses((status = 202, body = UpdateStarted), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn usb_install(
+    ApiActor(actor): ApiActor,
+    State(updates): State<Updates>,
+    ApiJson(req): ApiJson<UsbInstallRequest>,
+) -> Result<(StatusCode, Json<UpdateStarted>), ApiError> {
+    let job = tokio::task::spawn_blocking(move || {
+        updates.install_usb(
+            &actor.audit_name(),
+            &req.uuid,
+            req.version.as_deref(),
+            req.when,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::BadRequest(e.to_string()))??;
+    Ok((StatusCode::ACCEPTED, Json(UpdateStarted { job })))
+}

@@ -291,6 +291,10 @@ memory_mb = 32
 mounts = [{{ volume = "db", path = "/data" }}]
 ports = [5432]
 
+[[probe]]
+http = "/"
+contains = "hello"
+
 [web]
 container = "db"
 port = 5432

@@ -182,6 +182,9 @@ pub struct WebRoute {
     pub websocket: bool,
     /// Why the service does not work on its fixed port, when it does not.
     pub fixed_port_refusal: Option<Text>,
+    /// Why it keeps the address it was installed with, when it does
+    /// ([`Apps::address_refusals`]).
+    pub address_kept: Option<Text>,
 }
 
 /// A host port published by a service, for the firewall.
@@ -321,6 +324,8 @@ impl Apps {
 
     /// Web entry points of running services, from the last observation.
     pub fn web_routes(&self) -> Vec<WebRoute> {
+        let kept: std::collections::BTreeMap<AppId, Text> =
+            self.address_refusals().into_iter().collect();
         let observed = self
             .inner
             .observed
@@ -344,6 +349,7 @@ impl Apps {
                         .as_ref()
                         .filter(|a| !a.fixed_port)
                         .and_then(|a| a.fixed_port_reason.clone()),
+                    address_kept: kept.get(&row.id).cloned(),
                 })
             })
             .collect()

@@ -31,7 +31,7 @@ impl Text {
     }
 }
 
-/// The rows of the catalog table in PRODUCT.md.
+/// The needs the catalog covers (the table of categories in `services/README.md`).
 #[derive(
     Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
 )]
@@ -115,6 +115,9 @@ pub struct Manifest {
     pub address: Option<super::steps::Address>,
     /// The path an update takes (`steps`).
     pub update: Option<super::steps::Update>,
+    /// What a working install answers, asked by the package check (`probe`).
+    #[serde(default)]
+    pub probe: Vec<super::probe::Probe>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

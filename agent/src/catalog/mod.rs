@@ -2,16 +2,22 @@
 //! repository, `/usr/share/panier/services` on the box), each with `manifest.toml`,
 //! `icon.svg`, `description.fr.md` and `description.en.md`.
 //!
-//! Owns: the manifest schema (`manifest`), its validation (`validate`) and the loaded,
-//! read-only [`Catalog`]. `panier catalog check DIR` runs the same validation.
+//! Owns: the manifest schema (`manifest`), its validation (`validate`), the probes the
+//! package check asks (`probe`), tags resolved to digests and written into the manifests
+//! (`pin`, `panier catalog pin`) and the loaded, read-only [`Catalog`]. `panier catalog check
+//! DIR` runs the same validation.
 //!
 //! Invariants: a [`Catalog`] only holds manifests that passed every check (unknown fields,
 //! references between containers, volumes, settings and secrets, port clashes across the
 //! catalog, duplicate ids). Every error names the file, the field and the problem. The
-//! catalog never touches the engine or the store.
+//! catalog never touches the engine or the store, except `smoke` (`panier catalog smoke`,
+//! the package check), which drives a scratch agent of its own on the real engine.
 
 pub mod manifest;
+pub mod pin;
+pub mod probe;
 pub mod provenance;
+pub mod smoke;
 pub mod steps;
 mod validate;
 pub use validate::start_order;

@@ -423,6 +423,7 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
     super::provenance::check(m, &mut p);
     super::provenance::check_hosts(m, &mut p);
     super::steps::check(m, &mut p);
+    super::probe::check(m, &mut p);
     p.list
 }
 

@@ -109,7 +109,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Backup(args) => backup::run(args).await,
         Command::Diagnostic(args) => diagnostic::run(args),
         Command::App(args) => app::run(args).await,
-        Command::Catalog(args) => catalog::run(args),
+        Command::Catalog(args) => catalog::run(args).await,
         Command::Firewall(args) => firewall::run(args).await,
         Command::Install(args) => install::run(args).await,
         Command::Pack(args) => pack::run(args).await,

@@ -1,6 +1,6 @@
 //! `panier update`: OS updates from the command line, through the same API routes as the
-//! Update page: `status`, `check`, `install [--version V] [--at HOUR] [--follow]`, `restart`,
-//! `channel [URL | --default]`.
+//! Update page: `status`, `check`, `install [--version V] [--at HOUR] [--follow] [--usb UUID]`,
+//! `usb`, `restart`, `channel [URL | --default]`.
 
 use super::{CliError, JsonArg, SocketArg, print_json};
 use hyper::Method;
@@ -34,7 +34,13 @@ enum Command {
         /// Show the progress until the system is installed (exit code 1 if it fails).
         #[arg(long)]
         follow: bool,
+        /// Install the update on this USB stick (its file-system UUID, from `panier update
+        /// usb`) instead of the channel's.
+        #[arg(long, value_name = "UUID")]
+        usb: Option<String>,
     },
+    /// The updates on the USB sticks plugged in now, checked with the release key.
+    Usb,
     /// Restart into the installed system now.
     Restart,
     /// Set the channel's index address (an HTTPS URL), or go back to the configuration's.
@@ -137,6 +143,7 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             version,
             at,
             follow,
+            usb,
         } => {
             let mut body = match at {
                 Some(h) => json!({"restart": "at", "hour": h}),
@@ -145,14 +152,43 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             if let Some(v) = version {
                 body["version"] = v.into();
             }
-            client
-                .send(Method::POST, "/api/v1/update/install", body)
-                .await?;
+            let path = match usb {
+                Some(uuid) => {
+                    body["uuid"] = uuid.into();
+                    "/api/v1/update/usb/install"
+                }
+                None => "/api/v1/update/install",
+            };
+            client.send(Method::POST, path, body).await?;
             if !follow {
                 println!("installation started; follow it with `panier update status`");
                 return Ok(());
             }
             follow_install(&client).await?
+        }
+        Command::Usb => {
+            let found: Value = client.get("/api/v1/update/usb").await?;
+            if args.json.json {
+                print_json(&found);
+                return Ok(());
+            }
+            let sticks = found.as_array().cloned().unwrap_or_default();
+            if sticks.is_empty() {
+                println!("no update on the plugged USB sticks");
+            }
+            for u in sticks {
+                let name = format!("{} ({})", s(&u["device"]), s(&u["uuid"]));
+                match (u["problem"].as_object(), s(&u["offer"]["kind"])) {
+                    (Some(p), _) => println!("{name}: refused: {}", s(&p["en"])),
+                    (None, "available") => println!(
+                        "{name}: {} (panier update install --usb {})",
+                        s(&u["offer"]["release"]["version"]),
+                        s(&u["uuid"])
+                    ),
+                    (None, kind) => println!("{name}: nothing newer ({kind})"),
+                }
+            }
+            return Ok(());
         }
         Command::Restart => {
             client

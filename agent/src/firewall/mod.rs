@@ -35,6 +35,7 @@ mod backend;
 pub mod blocked;
 pub mod explain;
 pub mod lan;
+pub mod overview;
 pub mod ruleset;
 pub mod services;
 pub mod types;

@@ -61,18 +61,8 @@ mod tests {
 
     fn status(running: Option<&str>, stale: bool) -> UpdateStatus {
         UpdateStatus {
-            running: running.map(str::to_owned),
-            booted_slot: None,
-            channel: None,
-            channel_from_page: false,
-            checked_at: None,
-            accepted_at: None,
-            check_error: None,
-            index_expires_at: None,
             stale,
-            offer: Some(Offer::UpToDate),
-            attempt: None,
-            restart_hour: None,
+            ..UpdateStatus::for_tests(running)
         }
     }
 

@@ -4,6 +4,7 @@
 //! `retry_after_secs` when throttled). Internal failures are logged with their context and
 //! shown only as `internal`.
 
+use crate::access::AccessError;
 use crate::admins::AdminError;
 use crate::apps::AppError;
 use crate::backup::BackupError;
@@ -12,7 +13,6 @@ use crate::install::InstallError;
 use crate::jobs::JobError;
 use crate::store::StoreError;
 use crate::update::UpdateError;
-use crate::web::access::AccessError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

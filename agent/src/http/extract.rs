@@ -129,6 +129,24 @@ where
     }
 }
 
+/// The TCP peer of the request (`None` on the local socket).
+pub struct Peer(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<LocalPeer>().is_some() {
+            return Ok(Peer(None));
+        }
+        Ok(Peer(
+            ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+                .await
+                .ok()
+                .map(|c| c.0),
+        ))
+    }
+}
+
 /// Set on requests that arrived over TLS (cookies then get `Secure`).
 #[derive(Debug, Clone, Copy)]
 pub struct Https;

@@ -49,14 +49,7 @@ impl Packs {
         let root = mount_root();
         let plugged = crate::usb::file_systems();
         // Unmount what this scan mounted earlier and is not plugged any more.
-        if let Ok(entries) = std::fs::read_dir(&root) {
-            for e in entries.flatten() {
-                let uuid = e.file_name().to_string_lossy().into_owned();
-                if !plugged.iter().any(|f| f.uuid == uuid) {
-                    crate::usb::unmount(&e.path());
-                }
-            }
-        }
+        crate::usb::unmount_unplugged(&root, &plugged);
         let keys = self.keyring();
         let mut found = Vec::new();
         for fs in plugged {

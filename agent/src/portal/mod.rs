@@ -4,11 +4,14 @@
 //! authority to download, with the steps to trust it on each kind of device.
 //!
 //! Invariants: nothing here needs a login and nothing here shows admin data (no accounts,
-//! no settings, no health); `/admin` and `/api` on this plain-HTTP entry only redirect to
-//! HTTPS. Pages are self-contained (styles inline).
+//! no settings, no health); nothing here links or redirects to the admin UI: `/admin` says
+//! which `https://` address to type, `/api` is refused, and the authority's fingerprint is
+//! not shown (a page on plain HTTP can be rewritten by anyone on the LAN; staff compare the
+//! fingerprint with the box's screen, its printed sheet or the admin UI's Access page).
+//! Pages are self-contained (styles inline).
 //!
 //! Limits: the logo is served as stored (PNG, JPEG, SVG or WebP, up to 512 KiB: checked
-//! where it is uploaded, `web::access`).
+//! where it is uploaded, `access`).
 
 use crate::i18n::{Messages, messages};
 use crate::names::Language;
@@ -18,7 +21,7 @@ use crate::tls::Tls;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use std::net::IpAddr;
@@ -59,7 +62,15 @@ struct CaPage {
     title: String,
     box_host: String,
     ca_name: String,
-    fingerprint: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal_admin.html")]
+struct AdminPage {
+    t: &'static Messages,
+    title: String,
+    box_host: String,
+    address: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -221,7 +232,6 @@ async fn ca_page(
         title: t.get("portal.ca_title").to_owned(),
         box_host: table.box_host.clone(),
         ca_name: portal.tls.ca_name().to_owned(),
-        fingerprint: portal.tls.ca_fingerprint(),
     };
     html(page.render())
 }
@@ -304,29 +314,45 @@ async fn logo(State(portal): State<Arc<Portal>>) -> Response {
     }
 }
 
-/// `/admin…` and `/api…` on plain HTTP: the same path on the HTTPS entry.
-async fn to_https(State(portal): State<Arc<Portal>>, headers: HeaderMap, uri: Uri) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let bare = if host.starts_with('[') {
-        host.split_inclusive(']').next().unwrap_or(host)
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    let bare = if bare.is_empty() {
-        portal.proxy.table().box_host.clone()
-    } else {
-        bare.to_owned()
-    };
+/// `/admin…` on plain HTTP: a page that says which address to type, with no link and no
+/// redirect. Anyone on a shared LAN can rewrite a plain page (mDNS or ARP spoofing) and strip
+/// HTTPS from a link or a redirect; an address the staff type themselves, checked against
+/// the authority's fingerprint on the box's screen or sheet, cannot be stripped. Cost: staff
+/// type `https://` themselves (the page says so in both languages).
+async fn admin_over_http(
+    State(portal): State<Arc<Portal>>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+) -> Response {
+    let lang = portal.language(&q, &headers);
+    let t = messages(lang);
+    let box_host = portal.proxy.table().box_host.clone();
     let port = if portal.https_port == 443 {
         String::new()
     } else {
         format!(":{}", portal.https_port)
     };
-    let path = uri.path_and_query().map_or("/admin", |p| p.as_str());
-    Redirect::permanent(&format!("https://{bare}{port}{path}")).into_response()
+    let page = AdminPage {
+        t,
+        title: t.get("portal.admin_title").to_owned(),
+        address: format!("https://{box_host}{port}/admin"),
+        box_host,
+    };
+    let mut response = html(page.render());
+    if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+        *response.status_mut() = StatusCode::FORBIDDEN;
+    }
+    response
+}
+
+/// `/api…` on plain HTTP: refused, nothing done (a password sent here was sent in clear).
+async fn api_over_http() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "the API answers over HTTPS only / l'API ne répond qu'en HTTPS\n",
+    )
+        .into_response()
 }
 
 /// The plain-HTTP entry's own pages.
@@ -338,12 +364,9 @@ pub fn router(portal: Portal) -> Router {
         .route("/ca.pem", get(ca_pem))
         .route("/logo", get(logo))
         .route("/favicon.ico", get(crate::web::favicon))
-        .route("/admin", get(to_https).post(to_https))
-        .route("/admin/{*rest}", get(to_https).post(to_https))
-        .route(
-            "/api/{*rest}",
-            get(to_https).post(to_https).put(to_https).delete(to_https),
-        )
+        .route("/admin", axum::routing::any(admin_over_http))
+        .route("/admin/{*rest}", axum::routing::any(admin_over_http))
+        .route("/api/{*rest}", axum::routing::any(api_over_http))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(Arc::new(portal))
 }

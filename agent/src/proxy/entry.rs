@@ -1,6 +1,7 @@
 //! One web entry of the box (the HTTPS port, the HTTP port, or a service's fixed port): what
 //! a request leads to, by its `Host`.
 
+use super::limits::{Class, Limits};
 use super::{Forwarder, Proxy, Target, pages, request_host};
 use crate::http::extract::Https;
 use axum::Router;
@@ -20,10 +21,15 @@ pub struct Entry {
     pub forwarder: Forwarder,
     /// Requests arrived over TLS (they are marked [`Https`], and forwarded as such).
     pub https: bool,
-    /// A fixed-port entry: every request goes to this service, whatever its `Host`.
+    /// A fixed-port entry: every request goes to this service, if its `Host` is one of the
+    /// box's own names or an address (a web page that made another name point at the box,
+    /// DNS rebinding, must not read a LAN-only service through the visitor's browser).
     pub fixed: Option<String>,
     /// What the box itself answers (portal or admin UI); `None` on fixed ports.
     pub box_router: Option<Router>,
+    /// The connection caps shared by every entry, and this entry's share of them.
+    pub limits: Limits,
+    pub class: Class,
 }
 
 impl Entry {
@@ -54,6 +60,14 @@ impl Entry {
             if let Some(name) = &self.fixed {
                 if outside {
                     return pages::not_public(lang, &table);
+                }
+                if !table.is_own_host(&host) {
+                    log::info!(service = name.as_str(); "refused a request from {peer} on a fixed port for another name ({host}): DNS rebinding, or a misconfigured name");
+                    return pages::refused(
+                        lang,
+                        StatusCode::MISDIRECTED_REQUEST,
+                        "proxy.foreign_host_text",
+                    );
                 }
                 return match table.by_name(name) {
                     Some(p) if p.route.fixed_port_refusal.is_some() => {
@@ -100,9 +114,19 @@ impl Entry {
         if self.https {
             req.extensions_mut().insert(Https);
         }
-        match router.clone().oneshot(req).await {
+        let mut response = match router.clone().oneshot(req).await {
             Ok(r) => r,
             Err(never) => match never {},
+        };
+        if self.https {
+            // Browsers that trust the box's authority then never try its names over plain
+            // HTTP again (a certificate error makes them ignore this, RFC 6797 §8.1). Not for
+            // services' names: their pages may still be opened over http.
+            response.headers_mut().insert(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                axum::http::HeaderValue::from_static("max-age=31536000"),
+            );
         }
+        response
     }
 }

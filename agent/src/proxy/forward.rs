@@ -6,10 +6,12 @@
 //! is removed, and the box sets those it knows from the connection.
 //!
 //! Timeouts: 5 s to connect to the upstream, 120 s for its response headers (a slow
-//! Nextcloud operation); bodies have none of their own (a 1 GiB upload on a slow Wi-Fi takes
-//! minutes) beyond the connection's idle handling in `serve`.
+//! Nextcloud operation); bodies have no overall one (a 1 GiB upload on a slow Wi-Fi takes
+//! minutes), only the idle ones of `idle` (60 s without a byte of the request's body, set in
+//! `serve`; 5 min without a byte either way in a WebSocket tunnel).
 
 use super::Route;
+use super::idle::TUNNEL_IDLE;
 use super::pages;
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -236,11 +238,10 @@ impl Forwarder {
                 tokio::spawn(async move {
                     match tokio::try_join!(client_side, upstream_side) {
                         Ok((client, upstream)) => {
-                            let _ = tokio::io::copy_bidirectional(
-                                &mut TokioIo::new(client),
-                                &mut TokioIo::new(upstream),
-                            )
-                            .await;
+                            let (client, upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                            if super::idle::tunnel(client, upstream, TUNNEL_IDLE).await {
+                                log::info!(service = name.as_str(); "closed a tunnel idle for {}s", TUNNEL_IDLE.as_secs());
+                            }
                         }
                         Err(e) => {
                             log::info!(service = name.as_str(); "an upgrade did not complete: {e}")

@@ -33,6 +33,8 @@
 
 mod entry;
 mod forward;
+mod idle;
+pub mod limits;
 mod pages;
 mod reconcile;
 mod serve;
@@ -64,6 +66,9 @@ pub struct Route {
     /// Why the service does not work on its fixed port (plain HTTP, any Host), when it does
     /// not: that port then answers this instead of forwarding.
     pub fixed_port_refusal: Option<Text>,
+    /// Why the service keeps the address it was installed with (its address is part of its
+    /// data), when it does: a box rename or an mDNS rename does not move it.
+    pub address_kept: Option<Text>,
 }
 
 /// Where the public names come from (the reach domain), set once by the daemon.
@@ -129,6 +134,7 @@ impl RouteSource for ExtraRoutes {
                 max_body_bytes: r.max_body_mib.unwrap_or(1024) << 20,
                 websocket: r.websocket,
                 fixed_port_refusal: None,
+                address_kept: None,
             })
             .collect()
     }
@@ -244,6 +250,17 @@ impl Table {
             return Target::UnknownService;
         }
         Target::TheBox
+    }
+
+    /// Whether `host` (as [`request_host`] gives it) is the box's: one of its announced or
+    /// wanted names, or an IP address. A name the box does not know is someone else's, even
+    /// if it resolves to the box (DNS rebinding); an address is never a rebinding, since a
+    /// page's origin is then that address itself.
+    pub fn is_own_host(&self, host: &str) -> bool {
+        host.parse::<std::net::IpAddr>().is_ok()
+            || host == self.box_host
+            || host == format!("{}.local", self.box_name)
+            || self.by_host.contains_key(host)
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Published> {
@@ -484,6 +501,7 @@ mod tests {
             max_body_bytes: 0,
             websocket: true,
             fixed_port_refusal: None,
+            address_kept: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! service has a listener on its fixed port. Each step is idempotent, so a failed step is
 //! simply tried again at the next round.
 
+use super::limits::{Class, Limits};
 use super::{Entry, Forwarder, Proxy, Table};
 use crate::mdns::{Mdns, lan};
 use crate::tls::{LeafNames, Tls};
@@ -21,6 +22,7 @@ const PERIOD: Duration = Duration::from_secs(5);
 pub struct FixedPorts {
     bind: IpAddr,
     forwarder: Forwarder,
+    limits: Limits,
     proxy: Proxy,
     stop: watch::Receiver<bool>,
     running: Mutex<HashMap<u16, (String, tokio::task::JoinHandle<()>)>>,
@@ -30,12 +32,14 @@ impl FixedPorts {
     pub fn new(
         bind: IpAddr,
         forwarder: Forwarder,
+        limits: Limits,
         proxy: Proxy,
         stop: watch::Receiver<bool>,
     ) -> FixedPorts {
         FixedPorts {
             bind,
             forwarder,
+            limits,
             proxy,
             stop,
             running: Mutex::new(HashMap::new()),
@@ -77,6 +81,8 @@ impl FixedPorts {
                 https: false,
                 fixed: Some(name.to_owned()),
                 box_router: None,
+                limits: self.limits.clone(),
+                class: Class::Public,
             };
             let task = tokio::spawn(super::serve(
                 listener,

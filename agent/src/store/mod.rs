@@ -8,8 +8,8 @@
 //!   `user_version` is past our last migration) and applies numbered migrations from
 //!   `agent/migrations/` in one transaction each.
 //! - A database that cannot be opened, fails the check or is too new is never overwritten and
-//!   never reset: [`open_or_keep_aside`] moves it aside and the daemon starts in diagnostic
-//!   mode (see `diagnostic`).
+//!   never reset: the daemon hands the error to [`crate::diagnostic::keep_aside`], which moves
+//!   it aside, and starts in diagnostic mode.
 //! - WAL mode, foreign keys on. One connection behind a mutex: every query is short, and one
 //!   writer is what SQLite wants anyway.
 

@@ -8,9 +8,12 @@
 //! - The authority is created once and never replaced silently: a `ca.key` that cannot be
 //!   read stops the start with the path in the message (devices trust that one authority;
 //!   a new one would break every installed trust).
-//! - The authority is name-constrained to `.local` and `localhost` names, so a trusted Panier
-//!   authority cannot vouch for anyone's bank. IP addresses are not constrained (a LAN may use
-//!   any range).
+//! - The authority is name-constrained to `.local` and `localhost` names and to private,
+//!   unique-local, link-local and loopback addresses ([`PRIVATE_RANGES`]), so a trusted Panier
+//!   authority cannot vouch for anyone's bank, by name or by address. An authority created
+//!   before addresses were constrained keeps its constraints (devices trust that one; it is
+//!   never replaced silently). Cost: a LAN numbered in public addresses gets no certificate
+//!   for them (its names still work).
 //! - One leaf covers every name and address of the box (`<box>.local`, every
 //!   `<service>-<box>.local`, the LAN addresses, `localhost`). It is issued again when that set
 //!   changes or 30 days before it expires; [`Tls::ensure_leaf`] decides and the proxy's
@@ -144,13 +147,51 @@ fn ca_params(common_name: &str) -> CertificateParams {
         KeyUsagePurpose::DigitalSignature,
     ];
     params.name_constraints = Some(NameConstraints {
-        permitted_subtrees: vec![
+        permitted_subtrees: [
             GeneralSubtree::DnsName("local".into()),
             GeneralSubtree::DnsName("localhost".into()),
-        ],
+        ]
+        .into_iter()
+        .chain(PRIVATE_RANGES.iter().map(|(addr, prefix)| {
+            let addr: IpAddr = addr.parse().expect("a constant address");
+            GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_addr_prefix(addr, *prefix))
+        }))
+        .collect(),
         excluded_subtrees: vec![],
     });
     params
+}
+
+/// The addresses the authority may vouch for: private IPv4 (RFC 1918), link-local, loopback,
+/// IPv6 unique local (fc00::/7), link-local and loopback. A LAN uses these; a public address
+/// is someone else's.
+pub const PRIVATE_RANGES: [(&str, u8); 8] = [
+    ("10.0.0.0", 8),
+    ("172.16.0.0", 12),
+    ("192.168.0.0", 16),
+    ("169.254.0.0", 16),
+    ("127.0.0.0", 8),
+    ("fc00::", 7),
+    ("fe80::", 10),
+    ("::1", 128),
+];
+
+/// Whether `ip` is in [`PRIVATE_RANGES`].
+pub fn vouchable(ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    PRIVATE_RANGES.iter().any(|(net, prefix)| {
+        match (ip, net.parse::<IpAddr>().expect("a constant address")) {
+            (IpAddr::V4(a), IpAddr::V4(n)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(a) & mask == u32::from(n) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(n)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(a) & mask == u128::from(n) & mask
+            }
+            _ => false,
+        }
+    })
 }
 
 impl Tls {
@@ -353,9 +394,14 @@ impl Tls {
             .iter()
             .filter_map(|n| n.clone().try_into().ok().map(SanType::DnsName))
             .collect();
-        params
-            .subject_alt_names
-            .extend(names.ips.iter().map(|ip| SanType::IpAddress(*ip)));
+        // A public address would make the whole leaf invalid under the authority's constraints.
+        params.subject_alt_names.extend(
+            names
+                .ips
+                .iter()
+                .filter(|ip| vouchable(**ip))
+                .map(|ip| SanType::IpAddress(*ip)),
+        );
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
@@ -486,5 +532,25 @@ mod tests {
             "a new name: reissued"
         );
         assert!(again.server_config().is_ok());
+    }
+
+    #[test]
+    fn only_private_addresses_are_vouched_for() {
+        for ip in [
+            "192.168.1.10",
+            "10.1.2.3",
+            "172.31.0.1",
+            "169.254.1.1",
+            "127.0.0.1",
+            "fd00::1",
+            "fe80::1",
+            "::1",
+            "::ffff:192.168.1.2",
+        ] {
+            assert!(vouchable(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::2"] {
+            assert!(!vouchable(ip.parse().unwrap()), "{ip}");
+        }
     }
 }

@@ -74,45 +74,55 @@ pub fn https(text: &str) -> Result<Url, FetchError> {
     }
 }
 
+/// The TLS client settings (rustls with ring) trusting the system's authorities (when the
+/// file exists) and `extra_ca`: shared by update downloads and registry look-ups
+/// (`catalog::pin`).
+pub fn tls_config(
+    system_roots: &Path,
+    extra_ca: Option<&Path>,
+) -> Result<rustls::ClientConfig, FetchError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let mut add = |path: &Path, required: bool| -> Result<(), FetchError> {
+        let ca_error = |message: String| FetchError::Ca {
+            path: path.to_owned(),
+            message,
+        };
+        let certs = match CertificateDer::pem_file_iter(path) {
+            Ok(certs) => certs,
+            Err(_) if !required && !path.exists() => return Ok(()),
+            Err(e) => return Err(ca_error(e.to_string())),
+        };
+        let mut added = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| ca_error(e.to_string()))?;
+            // The system bundle may hold an authority rustls cannot parse: skip it.
+            if roots.add(cert).is_ok() {
+                added += 1;
+            }
+        }
+        if required && added == 0 {
+            return Err(ca_error("no certificate in it".into()));
+        }
+        Ok(())
+    };
+    add(system_roots, false)?;
+    if let Some(ca) = extra_ca {
+        add(ca, true)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl Fetcher {
     /// A client trusting the system's authorities (when the file exists) and `extra_ca`.
     pub fn new(system_roots: &Path, extra_ca: Option<&Path>) -> Result<Fetcher, FetchError> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        let mut add = |path: &Path, required: bool| -> Result<(), FetchError> {
-            let ca_error = |message: String| FetchError::Ca {
-                path: path.to_owned(),
-                message,
-            };
-            let certs = match CertificateDer::pem_file_iter(path) {
-                Ok(certs) => certs,
-                Err(_) if !required && !path.exists() => return Ok(()),
-                Err(e) => return Err(ca_error(e.to_string())),
-            };
-            let mut added = 0;
-            for cert in certs {
-                let cert = cert.map_err(|e| ca_error(e.to_string()))?;
-                // The system bundle may hold an authority rustls cannot parse: skip it.
-                if roots.add(cert).is_ok() {
-                    added += 1;
-                }
-            }
-            if required && added == 0 {
-                return Err(ca_error("no certificate in it".into()));
-            }
-            Ok(())
-        };
-        add(system_roots, false)?;
-        if let Some(ca) = extra_ca {
-            add(ca, true)?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = tls_config(system_roots, extra_ca)?;
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.enforce_http(false);
@@ -305,7 +315,7 @@ async fn next_frame(
 }
 
 /// An error and its causes in one line (hyper's own message is often just "client error").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -14,8 +14,9 @@
 //! with what the failed boots logged.
 //!
 //! Offline: a bundle on a USB stick goes the same way (`usb`): the stick carries a channel's
-//! files (`panier-update/index.json`, its signature, the bundle), checked with the same key,
-//! and the bundle is copied to the data partition before RAUC reads it.
+//! files (`panier-update/index.json`, its signature, the bundle), checked with the same key
+//! and rules, offered on the Update page and by `panier update usb`, and the bundle is copied
+//! to the data partition and checked before RAUC reads it.
 //!
 //! The catalog ships inside the system, so a new system brings a new catalog; the Services
 //! page then offers each service's update (`apps::view`'s `update_to`).
@@ -31,11 +32,13 @@ pub mod fetch;
 pub mod index;
 mod job;
 pub mod os;
+pub mod usb;
 pub mod version;
 
 pub use error::UpdateError;
 pub use index::Offer;
 pub use os::{RaucSlots, Slot, Slots};
+pub use usb::UsbUpdate;
 pub use version::OsVersion;
 
 use crate::jobs::Jobs;
@@ -119,6 +122,27 @@ pub struct UpdateStatus {
     /// The latest installation attempt.
     pub attempt: Option<AttemptView>,
     pub restart_hour: Option<u8>,
+}
+
+#[cfg(test)]
+impl UpdateStatus {
+    /// A status for other modules' tests: `running`, up to date, no attempt.
+    pub(crate) fn for_tests(running: Option<&str>) -> UpdateStatus {
+        UpdateStatus {
+            running: running.map(str::to_owned),
+            booted_slot: None,
+            channel: None,
+            channel_from_page: false,
+            checked_at: None,
+            accepted_at: None,
+            check_error: None,
+            index_expires_at: None,
+            stale: false,
+            offer: Some(Offer::UpToDate),
+            attempt: None,
+            restart_hour: None,
+        }
+    }
 }
 
 #[derive(Clone)]

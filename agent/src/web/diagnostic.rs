@@ -2,7 +2,6 @@
 //! was kept, and how to recover. The health endpoint keeps answering (`"status":"diagnostic"`).
 
 use super::{Layout, render};
-use crate::api::system::health_of;
 use crate::http::ApiError;
 use crate::i18n::{Messages, messages};
 use crate::status::Status;
@@ -56,7 +55,11 @@ pub fn router(status: Status) -> Router {
     Router::new()
         .route(
             "/api/v1/health",
-            get(|State(s): State<Status>| async move { health_of(&s, false).map(axum::Json) }),
+            get(|State(s): State<Status>| async move {
+                s.health_answer(false)
+                    .map(axum::Json)
+                    .map_err(ApiError::from)
+            }),
         )
         .route(
             "/api/v1/status",

@@ -7,10 +7,11 @@
 
 use super::PageActor;
 use super::{Layout, PageError, check_csrf, render};
-use crate::api::firewall::{FirewallOverview, Peer, overview};
 use crate::firewall::blocked::BlockedAttempt;
+use crate::firewall::overview::{FirewallOverview, overview};
 use crate::firewall::{AppName, Change, Exposure, Firewall, FirewallError, Subnet, blocking};
 use crate::http::ApiError;
+use crate::http::extract::Peer;
 use crate::http::language::admin_language;
 use crate::http::time::{format_clock, format_time};
 use crate::i18n::{Messages, messages};

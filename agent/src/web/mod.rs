@@ -26,6 +26,7 @@ mod packs;
 pub mod reach;
 mod routes;
 mod session;
+mod update;
 
 pub use routes::{Page, Who, pages, router};
 pub use session::{PageActor, local_path, login_url};
@@ -50,6 +51,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("access.nav", "/admin/access"),
     ("reach.nav", "/admin/reach"),
     ("nav.hardware", "/admin/hardware"),
+    ("update.nav", "/admin/update"),
     ("nav.admins", "/admin/admins"),
     ("nav.audit", "/admin/audit"),
 ];

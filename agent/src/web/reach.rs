@@ -4,13 +4,13 @@
 
 use super::PageActor;
 use super::{Layout, PageError, check_csrf, render};
+use crate::access::Access;
 use crate::admins::Actor;
 use crate::http::ApiError;
 use crate::http::language::admin_language;
 use crate::i18n::{Messages, messages};
 use crate::reach::{AcmeChange, Reach, ReachError, ReachView};
 use crate::status::Status;
-use crate::web::access::Access;
 use askama::Template;
 use axum::Form;
 use axum::extract::State;

@@ -8,7 +8,7 @@
 
 use super::{access, favicon, language_switch, reach, stylesheet};
 use super::{
-    accounts, apps, backup, catalog, dashboard, firewall, hardware, health, install, packs,
+    accounts, apps, backup, catalog, dashboard, firewall, hardware, health, install, packs, update,
 };
 use crate::state::AppState;
 use axum::Router;
@@ -107,6 +107,8 @@ fn table() -> Table {
     .get("/admin/hardware", Admin, hardware::page)
     .get("/admin/health", Admin, health::page)
     .post("/admin/health", Admin, health::submit)
+    .get("/admin/update", Admin, update::page)
+    .post("/admin/update", Admin, update::submit)
     .get("/admin/firewall", Admin, firewall::page)
     .post("/admin/firewall", Admin, firewall::submit)
     .get("/admin/access", Admin, access::access_page)
