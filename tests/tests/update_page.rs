@@ -27,6 +27,19 @@ async fn text_of(driver: &WebDriver, by: By) -> WebDriverResult<String> {
     }
 }
 
+/// An attribute of the first element `by` finds, retried like [`text_of`].
+async fn attr_of(driver: &WebDriver, by: By, name: &str) -> WebDriverResult<Option<String>> {
+    let start = std::time::Instant::now();
+    loop {
+        let found = async { driver.find(by.clone()).await?.attr(name).await }.await;
+        match found {
+            Ok(v) => return Ok(v),
+            Err(e) if start.elapsed() > Duration::from_secs(30) => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 async fn wait(driver: &WebDriver, by: By) -> WebDriverResult<WebElement> {
     driver
         .query(by)
@@ -90,15 +103,21 @@ async fn walk(
         .await?
         .click()
         .await?;
-    let running = wait(driver, By::Id("update-running")).await?;
-    assert!(running.text().await?.contains("2026.12.0"));
+    wait(driver, By::Id("update-running")).await?;
+    assert!(
+        text_of(driver, By::Id("update-running"))
+            .await?
+            .contains("2026.12.0")
+    );
     driver.find(By::Id("update-check")).await?.click().await?;
-    let available = wait(driver, By::Id("update-available")).await?;
+    wait(driver, By::Id("update-available")).await?;
     assert_eq!(
-        available.attr("data-version").await?.as_deref(),
+        attr_of(driver, By::Id("update-available"), "data-version")
+            .await?
+            .as_deref(),
         Some("2027.1.0")
     );
-    let notes = driver.find(By::Id("update-notes")).await?.text().await?;
+    let notes = text_of(driver, By::Id("update-notes")).await?;
     assert_eq!(notes.trim(), NOTES_FR);
     driver
         .screenshot(&artifacts_dir().join("update-offered.png"))
@@ -136,13 +155,11 @@ async fn walk(
     )
     .unwrap();
     driver.find(By::Id("update-check")).await?.click().await?;
-    let refused = wait(driver, By::Id("update-check-error"))
-        .await?
-        .text()
-        .await?;
+    wait(driver, By::Id("update-check-error")).await?;
+    let refused = text_of(driver, By::Id("update-check-error")).await?;
     assert!(refused.contains("modifié après sa signature"), "{refused}");
     // The kept offer stays the signed one.
-    let notes = driver.find(By::Id("update-notes")).await?.text().await?;
+    let notes = text_of(driver, By::Id("update-notes")).await?;
     assert_eq!(notes.trim(), NOTES_FR);
     // Signed again with a newer serial, it is accepted.
     write_channel(www, key, bundle, 8);
