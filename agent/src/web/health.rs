@@ -3,7 +3,7 @@
 //! settings with "Send a test mail".
 
 use super::PageActor;
-use super::{Layout, PageError, check_csrf, render};
+use super::{Layout, PageError, check_form, render};
 use crate::health::Health;
 use crate::http::ApiError;
 use crate::http::language::admin_language;
@@ -112,12 +112,9 @@ pub async fn submit(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
-    let session = actor
-        .session()
-        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let optional = |k: &str| Some(field(k)).filter(|v| !v.is_empty());
-    check_csrf(&field("csrf"), &session.csrf).map_err(|e| PageError::new(e, lang))?;
+    check_form(&actor, &field("csrf"), lang)?;
     let who = actor.audit_name();
     let err = |e| PageError::new(ApiError::Notify(e), lang);
     let done = match field("action").as_str() {

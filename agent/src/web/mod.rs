@@ -241,6 +241,15 @@ pub fn error_page(t: &'static Messages, status: StatusCode, message: &str) -> Re
 }
 
 /// Checks a form's CSRF field against the expected token.
+/// A form post is an admin's own: a session (root on the socket posts no forms) whose CSRF
+/// token the form carries.
+pub fn check_form(actor: &Actor, sent: &str, lang: Language) -> Result<(), PageError> {
+    let session = actor
+        .session()
+        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
+    check_csrf(sent, &session.csrf).map_err(|e| PageError::new(e, lang))
+}
+
 pub fn check_csrf(sent: &str, expected: &str) -> Result<(), ApiError> {
     if !expected.is_empty() && auth::same_token(sent, expected) {
         Ok(())

@@ -4,7 +4,7 @@
 //! (the page reloads itself while it runs), "Restart now" once installed, and what became of
 //! the last attempt — failed, or rolled back with what the failed boot logged.
 
-use super::{Layout, PageActor, PageError, check_csrf, render};
+use super::{Layout, PageActor, PageError, check_form, render};
 use crate::http::ApiError;
 use crate::http::language::admin_language;
 use crate::http::time::format_time;
@@ -205,11 +205,8 @@ pub async fn submit(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let lang = admin_language(&actor, status.box_language());
-    let session = actor
-        .session()
-        .ok_or_else(|| PageError::new(ApiError::Forbidden, lang))?;
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-    check_csrf(&field("csrf"), &session.csrf).map_err(|e| PageError::new(e, lang))?;
+    check_form(&actor, &field("csrf"), lang)?;
     let who = actor.audit_name();
     let err = |e| PageError::new(ApiError::Update(e), lang);
     match field("action").as_str() {
