@@ -344,7 +344,7 @@ fn firewall(store: Store, config: &Config, proxy: &Proxy) -> Firewall {
             .http_listen
             .and_then(|a| Port::new(a.port()).ok())
             .unwrap_or(Port::new(80).expect("valid")),
-        revert_after: crate::firewall::REVERT_AFTER,
+        revert_after: config.firewall_confirm_within,
         detect_lan: crate::firewall::lan::detect,
     };
     let fixed: std::sync::Arc<dyn ProxyPorts> = match config.http_listen {

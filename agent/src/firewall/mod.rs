@@ -38,6 +38,8 @@ pub mod lan;
 pub mod overview;
 pub mod ruleset;
 pub mod services;
+#[cfg(test)]
+mod tests;
 pub mod types;
 
 pub use backend::{BackendError, FirewallBackend, Nft};
