@@ -36,6 +36,7 @@ pub mod blocked;
 pub mod explain;
 pub mod lan;
 pub mod overview;
+pub mod provisioned;
 pub mod ruleset;
 pub mod services;
 #[cfg(test)]
