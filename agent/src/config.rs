@@ -63,6 +63,9 @@ struct FileConfig {
     catalog: Option<PathBuf>,
     /// Whether the agent applies the firewall (default true).
     firewall: Option<bool>,
+    /// Seconds a firewall change made over the network waits for its confirmation before it
+    /// is undone (default 60; 5 to 3600). Tests shorten it.
+    firewall_confirm_within_s: Option<u64>,
     http_listen: Option<String>,
     service_port_base: Option<u16>,
     lan_interface: Option<String>,
@@ -120,6 +123,8 @@ pub struct Config {
     pub catalog_dir: PathBuf,
     /// Whether the agent applies its nftables table.
     pub firewall: bool,
+    /// How long a firewall change made over the network waits for its confirmation.
+    pub firewall_confirm_within: std::time::Duration,
     pub provisioned_name: Option<BoxName>,
     pub provisioned_code: Option<SetupCode>,
     pub provisioned_ssh: bool,
@@ -165,6 +170,7 @@ impl Config {
             engine: "unix:///run/docker.sock".into(),
             catalog_dir: DEFAULT_CATALOG.into(),
             firewall: false,
+            firewall_confirm_within: crate::firewall::REVERT_AFTER,
             provisioned_name: None,
             provisioned_code: None,
             provisioned_ssh: false,
@@ -233,6 +239,17 @@ impl Config {
             .or(file.data_dir)
             .unwrap_or_else(|| "/var/lib/panier".into());
         let update = update_options(&data_dir, file.update.unwrap_or_default(), &origin)?;
+        let firewall_confirm_within = match file.firewall_confirm_within_s {
+            None => crate::firewall::REVERT_AFTER,
+            Some(s @ 5..=3600) => std::time::Duration::from_secs(s),
+            Some(s) => {
+                return Err(ConfigError::Value {
+                    field: "firewall_confirm_within_s",
+                    origin: origin.clone(),
+                    message: format!("{s} is not between 5 and 3600 seconds"),
+                });
+            }
+        };
         Ok(Config {
             data_dir,
             listen,
@@ -262,6 +279,7 @@ impl Config {
                 .map(|f| f == "on")
                 .or(file.firewall)
                 .unwrap_or(true),
+            firewall_confirm_within,
             provisioned_name,
             provisioned_code,
             provisioned_ssh: file.ssh.unwrap_or(false),

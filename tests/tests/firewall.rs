@@ -15,6 +15,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PROBE: Duration = Duration::from_millis(800);
+/// The confirmation window the revert test gives its agent.
+const WINDOW: Duration = Duration::from_secs(12);
 
 fn table_present(ns: &Namespaces) -> bool {
     ns.exec("box", &["nft", "list", "table", "inet", "panier"])
@@ -342,19 +344,24 @@ fn lan_session(agent: &Agent, ns: &str, base: &str) -> LanSession {
     }
 }
 
-/// The real 60 s: a change confirmed from a fresh connection stays; the next one, never
-/// confirmed, is undone by itself. A change that would cut the admin is refused; a batch nft
+/// The confirmation window (shortened to 8 s by `firewall_confirm_within_s`; 60 s on a box):
+/// a change confirmed from a fresh connection stays; the next one, never confirmed, is
+/// undone by itself, not before its deadline. A change that would cut the admin is refused; a batch nft
 /// refuses is reported with nft's words (system level: the LAN override to a subnet nft
 /// cannot hold is impossible by type, so nft's refusal is covered by the backend test in
 /// `agent/tests/firewall_nft.rs`).
 #[test]
-fn unconfirmed_changes_are_undone_after_60_seconds() {
+fn unconfirmed_changes_are_undone_after_their_window() {
     let ns = network("pfw2", 3);
     let (box_ns, lan) = (ns.name("box"), ns.name("lan"));
     let agent = Agent::start_with(AgentOptions {
         firewall: true,
         netns: Some(box_ns.clone()),
         listen: Some("0.0.0.0:8443".into()),
+        config: Some(format!(
+            "firewall_confirm_within_s = {}\n",
+            WINDOW.as_secs()
+        )),
         ..Default::default()
     });
     let s = lan_session(&agent, &lan, "http://10.203.3.1:8443");
@@ -398,21 +405,23 @@ fn unconfirmed_changes_are_undone_after_60_seconds() {
             .unwrap()
             .as_secs_f64()
     };
-    let changed =
-        Instant::now() - Duration::from_secs_f64((unix_now() - (revert_at as f64 - 60.0)).max(0.0));
+    let changed = Instant::now()
+        - Duration::from_secs_f64(
+            (unix_now() - (revert_at as f64 - WINDOW.as_secs_f64())).max(0.0),
+        );
     let table = || nft_box(&ns, &["list", "table", "inet", "panier"]);
     assert!(table().contains("SSH, enabled by an admin"));
     let (_, o) = s.send("GET", "/api/v1/firewall", serde_json::Value::Null);
     assert_eq!(o["policy"]["exposures"]["pad"], "closed");
 
     // Not undone early…
-    std::thread::sleep(Duration::from_secs(55).saturating_sub(changed.elapsed()));
+    std::thread::sleep((WINDOW - Duration::from_secs(3)).saturating_sub(changed.elapsed()));
     let (_, o) = s.send("GET", "/api/v1/firewall", serde_json::Value::Null);
     assert_eq!(
         o["policy"]["exposures"]["pad"], "closed",
-        "still pending at 55 s"
+        "still pending 3 s before its deadline"
     );
-    // …but at 60 s.
+    // …but at its deadline.
     wait_until(Duration::from_secs(10), "the automatic revert", || {
         let (_, o) = s.send("GET", "/api/v1/firewall", serde_json::Value::Null);
         o["policy"]["exposures"].get("pad").is_none() && o["revert_at"].is_null()
@@ -420,7 +429,7 @@ fn unconfirmed_changes_are_undone_after_60_seconds() {
     .unwrap();
     let elapsed = changed.elapsed();
     assert!(
-        elapsed >= Duration::from_secs(59),
+        elapsed >= WINDOW - Duration::from_secs(1),
         "reverted after {elapsed:?}"
     );
     assert!(

@@ -17,6 +17,7 @@
 //! (steps `stop`, `safety_backup`; `backup.rs`) when a backup target exists; a failed update
 //! puts that snapshot back (step `restore_data`) before returning to the previous version.
 
+use super::plan::Resume;
 use super::spec;
 use super::{AppError, Apps, NotReady, failure};
 use crate::catalog::AppId;
@@ -674,32 +675,35 @@ impl Apps {
                 continue;
             };
             log::warn!(app = row.id.as_str(); "resuming an interrupted {}", phase_word(row.phase));
-            match row.phase {
-                Phase::Installing => match self.manifest_of(&row) {
-                    Ok(m) => self.run_install(job, row, m, None).await,
-                    Err(e) => {
-                        let _ = self.roll_back_install(&row).await;
-                        job.finish(Err(failure::of(&e)));
-                    }
-                },
-                Phase::Updating => {
-                    let old = row
-                        .previous
-                        .as_deref()
-                        .and_then(|p| serde_json::from_str::<Manifest>(p).ok());
-                    match (self.manifest_of(&row), old) {
-                        (Ok(new), Some(old)) => self.run_update(job, row, new, old, None).await,
-                        _ => {
-                            let _ = self.inner.store.set_app_phase(&row.id, Phase::Installed);
-                            job.finish(Err(failure::key("apps.failure.previous_version_unknown")));
-                        }
-                    }
+            let manifest = self.manifest_of(&row);
+            let old = row
+                .previous
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<Manifest>(p).ok());
+            match (
+                super::plan::resume(row.phase, manifest.is_ok(), old.is_some()),
+                manifest,
+                old,
+            ) {
+                (Resume::CompleteInstall, Ok(m), _) => self.run_install(job, row, m, None).await,
+                (Resume::RollBackInstall, m, _) => {
+                    let _ = self.roll_back_install(&row).await;
+                    let e = m.err().unwrap_or(AppError::NotInstalled(row.id.clone()));
+                    job.finish(Err(failure::of(&e)));
                 }
-                Phase::Removing => {
+                (Resume::ContinueUpdate, Ok(new), Some(old)) => {
+                    self.run_update(job, row, new, old, None).await
+                }
+                (Resume::AbandonUpdate, ..) => {
+                    let _ = self.inner.store.set_app_phase(&row.id, Phase::Installed);
+                    job.finish(Err(failure::key("apps.failure.previous_version_unknown")));
+                }
+                (Resume::CompleteRemoval, ..) => {
                     let result = self.run_remove(&job, &row.id, false).await;
                     job.finish(result.map_err(|e| failure::of(&e)));
                 }
-                Phase::Installed => {}
+                // `resume` says so only with the manifests it needs, read above.
+                _ => job.finish(Ok(())),
             }
         }
     }

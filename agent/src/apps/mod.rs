@@ -40,10 +40,13 @@ pub mod failure;
 mod incidents;
 mod lifecycle;
 mod offline;
+mod plan;
 mod preload;
 mod reconcile;
 mod setup;
 pub mod spec;
+#[cfg(test)]
+mod tests;
 mod view;
 
 pub use address::PublicNames;

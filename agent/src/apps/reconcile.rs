@@ -1,9 +1,12 @@
-//! The reconciler: compares each service's wanted state (store + stored manifest) with what
-//! the engine has, and makes idempotent moves. Also the background tasks: the loop (at start,
-//! on wake-ups, every minute), the engine event listener, and the resumption of jobs a crash
-//! interrupted.
+//! The reconciler's executor: observes a service (engine and disk), asks `plan` for the
+//! moves, and applies them in order. Also the background tasks: the loop (at start, on
+//! wake-ups, every minute), the engine event listener, and the resumption of jobs a crash
+//! interrupted. Every decision is in `plan.rs` (pure, unit-tested); what stays here is the
+//! engine calls and what a call's failure means (a start that fails on an older container
+//! makes it again, once).
 
-use super::spec::{self, LABEL_APP, LABEL_BOX, LABEL_CONTAINER, LABEL_SPEC};
+use super::plan::{self, Move, Observed, Refusal};
+use super::spec::{self, LABEL_APP, LABEL_CONTAINER};
 use super::{AppError, Apps, EngineStatus};
 use crate::catalog::AppId;
 use crate::catalog::manifest::Manifest;
@@ -24,9 +27,8 @@ pub struct PassReport {
 }
 
 impl Apps {
-    /// Creates the service's directories, network and containers as its spec says, starts or
-    /// stops them as wanted, and removes its containers that are not in the spec. Returns the
-    /// number of moves made.
+    /// Brings the service's directories, network and containers in line with its spec
+    /// (`plan::converge`), started or stopped as wanted. Returns the number of moves made.
     pub(super) async fn converge(&self, row: &AppRow, m: &Manifest) -> Result<usize, AppError> {
         let lock = self
             .inner
@@ -40,111 +42,51 @@ impl Apps {
         let engine = &self.inner.engine;
         let app = &row.id;
         let spec = self.app_spec(row, m)?;
-        let mut moves = 0;
-        for (dir, owner) in &spec.volume_dirs {
-            if !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(|source| AppError::Io {
-                    op: "create",
-                    path: dir.clone(),
-                    source,
-                })?;
-                if let Some((u, g)) = owner.as_ref().and_then(|o| o.split_once(':')) {
-                    let (u, g) = (
-                        u.parse().ok().map(nix::unistd::Uid::from_raw),
-                        g.parse().ok().map(nix::unistd::Gid::from_raw),
-                    );
-                    nix::unistd::chown(dir, u, g).map_err(|e| AppError::Io {
-                        op: "give an owner to",
-                        path: dir.clone(),
-                        source: e.into(),
-                    })?;
-                }
-                moves += 1;
-            }
-        }
-        engine
-            .ensure_network(&spec.network, &spec.network_labels)
-            .await
-            .map_err(AppError::engine(app))?;
-        let wanted: HashSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
-        let existing = engine
-            .containers(&format!("{LABEL_APP}={app}"))
-            .await
-            .map_err(AppError::engine(app))?;
-        for c in existing
-            .iter()
-            .filter(|c| self.ours(&c.labels, Some(app)) && !wanted.contains(c.name.as_str()))
-        {
-            log::info!(app = app.as_str(); "removing {} (not in the service's definition any more)", c.name);
-            engine
-                .remove(&c.name)
+        let mut seen = Observed {
+            listed: engine
+                .containers(&format!("{LABEL_APP}={app}"))
                 .await
-                .map_err(AppError::engine(app))?;
-            moves += 1;
-        }
-        let mut observed = BTreeMap::new();
+                .map_err(AppError::engine(app))?,
+            dirs: spec
+                .volume_dirs
+                .iter()
+                .filter(|(d, _)| d.exists())
+                .map(|(d, _)| d.clone())
+                .collect(),
+            ..Observed::default()
+        };
         for c in &spec.containers {
-            let mut info = engine
+            let info = engine
                 .inspect(&c.name)
                 .await
                 .map_err(AppError::engine(app))?;
-            if let Some(i) = &info
-                && !self.ours(&i.labels, Some(app))
-            {
-                return Err(AppError::Engine {
-                    app: app.clone(),
-                    error: crate::engine::EngineError::Refused { op: "create", object: c.name.clone(), message: "a container of that name exists that this box did not create; it is left alone".into() },
-                });
-            }
-            if let Some(i) = &info
-                && i.labels.get(LABEL_SPEC) != c.labels.get(LABEL_SPEC)
-            {
-                log::info!(app = app.as_str(); "recreating {} (its definition changed)", c.name);
-                engine
-                    .remove(&c.name)
-                    .await
-                    .map_err(AppError::engine(app))?;
-                info = None;
-                moves += 1;
-            }
-            let created_now = info.is_none();
-            if created_now {
-                self.create_container(app, c).await?;
-                moves += 1;
-            }
-            let running = info.as_ref().is_some_and(|i| i.running);
-            if row.running
-                && !running
-                && let Some(i) = &info
-            {
-                self.note_stopped(app, &c.name, i);
-            }
-            if row.running && !running {
-                log::info!(app = app.as_str(); "starting {}", c.name);
-                if let Err(e) = engine.start(&c.name).await {
-                    if created_now {
-                        return Err(AppError::engine(app)(e));
-                    }
-                    // An older container may no longer start as it is: its network was lost
-                    // (an unclean power-off while the engine created it) or replaced. It holds
-                    // no data (volumes are the service's folders): made again from the spec.
-                    log::warn!(app = app.as_str(); "{} does not start ({e}); recreating it from its definition", c.name);
-                    engine
-                        .remove(&c.name)
-                        .await
-                        .map_err(AppError::engine(app))?;
-                    self.create_container(app, c).await?;
-                    engine.start(&c.name).await.map_err(AppError::engine(app))?;
-                    moves += 1;
-                }
-                moves += 1;
-            }
-            if moves > 0 || info.is_none() {
-                info = engine
+            seen.inspected.insert(c.name.clone(), info);
+        }
+        let moves = plan::converge(&self.inner.instance, app, &spec, row.running, &seen).map_err(
+            |Refusal::Foreign { name }| AppError::Engine {
+                app: app.clone(),
+                error: crate::engine::EngineError::Refused {
+                    op: "create",
+                    object: name,
+                    message: "a container of that name exists that this box did not create; it is left alone".into(),
+                },
+            },
+        )?;
+        let mut made = 0;
+        for mv in &moves {
+            made += self
+                .apply(app, &spec.network, &spec.network_labels, mv)
+                .await?;
+        }
+        let mut observed = BTreeMap::new();
+        for c in &spec.containers {
+            let info = match seen.inspected.remove(&c.name).flatten() {
+                Some(i) if made == 0 => Some(i),
+                _ => engine
                     .inspect(&c.name)
                     .await
-                    .map_err(AppError::engine(app))?;
-            }
+                    .map_err(AppError::engine(app))?,
+            };
             if let Some(i) = info {
                 observed.insert(
                     i.labels.get(LABEL_CONTAINER).cloned().unwrap_or_default(),
@@ -152,11 +94,91 @@ impl Apps {
                 );
             }
         }
-        if !row.running {
-            moves += self.stop_containers(app, m).await?;
-        }
         self.observe(app, observed);
-        Ok(moves)
+        Ok(made)
+    }
+
+    /// Applies one move; returns how many changes it made on the world (0 for a network
+    /// that already existed or a note).
+    async fn apply(
+        &self,
+        app: &AppId,
+        network: &str,
+        network_labels: &BTreeMap<String, String>,
+        mv: &Move,
+    ) -> Result<usize, AppError> {
+        let engine = &self.inner.engine;
+        let fail = AppError::engine(app);
+        match mv {
+            Move::CreateDir { path, owner } => {
+                std::fs::create_dir_all(path).map_err(|source| AppError::Io {
+                    op: "create",
+                    path: path.clone(),
+                    source,
+                })?;
+                if let Some((u, g)) = owner.as_ref().and_then(|o| o.split_once(':')) {
+                    let (u, g) = (
+                        u.parse().ok().map(nix::unistd::Uid::from_raw),
+                        g.parse().ok().map(nix::unistd::Gid::from_raw),
+                    );
+                    nix::unistd::chown(path, u, g).map_err(|e| AppError::Io {
+                        op: "give an owner to",
+                        path: path.clone(),
+                        source: e.into(),
+                    })?;
+                }
+                Ok(1)
+            }
+            Move::EnsureNetwork => {
+                engine
+                    .ensure_network(network, network_labels)
+                    .await
+                    .map_err(fail)?;
+                Ok(0)
+            }
+            Move::Remove { name, why } => {
+                let said = match why {
+                    plan::Why::NotInSpec => "not in the service's definition any more",
+                    plan::Why::SpecChanged => "its definition changed; it is made again",
+                    plan::Why::Teardown => "the service is removed",
+                    plan::Why::Leftover => "a leftover: no such service is installed",
+                };
+                log::info!(app = app.as_str(); "removing {name} ({said})");
+                engine.remove(name).await.map_err(fail)?;
+                Ok(1)
+            }
+            Move::Create(c) => {
+                self.create_container(app, c).await?;
+                Ok(1)
+            }
+            Move::NoteStopped(info) => {
+                self.note_stopped(app, &info.name, info);
+                Ok(0)
+            }
+            Move::Start { name, recreate } => {
+                log::info!(app = app.as_str(); "starting {name}");
+                match (engine.start(name).await, recreate) {
+                    (Ok(()), _) => Ok(1),
+                    (Err(e), None) => Err(fail(e)),
+                    (Err(e), Some(c)) => {
+                        log::warn!(app = app.as_str(); "{name} does not start ({e}); recreating it from its definition");
+                        engine.remove(name).await.map_err(&fail)?;
+                        self.create_container(app, c).await?;
+                        engine.start(name).await.map_err(fail)?;
+                        Ok(2)
+                    }
+                }
+            }
+            Move::Stop { name, grace_s } => {
+                engine.stop(name, *grace_s).await.map_err(fail)?;
+                Ok(1)
+            }
+            Move::RemoveNetwork { name } => {
+                log::info!(app = app.as_str(); "removing the network {name}");
+                engine.remove_network(name).await.map_err(fail)?;
+                Ok(1)
+            }
+        }
     }
 
     async fn create_container(
@@ -208,12 +230,7 @@ impl Apps {
 
     /// Whether an engine object is this agent's (and, with `app`, that service's).
     fn ours(&self, labels: &BTreeMap<String, String>, app: Option<&AppId>) -> bool {
-        labels
-            .get(LABEL_BOX)
-            .is_some_and(|b| *b == self.inner.instance)
-            && labels
-                .get(LABEL_APP)
-                .is_some_and(|a| app.is_none_or(|app| a == app.as_str()))
+        plan::ours(&self.inner.instance, labels, app)
     }
 
     fn observe(&self, app: &AppId, containers: BTreeMap<String, ContainerInfo>) {
@@ -246,30 +263,34 @@ impl Apps {
         app: &AppId,
         m: &Manifest,
     ) -> Result<usize, AppError> {
-        let order = crate::catalog::start_order(m).map_err(|c| AppError::BadManifest {
-            app: app.clone(),
-            message: format!("cycle through {c}"),
-        })?;
-        let mut n = 0;
-        for c in order.iter().rev() {
-            let name = spec::container_name(app, &c.name);
-            if let Some(info) = self
+        let order: Vec<(String, u32)> = crate::catalog::start_order(m)
+            .map_err(|c| AppError::BadManifest {
+                app: app.clone(),
+                message: format!("cycle through {c}"),
+            })?
+            .iter()
+            .map(|c| (spec::container_name(app, &c.name), c.stop_grace_s))
+            .collect();
+        let mut inspected = BTreeMap::new();
+        for (name, _) in &order {
+            let info = self
                 .inner
                 .engine
-                .inspect(&name)
+                .inspect(name)
                 .await
-                .map_err(AppError::engine(app))?
-                && info.running
-            {
-                self.inner
-                    .engine
-                    .stop(&name, c.stop_grace_s)
-                    .await
-                    .map_err(AppError::engine(app))?;
-                n += 1;
-            }
+                .map_err(AppError::engine(app))?;
+            inspected.insert(name.clone(), info);
         }
-        Ok(n)
+        self.apply_all(app, &plan::stops(&order, &inspected)).await
+    }
+
+    /// Applies moves that need no network of the service (stops and removals).
+    async fn apply_all(&self, app: &AppId, moves: &[Move]) -> Result<usize, AppError> {
+        let mut made = 0;
+        for mv in moves {
+            made += self.apply(app, "", &BTreeMap::new(), mv).await?;
+        }
+        Ok(made)
     }
 
     /// Removes every container and the network of `app` (found by label, so leftovers of any
@@ -277,30 +298,11 @@ impl Apps {
     pub(super) async fn remove_objects(&self, app: &AppId) -> Result<(), AppError> {
         let engine = &self.inner.engine;
         let label = format!("{LABEL_APP}={app}");
-        for c in engine
-            .containers(&label)
-            .await
-            .map_err(AppError::engine(app))?
-        {
-            if self.ours(&c.labels, Some(app)) {
-                engine
-                    .remove(&c.name)
-                    .await
-                    .map_err(AppError::engine(app))?;
-            }
-        }
-        for n in engine
-            .networks(&label)
-            .await
-            .map_err(AppError::engine(app))?
-        {
-            if self.ours(&n.labels, Some(app)) {
-                engine
-                    .remove_network(&n.name)
-                    .await
-                    .map_err(AppError::engine(app))?;
-            }
-        }
+        let fail = AppError::engine(app);
+        let containers = engine.containers(&label).await.map_err(&fail)?;
+        let networks = engine.networks(&label).await.map_err(&fail)?;
+        let moves = plan::teardown(&self.inner.instance, app, &containers, &networks);
+        self.apply_all(app, &moves).await?;
         self.inner
             .observed
             .write()
@@ -362,32 +364,29 @@ impl Apps {
                 }
             }
         }
-        // Leftovers: our labels, but no such service in the store (removed while the agent
-        // was down, or an install that never got recorded).
-        if let Ok(containers) = self.inner.engine.containers(LABEL_APP).await {
-            for c in containers
-                .into_iter()
-                .filter(|c| self.ours(&c.labels, None))
-            {
-                let Some(app) = c.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else {
-                    continue;
+        // Leftovers: our labels, but no such service in the store. A failed removal is
+        // tried again at the next pass.
+        let engine = &self.inner.engine;
+        if let (Ok(containers), Ok(networks)) = (
+            engine.containers(LABEL_APP).await,
+            engine.networks(LABEL_APP).await,
+        ) {
+            let keep = |app: &AppId| known.contains(app.as_str()) || self.inner.jobs.busy(app);
+            for mv in plan::leftovers(&self.inner.instance, keep, &containers, &networks) {
+                let result = match &mv {
+                    Move::Remove { name, .. } => {
+                        log::info!("removing leftover container {name}");
+                        engine.remove(name).await
+                    }
+                    Move::RemoveNetwork { name } => {
+                        log::info!("removing leftover network {name}");
+                        engine.remove_network(name).await
+                    }
+                    _ => Ok(()),
                 };
-                if !known.contains(app.as_str()) && !self.inner.jobs.busy(&app) {
-                    log::info!(app = app.as_str(); "removing leftover container {}", c.name);
-                    let _ = self.inner.engine.remove(&c.name).await;
-                    report.moves += 1;
-                }
-            }
-        }
-        if let Ok(networks) = self.inner.engine.networks(LABEL_APP).await {
-            for n in networks.into_iter().filter(|n| self.ours(&n.labels, None)) {
-                let Some(app) = n.labels.get(LABEL_APP).and_then(|a| AppId::parse(a).ok()) else {
-                    continue;
-                };
-                if !known.contains(app.as_str()) && !self.inner.jobs.busy(&app) {
-                    log::info!(app = app.as_str(); "removing leftover network {}", n.name);
-                    let _ = self.inner.engine.remove_network(&n.name).await;
-                    report.moves += 1;
+                match result {
+                    Ok(()) => report.moves += 1,
+                    Err(e) => log::warn!("{e}"),
                 }
             }
         }

@@ -12,6 +12,8 @@
 //! only; `df`/`top` are never used; a port conflict shows up at start, not at create.
 
 pub mod docker;
+#[cfg(test)]
+pub mod memory;
 pub mod settings;
 
 use futures_util::stream::BoxStream;

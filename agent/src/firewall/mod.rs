@@ -36,8 +36,11 @@ pub mod blocked;
 pub mod explain;
 pub mod lan;
 pub mod overview;
+pub mod provisioned;
 pub mod ruleset;
 pub mod services;
+#[cfg(test)]
+mod tests;
 pub mod types;
 
 pub use backend::{BackendError, FirewallBackend, Nft};
