@@ -73,12 +73,29 @@ layout() {
     sfdisk --json "$tmp/bin/panier.img" | jq -r '.partitiontable.partitions[].name' | tr '\n' ' ' | grep -qx 'bios-boot panier-efi panier-system-a panier-system-b panier-data ' || { echo "unexpected partitions"; rc=1; }
     # boot.img's pointer at 0x5c names the BIOS boot partition's first sector (2048).
     [ "$(od -A n -t u8 -j 92 -N 8 "$tmp/bin/panier.img" | tr -d ' ')" = 2048 ] || { echo "MBR does not point at core.img"; rc=1; }
-    rauc info --keyring="$tmp/keys/cert.pem" "$tmp/bin/panier-check.raucb" > /dev/null 2>&1 || { echo "bundle does not verify"; rc=1; }
+    rauc info --keyring="$tmp/keys/cert.pem" "$tmp/bin/panier-check.raucb" > "$tmp/info" 2>&1 || { cat "$tmp/info"; echo "bundle does not verify"; rc=1; }
+    # The verity format: RAUC checks every block it reads against the signed root hash.
+    grep -qE '^Bundle Format:[[:space:]]+verity$' "$tmp/info" || { echo "the bundle is not in the verity format: $(grep -a 'Bundle Format' "$tmp/info")"; rc=1; }
   fi
   rm -rf "$tmp"
   return "$rc"
 }
 check "genimage layout, MBR boot code and signed bundle (post-image.sh)" layout
+
+# Verity bundles need the box to refuse plain ones (system.conf) and its kernel to mount them:
+# squashfs on a loop device under a dm-verity target hashing with SHA-256, built in (RAUC
+# installs before any module could be loaded from a new slot). check-kernel-fragments.sh
+# then checks that each line survives the kernel's Kconfig.
+verity_needs() {
+  local rc=0 option
+  grep -qx 'bundle-formats=-plain' image/board/x86_64/rauc/system.conf || { echo "system.conf does not refuse plain bundles"; rc=1; }
+  grep -qx 'format=verity' image/scripts/make-bundle.sh || { echo "make-bundle.sh does not make verity bundles"; rc=1; }
+  for option in CONFIG_SQUASHFS CONFIG_BLK_DEV_LOOP CONFIG_MD CONFIG_BLK_DEV_DM CONFIG_DM_VERITY CONFIG_CRYPTO_SHA256; do
+    grep -qx "$option=y" image/board/x86_64/kernel/*.config || { echo "no $option=y in the kernel fragments (RAUC's verity bundles)"; rc=1; }
+  done
+  return "$rc"
+}
+check "RAUC verity bundles: plain refused, the kernel options in the fragments" verity_needs
 
 # The kernel fragments against Debian's kernel source (linux-source-6.1, tools/install-deps.sh),
 # unpacked once into the cache.

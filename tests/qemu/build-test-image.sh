@@ -5,8 +5,11 @@
 #   packed as a gzip squashfs, then GRUB's images (Debian's GRUB, same modules and early config
 #   as the defconfig's), then image/board/x86_64/post-image.sh (grub.cfg, grubenv, genimage,
 #   MBR, RAUC bundle).
-# Also makes panier-broken.raucb: the same system with a panier that cannot start, for the
-# fallback test.
+# The system says it is version $PANIER_VERSION (2026.12.1 by default). Also makes, for the
+# suite's updates through the agent's channel: panier-next.raucb, the same system as version
+# $PANIER_VERSION + 1 (patch number), and panier-broken.raucb, a newer one still whose panier
+# cannot start, for the fallback test; their versions in next.version and broken.version, and
+# the development release key that signs the suite's channel in release.key.
 #
 # The squashfs is gzip, not the release image's xz: on two busy cores xz took most of the
 # build's time, and the guest decompresses gzip faster under TCG. GRUB reads both. The
@@ -29,6 +32,11 @@ export PANIER_RAUC_KEYS_DIR="$cache/rauc-dev-keys"
 
 step() { echo "build-test-image: $*" >&2; }
 
+# The versions: this system's, and the two bundles' the suite offers through its channel.
+export PANIER_VERSION=${PANIER_VERSION:-2026.12.1}
+next_version=${PANIER_VERSION%.*}.$(( ${PANIER_VERSION##*.} + 1 ))
+broken_version=${PANIER_VERSION%.*}.$(( ${PANIER_VERSION##*.} + 2 ))
+
 if [ -z "${PANIER_BIN:-}" ]; then
   step "building the agent"
   (cd "$root" && cargo build --quiet -p panier)
@@ -45,6 +53,7 @@ inputs=$(
   cd "$root"
   {
     basename "$rootfs_dir"
+    echo "$PANIER_VERSION"
     sha256sum "$PANIER_BIN" | cut -d' ' -f1
     find "${trees[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
     find "${trees[@]}" -type l -printf '%p -> %l\n' | LC_ALL=C sort
@@ -74,6 +83,9 @@ strip "$target/usr/bin/panier"
 # The base the agent writes /data/etc/docker/daemon.json from (/etc/docker/daemon.json links there).
 jq '. + {"deprecated-key-path": "/data/docker/key.json"}' "$root/buildroot-overlay/usr/share/panier/docker-daemon.json" \
   > "$target/usr/share/panier/docker-daemon.json"
+# Test image only: the QEMU suite's update mirror has its own authority, which the suite puts
+# here (tests/qemu/channel.sh), as a CHATONS running its own mirror would.
+printf '\n[update]\nca = "/data/etc/panier/update-ca.pem"\n' >> "$target/usr/share/panier/panier.toml"
 # The service catalog the agent reads (`catalog` in panier.toml); empty until services/ exists.
 mkdir -p "$target/usr/share/panier/services"
 if [ -d "$root/services" ]; then cp -a "$root/services/." "$target/usr/share/panier/services/"; fi
@@ -91,7 +103,12 @@ ln -sfn "initrd.img-${kernel#vmlinuz-}" "$target/boot/initrd.img"
 step "packing the root filesystem (squashfs, gzip)"
 mksquashfs "$target" "$out/rootfs.squashfs" -comp gzip -noappend -quiet -no-progress > /dev/null
 
-step "packing the broken-agent root filesystem for the fallback test"
+step "packing the next version's root filesystem ($next_version)"
+echo "$next_version" > "$target/usr/share/panier/os-version"
+mksquashfs "$target" "$out/rootfs-next.squashfs" -comp gzip -Xcompression-level 1 -noappend -quiet -no-progress > /dev/null
+
+step "packing the broken-agent root filesystem for the fallback test ($broken_version)"
+echo "$broken_version" > "$target/usr/share/panier/os-version"
 printf '#!/bin/sh\necho "panier: deliberately broken build for the fallback test" >&2\nexit 1\n' > "$target/usr/bin/panier"
 mksquashfs "$target" "$out/rootfs-broken.squashfs" -comp gzip -Xcompression-level 1 -noappend -quiet -no-progress > /dev/null
 unmount_target
@@ -107,12 +124,18 @@ cp /usr/lib/grub/i386-pc/boot.img "$out/boot.img"
 grub-mkimage -O x86_64-efi -p /EFI/BOOT -c "$board/grub-early.cfg" -o "$out/efi-part/EFI/BOOT/bootx64.efi" "${modules_efi[@]}"
 
 step "assembling the disk image and the bundle (post-image.sh)"
-BINARIES_DIR="$out" PANIER_SKIP_XZ=1 PANIER_VERSION="${PANIER_VERSION:-test-$(date -u +%H%M%S)}" "$board/post-image.sh"
+BINARIES_DIR="$out" PANIER_SKIP_XZ=1 "$board/post-image.sh"
 
-step "making the broken-agent bundle"
-"$root/image/scripts/make-bundle.sh" "$out/rootfs-broken.squashfs" "$out/panier-broken.raucb" broken \
+step "making the next version's and the broken-agent bundles"
+"$root/image/scripts/make-bundle.sh" "$out/rootfs-next.squashfs" "$out/panier-next.raucb" "$next_version" \
   "$PANIER_RAUC_KEYS_DIR/cert.pem" "$PANIER_RAUC_KEYS_DIR/key.pem"
-rm -f "$out/rootfs-broken.squashfs" "$out/rootfs.squashfs"
+"$root/image/scripts/make-bundle.sh" "$out/rootfs-broken.squashfs" "$out/panier-broken.raucb" "$broken_version" \
+  "$PANIER_RAUC_KEYS_DIR/cert.pem" "$PANIER_RAUC_KEYS_DIR/key.pem"
+rm -f "$out/rootfs-broken.squashfs" "$out/rootfs-next.squashfs" "$out/rootfs.squashfs"
+echo "$next_version" > "$out/next.version"
+echo "$broken_version" > "$out/broken.version"
+# The development release key post-build.sh put the public half of into the image.
+install -m 0600 "$PANIER_RAUC_KEYS_DIR/release.key" "$out/release.key"
 
 # The compressed size a workshop would download, measured without keeping the file (small
 # disks): the disk image through `xz -0` (faster than post-image.sh's `xz -3`, a little bigger).

@@ -54,6 +54,8 @@ use_test_image() {
 suite_end() {
   local rc=$?
   if vm_alive; then kill "$(vm_pid)" 2>/dev/null || true; fi
+  # The suite's own servers (run-tests.sh's update channel).
+  if declare -F channel_stop > /dev/null; then channel_stop; fi
   if [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))
     log "last lines of the serial console:"

@@ -10,11 +10,16 @@
 #      on the data partition, firewall, a test service installed from a busybox image imported
 #      into the box and reached through the proxy by its name (test-site-<box>.local) on a /24
 #      network of Docker's address pools, slot A marked good;
-#   2. OVMF, second boot: state kept, the test service back; a RAUC bundle made by
-#      post-image.sh installs into slot B; reboot into B, panier ready, state and service kept,
-#      B marked good;
-#   3. a bundle whose agent cannot start installs into A; A fails three boots in a row and GRUB
-#      falls back to B, with the state and the service kept;
+#   2. OVMF, second boot: state kept, the test service back; OS updates through the API the
+#      Update page uses, from a local HTTPS mirror on the host (channel.sh) serving an index
+#      signed with the image's development release key: a tampered index, one signed by
+#      another key and a bundle whose checksum is not the signed one are each refused, saying
+#      why; the next version's bundle is found, downloaded, checked, installed into slot B;
+#      restart into B, panier ready, state and service kept, B marked good, the update said
+#      to have succeeded (figures: download and install time, the agent's memory);
+#   3. a newer release whose agent cannot start, through the channel, installs into A; A fails
+#      three boots in a row and GRUB falls back to B, with the state and the service kept, and
+#      the API says the update was rolled back, why, and what the failed boots logged;
 #   4. `panier hw wipe` of an emulated NVMe disk (attached from part 2 on, filled with a
 #      donor's data): the controller's format or sanitize, a full read-back, the certificate,
 #      and the data gone from the disk's backing file on the host.
@@ -30,6 +35,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 suite_begin "qemu system tests" qemu
+# shellcheck source=tests/qemu/channel.sh
+. "$here/channel.sh"
 
 use_test_image
 
@@ -37,9 +44,14 @@ use_test_image
 # The test image's squashfs is gzip (the release image's is xz): this figure is an upper bound.
 xz_bytes=$(cat "$image_dir/panier.img.xz.bytes")
 figure "compressed disk image (test image, gzip squashfs, through xz -0): $(( xz_bytes / 1000000 )) MB (budget 400 MB)"
-figure "RAUC bundle: $(( $(stat -c %s "$image_dir"/panier-test-*.raucb) / 1000000 )) MB"
+figure "RAUC bundle: $(( $(stat -c %s "$image_dir/panier-next.raucb") / 1000000 )) MB"
+next_version=$(cat "$image_dir/next.version")
+broken_version=$(cat "$image_dir/broken.version")
 [ "$xz_bytes" -le 400000000 ] || fail "the compressed image exceeds its 400 MB budget"
 pass "compressed image within budget"
+
+# The update channel's mirror on the host (tests/qemu/channel.sh), for parts 2 and 3.
+channel_start
 
 # --- The disk, provisioned headless like a workshop would ------------------------------------
 disk="$VM_DIR/disk.img"
@@ -232,31 +244,86 @@ pass "firewall after the reboot: inet panier, SSH still open (policy kept)"
 [ "$(wait_site 300)" = hello ] || fail "test-site is not back through the proxy after the reboot"
 pass "test-site back after the reboot, through the proxy by its name"
 
+# The update channel, through the API the Update page uses: the admin sets the channel's
+# address (the local mirror), "check now" refuses a tampered index, one signed by another key,
+# and a bundle whose checksum is not the signed one, each saying why; then the real release
+# is found, downloaded, checked, installed into B, and the box restarts into it.
 wait_ssh 120
+vm_scp "$CHANNEL_DIR/ca.pem" /data/etc/panier/update-ca.pem
+csrf=$(https /api/v1/login -X POST -H 'Content-Type: application/json' \
+  -d '{"username": "camille", "password": "un mot de passe solide"}' | jq -r .csrf_token)
+running=$(update_field .running)
+[ "$running" = "$(vm_ssh cat /usr/share/panier/os-version)" ] || fail "the Update page's running version is $running"
+settings=$(api PUT /update/settings "$(jq -n --arg c "$(channel_url)" '{channel: $c, restart_hour: null}')")
+[ "$(jq -r .channel <<< "$settings")" = "$(channel_url)" ] || fail "the channel address was not set: $settings"
+pass "the Update page's API: running $running, channel set to the local mirror $(channel_url)"
+
+channel_publish "$image_dir/panier-next.raucb" "$next_version"
+sed -i 's/Correctifs/Correctifs et portes dérobées/' "$CHANNEL_DIR/www/index.json"
+check_refused signature_mismatch "changed after signing"
+channel_publish "$image_dir/panier-next.raucb" "$next_version" "" "$CHANNEL_DIR/other.key"
+check_refused signature_wrong_key "another key"
+[ "$(update_field .offer.kind)" != available ] || fail "a refused index offers an update: $(https /api/v1/update | jq -c .offer)"
+pass "a tampered index and one signed by another key are refused, saying why"
+
+# A bundle that is not the one the index signed for (same size, another checksum).
+head -c "$(stat -c %s "$image_dir/panier-next.raucb")" /dev/zero > "$CHANNEL_DIR/panier-damaged.raucb"
+channel_publish "$CHANNEL_DIR/panier-damaged.raucb" "$next_version" "$(sha256sum "$image_dir/panier-next.raucb" | cut -d' ' -f1)"
+api POST /update/check '{}' > /dev/null
+[ "$(update_field .offer.release.version)" = "$next_version" ] || fail "the signed index is not offered: $(https /api/v1/update | jq -c .offer)"
+api POST /update/install '{"restart": "at", "hour": 3}' > /dev/null
+[ "$(wait_attempt 'failed|installed' 900)" = failed ] || fail "a bundle with another checksum was installed"
+[ "$(update_field .attempt.error.key)" = update_checksum_mismatch ] || fail "the damaged bundle was refused for another reason: $(https /api/v1/update | jq -c .attempt.error)"
+log "refused as expected: $(update_field .attempt.error.en)"
+vm_ssh grub-editenv /boot/efi/EFI/BOOT/grubenv list | grep -qx 'ORDER=A B' || fail "a refused bundle changed the boot order"
+rm "$CHANNEL_DIR/www/panier-damaged.raucb"
+pass "a bundle whose SHA-256 is not the signed index's is refused after the download, saying why, nothing installed"
+
+channel_publish "$image_dir/panier-next.raucb" "$next_version"
+api POST /update/check '{}' > /dev/null
+[ "$(update_field .offer.kind)/$(update_field .offer.release.version)" = "available/$next_version" ] \
+  || fail "the release is not offered: $(https /api/v1/update | jq -c .offer)"
+# Restart at a night hour, so that the agent's memory can be read before the restart; the
+# peak resident size is reset first (clear_refs), so VmHWM is the installation's.
+agent_pid=$(vm_ssh systemctl show -P MainPID panier.service)
+rss_before=$(vm_ssh "awk '/^VmRSS/ {print \$2}' /proc/$agent_pid/status")
+vm_ssh "echo 5 > /proc/$agent_pid/clear_refs"
 update_start=$(date +%s)
-bundles=("$image_dir"/panier-test-*.raucb)
-vm_scp "${bundles[0]}" /data/update.raucb
-vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the post-image bundle failed"
-vm_ssh rm /data/update.raucb
+started=$(api POST /update/install "$(jq -n --arg v "$next_version" '{version: $v, restart: "at", hour: 3}')")
+[ "$(jq -r .job <<< "$started")" != null ] || fail "the installation did not start: $started"
+while [ "$(update_field .attempt.state)" = downloading ]; do
+  [ $(( $(date +%s) - update_start )) -lt 1200 ] || fail "the download did not end in 1200 s: $(https /api/v1/update | jq -c .attempt)"
+  sleep 2
+done
+installing_at=$(date +%s)
+[ "$(wait_attempt 'installed|failed' 1200)" = installed ] || fail "the installation failed: $(https /api/v1/update | jq -c .attempt)"
+installed_at=$(date +%s)
+peak=$(vm_ssh "awk '/^VmHWM/ {print \$2}' /proc/$agent_pid/status")
+figure "update through the channel: download and check of $(( $(stat -c %s "$image_dir/panier-next.raucb") / 1000000 )) MB $(( installing_at - update_start )) s, RAUC install into B $(( installed_at - installing_at )) s"
+figure "agent memory while installing an update: $(( rss_before / 1024 )) MB resident before, peak $(( peak / 1024 )) MB (VmHWM)"
 vm_ssh grub-editenv /boot/efi/EFI/BOOT/grubenv list | grep -qx 'ORDER=B A' || fail "RAUC did not make slot B primary"
-vm_ssh systemctl reboot || true
+[ "$(update_field .attempt.target_slot)" = B ] || fail "the attempt does not target slot B: $(https /api/v1/update | jq -c .attempt)"
+api POST /update/restart '{}' > /dev/null
 wait_serial 'panier-ready: http' 600 2 > /dev/null
 wait_ssh 120
 vm_ssh grep -qw rauc.slot=B /proc/cmdline || fail "the update did not boot slot B"
 [ "$(health_field setup_done)" = true ] || fail "state lost across the update"
 [ "$(wait_marked_good)" = good ] || fail "slot B not marked good"
+[ "$(wait_attempt 'succeeded|rolled_back' 300)" = succeeded ] || fail "the update is not said to have succeeded: $(https /api/v1/update | jq -c .attempt)"
+[ "$(update_field .running)" = "$next_version" ] || fail "the box does not run $next_version: $(update_field .running)"
 [ "$(wait_site 300)" = hello ] || fail "test-site is not back after the update"
-pass "RAUC bundle from post-image installed into slot B, booted, marked good, state and test-site kept"
-figure "RAUC update: copy, install into B, reboot, B marked good: $(( $(date +%s) - update_start )) s"
+pass "the channel's release found, downloaded, checked, installed into B through the API; the box restarted into $next_version, marked good, the update said to have succeeded, state and test-site kept"
+figure "OS update through the channel: check, download, install into B, restart, B marked good: $(( $(date +%s) - update_start )) s"
 
 # --- 3. A slot that fails three boots falls back -----------------------------------------------
-vm_scp "$image_dir/panier-broken.raucb" /data/update.raucb
-vm_ssh rauc install /data/update.raucb > /dev/null || fail "rauc install of the broken-agent bundle failed"
-vm_ssh rm /data/update.raucb
-fallback_start=$(date +%s)
+# A newer release whose agent cannot start, through the channel, restarting at once.
+channel_publish "$image_dir/panier-broken.raucb" "$broken_version"
+api POST /update/check '{}' > /dev/null
+[ "$(update_field .offer.release.version)" = "$broken_version" ] || fail "the broken release is not offered: $(https /api/v1/update | jq -c .offer)"
 tries_before=$(serial_count 'Panier: booting system A')
-vm_ssh systemctl reboot || true
-wait_serial 'panier-ready: http' 1500 3 > /dev/null
+api POST /update/install "$(jq -n --arg v "$broken_version" '{version: $v, restart: "now"}')" > /dev/null
+fallback_start=$(date +%s)
+wait_serial 'panier-ready: http' 2400 3 > /dev/null
 wait_ssh 120
 tries=$(( $(serial_count 'Panier: booting system A') - tries_before ))
 [ "$tries" -eq 3 ] || fail "slot A was tried $tries times, not 3"
@@ -265,6 +332,17 @@ vm_ssh grub-editenv /boot/efi/EFI/BOOT/grubenv list | grep -qx 'A_TRY=3' || fail
 [ "$(health_field setup_done)" = true ] || fail "state lost across the fallback"
 [ "$(wait_site 300)" = hello ] || fail "test-site is not back after the fallback"
 pass "a slot whose agent fails three boots falls back to the other, state and test-site kept"
+# The Update page's API says the update was rolled back, and why (what the failed boots logged).
+csrf=$(https /api/v1/login -X POST -H 'Content-Type: application/json' \
+  -d '{"username": "camille", "password": "un mot de passe solide"}' | jq -r .csrf_token)
+[ "$(wait_attempt 'rolled_back|succeeded' 300)" = rolled_back ] || fail "the update is not said to be rolled back: $(https /api/v1/update | jq -c .attempt)"
+[ "$(update_field .attempt.error.key)" = update_rolled_back ] || fail "the rollback is not said so: $(https /api/v1/update | jq -c .attempt.error)"
+said=$(update_field .attempt.error.en)
+grep -qF "panier.service failed" <<< "$said" || fail "the rollback does not say why: $said"
+update_field .attempt.boot_log | grep -qF "deliberately broken build" || fail "the failed boots' log is not shown: $(update_field .attempt.boot_log)"
+[ "$(update_field .running)" = "$next_version" ] || fail "the box does not run $next_version after the fallback"
+log "the Update page says: $said"
+pass "the API the Update page uses says the update to $broken_version was rolled back, why, and what the failed boots logged"
 figure "fallback: three failed boots of A, then B ready and its service back: $(( $(date +%s) - fallback_start )) s"
 
 # --- 4. Workshop wipe of an NVMe disk, on QEMU's emulated controller ---------------------------

@@ -49,3 +49,19 @@ done < <(grep -E '^(enable|disable) ' "$preset")
 systemctl --root="$target" preset "${units[@]}"
 # The first console is the banner's; logins happen on the others and on the serial console.
 systemctl --root="$target" mask getty@tty1.service
+
+# The system's version (dotted numbers), which the agent compares with the update channel's
+# releases; post-image.sh names the bundle after it.
+version=${PANIER_VERSION:-$(date -u +%Y.%m.%d)}
+install -d "$target/usr/share/panier"
+printf '%s\n' "$version" > "$target/usr/share/panier/os-version"
+# The release key the update channel's index (and an update stick's) is signed with: the
+# minisign public key PANIER_RELEASE_PUBKEY names, or the development one make-dev-keys.sh
+# makes (never for release).
+release_key=${PANIER_RELEASE_PUBKEY:-}
+if [ -z "$release_key" ]; then
+  "$board/../../scripts/make-dev-keys.sh" "$keys_dir" >&2
+  release_key="$keys_dir/release.pub"
+  echo "post-build: WARNING: trusting the development release key from $keys_dir" >&2
+fi
+install -m 0644 "$release_key" "$target/usr/share/panier/release.pub"

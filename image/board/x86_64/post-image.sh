@@ -9,14 +9,15 @@
 #   efi-part/EFI/BOOT/bootx64.efi   GRUB for UEFI
 # Outputs: panier.img (raw GPT disk), panier.img.xz, panier-<version>.raucb.
 #
-# Environment: PANIER_VERSION (default: date), PANIER_RAUC_CERT and PANIER_RAUC_KEY to sign the
-# bundle (development keys otherwise, see rauc/README.md), PANIER_SKIP_XZ=1 to skip the
-# compressed image.
+# Environment: PANIER_VERSION (default: the system's, else the date), PANIER_RAUC_CERT and
+# PANIER_RAUC_KEY to sign the bundle (development keys otherwise, see rauc/README.md),
+# PANIER_SKIP_XZ=1 to skip the compressed image.
 set -euo pipefail
 
 board=$(cd "$(dirname "$0")" && pwd)
 binaries=${BINARIES_DIR:?BINARIES_DIR is not set}
-version=${PANIER_VERSION:-$(date -u +%Y.%m.%d-%H%M)}
+# The version post-build.sh wrote into the system, when Buildroot says where (TARGET_DIR).
+version=${PANIER_VERSION:-$(cat "${TARGET_DIR:-/nonexistent}/usr/share/panier/os-version" 2>/dev/null || date -u +%Y.%m.%d)}
 keys_dir=${PANIER_RAUC_KEYS_DIR:-${BASE_DIR:-/var/cache/panier/image}/rauc-dev-keys}
 work=$(mktemp -d "${TMPDIR:-/tmp}/panier-post-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT
