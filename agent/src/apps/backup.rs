@@ -233,27 +233,57 @@ impl ServiceHooks for Apps {
         })
     }
 
+    fn after_restore<'a>(&'a self, app: &'a str) -> HookFuture<'a, ()> {
+        Box::pin(async move {
+            let id = parse(app)?;
+            let (_, m) = self.row_and_manifest(&id).map_err(|e| e.to_string())?;
+            let cmds = m
+                .backup
+                .as_ref()
+                .map(|b| b.restore.clone())
+                .unwrap_or_default();
+            if cmds.is_empty() {
+                return Ok(());
+            }
+            self.wait_ready(&id, &m).await.map_err(|e| e.to_string())?;
+            for c in &cmds {
+                self.exec_checked(&id, &c.container, &c.command).await?;
+            }
+            Ok(())
+        })
+    }
+
     fn exec<'a>(
         &'a self,
         app: &'a str,
         container: &'a str,
         argv: &'a [String],
     ) -> HookFuture<'a, ()> {
-        Box::pin(async move {
-            let out = self
-                .exec(&parse(app)?, container, argv)
-                .await
-                .map_err(|e| e.to_string())?;
-            if out.exit_code == 0 {
-                return Ok(());
-            }
-            let tail = super::setup::output_tail(&out.output, OUTPUT_KEPT);
-            Err(format!(
-                "`{}` in its container {container} exited with code {}: {tail}",
-                argv.join(" "),
-                out.exit_code
-            ))
-        })
+        Box::pin(async move { self.exec_checked(&parse(app)?, container, argv).await })
+    }
+}
+
+impl Apps {
+    /// [`Apps::exec`], a non-zero exit being an error that quotes the end of the output.
+    async fn exec_checked(
+        &self,
+        app: &AppId,
+        container: &str,
+        argv: &[String],
+    ) -> Result<(), String> {
+        let out = self
+            .exec(app, container, argv)
+            .await
+            .map_err(|e| e.to_string())?;
+        if out.exit_code == 0 {
+            return Ok(());
+        }
+        let tail = super::setup::output_tail(&out.output, OUTPUT_KEPT);
+        Err(format!(
+            "`{}` in its container {container} exited with code {}: {tail}",
+            argv.join(" "),
+            out.exit_code
+        ))
     }
 }
 

@@ -46,6 +46,10 @@ pub trait ServiceHooks: Send + Sync {
     fn stop<'a>(&'a self, app: &'a str, purpose: &'static str) -> HookFuture<'a, ()>;
     /// Brings `app` back to its wanted state (running, unless an admin stopped it).
     fn start<'a>(&'a self, app: &'a str) -> HookFuture<'a, ()>;
+    /// Once `app` is back up after a restore, waits until it is ready and runs its manifest's
+    /// restore commands (loading a database's dump into the running database), in order,
+    /// failing on the first non-zero exit.
+    fn after_restore<'a>(&'a self, app: &'a str) -> HookFuture<'a, ()>;
     /// Runs `argv` in `container` of `app`, failing on a non-zero exit.
     fn exec<'a>(
         &'a self,

@@ -30,6 +30,7 @@ mod kit;
 pub mod location;
 pub mod restic;
 mod restore;
+mod retention;
 mod run;
 mod safety;
 pub mod target;

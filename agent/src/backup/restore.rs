@@ -172,9 +172,22 @@ impl Backups {
             op: "restarting",
             detail,
         });
+        // A database's dump, back in its volume, is loaded once the service is up.
+        let result = match (result, started) {
+            (Ok(()), Ok(())) => {
+                hooks
+                    .after_restore(app)
+                    .await
+                    .map_err(|detail| BackupError::Hook {
+                        app: app.into(),
+                        op: "loading its restored data (the manifest's restore commands)",
+                        detail,
+                    })
+            }
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        };
         log::info!(app = app; "restore of {app} to snapshot {}: {}", snap.short_id, if result.is_ok() { "done" } else { "failed" });
-        result?;
-        started
+        result
     }
 
     /// The whole box from a backup, from the setup wizard of a fresh box: the latest box

@@ -4,8 +4,9 @@
 //! removes locks whose process is gone or that are old: a run killed with -9 leaves one) →
 //! the box state snapshot → one snapshot per service, cold services stopped and always
 //! restarted, hot ones with their pre/post commands → `forget --prune` with the retention
-//! policy → close the target. Every step's failure is recorded with its key; services are
-//! restarted whatever happens.
+//! policy (`retention`: nightly snapshots by the calendar, the admin's own by their rule) →
+//! close the target. Every step's failure is recorded with its key; services are restarted
+//! whatever happens.
 
 use super::hooks::{BackupPlan, Mode};
 use super::restic::{self, Progress, Repo, Summary};
@@ -29,15 +30,6 @@ fn should_prune(reason: &str, last_ok: Option<bool>, pruned_or_added: i64, now: 
         _ => false,
     }
 }
-
-const KEEP: &[&str] = &[
-    "--keep-daily",
-    "7",
-    "--keep-weekly",
-    "4",
-    "--keep-monthly",
-    "12",
-];
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunReport {
@@ -299,19 +291,8 @@ impl Backups {
             crate::store::now(),
         ) {
             let r = repo.clone();
-            self.restic(&row.name, move || {
-                let mut args = vec![
-                    "forget",
-                    "--tag",
-                    "panier",
-                    "--group-by",
-                    "host,paths",
-                    "--prune",
-                ];
-                args.extend_from_slice(KEEP);
-                restic::run(&r, &args, |_, _| {}).map(|_| ())
-            })
-            .await?;
+            self.restic(&row.name, move || super::retention::forget_and_prune(&r))
+                .await?;
             self.inner.store.set_backup_pruned(row.id)?;
         }
         drop(opened);

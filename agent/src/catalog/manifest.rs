@@ -327,4 +327,8 @@ pub struct Backup {
     pub pre: Vec<BackupCommand>,
     #[serde(default)]
     pub post: Vec<BackupCommand>,
+    /// Run after a restore, once the service is ready again: loads what `pre` dumped (a
+    /// database's live files are not in the backup, only its dump).
+    #[serde(default)]
+    pub restore: Vec<BackupCommand>,
 }

@@ -411,7 +411,7 @@ fn commands_in(m: &Manifest, c: &Container, i: usize) -> Vec<(String, Vec<String
         out.push((format!("containers[{i}].health.command"), h.command.clone()));
     }
     if let Some(b) = &m.backup {
-        for (list, cmds) in [("pre", &b.pre), ("post", &b.post)] {
+        for (list, cmds) in [("pre", &b.pre), ("post", &b.post), ("restore", &b.restore)] {
             for (j, cmd) in cmds.iter().enumerate() {
                 if cmd.container == c.name {
                     out.push((format!("backup.{list}[{j}].command"), cmd.command.clone()));

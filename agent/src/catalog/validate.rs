@@ -399,7 +399,7 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
                     );
                 }
             }
-            for (list, cmds) in [("pre", &b.pre), ("post", &b.post)] {
+            for (list, cmds) in [("pre", &b.pre), ("post", &b.post), ("restore", &b.restore)] {
                 for (j, cmd) in cmds.iter().enumerate() {
                     if !names.contains(cmd.container.as_str()) {
                         p.add(
@@ -415,8 +415,10 @@ pub fn manifest(file: &Path, m: &Manifest) -> Vec<CatalogError> {
                     }
                 }
             }
-            if b.mode == BackupMode::Cold && !(b.pre.is_empty() && b.post.is_empty()) {
-                p.add("backup.pre", "a cold backup stops the service: pre and post commands only make sense with mode = \"hot\"");
+            if b.mode == BackupMode::Cold
+                && !(b.pre.is_empty() && b.post.is_empty() && b.restore.is_empty())
+            {
+                p.add("backup.pre", "a cold backup stops the service: pre, post and restore commands only make sense with mode = \"hot\"");
             }
         }
     }
