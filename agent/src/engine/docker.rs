@@ -655,10 +655,6 @@ impl Engine for DockerEngine {
         Ok(text.lines().map(str::to_owned).collect())
     }
 
-    async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError> {
-        self.exec_as(name, argv, None, &BTreeMap::new()).await
-    }
-
     async fn exec_as(
         &self,
         name: &str,

@@ -367,10 +367,6 @@ impl Engine for MemoryEngine {
         Ok(vec!["(no logs in memory)".into()])
     }
 
-    async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError> {
-        self.exec_as(name, argv, None, &BTreeMap::new()).await
-    }
-
     async fn exec_as(
         &self,
         name: &str,

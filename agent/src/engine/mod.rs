@@ -296,7 +296,10 @@ pub trait Engine: Send + Sync {
     /// All containers (running or not) carrying the label key `label`.
     async fn containers(&self, label: &str) -> Result<Vec<ContainerInfo>, EngineError>;
     async fn logs(&self, name: &str, tail: usize) -> Result<Vec<String>, EngineError>;
-    async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError>;
+    /// `argv` run in the container as its own user, with its own environment.
+    async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, EngineError> {
+        self.exec_as(name, argv, None, &BTreeMap::new()).await
+    }
     /// [`Engine::exec`] as `user` (the container's own when `None`), with `env` added to the
     /// container's environment for this command only.
     async fn exec_as(
